@@ -1,0 +1,33 @@
+"""The ``.gvc`` container: stream header and self-delimiting, CRC-protected frame packets.
+
+See ``docs/bitstream.md`` for the normative layout. Packet payloads are opaque here.
+"""
+from .container import (
+    FORMAT_VERSION,
+    HEADER_SIZE_V1,
+    MAGIC,
+    MAX_PAYLOAD_CAP,
+    PACKET_OVERHEAD,
+    Packet,
+    PacketReader,
+    StreamHeader,
+    StreamWriter,
+    default_max_payload,
+    pack_packet,
+    read_header,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "HEADER_SIZE_V1",
+    "MAGIC",
+    "MAX_PAYLOAD_CAP",
+    "PACKET_OVERHEAD",
+    "Packet",
+    "PacketReader",
+    "StreamHeader",
+    "StreamWriter",
+    "default_max_payload",
+    "pack_packet",
+    "read_header",
+]

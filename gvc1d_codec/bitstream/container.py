@@ -1,0 +1,410 @@
+"""The ``.gvc`` version-1 container: stream header, self-delimiting packets, reader and writer.
+
+``docs/bitstream.md`` is the normative description; this module is its reference implementation.
+A stream is one :class:`StreamHeader` followed by zero or more packets, one per frame, in display
+order. Packet payloads (the entropy-coded tokens) are opaque bytes here.
+
+Everything is little-endian and fixed-width; every length read from the input is checked against
+a documented limit before it is used, and every read is bounded, so a hostile or truncated input
+can make the reader fail but never allocate much or loop without consuming input.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import BinaryIO, Callable, Iterator
+
+from ..errors import BitstreamError, CorruptPacketError, TruncatedStreamError, UnsupportedStreamError
+
+MAGIC = b"GVC1"
+FORMAT_VERSION = 1
+
+# --- field limits (docs/bitstream.md, "Field limits") -------------------------------------------
+MAX_DIMENSION = 16384
+UINT16_MAX = 0xFFFF
+UINT32_MAX = 0xFFFFFFFF
+INT32_MAX = 0x7FFFFFFF
+CONFIG_ID_MAX_BYTES = 32
+WEIGHTS_PREFIX_BYTES = 16
+PIX_FMT_CODES = {"yuv420p": 0, "rgb24": 1}
+COLOR_MATRIX_CODES = {"bt709": 0, "bt601": 1}
+COLOR_RANGE_CODES = {"limited": 0, "full": 1}
+
+# --- header layout -------------------------------------------------------------------------------
+_PREFIX = struct.Struct("<4sBH")  # magic, format_version, header_length            (7 bytes)
+# width, height, fps_num, fps_den, pix_fmt, color_matrix, color_range, quality, intra_period,
+# entropy_model_id, config_id_length, config_id[32], weights_sha256_prefix[16]          (71 bytes)
+_FIELDS = struct.Struct("<HHIIBBBBiHB32s16s")
+_CRC = struct.Struct("<I")
+HEADER_LENGTH_V1 = _FIELDS.size + _CRC.size  # 75: the header_length a v1 writer stores
+HEADER_SIZE_V1 = _PREFIX.size + HEADER_LENGTH_V1  # 82: total bytes of a v1 header
+
+# --- packet layout -------------------------------------------------------------------------------
+PACKET_SYNC = 0xA5
+FRAME_TYPE_CODES = {"I": 0x49, "P": 0x50}  # ASCII 'I' and 'P'
+_PACKET_HEAD = struct.Struct("<BBII")  # sync, frame_type, frame_index, payload_length (10 bytes)
+PACKET_HEAD_SIZE = _PACKET_HEAD.size
+PACKET_OVERHEAD = _PACKET_HEAD.size + _CRC.size  # 14 bytes around each payload
+MAX_PAYLOAD_CAP = 256 * 1024 * 1024  # no default payload limit is ever above 256 MiB
+
+_READ_CHUNK = 1 << 20  # largest single read(); bounds what a lying length can make us allocate
+
+
+def _check_int(name: str, value: object, lo: int, hi: int) -> None:
+    """Raise BitstreamError unless ``value`` is an int (not bool) in ``[lo, hi]``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BitstreamError(f"stream header field {name} must be an integer, got {value!r}")
+    if not lo <= value <= hi:
+        raise BitstreamError(f"stream header field {name}={value} is out of range [{lo}, {hi}]")
+
+
+def _check_choice(name: str, value: object, choices: dict[str, int]) -> None:
+    """Raise BitstreamError unless ``value`` is one of the names in ``choices``."""
+    if value not in choices:
+        raise BitstreamError(
+            f"stream header field {name}={value!r} is not one of {', '.join(choices)}")
+
+
+def _is_visible_ascii(raw: bytes) -> bool:
+    """True if every byte is visible ASCII (0x21..0x7E): no spaces, controls or NULs."""
+    return all(0x21 <= b <= 0x7E for b in raw)
+
+
+@dataclass(frozen=True)
+class StreamHeader:
+    """Stream-wide parameters, written once at the start of a ``.gvc`` stream.
+
+    Construction validates every field against the limits of docs/bitstream.md and raises
+    :class:`BitstreamError` (or :class:`UnsupportedStreamError` for ``format_version``).
+    """
+
+    width: int  # 1..16384 luma samples
+    height: int  # 1..16384 luma samples
+    fps_num: int  # 1..2**32-1
+    fps_den: int  # 1..2**32-1
+    pix_fmt: str  # "yuv420p" | "rgb24": source format, a decoder's default output format
+    color_matrix: str  # "bt709" | "bt601"
+    color_range: str  # "limited" | "full"
+    quality: int  # 0..255
+    intra_period: int  # -1 (only frame 0 is intra) or 1..2**31-1
+    config_id: str  # visible ASCII, 1..32 bytes, e.g. "tiny"
+    weights_sha256_prefix: bytes  # first 16 bytes of SHA-256 of the weights file
+    entropy_model_id: int  # 0..65535
+    format_version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        if self.format_version != FORMAT_VERSION:
+            raise UnsupportedStreamError(
+                f"unsupported .gvc format version {self.format_version!r} "
+                f"(this implementation supports version {FORMAT_VERSION})")
+        _check_int("width", self.width, 1, MAX_DIMENSION)
+        _check_int("height", self.height, 1, MAX_DIMENSION)
+        _check_int("fps_num", self.fps_num, 1, UINT32_MAX)
+        _check_int("fps_den", self.fps_den, 1, UINT32_MAX)
+        _check_choice("pix_fmt", self.pix_fmt, PIX_FMT_CODES)
+        _check_choice("color_matrix", self.color_matrix, COLOR_MATRIX_CODES)
+        _check_choice("color_range", self.color_range, COLOR_RANGE_CODES)
+        _check_int("quality", self.quality, 0, 255)
+        _check_int("intra_period", self.intra_period, -1, INT32_MAX)
+        if self.intra_period == 0:
+            raise BitstreamError(
+                "stream header field intra_period=0 is invalid "
+                "(use -1 for only the first frame intra, or a period >= 1)")
+        _check_int("entropy_model_id", self.entropy_model_id, 0, UINT16_MAX)
+        if not isinstance(self.config_id, str):
+            raise BitstreamError(f"stream header field config_id must be a str, got {self.config_id!r}")
+        raw = self.config_id.encode("ascii") if self.config_id.isascii() else b""
+        if not 1 <= len(raw) <= CONFIG_ID_MAX_BYTES or not _is_visible_ascii(raw):
+            raise BitstreamError(
+                f"stream header field config_id={self.config_id!r} must be 1..{CONFIG_ID_MAX_BYTES} "
+                "visible ASCII characters")
+        prefix = self.weights_sha256_prefix
+        if not isinstance(prefix, (bytes, bytearray, memoryview)):
+            raise BitstreamError(
+                f"stream header field weights_sha256_prefix must be bytes, got {type(prefix).__name__}")
+        prefix = bytes(prefix)
+        if len(prefix) != WEIGHTS_PREFIX_BYTES:
+            raise BitstreamError(
+                f"stream header field weights_sha256_prefix must be exactly {WEIGHTS_PREFIX_BYTES} "
+                f"bytes, got {len(prefix)}")
+        object.__setattr__(self, "weights_sha256_prefix", prefix)
+
+    @property
+    def frame_rate(self) -> Fraction:
+        """Frames per second as an exact fraction ``fps_num / fps_den``."""
+        return Fraction(self.fps_num, self.fps_den)
+
+    def pack(self) -> bytes:
+        """Serialise to the 82-byte version-1 header (docs/bitstream.md, "Stream header")."""
+        config = self.config_id.encode("ascii")
+        body = _PREFIX.pack(MAGIC, FORMAT_VERSION, HEADER_LENGTH_V1) + _FIELDS.pack(
+            self.width, self.height, self.fps_num, self.fps_den,
+            PIX_FMT_CODES[self.pix_fmt], COLOR_MATRIX_CODES[self.color_matrix],
+            COLOR_RANGE_CODES[self.color_range], self.quality, self.intra_period,
+            self.entropy_model_id, len(config), config, self.weights_sha256_prefix)
+        return body + _CRC.pack(zlib.crc32(body))
+
+    @classmethod
+    def unpack(cls, data: bytes) -> tuple["StreamHeader", int]:
+        """Parse a header at the start of ``data``; return it and the number of bytes it used.
+
+        Bytes after the header are ignored. Raises BitstreamError (bad magic, bad field, CRC),
+        UnsupportedStreamError (other version) or TruncatedStreamError (data ends inside it).
+        """
+        view = memoryview(data)
+        pos = 0
+
+        def read(n: int) -> bytes:
+            nonlocal pos
+            chunk = bytes(view[pos:pos + n])
+            pos += len(chunk)
+            return chunk
+
+        return _parse_header(read)
+
+
+def _code_to_name(name: str, code: int, choices: dict[str, int]) -> str:
+    """Map a stored enum code back to its name; unknown codes are a BitstreamError."""
+    for key, value in choices.items():
+        if value == code:
+            return key
+    raise BitstreamError(f"stream header field {name} has unknown code {code}")
+
+
+def _truncated_header(got: int, need: int) -> TruncatedStreamError:
+    if got == 0:
+        return TruncatedStreamError("empty input: no .gvc stream header", None)
+    return TruncatedStreamError(f"stream truncated in header (got {got} of {need} bytes)", None)
+
+
+def _parse_header(read: Callable[[int], bytes]) -> tuple[StreamHeader, int]:
+    """Parse a header through ``read(n)`` (returns < n bytes only at end of input).
+
+    Checks happen in stream order: magic, version, header_length, CRC, then every field; the only
+    variable-size read is header_length bytes, at most 65535.
+    """
+    prefix = read(_PREFIX.size)
+    if prefix[:len(MAGIC)] != MAGIC[:len(prefix)]:
+        raise BitstreamError("not a .gvc stream (bad magic)")
+    if len(prefix) > 4 and prefix[4] != FORMAT_VERSION:
+        raise UnsupportedStreamError(
+            f"unsupported .gvc format version {prefix[4]} "
+            f"(this decoder supports version {FORMAT_VERSION})")
+    if len(prefix) < _PREFIX.size:
+        raise _truncated_header(len(prefix), HEADER_SIZE_V1)
+    _magic, _version, header_length = _PREFIX.unpack(prefix)
+    if header_length < HEADER_LENGTH_V1:
+        raise BitstreamError(
+            f"stream header length {header_length} is too small "
+            f"(version {FORMAT_VERSION} needs at least {HEADER_LENGTH_V1})")
+    rest = read(header_length)
+    if len(rest) < header_length:
+        raise _truncated_header(len(prefix) + len(rest), len(prefix) + header_length)
+    (stored_crc,) = _CRC.unpack_from(rest, header_length - _CRC.size)
+    if zlib.crc32(rest[:-_CRC.size], zlib.crc32(prefix)) != stored_crc:
+        raise BitstreamError("stream header CRC mismatch (corrupt .gvc header)")
+    (width, height, fps_num, fps_den, pix_fmt, matrix, rng, quality, intra_period,
+     entropy_model_id, config_len, config_raw, weights_prefix) = _FIELDS.unpack_from(rest, 0)
+    if not 1 <= config_len <= CONFIG_ID_MAX_BYTES:
+        raise BitstreamError(
+            f"stream header field config_id length {config_len} is out of range "
+            f"[1, {CONFIG_ID_MAX_BYTES}]")
+    if any(config_raw[config_len:]):
+        raise BitstreamError("stream header field config_id has non-zero padding")
+    config = config_raw[:config_len]
+    if not _is_visible_ascii(config):
+        raise BitstreamError("stream header field config_id is not visible ASCII")
+    header = StreamHeader(
+        width=width, height=height, fps_num=fps_num, fps_den=fps_den,
+        pix_fmt=_code_to_name("pix_fmt", pix_fmt, PIX_FMT_CODES),
+        color_matrix=_code_to_name("color_matrix", matrix, COLOR_MATRIX_CODES),
+        color_range=_code_to_name("color_range", rng, COLOR_RANGE_CODES),
+        quality=quality, intra_period=intra_period, config_id=config.decode("ascii"),
+        weights_sha256_prefix=weights_prefix, entropy_model_id=entropy_model_id)
+    return header, len(prefix) + header_length
+
+
+def _read_exact(stream: BinaryIO, n: int) -> bytes:
+    """Read ``n`` bytes, fewer only at end of input, in chunks of at most 1 MiB.
+
+    Works on pipes and raw streams that return short reads. Each iteration consumes at least one
+    byte or stops, so the loop is bounded by the input. Blocking streams only.
+    """
+    parts: list[bytes] = []
+    remaining = n
+    while remaining > 0:
+        chunk = stream.read(min(remaining, _READ_CHUNK))
+        if not chunk:
+            break
+        parts.append(bytes(chunk[:remaining]))
+        remaining -= len(chunk)
+    return b"".join(parts)
+
+
+def read_header(stream: BinaryIO) -> StreamHeader:
+    """Read exactly the stream header from ``stream`` (seekable or not) and return it.
+
+    The stream is left positioned at the first packet.
+    """
+    header, _consumed = _parse_header(lambda n: _read_exact(stream, n))
+    return header
+
+
+def default_max_payload(header: StreamHeader) -> int:
+    """The payload-length limit a decoder applies by default: 4*W*H + 65536, capped at 256 MiB."""
+    return min(4 * header.width * header.height + 65536, MAX_PAYLOAD_CAP)
+
+
+@dataclass(frozen=True)
+class Packet:
+    """One coded frame: its type, its display index and the opaque entropy-coded payload."""
+
+    frame_type: str  # "I" (intra) | "P" (predicted from the previous decoded frame)
+    frame_index: int  # 0..2**32-1, consecutive from 0
+    payload: bytes
+
+    def __post_init__(self) -> None:
+        if self.frame_type not in FRAME_TYPE_CODES:
+            raise BitstreamError(f"packet frame_type must be 'I' or 'P', got {self.frame_type!r}")
+        if isinstance(self.frame_index, bool) or not isinstance(self.frame_index, int) \
+                or not 0 <= self.frame_index <= UINT32_MAX:
+            raise BitstreamError(f"packet frame_index must be an integer in [0, 2**32-1], "
+                                 f"got {self.frame_index!r}")
+        if not isinstance(self.payload, (bytes, bytearray, memoryview)):
+            raise BitstreamError(f"packet payload must be bytes, got {type(self.payload).__name__}")
+        payload = bytes(self.payload)
+        if len(payload) > UINT32_MAX:
+            raise BitstreamError(f"packet payload of {len(payload)} bytes does not fit a packet")
+        object.__setattr__(self, "payload", payload)
+
+
+def pack_packet(p: Packet) -> bytes:
+    """Serialise a packet: sync, type, index, length, payload, CRC-32 of all of that."""
+    head = _PACKET_HEAD.pack(PACKET_SYNC, FRAME_TYPE_CODES[p.frame_type], p.frame_index,
+                             len(p.payload))
+    return head + p.payload + _CRC.pack(zlib.crc32(p.payload, zlib.crc32(head)))
+
+
+class PacketReader:
+    """Iterate the packets of a stream whose header has already been read.
+
+    Yields every complete, valid packet in order. Stops cleanly at end of input between packets.
+    Raises TruncatedStreamError if input ends inside a packet and CorruptPacketError for a bad
+    sync byte, frame type, frame index, oversized payload length or CRC mismatch; in both cases
+    ``frame_index`` is the index of the packet expected at that point. After it stops or raises,
+    the reader yields nothing more.
+    """
+
+    def __init__(self, stream: BinaryIO, header: StreamHeader, max_payload: int | None = None):
+        if max_payload is None:
+            max_payload = default_max_payload(header)
+        elif isinstance(max_payload, bool) or not isinstance(max_payload, int) or max_payload < 0:
+            raise ValueError(f"max_payload must be a non-negative int, got {max_payload!r}")
+        self.header = header
+        self.max_payload = max_payload
+        self.next_frame_index = 0  # index the next packet must carry
+        self._stream = stream
+        self._done = False
+
+    def __iter__(self) -> Iterator[Packet]:
+        return self
+
+    def __next__(self) -> Packet:
+        if self._done:
+            raise StopIteration
+        try:
+            packet = self._read_packet()
+        except BitstreamError:
+            self._done = True
+            raise
+        if packet is None:
+            self._done = True
+            raise StopIteration
+        self.next_frame_index += 1
+        return packet
+
+    def _read_packet(self) -> Packet | None:
+        n = self.next_frame_index
+        head = _read_exact(self._stream, PACKET_HEAD_SIZE)
+        if not head:
+            return None
+        if len(head) < PACKET_HEAD_SIZE:
+            raise TruncatedStreamError(
+                f"stream truncated in frame {n} "
+                f"(packet header: got {len(head)} of {PACKET_HEAD_SIZE} bytes)", n)
+        sync, type_code, index, length = _PACKET_HEAD.unpack(head)
+        if sync != PACKET_SYNC:
+            raise CorruptPacketError(
+                f"bad sync byte 0x{sync:02x} in frame {n} (expected 0x{PACKET_SYNC:02x})", n)
+        if index != n:
+            raise CorruptPacketError(f"frame index {index} out of order in frame {n}", n)
+        if type_code == FRAME_TYPE_CODES["I"]:
+            frame_type = "I"
+        elif type_code == FRAME_TYPE_CODES["P"]:
+            frame_type = "P"
+        else:
+            raise CorruptPacketError(f"bad frame type 0x{type_code:02x} in frame {n}", n)
+        if n == 0 and frame_type != "I":
+            raise CorruptPacketError("frame 0 is not an I frame", n)
+        if length > self.max_payload:
+            raise CorruptPacketError(
+                f"payload length {length} in frame {n} exceeds the limit of "
+                f"{self.max_payload} bytes", n)
+        payload = _read_exact(self._stream, length)
+        if len(payload) < length:
+            raise TruncatedStreamError(
+                f"stream truncated in frame {n} (payload: got {len(payload)} of {length} bytes)", n)
+        crc = _read_exact(self._stream, _CRC.size)
+        if len(crc) < _CRC.size:
+            raise TruncatedStreamError(
+                f"stream truncated in frame {n} (packet CRC: got {len(crc)} of {_CRC.size} bytes)", n)
+        if zlib.crc32(payload, zlib.crc32(head)) != _CRC.unpack(crc)[0]:
+            raise CorruptPacketError(f"CRC mismatch in frame {n}", n)
+        return Packet(frame_type, index, payload)
+
+
+class StreamWriter:
+    """Write a ``.gvc`` stream: the header at construction, then one packet per frame.
+
+    Every packet is flushed as soon as it is written, so a consumer on a pipe gets each frame as
+    it is encoded. The writer refuses packets that a conforming reader would reject (wrong index,
+    a P frame first, a payload above the header's default limit). It never closes ``stream``.
+    """
+
+    def __init__(self, stream: BinaryIO, header: StreamHeader):
+        self.header = header
+        self.max_payload = default_max_payload(header)
+        self.next_frame_index = 0
+        self._stream = stream
+        self._header_written = False
+        self.write_header()
+
+    def write_header(self) -> None:
+        """Write and flush the stream header; does nothing if it was already written."""
+        if self._header_written:
+            return
+        self._stream.write(self.header.pack())
+        self._stream.flush()
+        self._header_written = True
+
+    def write_packet(self, p: Packet) -> int:
+        """Write and flush one packet; return the number of bytes written."""
+        if not isinstance(p, Packet):
+            raise TypeError(f"write_packet needs a Packet, got {type(p).__name__}")
+        n = self.next_frame_index
+        if p.frame_index != n:
+            raise BitstreamError(f"packet frame_index {p.frame_index} written out of order "
+                                 f"(expected {n})")
+        if n == 0 and p.frame_type != "I":
+            raise BitstreamError("the first packet of a stream must be an I frame")
+        if len(p.payload) > self.max_payload:
+            raise BitstreamError(
+                f"payload of frame {n} is {len(p.payload)} bytes, above the limit of "
+                f"{self.max_payload} bytes for a {self.header.width}x{self.header.height} stream")
+        data = pack_packet(p)
+        self._stream.write(data)
+        self._stream.flush()
+        self.next_frame_index += 1
+        return len(data)

