@@ -40,7 +40,7 @@ def sequence_rd_loss(model: GVC1D, frames: torch.Tensor, quality: torch.Tensor, 
         mse = (x_hat - x).pow(2).mean(dim=(1, 2, 3))
         loss = loss + (bpp + lam * mse).mean()
         memory = cm.memory_update(memory, s_prior)
-        s_prev, x_prev = s_prior, x_hat
+        s_prev, x_prev = s_prior, x_hat.clamp(0, 1)  # the decoder keeps a clamped reference
         bpp_sum += float(bpp.detach().mean())
         mse_sum += float(mse.detach().mean())
         psnr_sum += float((-10 * torch.log10(mse.detach().clamp_min(1e-10))).mean())

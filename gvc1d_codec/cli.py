@@ -1,0 +1,280 @@
+"""gvc1d-pipe: the command line, shaped like x265's and FFmpeg's.
+
+    ffmpeg -i in.mp4 -f yuv4mpegpipe - | gvc1d-pipe encode -o out.gvc
+    gvc1d-pipe decode -i out.gvc -o - | ffmpeg -i - out.mp4
+    gvc1d-pipe info out.gvc
+
+stdout carries only data; progress and errors go to stderr. Every error is one line
+``gvc1d-pipe: error: ...`` with a non-zero exit status (1; 130 on Ctrl-C).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+PROG = "gvc1d-pipe"
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2, like argparse but without the usage dump
+        sys.stderr.write(f"{PROG}: error: {message}\n")
+        sys.exit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="GVC1D learned video codec: encode, decode and inspect .gvc streams.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    e = sub.add_parser("encode", help="Y4M or raw video in, .gvc out")
+    e.add_argument("-i", "--input", default="-", help="input file, or - for stdin (default)")
+    e.add_argument("-o", "--output", default="-", help="output .gvc file, or - for stdout (default)")
+    e.add_argument("-q", "--quality", type=int, help="quality level 0..Q-1, higher = better (see info --qualities)")
+    e.add_argument("--intra-period", type=int, default=-1, help="-1: only the first frame is intra (default); N: every N frames")
+    e.add_argument("--frames", type=int, help="stop after this many frames")
+    e.add_argument("-s", "--size", help="raw input: WxH")
+    e.add_argument("--pix-fmt", choices=["yuv420p", "rgb24"], help="raw input pixel format (default yuv420p)")
+    e.add_argument("-r", "--rate", help="raw input frame rate, e.g. 25 or 30000/1001 (default 25)")
+    e.add_argument("--color-range", choices=["limited", "full"], help="raw input colour range (default limited)")
+    _common(e)
+
+    d = sub.add_parser("decode", help=".gvc in, Y4M or raw video out")
+    d.add_argument("-i", "--input", default="-", help="input .gvc file, or - for stdin (default)")
+    d.add_argument("-o", "--output", default="-", help="output file, or - for stdout (default)")
+    d.add_argument("--output-format", choices=["y4m", "rawvideo"], default="y4m")
+    d.add_argument("--pix-fmt", choices=["yuv420p", "rgb24"], help="output pixel format (rawvideo: default the source's; y4m: yuv420p)")
+    _common(d)
+
+    i = sub.add_parser("info", help="describe a .gvc stream, or list the quality levels")
+    i.add_argument("file", nargs="?", help=".gvc file (or - for stdin)")
+    i.add_argument("--qualities", action="store_true", help="print the valid quality levels, one per line")
+    i.add_argument("--weights", help="weights file or registry name (default: the shipped model)")
+    return p
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weights", help="weights file or registry name (default: the shipped gvc1d-tiny)")
+    p.add_argument("--device", default="cpu", help="auto, cpu or cuda (default cpu)")
+    p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    p.add_argument("--progress", action="store_true", help="show progress on stderr even when it is not a terminal")
+
+
+# ---- files: stdin/stdout, and outputs that appear only when complete ----------------------------
+
+def _open_input(name: str) -> BinaryIO:
+    if name == "-":
+        return sys.stdin.buffer
+    try:
+        return open(name, "rb")
+    except OSError as e:
+        raise UsageError(f"cannot open {name}: {e.strerror}") from None
+
+
+@contextlib.contextmanager
+def _output(name: str) -> Iterator[BinaryIO]:
+    """stdout, or a file written under a temporary name and renamed when complete."""
+    if name == "-":
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    target = Path(name)
+    tmp = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    try:
+        f = open(tmp, "wb")
+    except OSError as e:
+        raise UsageError(f"cannot write {name}: {e.strerror}") from None
+    try:
+        with f:
+            yield f
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+class _Progress:
+    def __init__(self, enabled: bool, what: str):
+        self.enabled = enabled or sys.stderr.isatty()
+        self.what = what
+        self.start = time.monotonic()
+        self.last = 0.0
+
+    def update(self, frames: int, bits: int, fps: float, final: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (not final and now - self.last < 0.5):
+            return
+        self.last = now
+        el = max(now - self.start, 1e-9)
+        kbps = bits / max(frames, 1) * fps / 1000
+        sys.stderr.write(f"\r{self.what}: {frames} frames, {frames / el:.2f} fps, {kbps:.1f} kbit/s" + ("\n" if final else ""))
+        sys.stderr.flush()
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"bad size {text!r} (need WxH, e.g. 416x240)") from None
+    if w <= 0 or h <= 0:
+        raise UsageError(f"bad size {text!r}")
+    return w, h
+
+
+def _parse_rate(text: str | None) -> Fraction:
+    if text is None:
+        return Fraction(25)
+    try:
+        r = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise UsageError(f"bad frame rate {text!r} (need e.g. 25 or 30000/1001)") from None
+    if r <= 0:
+        raise UsageError(f"bad frame rate {text!r}")
+    return r
+
+
+# ---- commands ---------------------------------------------------------------------------------
+
+def cmd_encode(a: argparse.Namespace) -> int:
+    from .codec import Encoder
+    from .frame import ColorInfo
+    from .io import RawReader, Y4MReader
+
+    if a.frames is not None and a.frames < 0:
+        raise UsageError("--frames must be >= 0")
+    src = _open_input(a.input)
+    if a.size:
+        w, h = _parse_size(a.size)
+        pix_fmt = a.pix_fmt or "yuv420p"
+        reader = RawReader(src, w, h, pix_fmt)
+        fps, color = _parse_rate(a.rate), ColorInfo(range=a.color_range or "limited")
+    else:
+        head = src.peek(10)[:10] if hasattr(src, "peek") else b""
+        if head and not head.startswith(b"YUV4MPEG2"):
+            raise UsageError("input is not Y4M; for raw video give -s WxH (and --pix-fmt, -r)")
+        if a.pix_fmt or a.rate or a.color_range:
+            raise UsageError("--pix-fmt, -r and --color-range describe raw input; Y4M carries its own")
+        reader = Y4MReader(src)
+        w, h, fps, color, pix_fmt = reader.width, reader.height, reader.fps, reader.color, "yuv420p"
+    enc = Encoder(w, h, fps, pix_fmt=pix_fmt, color=color, quality=a.quality, intra_period=a.intra_period,
+                  weights=a.weights, device=a.device, threads=a.threads)
+    progress = _Progress(a.progress, "encode")
+    bits = 0
+    with _output(a.output) as out:
+        header = enc.header_bytes()
+        out.write(header)
+        bits += 8 * len(header)
+        frames = 0
+        while a.frames is None or frames < a.frames:
+            frame = reader.read_frame()
+            if frame is None:
+                break
+            packet = enc.encode(frame)
+            out.write(packet)
+            out.flush()
+            bits += 8 * len(packet)
+            frames += 1
+            progress.update(frames, bits, float(fps))
+        progress.update(frames, bits, float(fps), final=True)
+    return 0
+
+
+def cmd_decode(a: argparse.Namespace) -> int:
+    from .bitstream import PACKET_OVERHEAD, PacketReader, read_header
+    from .codec import Decoder
+    from .errors import TruncatedStreamError
+    from .io import RawWriter, Y4MWriter
+
+    if a.output_format == "y4m" and a.pix_fmt == "rgb24":
+        raise UsageError("Y4M output is yuv420p; use --output-format rawvideo for rgb24")
+    src = _open_input(a.input)
+    header = read_header(src)
+    pix_fmt = a.pix_fmt or ("yuv420p" if a.output_format == "y4m" else header.pix_fmt)
+    dec = Decoder(header, weights=a.weights, device=a.device, pix_fmt=pix_fmt, threads=a.threads)
+    progress = _Progress(a.progress, "decode")
+    bits = 0
+    truncated: TruncatedStreamError | None = None
+    with _output(a.output) as out:
+        writer = Y4MWriter(out, header.width, header.height, header.frame_rate, dec.color) if a.output_format == "y4m" else RawWriter(out)
+        try:
+            for packet in PacketReader(src, header):
+                writer.write_frame(dec.decode(packet))
+                out.flush()
+                bits += 8 * (len(packet.payload) + PACKET_OVERHEAD)
+                progress.update(dec.frames_decoded, bits, float(header.frame_rate))
+        except TruncatedStreamError as e:  # keep every complete frame, then report
+            truncated = e
+        progress.update(dec.frames_decoded, bits, float(header.frame_rate), final=True)
+    if truncated is not None:
+        raise truncated
+    return 0
+
+
+def cmd_info(a: argparse.Namespace) -> int:
+    if a.qualities:
+        from .weights import load_weights
+
+        cfg = load_weights(a.weights).config
+        sys.stdout.write("".join(f"{q}\n" for q in range(cfg.qualities)))
+        return 0
+    if not a.file:
+        raise UsageError("info needs a .gvc file (or --qualities)")
+    from .bitstream import HEADER_SIZE_V1, PACKET_OVERHEAD, PacketReader, read_header
+
+    src = _open_input(a.file)
+    h = read_header(src)
+    out = sys.stdout
+    out.write(f"format version  {h.format_version}\n")
+    out.write(f"size            {h.width}x{h.height}\n")
+    out.write(f"frame rate      {h.fps_num}/{h.fps_den}\n")
+    out.write(f"source format   {h.pix_fmt} ({h.color_matrix}, {h.color_range} range)\n")
+    out.write(f"quality         {h.quality}\n")
+    out.write(f"intra period    {h.intra_period}\n")
+    out.write(f"model           {h.config_id}, weights sha256 {h.weights_sha256_prefix.hex()}..., entropy model {h.entropy_model_id}\n")
+    out.write("frame  type  bytes\n")
+    total, n = HEADER_SIZE_V1, 0
+    for p in PacketReader(src, h):
+        size = len(p.payload) + PACKET_OVERHEAD
+        out.write(f"{p.frame_index:5d}  {p.frame_type:>4}  {size}\n")
+        total += size
+        n += 1
+    bpp = 8 * total / (h.width * h.height * max(n, 1))
+    out.write(f"frames {n}, {total} bytes, {bpp:.4f} bpp\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # a closed downstream ends us quietly, like cat
+    args = build_parser().parse_args(argv)
+    from .errors import GVC1DError
+
+    try:
+        return {"encode": cmd_encode, "decode": cmd_decode, "info": cmd_info}[args.command](args)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"\n{PROG}: interrupted\n")
+        return 130
+    except (GVC1DError, UsageError) as e:
+        sys.stderr.write(f"{PROG}: error: {e}\n")
+        return 1
+    except MemoryError:
+        sys.stderr.write(f"{PROG}: error: out of memory\n")
+        return 1
+    except Exception as e:  # never a traceback for a user; GVC1D_DEBUG=1 shows it
+        if os.environ.get("GVC1D_DEBUG"):
+            raise
+        sys.stderr.write(f"{PROG}: error: internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}\n")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

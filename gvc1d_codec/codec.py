@@ -1,0 +1,198 @@
+"""The frame-level API: the one place that wires model, entropy coder and bitstream together.
+
+    enc = Encoder(width, height, fps=Fraction(25), quality=2)
+    out.write(enc.header_bytes())
+    for frame in frames:
+        out.write(enc.encode(frame))          # one packet per frame, as frames arrive
+
+    dec = Decoder(header_bytes)
+    for packet in PacketReader(stream, dec.header):
+        frame = dec.decode(packet)
+
+The CLI (``gvc1d-pipe``), the C bridge and the benchmarks all go through these two classes.
+Each instance owns its model and state: two encoders in one process do not interfere.
+"""
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import torch
+
+from .bitstream import Packet, StreamHeader, pack_packet, read_header
+from .color import frame_to_rgb, rgb_to_frame
+from .entropy.model import ContextState, EntropyCoder
+from .errors import CorruptPacketError, GVC1DError, InputFormatError, UnsupportedStreamError
+from .frame import PIX_FMTS, ColorInfo, VideoFrame
+from .model.gvc1d import pad_to_windows
+from .weights import ENTROPY_MODEL_ID, LoadedWeights, load_weights
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise GVC1DError("--device cuda requested but no CUDA device is available")
+    if device not in ("cpu", "cuda"):
+        raise GVC1DError(f"unknown device {device!r} (need auto, cpu or cuda)")
+    return torch.device(device)
+
+
+def _load(weights: str | LoadedWeights | None, device: torch.device) -> LoadedWeights:
+    if isinstance(weights, LoadedWeights):
+        return weights
+    return load_weights(weights, device=device)
+
+
+@dataclass
+class FrameStats:
+    """What the last call coded: frame type, payload bytes and the model's ideal bits."""
+
+    frame_type: str
+    payload_bytes: int
+    ideal_bits: float
+
+
+class _Session:
+    """State shared by encoder and decoder: the reconstruction loop (reference frame, context)."""
+
+    def __init__(self, loaded: LoadedWeights, device: torch.device, width: int, height: int, quality: int):
+        self.model = loaded.model
+        self.cfg = loaded.config
+        self.device = device
+        self.entropy = EntropyCoder(self.model.context_model, self.model.context_model.freq_table)
+        win = self.cfg.window
+        self.rows, self.cols = math.ceil(height / win), math.ceil(width / win)
+        self.windows = self.rows * self.cols
+        self.width, self.height = width, height
+        self.quality = quality
+        self.q_windows = torch.full((self.windows,), quality, dtype=torch.long, device=device)
+        self.context = ContextState()
+        self.reference: torch.Tensor | None = None  # previous reconstruction, padded [1, 3, H', W']
+        self.index = 0
+
+    @torch.inference_mode()
+    def synthesise(self, symbols: torch.Tensor, intra: bool, memory_before: torch.Tensor | None) -> torch.Tensor:
+        m = self.model
+        y_hat = m.dequantise(symbols.to(self.device, torch.float32), self.q_windows)
+        ref = None if intra else self.reference
+        mem = None if intra or memory_before is None else memory_before.to(self.device)
+        x_hat = m.synthesis(y_hat, ref, mem, intra, self.rows, self.cols).clamp(0, 1)
+        self.reference = x_hat
+        self.index += 1
+        return x_hat[0, :, : self.height, : self.width]
+
+
+class Encoder:
+    """Encodes frames to packets. ``quality`` 0..Q-1 (higher = better); ``intra_period`` -1 =
+    only the first frame is intra, N = an intra frame every N frames."""
+
+    def __init__(self, width: int, height: int, fps: Fraction | int | float = Fraction(25), *, pix_fmt: str = "yuv420p",
+                 color: ColorInfo = ColorInfo(), quality: int | None = None, intra_period: int = -1,
+                 weights: str | LoadedWeights | None = None, device: str = "cpu", threads: int | None = None):
+        if threads:
+            torch.set_num_threads(threads)  # process-wide in torch
+        dev = resolve_device(device)
+        loaded = _load(weights, dev)
+        cfg = loaded.config
+        if quality is None:
+            quality = cfg.qualities // 2
+        if not 0 <= quality < cfg.qualities:
+            raise GVC1DError(f"quality {quality} out of range (this model has 0..{cfg.qualities - 1})")
+        if intra_period == 0 or intra_period < -1:
+            raise GVC1DError("intra period must be -1 (first frame only) or a positive number of frames")
+        if pix_fmt not in PIX_FMTS:
+            raise InputFormatError(f"unsupported pixel format {pix_fmt!r} (need one of {', '.join(PIX_FMTS)})")
+        fps = Fraction(fps).limit_denominator(1 << 20)
+        if fps <= 0:
+            raise InputFormatError("frame rate must be positive")
+        try:
+            self.header = StreamHeader(
+                width=width, height=height, fps_num=fps.numerator, fps_den=fps.denominator, pix_fmt=pix_fmt,
+                color_matrix=color.matrix, color_range=color.range, quality=quality, intra_period=intra_period,
+                config_id=cfg.name, weights_sha256_prefix=bytes.fromhex(loaded.sha256)[:16], entropy_model_id=ENTROPY_MODEL_ID)
+        except GVC1DError as e:
+            raise InputFormatError(str(e)) from None
+        self.color = color
+        self._s = _Session(loaded, dev, width, height, quality)
+        self.last: FrameStats | None = None
+
+    def header_bytes(self) -> bytes:
+        return self.header.pack()
+
+    @property
+    def frames_coded(self) -> int:
+        return self._s.index
+
+    def _is_intra(self, index: int) -> bool:
+        p = self.header.intra_period
+        return index == 0 or (p > 0 and index % p == 0)
+
+    @torch.inference_mode()
+    def encode_packet(self, frame: VideoFrame) -> Packet:
+        s = self._s
+        frame.validate(self.header.width, self.header.height)
+        if frame.pix_fmt != self.header.pix_fmt:
+            raise InputFormatError(f"frame is {frame.pix_fmt}, the stream was opened for {self.header.pix_fmt}")
+        index, intra = s.index, self._is_intra(s.index)
+        x = pad_to_windows(frame_to_rgb(frame, self.color, s.device)[None], s.cfg.window)
+        memory_before = None if intra else s.context.memory
+        y = s.model.analysis(x, None if intra else s.reference, None if memory_before is None else memory_before.to(s.device), intra)
+        symbols = s.model.quantise(y, s.q_windows).cpu()
+        payload, ideal = s.entropy.encode(symbols, s.context, s.quality, intra)
+        s.synthesise(symbols, intra, memory_before)
+        self.last = FrameStats("I" if intra else "P", len(payload), ideal)
+        return Packet("I" if intra else "P", index, payload)
+
+    def encode(self, frame: VideoFrame) -> bytes:
+        """One frame in, one packet (bytes) out."""
+        return pack_packet(self.encode_packet(frame))
+
+
+class Decoder:
+    """Decodes packets to frames. Refuses streams made for other weights or entropy models."""
+
+    def __init__(self, header: bytes | StreamHeader, *, weights: str | LoadedWeights | None = None, device: str = "cpu",
+                 pix_fmt: str | None = None, threads: int | None = None):
+        if threads:
+            torch.set_num_threads(threads)
+        if isinstance(header, (bytes, bytearray)):
+            header = read_header(io.BytesIO(bytes(header)))
+        self.header = header
+        dev = resolve_device(device)
+        loaded = _load(weights, dev)
+        need = header.weights_sha256_prefix.hex()
+        have = bytes.fromhex(loaded.sha256)[:16].hex()
+        if header.entropy_model_id != ENTROPY_MODEL_ID:
+            raise UnsupportedStreamError(f"stream uses entropy model {header.entropy_model_id}; this decoder has {ENTROPY_MODEL_ID}")
+        if header.config_id != loaded.config.name or need != have:
+            raise UnsupportedStreamError(
+                f"stream needs weights {header.config_id} sha256 {need}..., loaded {loaded.config.name} sha256 {have}...")
+        if header.quality >= loaded.config.qualities:
+            raise UnsupportedStreamError(f"stream quality {header.quality} does not exist in this model")
+        self.pix_fmt = pix_fmt or header.pix_fmt
+        if self.pix_fmt not in PIX_FMTS:
+            raise GVC1DError(f"unsupported output pixel format {self.pix_fmt!r} (need one of {', '.join(PIX_FMTS)})")
+        self.color = ColorInfo(header.color_matrix, header.color_range)
+        self._s = _Session(loaded, dev, header.width, header.height, header.quality)
+
+    @property
+    def frames_decoded(self) -> int:
+        return self._s.index
+
+    def decode_rgb(self, packet: Packet) -> torch.Tensor:
+        """One packet in, the reconstructed RGB frame [3, H, W] in [0, 1] out."""
+        s = self._s
+        if packet.frame_index != s.index:
+            raise CorruptPacketError(f"expected frame {s.index}, got packet for frame {packet.frame_index}", packet.frame_index)
+        if s.index == 0 and packet.frame_type != "I":
+            raise CorruptPacketError("the first frame of a stream must be intra", 0)
+        intra = packet.frame_type == "I"
+        memory_before = None if intra else s.context.memory
+        symbols = s.entropy.decode(packet.payload, s.windows, s.context, s.quality, intra, packet.frame_index)
+        return s.synthesise(symbols, intra, memory_before)
+
+    def decode(self, packet: Packet) -> VideoFrame:
+        return rgb_to_frame(self.decode_rgb(packet), self.pix_fmt, self.color)
