@@ -147,6 +147,7 @@ def _parse_rate(text: str | None) -> Fraction:
 
 def cmd_encode(a: argparse.Namespace) -> int:
     from .codec import Encoder
+    from .errors import InputFormatError
     from .frame import ColorInfo
     from .io import RawReader, Y4MReader
 
@@ -159,8 +160,13 @@ def cmd_encode(a: argparse.Namespace) -> int:
         reader = RawReader(src, w, h, pix_fmt)
         fps, color = _parse_rate(a.rate), ColorInfo(range=a.color_range or "limited")
     else:
-        head = src.peek(10)[:10] if hasattr(src, "peek") else b""
-        if head and not head.startswith(b"YUV4MPEG2"):
+        magic = b"YUV4MPEG2"
+        can_peek = hasattr(src, "peek")
+        head = src.peek(len(magic))[: len(magic)] if can_peek else b""
+        if can_peek and not head:
+            raise InputFormatError("empty input: no video to encode")
+        # a pipe may deliver fewer bytes than asked for: judge only what arrived
+        if head and not magic.startswith(head):
             raise UsageError("input is not Y4M; for raw video give -s WxH (and --pix-fmt, -r)")
         if a.pix_fmt or a.rate or a.color_range:
             raise UsageError("--pix-fmt, -r and --color-range describe raw input; Y4M carries its own")
@@ -172,7 +178,6 @@ def cmd_encode(a: argparse.Namespace) -> int:
     bits = 0
     with _output(a.output) as out:
         header = enc.header_bytes()
-        out.write(header)
         bits += 8 * len(header)
         frames = 0
         while a.frames is None or frames < a.frames:
@@ -180,11 +185,17 @@ def cmd_encode(a: argparse.Namespace) -> int:
             if frame is None:
                 break
             packet = enc.encode(frame)
+            if frames == 0:  # the header goes out with the first packet: no lone header on failure
+                out.write(header)
             out.write(packet)
             out.flush()
             bits += 8 * len(packet)
             frames += 1
             progress.update(frames, bits, float(fps))
+        if frames == 0:
+            if a.frames != 0:
+                raise InputFormatError("empty input: no frames to encode")
+            out.write(header)  # --frames 0: a valid stream of no frames
         progress.update(frames, bits, float(fps), final=True)
     return 0
 

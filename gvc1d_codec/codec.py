@@ -24,7 +24,7 @@ import torch
 from .bitstream import Packet, StreamHeader, pack_packet, read_header
 from .color import frame_to_rgb, rgb_to_frame
 from .entropy.model import ContextState, EntropyCoder
-from .errors import CorruptPacketError, GVC1DError, InputFormatError, UnsupportedStreamError
+from .errors import CorruptPacketError, GVC1DError, InputFormatError, UnsupportedStreamError, WeightsError
 from .frame import PIX_FMTS, ColorInfo, VideoFrame
 from .model.gvc1d import pad_to_windows
 from .weights import ENTROPY_MODEL_ID, LoadedWeights, load_weights
@@ -55,6 +55,12 @@ class FrameStats:
     ideal_bits: float
 
 
+def _check_finite(t: torch.Tensor, what: str) -> None:
+    """NaN or infinity out of a transform means broken weights; never let it reach the coder."""
+    if not bool(torch.isfinite(t).all()):
+        raise WeightsError(f"the model's {what} produced non-finite values (corrupt or tampered weights file?)")
+
+
 class _Session:
     """State shared by encoder and decoder: the reconstruction loop (reference frame, context)."""
 
@@ -79,7 +85,9 @@ class _Session:
         y_hat = m.dequantise(symbols.to(self.device, torch.float32), self.q_windows)
         ref = None if intra else self.reference
         mem = None if intra or memory_before is None else memory_before.to(self.device)
-        x_hat = m.synthesis(y_hat, ref, mem, intra, self.rows, self.cols).clamp(0, 1)
+        x_hat = m.synthesis(y_hat, ref, mem, intra, self.rows, self.cols)
+        _check_finite(x_hat, "synthesis")
+        x_hat = x_hat.clamp(0, 1)
         self.reference = x_hat
         self.index += 1
         return x_hat[0, :, : self.height, : self.width]
@@ -140,6 +148,7 @@ class Encoder:
         x = pad_to_windows(frame_to_rgb(frame, self.color, s.device)[None], s.cfg.window)
         memory_before = None if intra else s.context.memory
         y = s.model.analysis(x, None if intra else s.reference, None if memory_before is None else memory_before.to(s.device), intra)
+        _check_finite(y, "analysis")
         symbols = s.model.quantise(y, s.q_windows).cpu()
         payload, ideal = s.entropy.encode(symbols, s.context, s.quality, intra)
         s.synthesise(symbols, intra, memory_before)

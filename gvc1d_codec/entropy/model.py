@@ -72,9 +72,10 @@ class EntropyCoder:
         s = torch.zeros(windows, L, C, dtype=torch.float64)
         dec = SymbolDecoder(payload, frame_index)
         ctx = self.cm.context(state.prev_symbols, state.memory, quality, intra, windows)
+        embedded = torch.zeros(windows, L, self.cfg.prior_hidden, dtype=torch.float64)
         for g in range(G):
             rows = slice(g * per, (g + 1) * per)
-            mu4, idx = self.cm.params(ctx, s, rows=rows)
+            mu4, idx = self.cm.params(ctx, rows=rows, embedded=embedded)
             freqs, base = self._rows(mu4.reshape(-1), idx.reshape(-1))
             try:
                 residual = dec.decode(freqs)
@@ -84,6 +85,7 @@ class EntropyCoder:
             if np.abs(values).max(initial=0) > cfg.symbol_max:
                 raise CorruptPacketError(f"payload of frame {frame_index} decodes to out-of-range tokens", frame_index)
             s[:, rows] = torch.from_numpy(values.astype(np.float64)).view(windows, per, C)
+            embedded[:, rows] = self.cm.embed(s[:, rows])
         self._advance(state, s)
         return s
 

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from .intnet import ACT_MAX, FRAC, SHIFT, IntLinear, round_ste
+from .intnet import ACT_MAX, FRAC, SHIFT, IntLinear, prepare, round_ste
 
 ONE = 2**FRAC  # the integer that stands for 1.0
 
@@ -72,9 +72,7 @@ class IntegerContextModel(nn.Module):
         if self.exported is None:
             y = layer(x) if rows is None else _rows_forward(layer, x, rows)
         else:
-            p = self.exported[name]
-            if rows is not None:
-                p = {k: v[rows] for k, v in p.items()}
+            p = self.exported[name] if rows is None else self._row_cache[(name, rows.start, rows.stop)]
             y = IntLinear.int_forward(x, p, layer.lo, layer.hi)
         return y.transpose(-1, -2) if token_axis else y
 
@@ -107,11 +105,17 @@ class IntegerContextModel(nn.Module):
         cond = (torch.nn.functional.one_hot(qt, 2 * Q).to(read.dtype) * ONE)[:, None, :].expand(n, L, 2 * Q)
         return self._layer("ctx", torch.cat([prev_symbols * ONE, read, pos, cond], dim=-1))
 
-    def params(self, ctx: torch.Tensor, symbols: torch.Tensor, rows: slice | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def embed(self, symbols: torch.Tensor) -> torch.Tensor:
+        """Per-token features a_j of decoded symbols [N, L', C] -> [N, L', H]."""
+        return self._layer("ar_embed", symbols * ONE)
+
+    def params(self, ctx: torch.Tensor, symbols: torch.Tensor | None = None, rows: slice | None = None,
+               embedded: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Integer (mean in quarter steps, scale index) [N, L', C] for tokens ``rows`` (all if None),
-        given the already known ``symbols`` [N, L, C] (only earlier groups are looked at)."""
+        given the already known ``symbols`` [N, L, C], or their features ``embedded`` [N, L, H]
+        (only earlier groups are looked at: later ones are multiplied by exact zeros)."""
         C = self.cfg.token_dim
-        a = self._layer("ar_embed", symbols * ONE)
+        a = self.embed(symbols) if embedded is None else embedded
         mix = self._layer("ar_mix", a, rows=rows, token_axis=True)
         c = ctx if rows is None else ctx[:, rows]
         h = self._layer("hidden", torch.cat([c, mix], dim=-1))
@@ -140,7 +144,13 @@ class IntegerContextModel(nn.Module):
 
     def load_integer(self, tensors: dict[str, torch.Tensor]) -> None:
         """Switch to integer inference with shipped integer tensors (no float parameter is read)."""
-        self.exported = {n: {k: tensors[f"{n}.{k}"] for k in ("w", "b", "m")} for n in self.LAYERS}
+        self.exported = {n: prepare({k: tensors[f"{n}.{k}"] for k in ("w", "b", "m")}) for n in self.LAYERS}
+        per = self.cfg.latent_tokens // self.cfg.ar_groups
+        self._row_cache = {}
+        for g in range(self.cfg.ar_groups):  # the token-mixing rows each decoding step needs
+            p = self.exported["ar_mix"]
+            r = slice(g * per, (g + 1) * per)
+            self._row_cache[("ar_mix", r.start, r.stop)] = {"wt64": p["wt64"][:, r], "b64": p["b64"][r], "m64": p["m64"][r]}
 
     def _zeros(self, *shape: int) -> torch.Tensor:
         dtype = torch.float32 if self.exported is None else torch.float64

@@ -1,0 +1,288 @@
+"""Specification of gvc1d-pipe, run as a user runs it: subprocesses and real FFmpeg pipes.
+
+stdout carries only data; a successful run prints nothing on stderr (no progress unless asked
+for or on a terminal). Every failure is exactly one stderr line ``gvc1d-pipe: error: ...`` with a
+non-zero exit status and never a traceback; an output file appears only when complete.
+"""
+from __future__ import annotations
+
+import io
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import (
+    ERROR_PREFIX,
+    assert_cli_error,
+    moving_gradient,
+    needs_ffmpeg,
+    raw_bytes,
+    run_cli,
+    run_shell,
+    y4m_bytes,
+)
+from gvc1d_codec.bitstream import HEADER_SIZE_V1, PACKET_OVERHEAD, PacketReader, read_header
+from gvc1d_codec.io import Y4MReader
+
+pytestmark = needs_ffmpeg
+
+FFMPEG = "ffmpeg -nostdin -hide_banner -loglevel error"
+W, H = 35, 21  # odd in both directions
+YUV_BYTES = W * H + 2 * ((W + 1) // 2) * ((H + 1) // 2)
+
+
+def y4m_frames(data: bytes) -> list:
+    return list(Y4MReader(io.BytesIO(data)))
+
+
+def packet_offsets(stream: bytes) -> list[tuple[int, int]]:
+    """(start, payload length) of every packet of a .gvc stream."""
+    out, pos = [], HEADER_SIZE_V1
+    while pos < len(stream):
+        length = int.from_bytes(stream[pos + 6 : pos + 10], "little")
+        out.append((pos, length))
+        pos += PACKET_OVERHEAD + length
+    return out
+
+
+def no_leftovers(directory: Path, name: str) -> bool:
+    return not any(p.name == name or p.name.startswith(f".{name}.partial") for p in directory.iterdir())
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cli")
+
+
+@pytest.fixture(scope="module")
+def clip_gvc(work, real_clip_path) -> Path:
+    """The real clip through ``ffmpeg -f yuv4mpegpipe - | gvc1d-pipe encode --frames 4 -o clip.gvc``."""
+    # ffmpeg's stderr is dropped: it reports the broken pipe when encode stops after 4 frames
+    proc = run_shell(f"{FFMPEG} -i {real_clip_path} -f yuv4mpegpipe - 2>/dev/null | $GVC encode --frames 4 -o clip.gvc",
+                     cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    return work / "clip.gvc"
+
+
+@pytest.fixture(scope="module")
+def small_y4m() -> bytes:
+    return y4m_bytes(moving_gradient(W, H, 2))
+
+
+# ---- encode and decode through FFmpeg -------------------------------------------------------------
+
+def test_ffmpeg_y4m_pipe_encodes_and_decodes_back_through_ffmpeg(clip_gvc, work):
+    proc = run_shell(f"$GVC decode -i {clip_gvc} | {FFMPEG} -f yuv4mpegpipe -i - -f rawvideo -pix_fmt yuv420p -", cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert len(proc.stdout) == 4 * (320 * 192 * 3 // 2)
+
+
+def test_frames_option_stops_after_n_frames(clip_gvc):
+    header = read_header(io.BytesIO(clip_gvc.read_bytes()))
+    src = io.BytesIO(clip_gvc.read_bytes())
+    packets = list(PacketReader(src, read_header(src)))
+    assert (header.width, header.height, header.fps_num, header.fps_den) == (320, 192, 12, 1)
+    assert [p.frame_type for p in packets] == ["I", "P", "P", "P"]
+
+
+def test_info_describes_the_stream_and_its_bits_per_pixel(clip_gvc):
+    proc = run_cli("info", clip_gvc)
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout.decode()
+    assert "size            320x192" in text
+    assert "frame rate      12/1" in text
+    size = clip_gvc.stat().st_size
+    last = text.strip().splitlines()[-1]
+    assert last == f"frames 4, {size} bytes, {8 * size / (320 * 192 * 4):.4f} bpp"
+    rows = [line.split() for line in text.splitlines() if line[:5].strip().isdigit()]
+    assert [r[1] for r in rows] == ["I", "P", "P", "P"]
+    assert HEADER_SIZE_V1 + sum(int(r[2]) for r in rows) == size
+
+
+def test_info_qualities_lists_one_integer_per_line(loaded):
+    proc = run_cli("info", "--qualities")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.decode().splitlines() == [str(q) for q in range(loaded.config.qualities)]
+
+
+def test_raw_yuv420p_input_with_size_and_rate(work):
+    frames = moving_gradient(W, H, 3)
+    proc = run_cli("encode", "-s", f"{W}x{H}", "--pix-fmt", "yuv420p", "-r", "30000/1001", "-o", "raw.gvc",
+                   input=raw_bytes(frames), cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    h = read_header(io.BytesIO((work / "raw.gvc").read_bytes()))
+    assert (h.width, h.height, h.pix_fmt, h.fps_num, h.fps_den) == (W, H, "yuv420p", 30000, 1001)
+    proc = run_cli("decode", "-i", "raw.gvc", "--output-format", "rawvideo", cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout) == 3 * YUV_BYTES
+
+
+def test_raw_rgb24_input_and_rgb24_rawvideo_output(work):
+    frames = moving_gradient(W, H, 2, "rgb24")
+    proc = run_cli("encode", "-s", f"{W}x{H}", "--pix-fmt", "rgb24", "-r", "25", "-o", "rgb.gvc",
+                   input=raw_bytes(frames), cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    assert read_header(io.BytesIO((work / "rgb.gvc").read_bytes())).pix_fmt == "rgb24"
+    proc = run_cli("decode", "-i", "rgb.gvc", "--output-format", "rawvideo", "--pix-fmt", "rgb24", cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout) == 2 * W * H * 3
+
+
+def test_odd_size_streams_through_one_pipeline_ffmpeg_encode_decode_ffmpeg(work):
+    """``ffmpeg | encode -o - | decode | ffmpeg``: the .gvc never touches the disk."""
+    proc = run_shell(
+        f"set -o pipefail; {FFMPEG} -f lavfi -i testsrc=size={W}x{H}:rate=25 -frames:v 3 -pix_fmt yuv420p "
+        f"-f yuv4mpegpipe - | $GVC encode -o - | $GVC decode | {FFMPEG} -f yuv4mpegpipe -i - -f rawvideo "
+        f"-pix_fmt yuv420p -", cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert len(proc.stdout) == 3 * YUV_BYTES
+
+
+def test_decode_writes_y4m_that_names_size_and_rate(work, small_y4m):
+    enc = run_cli("encode", input=small_y4m)
+    assert enc.returncode == 0, enc.stderr
+    dec = run_cli("decode", input=enc.stdout)
+    assert dec.returncode == 0, dec.stderr
+    assert dec.stdout.startswith(f"YUV4MPEG2 W{W} H{H} F25:1".encode())
+    frames = y4m_frames(dec.stdout)
+    assert len(frames) == 2 and frames[0].width == W and frames[0].height == H
+
+
+# ---- bad input: one error line, non-zero exit, no traceback ---------------------------------------
+
+def test_non_y4m_input_without_size_is_refused(work):
+    assert_cli_error(run_cli("encode", "-o", "x.gvc", input=b"\x89PNG\r\n\x1a\n" + bytes(200), cwd=work), "-s WxH")
+    assert no_leftovers(work, "x.gvc")
+
+
+def test_422_y4m_is_refused_with_a_hint(work):
+    proc = run_shell(f"{FFMPEG} -f lavfi -i testsrc=size={W}x{H}:rate=25 -frames:v 1 -pix_fmt yuv422p "
+                     "-f yuv4mpegpipe - | $GVC encode -o x.gvc", cwd=work)
+    assert_cli_error(proc, "4:2:0", "-pix_fmt yuv420p")
+    assert no_leftovers(work, "x.gvc")
+
+
+def test_10_bit_y4m_is_refused_with_a_hint(work):
+    proc = run_shell(f"{FFMPEG} -f lavfi -i testsrc=size={W}x{H}:rate=25 -frames:v 1 -pix_fmt yuv420p10le "
+                     "-strict -1 -f yuv4mpegpipe - | $GVC encode -o x.gvc", cwd=work)
+    assert_cli_error(proc, "bit depth", "-pix_fmt yuv420p")
+
+
+def test_raw_input_that_is_not_whole_frames_fails_and_leaves_no_output(work):
+    data = raw_bytes(moving_gradient(W, H, 3))[: -YUV_BYTES // 2]  # 2.5 frames
+    proc = run_cli("encode", "-s", f"{W}x{H}", "-o", "cut.gvc", input=data, cwd=work)
+    assert_cli_error(proc, "truncated frame 2")
+    assert no_leftovers(work, "cut.gvc"), sorted(p.name for p in work.iterdir())
+
+
+@pytest.mark.parametrize("raw", [False, True], ids=["y4m", "raw"])
+def test_empty_input_is_refused_and_leaves_no_output(work, raw):
+    args = ["-s", f"{W}x{H}"] if raw else []
+    proc = run_cli("encode", *args, "-o", "empty.gvc", input=b"", cwd=work)
+    assert_cli_error(proc, "empty input")
+    assert no_leftovers(work, "empty.gvc")
+
+
+def test_empty_input_to_stdout_writes_nothing():
+    proc = run_cli("encode", "-s", f"{W}x{H}", input=b"")
+    assert_cli_error(proc, "empty input")
+    assert proc.stdout == b""
+
+
+def test_truncated_gvc_decodes_the_complete_frames_then_fails(clip_gvc, work):
+    data = clip_gvc.read_bytes()
+    start, length = packet_offsets(data)[2]
+    (work / "trunc.gvc").write_bytes(data[: start + PACKET_OVERHEAD + length // 2])
+    proc = run_cli("decode", "-i", "trunc.gvc", "-o", "trunc.y4m", cwd=work)
+    assert_cli_error(proc, "truncated", "frame 2")
+    assert len(y4m_frames((work / "trunc.y4m").read_bytes())) == 2
+
+
+def test_corrupt_gvc_is_refused_naming_the_frame(clip_gvc, work):
+    data = bytearray(clip_gvc.read_bytes())
+    start, _ = packet_offsets(bytes(data))[1]
+    data[start + 10 + 3] ^= 0x01  # one bit of frame 1's payload
+    (work / "corrupt.gvc").write_bytes(bytes(data))
+    proc = run_cli("decode", "-i", "corrupt.gvc", "-o", "corrupt.y4m", cwd=work)
+    assert_cli_error(proc, "frame 1")
+    assert no_leftovers(work, "corrupt.y4m")
+
+
+def test_a_file_that_is_not_gvc_is_refused(real_clip_path):
+    assert_cli_error(run_cli("decode", "-i", real_clip_path), "not a .gvc stream")
+
+
+def test_a_missing_input_file_is_refused(work):
+    assert_cli_error(run_cli("decode", "-i", "nonexistent.gvc", cwd=work), "cannot open nonexistent.gvc")
+
+
+def test_truncated_weights_file_is_refused(weights_path, work, small_y4m):
+    bad = work / "truncated.safetensors"
+    bad.write_bytes(weights_path.read_bytes()[: weights_path.stat().st_size // 2])
+    assert_cli_error(run_cli("encode", "--weights", bad, input=small_y4m), "truncated.safetensors")
+
+
+def test_non_safetensors_weights_file_is_refused(work, small_y4m):
+    bad = work / "weights.pt"
+    bad.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 4)
+    assert_cli_error(run_cli("encode", "--weights", bad, input=small_y4m), "not a valid safetensors")
+
+
+def test_weights_with_non_finite_parameters_are_refused(weights_path, work, small_y4m):
+    """A flipped exponent bit can make a parameter NaN: that is reported, not coded."""
+    import json
+
+    data = bytearray(weights_path.read_bytes())
+    n = int.from_bytes(data[:8], "little")
+    start = json.loads(data[8 : 8 + n])["to_tokens.weight"]["data_offsets"][0] + 8 + n
+    data[start : start + 4] = np.array([np.nan], dtype="<f4").tobytes()
+    bad = work / "nan.safetensors"
+    bad.write_bytes(bytes(data))
+    assert_cli_error(run_cli("encode", "--weights", bad, "-o", "nan.gvc", input=small_y4m, cwd=work), "non-finite")
+    assert no_leftovers(work, "nan.gvc")
+
+
+def test_a_stream_made_with_other_weights_is_refused(other_weights_path, work):
+    from gvc1d_codec.codec import Encoder
+
+    enc = Encoder(W, H, weights=str(other_weights_path))
+    (work / "other.gvc").write_bytes(enc.header_bytes() + enc.encode(moving_gradient(W, H, 1)[0]))
+    line = assert_cli_error(run_cli("decode", "-i", "other.gvc", "-o", "other.y4m", cwd=work),
+                            enc.header.weights_sha256_prefix.hex())
+    assert "needs weights" in line
+    assert no_leftovers(work, "other.y4m")
+
+
+def test_unknown_device_is_refused(small_y4m):
+    assert_cli_error(run_cli("encode", "--device", "tpu", input=small_y4m), "unknown device 'tpu'")
+
+
+def test_quality_out_of_range_is_refused(small_y4m):
+    assert_cli_error(run_cli("encode", "-q", "9", input=small_y4m), "quality 9 out of range", "0..3")
+
+
+def test_usage_errors_are_one_line_too():
+    assert_cli_error(run_cli("encode", "--no-such-option"))
+
+
+# ---- pipes and files ----------------------------------------------------------------------------
+
+def test_a_closed_downstream_pipe_ends_decode_quietly(clip_gvc, work):
+    proc = run_shell(f"$GVC decode -i {clip_gvc} 2>err.txt | head -c 100 >/dev/null; echo ${{PIPESTATUS[0]}}",
+                     cwd=work)
+    status = int(proc.stdout.decode().strip())
+    assert status in (0, 128 + signal.SIGPIPE), status
+    assert (work / "err.txt").read_text() == ""
+
+
+def test_frames_zero_writes_a_valid_empty_stream(small_y4m):
+    proc = run_cli("encode", "--frames", "0", input=small_y4m)
+    assert proc.returncode == 0, proc.stderr
+    src = io.BytesIO(proc.stdout)
+    assert list(PacketReader(src, read_header(src))) == []
+    assert ERROR_PREFIX not in proc.stderr
