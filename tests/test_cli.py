@@ -153,6 +153,42 @@ def test_decode_writes_y4m_that_names_size_and_rate(work, small_y4m):
     assert len(frames) == 2 and frames[0].width == W and frames[0].height == H
 
 
+def test_y4m_magic_split_across_pipe_reads_is_still_y4m(work, small_y4m):
+    """A pipe may deliver the first bytes in pieces: ``YUV4`` now, ``MPEG2 ...`` later."""
+    import array
+    import fcntl
+    import os
+    import subprocess
+    import termios
+    import time
+
+    from conftest import CLI, cli_env
+
+    proc = subprocess.Popen(CLI + ["encode", "-o", "split.gvc"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=work, env=cli_env())
+    fd = proc.stdin.fileno()
+    os.write(fd, small_y4m[:4])
+    waiting = array.array("i", [0])
+    deadline = time.monotonic() + 120
+    while True:  # until the encoder has read those 4 bytes: its first read saw only them
+        fcntl.ioctl(fd, termios.FIONREAD, waiting)
+        if waiting[0] == 0 or time.monotonic() > deadline or proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    time.sleep(0.2)
+    try:
+        proc.stdin.write(small_y4m[4:])
+        proc.stdin.close()
+    except BrokenPipeError:  # the encoder gave up early: its stderr says why
+        pass
+    err = proc.stderr.read().decode()
+    proc.stdout.close()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 0, err
+    src = io.BytesIO((work / "split.gvc").read_bytes())
+    assert len(list(PacketReader(src, read_header(src)))) == 2
+
+
 # ---- bad input: one error line, non-zero exit, no traceback ---------------------------------------
 
 def test_non_y4m_input_without_size_is_refused(work):

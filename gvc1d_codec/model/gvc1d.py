@@ -47,6 +47,15 @@ def pad_to_windows(x: torch.Tensor, win: int) -> torch.Tensor:
     return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
 
 
+def patch_position_embedding(side: int, scale: float):
+    """2D sine-cosine embedding of the patch grid of a window, a function of the width."""
+
+    def make(dim: int) -> torch.Tensor:
+        return window_position_embedding(side, side, dim, "cpu") * scale
+
+    return make
+
+
 class GVC1D(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -77,6 +86,13 @@ class GVC1D(nn.Module):
         self.head = nn.Linear(Dw, p * p * 4)  # RGB residual + copy gate per pixel
         self.refine = nn.Conv2d(3, 3, 3, padding=1)
         with torch.no_grad():
+            # Position must dominate the patch queries at the start, or every patch of a window
+            # decodes to the same mean colour (a long plateau on CPU budgets).
+            grid = patch_position_embedding(cfg.window // p, 1.0)
+            self.mask_tokens.copy_(grid(Dw))
+            self.enc_pos[:P].copy_(grid(E))
+            nn.init.normal_(self.enc_frame_type.weight, std=0.02)
+            nn.init.normal_(self.dec_frame_type.weight, std=0.02)
             self.head.weight.mul_(0.1)
             self.head.bias.zero_()
             self.head.bias.view(4, p * p)[3] = 2.0  # start by copying the previous frame

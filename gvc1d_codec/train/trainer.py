@@ -72,10 +72,14 @@ def _save_optimizer(opt: torch.optim.Optimizer, path: Path, step: int) -> None:
 
 
 def _load_optimizer(opt: torch.optim.Optimizer, path: Path) -> None:
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        step = float(f.metadata().get("step", 0))
     tensors = load_file(str(path))
     for i, p in enumerate(p for g in opt.param_groups for p in g["params"]):
-        if f"{i}.exp_avg" in tensors:
-            opt.state[p] = {"step": torch.tensor(0.0), "exp_avg": tensors[f"{i}.exp_avg"], "exp_avg_sq": tensors[f"{i}.exp_avg_sq"]}
+        if f"{i}.exp_avg" in tensors:  # Adam's bias correction continues from the saved step
+            opt.state[p] = {"step": torch.tensor(step), "exp_avg": tensors[f"{i}.exp_avg"], "exp_avg_sq": tensors[f"{i}.exp_avg_sq"]}
 
 
 def to_rgb_batch(planes) -> torch.Tensor:
@@ -131,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a") as log:
         while step < args.steps:
-            lr = args.lr * min(1.0, (step - first_step + 1) / args.warmup)
+            warm = step + 1 if not (args.resume and opt_path.exists()) else step - first_step + 1 + args.warmup
+            lr = args.lr * min(1.0, warm / args.warmup)
             for g in opt.param_groups:
                 g["lr"] = lr
             frames = to_rgb_batch(data.sample_batch(args.batch, gen)).to(args.device)
@@ -142,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
             opt.step()
             step += 1
-            stats["loss"] = float(loss)
+            stats["loss"] = float(loss.detach())
             for k, v in stats.items():
                 stats_acc[k] = stats_acc.get(k, 0.0) + v
             if step % args.log_every == 0:
@@ -156,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                 save()
             if args.minutes and time.time() - t_start > args.minutes * 60:
                 break
-            if not math.isfinite(float(loss)):
+            if not math.isfinite(stats["loss"]):
                 print("loss is not finite; stopping without saving", file=sys.stderr)
                 return 1
     save()
