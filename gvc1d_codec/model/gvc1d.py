@@ -65,6 +65,7 @@ class GVC1D(nn.Module):
         # Encoder
         self.patch_embed = nn.Conv2d(6, E, p, p)
         self.latent_tokens = nn.Parameter(torch.randn(L, E) * 0.02)
+        self.latent_gather = nn.Linear(P, L, bias=False)  # learned patch -> token pooling (token axis)
         self.enc_pos = nn.Parameter(torch.randn(P + L + M, E) * 0.02)
         self.enc_frame_type = nn.Embedding(2, E)
         self.enc_memory = nn.Linear(cfg.memory_dim, E)
@@ -79,6 +80,7 @@ class GVC1D(nn.Module):
         self.context_embed = nn.Conv2d(3, Dw, p, p)
         self.dec_frame_type = nn.Embedding(2, Dw)
         self.from_tokens = nn.Linear(C, Dw)
+        self.token_scatter = nn.Linear(L, P, bias=False)  # learned token -> patch broadcast (token axis)
         self.dec_pos = nn.Parameter(torch.randn(L + M, Dw) * 0.02)
         self.dec_memory = nn.Linear(cfg.memory_dim, Dw)
         self.decoder = LocalGlobalStack(Dw, cfg.heads, cfg.mlp_ratio, cfg.dec_blocks, cfg.dec_local_layers)
@@ -120,7 +122,8 @@ class GVC1D(nn.Module):
         e = self.patch_embed(to_windows(torch.cat([x, x_prev], dim=1) - 0.5, cfg.window)).flatten(2).transpose(1, 2)
         n = e.shape[0]
         e = e + self.enc_frame_type.weight[int(not intra)]
-        seq = torch.cat([e, self.latent_tokens.expand(n, -1, -1), self._memory_tokens(memory, self.enc_memory, n, e)], dim=1)
+        latents = self.latent_tokens + self.latent_gather(e.transpose(1, 2)).transpose(1, 2)
+        seq = torch.cat([e, latents, self._memory_tokens(memory, self.enc_memory, n, e)], dim=1)
         seq = seq + self.enc_pos
         P, L = cfg.patches_per_window, cfg.latent_tokens
         wpos = window_position_embedding(rows, cols, cfg.enc_width, x.device)
@@ -144,8 +147,10 @@ class GVC1D(nn.Module):
         if x_prev is None:
             x_prev = torch.zeros(b, 3, rows * cfg.window, cols * cfg.window, dtype=y_hat.dtype, device=y_hat.device)
         ctx = self.context_embed(to_windows(x_prev, cfg.window) - 0.5).flatten(2).transpose(1, 2)
+        latents = self.from_tokens(y_hat)
         patches = self.mask_tokens + ctx + self.dec_frame_type.weight[int(not intra)]
-        tokens = torch.cat([self.from_tokens(y_hat), self._memory_tokens(memory, self.dec_memory, n, y_hat)], dim=1) + self.dec_pos
+        patches = patches + self.token_scatter(latents.transpose(1, 2)).transpose(1, 2)
+        tokens = torch.cat([latents, self._memory_tokens(memory, self.dec_memory, n, y_hat)], dim=1) + self.dec_pos
         seq = torch.cat([patches, tokens], dim=1)
         P, L = cfg.patches_per_window, cfg.latent_tokens
         wpos = window_position_embedding(rows, cols, cfg.dec_width, y_hat.device)
