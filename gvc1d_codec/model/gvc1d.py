@@ -3,12 +3,19 @@
 Data flow for frame x_t (RGB, padded to whole windows), paper Fig. 2::
 
     E_t   = patch_embed(x_t ⊕ x̂_{t-1})                      one token per patch (short-term context)
-    seq   = E_t ⊕ latent_tokens ⊕ C_long                    per window
+    seq   = E_t ⊕ (latent_tokens + gather(E_t)) ⊕ C_long    per window
     y_t   = to_tokens(encoder(seq)[latent part])            L tokens x C channels per window
     s_t   = clip(round(y_t · gain_q))                       the symbols (entropy-coded)
     ŷ_t   = s_t · inv_gain_q
-    seq'  = (mask_tokens + context_embed(x̂_{t-1})) ⊕ from_tokens(ŷ_t) ⊕ C_long
+    seq'  = (mask_tokens + context_embed(x̂_{t-1}) + scatter(from_tokens(ŷ_t))) ⊕ from_tokens(ŷ_t) ⊕ C_long
     x̂_t   = σ(gate) · x̂_{t-1} + refine(pixel_shuffle(head(decoder(seq')[patch part])))
+
+``gather`` (patches -> tokens) and ``scatter`` (tokens -> patches) are learned linear maps along the
+token axis (MLP-Mixer style), beside attention. They are our addition: without them the tiny
+model trained from scratch on this CPU sat for 400 steps on a plateau where every patch of a
+window decodes to the window's mean colour (attention has to learn to route first); with them a
+one-batch overfit test halves its error in 120 steps (0.025 -> 0.013 MSE).
+They do not tie tokens to places: the maps are learned, dense and per window.
 
 ``C_long`` is read from the long-term 1D memory, which (like the prior) lives in the integer
 context model, :class:`gvc1d_codec.entropy.prior.IntegerContextModel`, because it also conditions

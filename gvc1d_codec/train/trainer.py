@@ -11,6 +11,7 @@ Stages (paper Sec. training): ``recon`` (the rate does not shape the tokens; the
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=3, help="frames per training sequence")
     p.add_argument("--crop", type=int, default=256)
     p.add_argument("--lr", type=float, default=4e-4)
+    p.add_argument("--lambdas", help="comma-separated rate-distortion lambdas, one per quality level (stored in the config)")
     p.add_argument("--warmup", type=int, default=50)
     p.add_argument("--clips", default="train", help="comma-separated clip names, or 'train'")
     p.add_argument("--seed", type=int, default=0)
@@ -105,6 +107,13 @@ def main(argv: list[str] | None = None) -> int:
         step = int(history.get("steps", 0)) if args.resume else 0
     else:
         model = GVC1D(PRESETS[args.config]).train()
+    if args.lambdas:
+        lambdas = tuple(float(v) for v in args.lambdas.split(","))
+        if len(lambdas) != model.cfg.qualities:
+            print(f"--lambdas needs {model.cfg.qualities} values", file=sys.stderr)
+            return 2
+        model.cfg = dataclasses.replace(model.cfg, lambdas=lambdas)
+        model.context_model.cfg = model.cfg
     model.to(args.device)
     opt = _optimizer(model, args.lr)
     if args.resume and opt_path.exists():
