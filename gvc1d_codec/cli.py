@@ -3,6 +3,7 @@
     ffmpeg -i in.mp4 -f yuv4mpegpipe - | gvc1d-pipe encode -o out.gvc
     gvc1d-pipe decode -i out.gvc -o - | ffmpeg -i - out.mp4
     gvc1d-pipe info out.gvc
+    gvc1d-pipe conformance [DIR] [--threads N] [--weights W]
 
 stdout carries only data; progress and errors go to stderr. Every error is one line
 ``gvc1d-pipe: error: ...`` with a non-zero exit status (1; 130 on Ctrl-C).
@@ -59,6 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("file", nargs="?", help=".gvc file (or - for stdin)")
     i.add_argument("--qualities", action="store_true", help="print the valid quality levels, one per line")
     i.add_argument("--weights", help="weights file or registry name (default: the shipped model)")
+
+    c = sub.add_parser("conformance", help="decode a conformance set and compare with its manifest (docs/conformance.md)")
+    c.add_argument("dir", nargs="?", help="conformance directory (default: the repository's conformance/)")
+    c.add_argument("--weights", help="weights file or registry name (default: the shipped model)")
+    c.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    c.add_argument("--streams", help="comma-separated stream names (default: all in the manifest)")
+    c.add_argument("--strict-pixels", action="store_true", help="also fail when a decoded picture's MD5 differs")
+    c.add_argument("--json", action="store_true", help="print the report as JSON instead of the table")
     return p
 
 
@@ -264,13 +273,31 @@ def cmd_info(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_conformance(a: argparse.Namespace) -> int:
+    import json
+
+    from .conformance import check
+
+    if a.threads is not None and a.threads < 1:
+        raise UsageError("--threads must be >= 1")
+    streams = [x for x in a.streams.split(",") if x] if a.streams else None
+    report = check(a.dir, weights=a.weights, threads=a.threads, streams=streams, strict_pixels=a.strict_pixels)
+    sys.stdout.write(json.dumps(report.to_dict(), indent=1) + "\n" if a.json else report.table() + "\n")
+    sys.stdout.flush()
+    if not report.ok:
+        bad = [s.name for s in report.streams if not s.symbols_ok or (a.strict_pixels and not s.pixels_ok)]
+        raise UsageError(f"conformance failed: {len(bad)} of {len(report.streams)} streams ({', '.join(bad)})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # a closed downstream ends us quietly, like cat
     args = build_parser().parse_args(argv)
     from .errors import GVC1DError
 
     try:
-        return {"encode": cmd_encode, "decode": cmd_decode, "info": cmd_info}[args.command](args)
+        return {"encode": cmd_encode, "decode": cmd_decode, "info": cmd_info,
+                "conformance": cmd_conformance}[args.command](args)
     except KeyboardInterrupt:
         sys.stderr.write(f"\n{PROG}: interrupted\n")
         return 130

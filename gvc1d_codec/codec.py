@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
+import numpy as np
 import torch
 
 from .bitstream import Packet, StreamHeader, pack_packet, read_header
@@ -78,6 +79,12 @@ class _Session:
         self.context = ContextState()
         self.reference: torch.Tensor | None = None  # previous reconstruction, padded [1, 3, H', W']
         self.index = 0
+        self.last_symbols: np.ndarray | None = None  # int8 [windows, tokens, channels] of the last frame
+
+    def record_symbols(self, symbols: torch.Tensor) -> None:
+        """Keep an int8 copy of a frame's symbols (|s| <= symbol_max <= 127, so exact)."""
+        a = symbols.detach().cpu().to(torch.float64).numpy()
+        self.last_symbols = np.ascontiguousarray(a.astype(np.int8))
 
     @torch.inference_mode()
     def synthesise(self, symbols: torch.Tensor, intra: bool, memory_before: torch.Tensor | None) -> torch.Tensor:
@@ -134,6 +141,12 @@ class Encoder:
     def frames_coded(self) -> int:
         return self._s.index
 
+    @property
+    def last_symbols(self) -> np.ndarray | None:
+        """The symbols of the last encoded frame: int8 [windows, tokens, channels], C order (a copy
+        the caller may keep); ``None`` before the first frame. Conformance hashes these bytes."""
+        return None if self._s.last_symbols is None else self._s.last_symbols.copy()
+
     def _is_intra(self, index: int) -> bool:
         p = self.header.intra_period
         return index == 0 or (p > 0 and index % p == 0)
@@ -151,6 +164,7 @@ class Encoder:
         _check_finite(y, "analysis")
         symbols = s.model.quantise(y, s.q_windows).cpu()
         payload, ideal = s.entropy.encode(symbols, s.context, s.quality, intra)
+        s.record_symbols(symbols)
         s.synthesise(symbols, intra, memory_before)
         self.last = FrameStats("I" if intra else "P", len(payload), ideal)
         return Packet("I" if intra else "P", index, payload)
@@ -191,6 +205,12 @@ class Decoder:
     def frames_decoded(self) -> int:
         return self._s.index
 
+    @property
+    def last_symbols(self) -> np.ndarray | None:
+        """The symbols of the last decoded frame: int8 [windows, tokens, channels], C order (a copy
+        the caller may keep); ``None`` before the first frame. Conformance hashes these bytes."""
+        return None if self._s.last_symbols is None else self._s.last_symbols.copy()
+
     def decode_rgb(self, packet: Packet) -> torch.Tensor:
         """One packet in, the reconstructed RGB frame [3, H, W] in [0, 1] out."""
         s = self._s
@@ -201,6 +221,7 @@ class Decoder:
         intra = packet.frame_type == "I"
         memory_before = None if intra else s.context.memory
         symbols = s.entropy.decode(packet.payload, s.windows, s.context, s.quality, intra, packet.frame_index)
+        s.record_symbols(symbols)
         return s.synthesise(symbols, intra, memory_before)
 
     def decode(self, packet: Packet) -> VideoFrame:

@@ -36,7 +36,7 @@ class ModelConfig:
     symbol_max: int = 31
     # Variable rate: one model, `qualities` levels, each with its own lambda and quantiser gains.
     qualities: int = 4
-    lambdas: tuple = (12.0, 40.0, 130.0, 420.0)
+    lambdas: tuple = (6.0, 24.0, 96.0, 384.0)
     # Long-term 1D memory: `memory_tokens` slots of `memory_dim` integer channels per window.
     memory_tokens: int = 8
     memory_dim: int = 32
@@ -80,7 +80,7 @@ PRESETS: dict[str, ModelConfig] = {
         name="paper", patch_size=16, window=256,
         enc_width=768, enc_blocks=2, enc_local_layers=5,
         dec_width=1024, dec_blocks=2, dec_local_layers=11, heads=16, mlp_ratio=4.0,
-        qualities=8, lambdas=tuple(round(12.0 * (420.0 / 12.0) ** (i / 7), 2) for i in range(8)),
+        qualities=8, lambdas=tuple(round(6.0 * (384.0 / 6.0) ** (i / 7), 2) for i in range(8)),
         memory_tokens=16, memory_dim=64, prior_hidden=256,
     ),
 }

@@ -84,8 +84,10 @@ INPUT_BOUND = 2**11  # >= every layer input: activations <= 1008, symbols * 16 <
 def prepare(p: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Check once that a shipped integer layer stays exact in float64 for every input with
     |a| <= INPUT_BOUND, and keep float64 copies of its integer tensors for fast BLAS."""
-    w, b, m = p["w"].to(torch.int64), p["b"].to(torch.int64), p["m"].to(torch.int64)
-    if w.dtype != torch.int64 or w.abs().max() > 127 or (m <= 0).any():
+    if p["w"].dtype != torch.int8 or p["b"].dtype != torch.int64 or p["m"].dtype != torch.int64:
+        raise ValueError("integer layer tensors must be int8 weights and int64 biases/multipliers")
+    w, b, m = p["w"].to(torch.int64), p["b"], p["m"]
+    if w.shape[0] != b.shape[0] or b.shape != m.shape or w.abs().max() > 127 or (m <= 0).any():
         raise ValueError("malformed integer layer")
     acc_bound = w.shape[1] * INPUT_BOUND * 127 + int(b.abs().max())
     check_exact(torch.tensor(float(acc_bound) * float(m.max())))

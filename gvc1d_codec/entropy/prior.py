@@ -144,7 +144,13 @@ class IntegerContextModel(nn.Module):
 
     def load_integer(self, tensors: dict[str, torch.Tensor]) -> None:
         """Switch to integer inference with shipped integer tensors (no float parameter is read)."""
-        self.exported = {n: prepare({k: tensors[f"{n}.{k}"] for k in ("w", "b", "m")}) for n in self.LAYERS}
+        exported = {n: prepare({k: tensors[f"{n}.{k}"] for k in ("w", "b", "m")}) for n in self.LAYERS}
+        for n in self.LAYERS:
+            if exported[n]["w"].shape != getattr(self, n).weight.shape:
+                raise ValueError(f"integer layer {n} has shape {tuple(exported[n]['w'].shape)}, the config needs {tuple(getattr(self, n).weight.shape)}")
+        if (exported["ar_mix"]["w"][self.ar_mix.mask == 0] != 0).any():
+            raise ValueError("ar_mix weights are not causal (encoder and decoder would disagree)")
+        self.exported = exported
         per = self.cfg.latent_tokens // self.cfg.ar_groups
         self._row_cache = {}
         for g in range(self.cfg.ar_groups):  # the token-mixing rows each decoding step needs

@@ -1,0 +1,323 @@
+"""The Python half of libgvc1d: the ``_gvc1dpy_*`` hooks of ``src/hooks.h``.
+
+``build_ffi.py`` embeds this file's text in the library; cffi's embedding init code runs it when
+the library first needs Python and calls :func:`install`, which attaches the hooks with
+``@ffi.def_extern()``. The C side (``src/gvc1d.c``) has already checked pointers and strides.
+
+Only the public API of ``gvc1d_codec`` is used: ``Encoder`` / ``Decoder`` (frame level),
+``VideoFrame`` / ``ColorInfo``, the error classes, and the container's ``StreamHeader``,
+``PacketReader`` and ``default_max_payload``, so streams are exactly those of the Python API.
+
+Every hook catches every exception: the status goes back as the return value (1 = success, a
+negative ``gvc1d_status`` = failure) and a one-line message into the caller's ``err`` buffer.
+Nothing is printed (``GVC1D_DEBUG=1`` prints the traceback of internal errors to stderr).
+Module level imports only the standard library: ``gvc1d_codec`` (and torch) are imported by the
+first open, so an import failure is reported as an error of that open.
+"""
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import sys
+import threading
+import traceback
+from fractions import Fraction
+from types import SimpleNamespace
+
+DONE = 1
+ERR_INVALID_ARG = -1
+ERR_UNSUPPORTED = -2
+ERR_CORRUPT = -3
+ERR_TRUNCATED = -4
+ERR_WEIGHTS = -5
+ERR_INTERNAL = -6
+ERR_NOMEM = -7
+
+PIX_FMTS = {0: "yuv420p", 1: "rgb24"}
+PIX_FMT_CODES = {name: code for code, name in PIX_FMTS.items()}
+MATRICES = {0: "bt709", 1: "bt601"}
+MATRIX_CODES = {name: code for code, name in MATRICES.items()}
+RANGES = {0: "limited", 1: "full"}
+RANGE_CODES = {name: code for code, name in RANGES.items()}
+MAX_DIMENSION = 16384
+
+
+class BridgeError(Exception):
+    """A failure the bridge itself detects, with its status."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+_api: SimpleNamespace | None = None
+_objects: dict[int, object] = {}
+_ids = itertools.count(1)
+_lock = threading.Lock()
+
+
+def _import_api() -> SimpleNamespace:
+    """gvc1d_codec's public API, imported on first use."""
+    global _api
+    if _api is None:
+        try:
+            import numpy as np
+            from numpy.lib.stride_tricks import as_strided
+
+            from gvc1d_codec import errors
+            from gvc1d_codec.bitstream import PacketReader, StreamHeader, default_max_payload
+            from gvc1d_codec.codec import Decoder, Encoder
+            from gvc1d_codec.frame import ColorInfo, VideoFrame
+        except Exception as e:  # noqa: BLE001 - reported to the caller
+            first = str(e).splitlines()[0] if str(e) else ""
+            raise BridgeError(ERR_INTERNAL,
+                              f"cannot import gvc1d_codec in the embedded Python ({type(e).__name__}: {first}); "
+                              f"install it in {sys.executable} or add it to PYTHONPATH") from None
+        _api = SimpleNamespace(np=np, as_strided=as_strided, errors=errors, Encoder=Encoder, Decoder=Decoder,
+                               ColorInfo=ColorInfo, VideoFrame=VideoFrame, StreamHeader=StreamHeader,
+                               PacketReader=PacketReader, default_max_payload=default_max_payload)
+    return _api
+
+
+def describe(exc: BaseException) -> tuple[int, str]:
+    """(status, one-line message) for any exception."""
+    msg = str(exc).splitlines()[0] if str(exc) else ""
+    if isinstance(exc, BridgeError):
+        return exc.status, msg
+    errors = _api.errors if _api is not None else None
+    if errors is not None and isinstance(exc, errors.GVC1DError):
+        if isinstance(exc, errors.TruncatedStreamError):
+            return ERR_TRUNCATED, msg
+        if isinstance(exc, errors.UnsupportedStreamError):
+            return ERR_UNSUPPORTED, msg
+        if isinstance(exc, errors.BitstreamError):
+            return ERR_CORRUPT, msg
+        if isinstance(exc, errors.WeightsError):
+            return ERR_WEIGHTS, msg
+        return ERR_INVALID_ARG, msg  # InputFormatError and the settings checks of Encoder/Decoder
+    if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and "allocate memory" in msg):
+        return ERR_NOMEM, "out of memory"
+    if os.environ.get("GVC1D_DEBUG"):
+        traceback.print_exception(exc)
+    return ERR_INTERNAL, f"internal error: {type(exc).__name__}: {msg}"
+
+
+class _Encoder:
+    def __init__(self, enc, header: bytes, ffi):
+        self.enc = enc
+        self.width, self.height, self.pix_fmt = enc.header.width, enc.header.height, enc.header.pix_fmt
+        self.header = header
+        self.header_cdata = ffi.from_buffer(header)
+        self.packet = self.packet_cdata = None  # the last packet, owned until the next call
+        self.broken: tuple[int, str] | None = None
+
+
+class _Decoder:
+    def __init__(self, dec):
+        self.dec = dec
+        self.planes = self.plane_cdata = None  # the last picture, owned until the next call
+        self.broken: tuple[int, str] | None = None
+
+
+def _register(obj) -> int:
+    with _lock:
+        ident = next(_ids)
+        _objects[ident] = obj
+    return ident
+
+
+def _lookup(ident: int, kind: type):
+    obj = _objects.get(ident)
+    if not isinstance(obj, kind):
+        raise BridgeError(ERR_INVALID_ARG, "not an open handle")
+    return obj
+
+
+def _check_broken(obj, what: str) -> None:
+    if obj.broken is not None:
+        status, msg = obj.broken
+        raise BridgeError(status, f"the {what} failed earlier and cannot continue ({msg}); close it")
+
+
+def _enum(value: int, table: dict[int, str], what: str, names: str) -> str:
+    if value not in table:
+        raise BridgeError(ERR_INVALID_ARG, f"{what} {value} is not one of {names}")
+    return table[value]
+
+
+def install(ffi, lib, extra_paths: list[str]) -> None:
+    """Attach the hooks. ``extra_paths``: directories appended to sys.path (the source tree)."""
+    for path in extra_paths:
+        if path and path not in sys.path:
+            sys.path.append(path)
+    if lib._gvc1d_started_python():
+        # our own interpreter: nothing may reach the host's stderr
+        import warnings
+
+        warnings.simplefilter("ignore")
+        sys.unraisablehook = lambda _unraisable: None
+
+    def write_err(err, errsize: int, message: str) -> None:
+        if err == ffi.NULL or errsize <= 0:
+            return
+        data = message.encode("utf-8", "replace")[: errsize - 1]
+        data = data.decode("utf-8", "ignore").encode("utf-8") + b"\0"  # never cut a character
+        ffi.memmove(err, data, len(data))
+
+    def swallow(exc_type, exc_value, tb) -> None:  # cffi's last resort: stay silent
+        return None
+
+    def hook(fn):
+        """Attach ``fn`` as the hook of its name; exceptions become (status, message)."""
+
+        def wrapper(*args):
+            try:
+                return fn(*args)
+            except BaseException as e:  # noqa: BLE001 - nothing may escape into C
+                status, message = describe(e)
+                write_err(args[-2], args[-1], message)
+                return status
+
+        ffi.def_extern(name=fn.__name__, error=ERR_INTERNAL, onerror=swallow)(wrapper)
+        return fn
+
+    def cstr(p) -> str | None:
+        return None if p == ffi.NULL else os.fsdecode(ffi.string(p))
+
+    # ---- encoder ----------------------------------------------------------------------------------
+
+    @hook
+    def _gvc1dpy_encoder_open(p, id_out, header_out, header_size_out, err, errsize):
+        api = _import_api()
+        width, height = int(p.width), int(p.height)
+        for name, value in (("width", width), ("height", height)):
+            if not 1 <= value <= MAX_DIMENSION:
+                raise BridgeError(ERR_INVALID_ARG, f"{name} {value} is out of range (need 1..{MAX_DIMENSION})")
+        if p.fps_num == 0 or p.fps_den == 0:
+            raise BridgeError(ERR_INVALID_ARG, f"frame rate {p.fps_num}/{p.fps_den} is invalid (need fps_num > 0 and fps_den > 0)")
+        pix_fmt = _enum(p.pix_fmt, PIX_FMTS, "pixel format", "GVC1D_PIX_FMT_YUV420P (0) or GVC1D_PIX_FMT_RGB24 (1)")
+        matrix = _enum(p.color_matrix, MATRICES, "colour matrix", "GVC1D_COLOR_MATRIX_BT709 (0) or _BT601 (1)")
+        rng = _enum(p.color_range, RANGES, "colour range", "GVC1D_COLOR_RANGE_LIMITED (0) or _FULL (1)")
+        quality = int(p.quality)
+        if quality < -1:
+            raise BridgeError(ERR_INVALID_ARG, f"quality {quality} out of range (-1 = the model's default, else 0..Q-1)")
+        enc = api.Encoder(width, height, Fraction(int(p.fps_num), int(p.fps_den)), pix_fmt=pix_fmt,
+                          color=api.ColorInfo(matrix, rng), quality=None if quality == -1 else quality,
+                          intra_period=int(p.intra_period), weights=cstr(p.weights), device=cstr(p.device) or "cpu")
+        obj = _Encoder(enc, enc.header_bytes(), ffi)
+        id_out[0] = _register(obj)
+        header_out[0] = ffi.cast("const uint8_t *", obj.header_cdata)
+        header_size_out[0] = len(obj.header)
+        return DONE
+
+    def frame_from_planes(api, obj: _Encoder, planes, strides):
+        """Copy the caller's planes (any stride, also negative) into a VideoFrame."""
+        w, h = obj.width, obj.height
+        if obj.pix_fmt == "rgb24":
+            shapes = [(h, 3 * w)]
+        else:
+            cw, ch = (w + 1) // 2, (h + 1) // 2
+            shapes = [(h, w), (ch, cw), (ch, cw)]
+        arrays = []
+        for i, (rows, row_bytes) in enumerate(shapes):
+            stride, ptr = int(strides[i]), planes[i]
+            back = (rows - 1) * -stride if stride < 0 else 0  # bytes from the lowest address to row 0
+            span = abs(stride) * (rows - 1) + row_bytes
+            flat = api.np.frombuffer(ffi.buffer(ptr - back, span), dtype=api.np.uint8)
+            if stride == row_bytes:
+                arrays.append(flat.reshape(rows, row_bytes).copy())
+            else:
+                arrays.append(api.as_strided(flat[back:], shape=(rows, row_bytes), strides=(stride, 1)).copy())
+        if obj.pix_fmt == "rgb24":
+            arrays[0] = arrays[0].reshape(h, w, 3)
+        return api.VideoFrame(obj.pix_fmt, tuple(arrays))
+
+    @hook
+    def _gvc1dpy_encoder_encode(ident, planes, strides, packet_out, size_out, err, errsize):
+        api = _import_api()
+        obj = _lookup(ident, _Encoder)
+        _check_broken(obj, "encoder")
+        frame = frame_from_planes(api, obj, planes, strides)
+        obj.packet = obj.packet_cdata = None
+        try:
+            data = obj.enc.encode(frame)
+        except api.errors.InputFormatError:
+            raise  # checked before the encoder's state changes
+        except BaseException as e:
+            obj.broken = describe(e)
+            raise
+        obj.packet, obj.packet_cdata = data, ffi.from_buffer(data)
+        packet_out[0] = ffi.cast("const uint8_t *", obj.packet_cdata)
+        size_out[0] = len(data)
+        return DONE
+
+    # ---- decoder ----------------------------------------------------------------------------------
+
+    @hook
+    def _gvc1dpy_decoder_open(header, size, weights, device, out_pix_fmt, id_out, info, err, errsize):
+        api = _import_api()
+        data = ffi.buffer(header, size)[:] if size else b""
+        parsed, used = api.StreamHeader.unpack(data)
+        if used != len(data):
+            raise BridgeError(ERR_INVALID_ARG, f"the header buffer holds {len(data)} bytes but the stream header is "
+                                               f"{used}: pass exactly the header")
+        out = None if out_pix_fmt == -1 else _enum(
+            out_pix_fmt, PIX_FMTS, "output pixel format", "GVC1D_PIX_FMT_NONE (-1), _YUV420P (0) or _RGB24 (1)")
+        dec = api.Decoder(parsed, weights=cstr(weights), device=cstr(device) or "cpu", pix_fmt=out)
+        h = dec.header
+        info.width, info.height, info.fps_num, info.fps_den = h.width, h.height, h.fps_num, h.fps_den
+        info.pix_fmt, info.out_pix_fmt = PIX_FMT_CODES[h.pix_fmt], PIX_FMT_CODES[dec.pix_fmt]
+        info.color_matrix, info.color_range = MATRIX_CODES[h.color_matrix], RANGE_CODES[h.color_range]
+        info.quality, info.intra_period = h.quality, h.intra_period
+        info.max_payload = api.default_max_payload(h)
+        id_out[0] = _register(_Decoder(dec))
+        return DONE
+
+    @hook
+    def _gvc1dpy_decoder_decode(ident, packet, size, out, err, errsize):
+        api = _import_api()
+        obj = _lookup(ident, _Decoder)
+        _check_broken(obj, "decoder")
+        obj.planes = obj.plane_cdata = None
+        dec = obj.dec
+        n = dec.frames_decoded
+        data = ffi.buffer(packet, size)[:] if size else b""
+        stream = io.BytesIO(data)
+        reader = api.PacketReader(stream, dec.header)
+        reader.next_frame_index = n  # the packet must be the decoder's next frame
+        pkt = next(reader, None)  # checks sync, type, index, length limit and CRC, or raises
+        if pkt is None:
+            raise api.errors.TruncatedStreamError(f"empty packet for frame {n}", n)
+        if stream.tell() != len(data):
+            raise api.errors.CorruptPacketError(
+                f"{len(data) - stream.tell()} byte(s) after the end of the packet of frame {n} "
+                "(pass exactly one packet per call)", n)
+        try:
+            frame = dec.decode(pkt)
+        except BaseException as e:
+            obj.broken = describe(e)
+            raise
+        planes = tuple(api.np.ascontiguousarray(p) for p in frame.planes)
+        obj.planes, obj.plane_cdata = planes, [ffi.from_buffer(p) for p in planes]
+        for i, (plane, cdata) in enumerate(zip(planes, obj.plane_cdata)):
+            out.planes[i] = ffi.cast("const uint8_t *", cdata)
+            out.strides[i] = plane.strides[0]
+        out.width, out.height = frame.width, frame.height
+        out.pix_fmt = PIX_FMT_CODES[frame.pix_fmt]
+        out.frame_index = pkt.frame_index
+        out.frame_type = ord(pkt.frame_type)
+        return DONE
+
+    # ---- both -------------------------------------------------------------------------------------
+
+    def _gvc1dpy_release(ident):
+        with _lock:
+            _objects.pop(ident, None)
+        return DONE
+
+    ffi.def_extern(name="_gvc1dpy_release", error=ERR_INTERNAL, onerror=swallow)(_gvc1dpy_release)
+
+
+HOOKS = ("_gvc1dpy_encoder_open", "_gvc1dpy_encoder_encode", "_gvc1dpy_decoder_open",
+         "_gvc1dpy_decoder_decode", "_gvc1dpy_release")

@@ -1,0 +1,209 @@
+/*
+ * gvc1d.h: the C API of the gvc1d learned video codec (libgvc1d).
+ *
+ * libgvc1d is a shared library that embeds CPython (through cffi's embedding API) and drives
+ * the public Python API of gvc1d_codec (Encoder / Decoder). Streams are byte-identical to the
+ * ones gvc1d-pipe and the Python API produce for the same input and settings.
+ *
+ * Build:  make -C ffbridge            ->  ffbridge/build/libgvc1d.so, gvc1d.pc
+ * Link:   cc app.c $(pkg-config --cflags --libs gvc1d)     (PKG_CONFIG_PATH=ffbridge/build)
+ *
+ * ---- Conventions ------------------------------------------------------------------------------
+ * - Functions returning int return GVC1D_OK (0) or a negative gvc1d_status.
+ * - Opens return NULL on failure; gvc1d_open_error() / gvc1d_open_error_code() then describe the
+ *   failure. They are thread-local: each thread sees the last failed open *of that thread*.
+ *   Calls made with a NULL handle also report there (there is no handle to hold the message).
+ * - gvc1d_encoder_last_error() / gvc1d_decoder_last_error() describe the most recent call on that
+ *   handle: the message of its failure, or "" if it succeeded. Never NULL. Valid until the next
+ *   call on the handle.
+ * - Buffers handed out by the library (header, packets, decoded planes) are owned by the handle;
+ *   packets and pictures stay valid until the next call on that handle or its close, the header
+ *   until close. Do not free them.
+ * - Nothing in the library exits, aborts or prints: every Python exception is caught and turned
+ *   into a status code and a one-line message. (Exception: set GVC1D_DEBUG=1 in the environment
+ *   to get Python tracebacks of internal errors on stderr.)
+ *
+ * ---- Threads ----------------------------------------------------------------------------------
+ * Independent handles may be used from different threads at the same time. Python runs under
+ * its global interpreter lock, which cffi takes around each call into the library; torch
+ * releases it inside its kernels, so independent handles do overlap in part. A single handle
+ * must not be used from two threads at once (calls on one handle are serialised by a per-handle
+ * mutex, so this cannot crash, but each call invalidates the buffers of the previous one).
+ * The first call that needs Python starts the embedded interpreter (about a second: torch and
+ * the model are imported); if the host process already runs Python, that interpreter is used.
+ * torch's thread count follows OMP_NUM_THREADS (default: one per core).
+ *
+ * ---- Python environment -------------------------------------------------------------------
+ * The embedded interpreter is the Python that built the library (its executable is recorded at
+ * build time, so a venv's site-packages are found); gvc1d_codec is imported from that Python's
+ * path, PYTHONPATH, or the source tree the library was built from. GVC1D_WEIGHTS names the
+ * default weights, as for gvc1d-pipe.
+ */
+#ifndef GVC1D_H
+#define GVC1D_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GVC1D_API_VERSION 1
+
+/* Longest message (bytes, including the terminating NUL) an error string can hold. */
+#define GVC1D_ERROR_MAX 512
+
+/* .gvc v1 stream layout, for programs that split a stream into packets themselves
+ * (docs/bitstream.md): a header of GVC1D_HEADER_PREFIX_SIZE bytes whose little-endian u16 at
+ * offset 5 is the number of header bytes that follow (75 in v1: 82 bytes in all), then packets:
+ * sync 0xA5, type, u32 frame index, u32 payload length (at offset 6), payload, u32 CRC-32. */
+#define GVC1D_HEADER_PREFIX_SIZE 7
+#define GVC1D_HEADER_SIZE_V1 82
+#define GVC1D_PACKET_HEAD_SIZE 10
+#define GVC1D_PACKET_OVERHEAD 14
+#define GVC1D_PACKET_SYNC 0xA5
+
+/* The declarations between the cffi markers are also read by ffbridge/build_ffi.py: keep them
+ * plain C (no preprocessor lines inside). */
+/* cffi-begin */
+typedef enum gvc1d_status {
+    GVC1D_OK = 0,
+    GVC1D_ERR_INVALID_ARG = -1, /* a NULL pointer, a value out of range, a call in the wrong state */
+    GVC1D_ERR_UNSUPPORTED = -2, /* a valid stream this library cannot decode (other weights, version) */
+    GVC1D_ERR_CORRUPT = -3,     /* a malformed header or packet: bad magic, field, sync, index or CRC */
+    GVC1D_ERR_TRUNCATED = -4,   /* the data ends inside a header or a packet */
+    GVC1D_ERR_WEIGHTS = -5,     /* the weights file is missing, damaged or not a gvc1d model */
+    GVC1D_ERR_INTERNAL = -6,    /* a bug, or the embedded Python / gvc1d_codec could not start */
+    GVC1D_ERR_NOMEM = -7        /* out of memory */
+} gvc1d_status;
+
+typedef enum gvc1d_pix_fmt {
+    GVC1D_PIX_FMT_NONE = -1,    /* decoder output: the stream's own source format */
+    GVC1D_PIX_FMT_YUV420P = 0,  /* 3 planes: Y WxH, U and V ((W+1)/2)x((H+1)/2); 8 bit */
+    GVC1D_PIX_FMT_RGB24 = 1     /* 1 plane: packed R,G,B, 3*W bytes per row */
+} gvc1d_pix_fmt;
+
+typedef enum gvc1d_color_matrix {
+    GVC1D_COLOR_MATRIX_BT709 = 0,
+    GVC1D_COLOR_MATRIX_BT601 = 1
+} gvc1d_color_matrix;
+
+typedef enum gvc1d_color_range {
+    GVC1D_COLOR_RANGE_LIMITED = 0, /* 16-235 (luma), 16-240 (chroma) */
+    GVC1D_COLOR_RANGE_FULL = 1     /* 0-255 */
+} gvc1d_color_range;
+
+/* Encoder settings. Start from gvc1d_encoder_params_default() so that fields added in later
+ * versions get their defaults. */
+typedef struct gvc1d_encoder_params {
+    int width;            /* 1..16384 luma samples */
+    int height;           /* 1..16384 */
+    uint32_t fps_num;     /* frame rate fps_num / fps_den, both > 0 (default 25/1) */
+    uint32_t fps_den;
+    int pix_fmt;          /* gvc1d_pix_fmt of the frames passed to encode: YUV420P or RGB24 */
+    int quality;          /* 0..Q-1 (higher = better; Q depends on the model), -1 = the model's default */
+    int intra_period;     /* -1 = only the first frame is intra (default), N > 0 = every N frames */
+    const char *weights;  /* weights file or registry name; NULL = $GVC1D_WEIGHTS or the shipped model */
+    const char *device;   /* "cpu" (default when NULL), "cuda" or "auto" */
+    int color_matrix;     /* gvc1d_color_matrix: how Y'CbCr relates to RGB (default BT709) */
+    int color_range;      /* gvc1d_color_range (default LIMITED) */
+} gvc1d_encoder_params;
+
+/* What a stream header says (gvc1d_decoder_info). */
+typedef struct gvc1d_stream_info {
+    int width;
+    int height;
+    uint32_t fps_num;
+    uint32_t fps_den;
+    int pix_fmt;          /* the source's format */
+    int out_pix_fmt;      /* the format gvc1d_decoder_decode returns */
+    int color_matrix;
+    int color_range;
+    int quality;
+    int intra_period;
+    size_t max_payload;   /* largest payload length a conforming packet of this stream has */
+} gvc1d_stream_info;
+
+/* A decoded picture. The planes belong to the decoder (valid until its next call). */
+typedef struct gvc1d_picture {
+    const uint8_t *planes[3]; /* YUV420P: Y, U, V; RGB24: planes[0] only (others NULL) */
+    int strides[3];           /* bytes from one row to the next */
+    int width;
+    int height;
+    int pix_fmt;
+    uint32_t frame_index;     /* display index, from 0 */
+    int frame_type;           /* 'I' or 'P' */
+} gvc1d_picture;
+/* cffi-end */
+
+typedef struct gvc1d_encoder gvc1d_encoder;
+typedef struct gvc1d_decoder gvc1d_decoder;
+
+/* "gvc1d <version> (C API <GVC1D_API_VERSION>)". Does not start Python. */
+const char *gvc1d_version(void);
+
+/* A short description of a status code ("invalid argument", ...). Never NULL. */
+const char *gvc1d_strerror(int status);
+
+/* The message and status of this thread's last failed open (or call with a NULL handle);
+ * "" and GVC1D_OK if there was none. */
+const char *gvc1d_open_error(void);
+int gvc1d_open_error_code(void);
+
+/* ---- Encoder -------------------------------------------------------------------------------- */
+
+/* Fill *p with the defaults: 0x0 (must be set), 25/1 fps, YUV420P, quality -1, intra period -1,
+ * default weights, cpu, BT.709 limited range. */
+void gvc1d_encoder_params_default(gvc1d_encoder_params *p);
+
+/* Load the model and check the settings. NULL on failure (see gvc1d_open_error). */
+gvc1d_encoder *gvc1d_encoder_open(const gvc1d_encoder_params *p);
+
+/* The stream header (82 bytes in v1): write it before the first packet. Valid until close. */
+int gvc1d_encoder_header(gvc1d_encoder *enc, const uint8_t **data, size_t *size);
+
+/* Encode one frame; *packet / *size receive one complete packet (header, payload, CRC), valid
+ * until the next call on enc. planes[i] points at the first row of plane i, strides[i] is the
+ * byte distance between rows (|stride| >= the row's bytes; negative strides are accepted).
+ * YUV420P uses 3 planes, RGB24 uses planes[0] (others ignored). Low delay: one packet per call. */
+int gvc1d_encoder_encode(gvc1d_encoder *enc, const uint8_t *const planes[3], const int strides[3],
+                         const uint8_t **packet, size_t *size);
+
+/* Drain delayed packets at end of stream. gvc1d has none: sets *packet = NULL, *size = 0 and
+ * returns GVC1D_OK. Present so that wrappers can call it like any codec's flush. */
+int gvc1d_encoder_flush(gvc1d_encoder *enc, const uint8_t **packet, size_t *size);
+
+const char *gvc1d_encoder_last_error(const gvc1d_encoder *enc);
+
+/* Free everything the encoder owns. NULL is a no-op. */
+void gvc1d_encoder_close(gvc1d_encoder *enc);
+
+/* ---- Decoder -------------------------------------------------------------------------------- */
+
+/* Parse a stream header (exactly the header's bytes) and load the model it needs. weights: NULL
+ * = $GVC1D_WEIGHTS or the shipped model; device: NULL = "cpu"; out_pix_fmt: GVC1D_PIX_FMT_NONE
+ * (the stream's source format), YUV420P or RGB24. NULL on failure (see gvc1d_open_error). */
+gvc1d_decoder *gvc1d_decoder_open(const uint8_t *header, size_t size, const char *weights,
+                                  const char *device, int out_pix_fmt);
+
+/* The stream's parameters. */
+int gvc1d_decoder_info(const gvc1d_decoder *dec, gvc1d_stream_info *info);
+
+/* Decode exactly one packet (as written by the encoder: 14 + payload bytes) into *out.
+ * Packets must come in order. A packet rejected before its payload is decoded (truncated, bad
+ * sync, type, index, length or CRC: GVC1D_ERR_TRUNCATED / GVC1D_ERR_CORRUPT) leaves the decoder
+ * unchanged, so the right packet can still follow. A failure while decoding a payload that passed
+ * its CRC leaves the reconstruction loop broken: later calls fail with the same status. */
+int gvc1d_decoder_decode(gvc1d_decoder *dec, const uint8_t *packet, size_t size, gvc1d_picture *out);
+
+const char *gvc1d_decoder_last_error(const gvc1d_decoder *dec);
+
+/* Free everything the decoder owns. NULL is a no-op. */
+void gvc1d_decoder_close(gvc1d_decoder *dec);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GVC1D_H */

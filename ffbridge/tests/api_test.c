@@ -1,0 +1,480 @@
+/*
+ * api_test: exercises the C API of libgvc1d (compiled and run by tests/test_ffbridge.py).
+ *
+ *   api_test errors  WEIGHTS OTHER_WEIGHTS     bad arguments, corrupt and truncated data
+ *   api_test strides WEIGHTS OUT_PREFIX W H N  yuv420p with padded / negative strides, and rgb24
+ *                                              (padded stride), to OUT_PREFIX.{yuv,rgb}.gvc
+ *   api_test threads WEIGHTS                   thread-local open errors; two encoders in two
+ *                                              threads give the same stream as one alone
+ *
+ * Prints one line per check ("ok ..." / "FAIL ..."); exit status 1 if any check failed.
+ * Frames follow tests/conftest.py's moving_gradient(), so Python can make the same ones.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gvc1d.h"
+
+static int failures;
+
+static void check(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void check(int cond, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%s ", cond ? "ok" : "FAIL");
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    fflush(stdout);
+    if (!cond)
+        failures++;
+}
+
+/* status and message of a failed call: the code is as expected, the message non-empty, one line,
+ * and it names `word` (case-sensitive; NULL = any). */
+static void expect(const char *name, int got, int want, const char *msg, const char *word)
+{
+    int msg_ok = msg && msg[0] && !strchr(msg, '\n') && (!word || strstr(msg, word));
+    check(got == want && msg_ok, "%s: status %d (want %d) message \"%s\"%s%s", name, got, want, msg ? msg : "(null)",
+          word ? " must name " : "", word ? word : "");
+}
+
+static void expect_open_fail(const char *name, const void *handle, int want, const char *word)
+{
+    check(handle == NULL, "%s: open returns NULL", name);
+    expect(name, gvc1d_open_error_code(), want, gvc1d_open_error(), word);
+}
+
+/* ---- frames (tests/conftest.py moving_gradient) ---------------------------------------------- */
+
+static int pymod(int a, int m) { return ((a % m) + m) % m; }
+
+typedef struct frame {
+    int w, h;
+    uint8_t *y, *u, *v, *rgb; /* contiguous planes */
+} frame;
+
+static frame make_frame(int w, int h, int t)
+{
+    frame f = {w, h, NULL, NULL, NULL, NULL};
+    int cw = (w + 1) / 2, ch = (h + 1) / 2;
+    f.y = malloc((size_t)w * h);
+    f.u = malloc((size_t)cw * ch);
+    f.v = malloc((size_t)cw * ch);
+    f.rgb = malloc((size_t)w * h * 3);
+    for (int r = 0; r < h; r++)
+        for (int c = 0; c < w; c++) {
+            f.y[r * w + c] = (uint8_t)(16 + pymod(c * 3 + r * 2 + t * 6, 220));
+            uint8_t *px = f.rgb + ((size_t)r * w + c) * 3;
+            px[0] = (uint8_t)pymod(c * 4 + t * 5, 256);
+            px[1] = (uint8_t)pymod(r * 3 + t * 3, 256);
+            px[2] = (uint8_t)pymod((c + r) * 2 + 64, 256);
+        }
+    for (int r = 0; r < ch; r++)
+        for (int c = 0; c < cw; c++) {
+            f.u[r * cw + c] = (uint8_t)(128 + pymod(c * 2 - t * 3, 60) - 30);
+            f.v[r * cw + c] = (uint8_t)(128 + pymod(r * 2 + t * 2, 60) - 30);
+        }
+    return f;
+}
+
+static void free_frame(frame *f)
+{
+    free(f->y);
+    free(f->u);
+    free(f->v);
+    free(f->rgb);
+}
+
+/* A copy of a plane with `stride` bytes per row (negative: rows stored bottom-up); returns the
+ * pointer to row 0 and the allocation in *block. */
+static const uint8_t *restride(const uint8_t *src, int row_bytes, int rows, int stride, uint8_t **block)
+{
+    int a = stride < 0 ? -stride : stride;
+    *block = malloc((size_t)a * rows);
+    memset(*block, 0xEE, (size_t)a * rows);
+    uint8_t *row0 = stride < 0 ? *block + (size_t)a * (rows - 1) : *block;
+    for (int r = 0; r < rows; r++)
+        memcpy(row0 + (ptrdiff_t)r * stride, src + (size_t)r * row_bytes, row_bytes);
+    return row0;
+}
+
+static gvc1d_encoder *open_encoder(const char *weights, int w, int h, int pix_fmt)
+{
+    gvc1d_encoder_params p;
+    gvc1d_encoder_params_default(&p);
+    p.width = w;
+    p.height = h;
+    p.pix_fmt = pix_fmt;
+    p.weights = weights;
+    gvc1d_encoder *enc = gvc1d_encoder_open(&p);
+    if (!enc) {
+        printf("FAIL cannot open an encoder: %s\n", gvc1d_open_error());
+        exit(1);
+    }
+    return enc;
+}
+
+/* ---- a small in-memory stream ----------------------------------------------------------------- */
+
+typedef struct stream {
+    uint8_t header[GVC1D_HEADER_SIZE_V1];
+    size_t header_size;
+    uint8_t *packets[8];
+    size_t sizes[8];
+    int count;
+} stream;
+
+static void encode_frames(const char *weights, int w, int h, int n, stream *s)
+{
+    gvc1d_encoder *enc = open_encoder(weights, w, h, GVC1D_PIX_FMT_YUV420P);
+    const uint8_t *data;
+    size_t size;
+    gvc1d_encoder_header(enc, &data, &size);
+    memcpy(s->header, data, size);
+    s->header_size = size;
+    s->count = n;
+    for (int t = 0; t < n; t++) {
+        frame f = make_frame(w, h, t);
+        const uint8_t *planes[3] = {f.y, f.u, f.v};
+        const int strides[3] = {w, (w + 1) / 2, (w + 1) / 2};
+        int rc = gvc1d_encoder_encode(enc, planes, strides, &data, &size);
+        if (rc != GVC1D_OK) {
+            printf("FAIL encode: %s\n", gvc1d_encoder_last_error(enc));
+            exit(1);
+        }
+        s->packets[t] = malloc(size);
+        memcpy(s->packets[t], data, size);
+        s->sizes[t] = size;
+        free_frame(&f);
+    }
+    gvc1d_encoder_close(enc);
+}
+
+static void free_stream(stream *s)
+{
+    for (int t = 0; t < s->count; t++)
+        free(s->packets[t]);
+}
+
+/* ---- errors ----------------------------------------------------------------------------------- */
+
+static int test_errors(const char *weights, const char *other_weights, const char *self)
+{
+    const int W = 45, H = 35;
+    gvc1d_encoder_params p;
+
+    check(strncmp(gvc1d_version(), "gvc1d ", 6) == 0, "version \"%s\"", gvc1d_version());
+    check(strcmp(gvc1d_strerror(GVC1D_ERR_CORRUPT), "corrupt data") == 0 && gvc1d_strerror(12345) != NULL,
+          "strerror");
+
+    /* encoder parameters */
+    expect_open_fail("open(NULL)", gvc1d_encoder_open(NULL), GVC1D_ERR_INVALID_ARG, "NULL");
+#define BAD_PARAMS(name, field, value, status, word)       \
+    do {                                                   \
+        gvc1d_encoder_params_default(&p);                  \
+        p.width = W;                                       \
+        p.height = H;                                      \
+        p.weights = weights;                               \
+        p.field = value;                                   \
+        expect_open_fail(name, gvc1d_encoder_open(&p), status, word); \
+    } while (0)
+    BAD_PARAMS("width 0", width, 0, GVC1D_ERR_INVALID_ARG, "width");
+    BAD_PARAMS("width -3", width, -3, GVC1D_ERR_INVALID_ARG, "width");
+    BAD_PARAMS("height 20000", height, 20000, GVC1D_ERR_INVALID_ARG, "height");
+    BAD_PARAMS("pix_fmt 7", pix_fmt, 7, GVC1D_ERR_INVALID_ARG, "pixel format");
+    BAD_PARAMS("pix_fmt NONE", pix_fmt, GVC1D_PIX_FMT_NONE, GVC1D_ERR_INVALID_ARG, "pixel format");
+    BAD_PARAMS("quality 99", quality, 99, GVC1D_ERR_INVALID_ARG, "quality");
+    BAD_PARAMS("quality -7", quality, -7, GVC1D_ERR_INVALID_ARG, "quality");
+    BAD_PARAMS("intra period 0", intra_period, 0, GVC1D_ERR_INVALID_ARG, "intra period");
+    BAD_PARAMS("fps_den 0", fps_den, 0, GVC1D_ERR_INVALID_ARG, "frame rate");
+    BAD_PARAMS("color range 5", color_range, 5, GVC1D_ERR_INVALID_ARG, "range");
+    BAD_PARAMS("color matrix 9", color_matrix, 9, GVC1D_ERR_INVALID_ARG, "matrix");
+    BAD_PARAMS("missing weights", weights, "/nonexistent/w.safetensors", GVC1D_ERR_WEIGHTS, "not found");
+    BAD_PARAMS("weights not safetensors", weights, self, GVC1D_ERR_WEIGHTS, NULL);
+    BAD_PARAMS("device tpu", device, "tpu", GVC1D_ERR_INVALID_ARG, "device");
+
+    /* encoder calls */
+    gvc1d_encoder *enc = open_encoder(weights, W, H, GVC1D_PIX_FMT_YUV420P);
+    check(gvc1d_open_error()[0] == '\0' && gvc1d_open_error_code() == GVC1D_OK, "a successful open clears the open error");
+    const uint8_t *data = NULL;
+    size_t size = 0;
+    expect("header(NULL enc)", gvc1d_encoder_header(NULL, &data, &size), GVC1D_ERR_INVALID_ARG, gvc1d_open_error(), "NULL");
+    expect("header(data NULL)", gvc1d_encoder_header(enc, NULL, &size), GVC1D_ERR_INVALID_ARG,
+           gvc1d_encoder_last_error(enc), "NULL");
+    int rc = gvc1d_encoder_header(enc, &data, &size);
+    check(rc == GVC1D_OK && size == GVC1D_HEADER_SIZE_V1 && memcmp(data, "GVC1", 4) == 0, "header: 82 bytes, GVC1 magic");
+    check(gvc1d_encoder_last_error(enc)[0] == '\0', "last_error is empty after a success");
+
+    frame f = make_frame(W, H, 0);
+    const uint8_t *planes[3] = {f.y, f.u, f.v};
+    int strides[3] = {W, (W + 1) / 2, (W + 1) / 2};
+    const uint8_t *packet = (const uint8_t *)"x";
+    expect("encode(NULL enc)", gvc1d_encoder_encode(NULL, planes, strides, &packet, &size), GVC1D_ERR_INVALID_ARG,
+           gvc1d_open_error(), "NULL");
+    expect("encode(planes NULL)", gvc1d_encoder_encode(enc, NULL, strides, &packet, &size), GVC1D_ERR_INVALID_ARG,
+           gvc1d_encoder_last_error(enc), "NULL");
+    check(packet == NULL && size == 0, "a failed encode clears *packet and *size");
+    const uint8_t *no_u[3] = {f.y, NULL, f.v};
+    expect("encode(planes[1] NULL)", gvc1d_encoder_encode(enc, no_u, strides, &packet, &size), GVC1D_ERR_INVALID_ARG,
+           gvc1d_encoder_last_error(enc), "planes[1]");
+    int short_stride[3] = {10, (W + 1) / 2, (W + 1) / 2};
+    expect("encode(stride 10)", gvc1d_encoder_encode(enc, planes, short_stride, &packet, &size), GVC1D_ERR_INVALID_ARG,
+           gvc1d_encoder_last_error(enc), "strides[0]");
+    expect("encode(packet NULL)", gvc1d_encoder_encode(enc, planes, strides, NULL, &size), GVC1D_ERR_INVALID_ARG,
+           gvc1d_encoder_last_error(enc), "NULL");
+    rc = gvc1d_encoder_encode(enc, planes, strides, &packet, &size);
+    check(rc == GVC1D_OK && packet && size > GVC1D_PACKET_OVERHEAD && packet[0] == GVC1D_PACKET_SYNC && packet[1] == 'I',
+          "encode after the errors: an I packet of %zu bytes (%s)", size, gvc1d_encoder_last_error(enc));
+    rc = gvc1d_encoder_flush(enc, &packet, &size);
+    check(rc == GVC1D_OK && packet == NULL && size == 0, "flush: nothing delayed");
+    expect("flush(NULL enc)", gvc1d_encoder_flush(NULL, &packet, &size), GVC1D_ERR_INVALID_ARG, gvc1d_open_error(), "NULL");
+    check(gvc1d_encoder_last_error(NULL) != NULL && gvc1d_decoder_last_error(NULL) != NULL, "last_error(NULL) is not NULL");
+    gvc1d_encoder_close(enc);
+    gvc1d_encoder_close(NULL);
+    free_frame(&f);
+
+    /* decoder open */
+    stream s;
+    encode_frames(weights, W, H, 3, &s);
+    uint8_t hdr[GVC1D_HEADER_SIZE_V1 + 1];
+    memcpy(hdr, s.header, s.header_size);
+    gvc1d_decoder *dec;
+    expect_open_fail("decoder open(NULL)", gvc1d_decoder_open(NULL, 82, weights, NULL, -1), GVC1D_ERR_INVALID_ARG, "NULL");
+    expect_open_fail("decoder open(0 bytes)", gvc1d_decoder_open(hdr, 0, weights, NULL, -1), GVC1D_ERR_TRUNCATED, "empty");
+    expect_open_fail("decoder open(40 bytes)", gvc1d_decoder_open(hdr, 40, weights, NULL, -1), GVC1D_ERR_TRUNCATED, "truncated");
+    hdr[0] = 'X';
+    expect_open_fail("decoder open(bad magic)", gvc1d_decoder_open(hdr, 82, weights, NULL, -1), GVC1D_ERR_CORRUPT, "magic");
+    hdr[0] = 'G';
+    hdr[20] ^= 0x10;
+    expect_open_fail("decoder open(flipped bit)", gvc1d_decoder_open(hdr, 82, weights, NULL, -1), GVC1D_ERR_CORRUPT, "CRC");
+    hdr[20] ^= 0x10;
+    hdr[4] = 9;
+    expect_open_fail("decoder open(version 9)", gvc1d_decoder_open(hdr, 82, weights, NULL, -1), GVC1D_ERR_UNSUPPORTED, "version");
+    hdr[4] = 1;
+    hdr[82] = 0;
+    expect_open_fail("decoder open(83 bytes)", gvc1d_decoder_open(hdr, 83, weights, NULL, -1), GVC1D_ERR_INVALID_ARG, "exactly");
+    expect_open_fail("decoder open(other weights)", gvc1d_decoder_open(hdr, 82, other_weights, NULL, -1),
+                     GVC1D_ERR_UNSUPPORTED, "weights");
+    expect_open_fail("decoder open(out_pix_fmt 5)", gvc1d_decoder_open(hdr, 82, weights, NULL, 5), GVC1D_ERR_INVALID_ARG,
+                     "pixel format");
+    expect_open_fail("decoder open(missing weights)", gvc1d_decoder_open(hdr, 82, "/nonexistent/w", NULL, -1),
+                     GVC1D_ERR_WEIGHTS, "not found");
+    dec = gvc1d_decoder_open(hdr, 82, weights, NULL, GVC1D_PIX_FMT_NONE);
+    check(dec != NULL, "decoder open: %s", dec ? "ok" : gvc1d_open_error());
+    if (!dec)
+        return 1;
+    gvc1d_stream_info info;
+    rc = gvc1d_decoder_info(dec, &info);
+    check(rc == GVC1D_OK && info.width == W && info.height == H && info.fps_num == 25 && info.fps_den == 1 &&
+              info.pix_fmt == GVC1D_PIX_FMT_YUV420P && info.out_pix_fmt == GVC1D_PIX_FMT_YUV420P &&
+              info.intra_period == -1 && info.max_payload == 4u * W * H + 65536,
+          "decoder info: %dx%d %u/%u q%d", info.width, info.height, info.fps_num, info.fps_den, info.quality);
+    expect("info(NULL info)", gvc1d_decoder_info(dec, NULL), GVC1D_ERR_INVALID_ARG, gvc1d_open_error(), "NULL");
+
+    /* decode: bad packets leave the decoder unchanged */
+    gvc1d_picture pic;
+    uint8_t *pkt = malloc(s.sizes[0] + 1);
+    size_t n0 = s.sizes[0];
+    memcpy(pkt, s.packets[0], n0);
+    expect("decode(NULL dec)", gvc1d_decoder_decode(NULL, pkt, n0, &pic), GVC1D_ERR_INVALID_ARG, gvc1d_open_error(), "NULL");
+    expect("decode(packet NULL)", gvc1d_decoder_decode(dec, NULL, n0, &pic), GVC1D_ERR_INVALID_ARG,
+           gvc1d_decoder_last_error(dec), "NULL");
+    expect("decode(out NULL)", gvc1d_decoder_decode(dec, pkt, n0, NULL), GVC1D_ERR_INVALID_ARG,
+           gvc1d_decoder_last_error(dec), "NULL");
+    expect("decode(0 bytes)", gvc1d_decoder_decode(dec, pkt, 0, &pic), GVC1D_ERR_TRUNCATED, gvc1d_decoder_last_error(dec),
+           "empty");
+    expect("decode(5 bytes)", gvc1d_decoder_decode(dec, pkt, 5, &pic), GVC1D_ERR_TRUNCATED, gvc1d_decoder_last_error(dec),
+           "truncated in frame 0");
+    expect("decode(all but 1 byte)", gvc1d_decoder_decode(dec, pkt, n0 - 1, &pic), GVC1D_ERR_TRUNCATED,
+           gvc1d_decoder_last_error(dec), "truncated in frame 0");
+    pkt[n0 / 2] ^= 0x01;
+    expect("decode(flipped payload bit)", gvc1d_decoder_decode(dec, pkt, n0, &pic), GVC1D_ERR_CORRUPT,
+           gvc1d_decoder_last_error(dec), "CRC");
+    check(pic.planes[0] == NULL && pic.width == 0, "a failed decode zeroes *out");
+    pkt[n0 / 2] ^= 0x01;
+    pkt[0] = 0x5A;
+    expect("decode(bad sync)", gvc1d_decoder_decode(dec, pkt, n0, &pic), GVC1D_ERR_CORRUPT, gvc1d_decoder_last_error(dec),
+           "sync");
+    pkt[0] = GVC1D_PACKET_SYNC;
+    memcpy(pkt + 6, "\xff\xff\xff\x7f", 4);
+    expect("decode(huge length)", gvc1d_decoder_decode(dec, pkt, n0, &pic), GVC1D_ERR_CORRUPT,
+           gvc1d_decoder_last_error(dec), "exceeds");
+    memcpy(pkt, s.packets[0], n0);
+    pkt[n0] = 0;
+    expect("decode(trailing byte)", gvc1d_decoder_decode(dec, pkt, n0 + 1, &pic), GVC1D_ERR_CORRUPT,
+           gvc1d_decoder_last_error(dec), "after the end");
+    expect("decode(frame 1 first)", gvc1d_decoder_decode(dec, s.packets[1], s.sizes[1], &pic), GVC1D_ERR_CORRUPT,
+           gvc1d_decoder_last_error(dec), "out of order");
+    rc = gvc1d_decoder_decode(dec, pkt, n0, &pic);
+    check(rc == GVC1D_OK && pic.width == W && pic.height == H && pic.pix_fmt == GVC1D_PIX_FMT_YUV420P && pic.planes[0] &&
+              pic.planes[1] && pic.planes[2] && pic.strides[0] >= W && pic.strides[1] >= (W + 1) / 2 &&
+              pic.frame_index == 0 && pic.frame_type == 'I' && gvc1d_decoder_last_error(dec)[0] == '\0',
+          "decode frame 0 after the errors (%s)", gvc1d_decoder_last_error(dec));
+    expect("decode(frame 0 again)", gvc1d_decoder_decode(dec, pkt, n0, &pic), GVC1D_ERR_CORRUPT,
+           gvc1d_decoder_last_error(dec), "out of order");
+    rc = gvc1d_decoder_decode(dec, s.packets[1], s.sizes[1], &pic);
+    check(rc == GVC1D_OK && pic.frame_index == 1 && pic.frame_type == 'P', "decode frame 1 (%s)", gvc1d_decoder_last_error(dec));
+    gvc1d_decoder_close(dec);
+    gvc1d_decoder_close(NULL);
+
+    /* rgb24 output: one plane */
+    dec = gvc1d_decoder_open(hdr, 82, weights, NULL, GVC1D_PIX_FMT_RGB24);
+    check(dec != NULL, "decoder open rgb24");
+    if (dec) {
+        rc = gvc1d_decoder_decode(dec, s.packets[0], s.sizes[0], &pic);
+        check(rc == GVC1D_OK && pic.pix_fmt == GVC1D_PIX_FMT_RGB24 && pic.planes[0] && !pic.planes[1] &&
+                  pic.strides[0] == 3 * W,
+              "decode to rgb24: stride %d", pic.strides[0]);
+        gvc1d_decoder_close(dec);
+    }
+    free(pkt);
+    free_stream(&s);
+    return failures ? 1 : 0;
+}
+
+/* ---- strides ---------------------------------------------------------------------------------- */
+
+static int write_file(const char *path, const uint8_t *header, size_t hsize, const uint8_t *data, size_t size, int append)
+{
+    FILE *f = fopen(path, append ? "ab" : "wb");
+    if (!f)
+        return -1;
+    if (header)
+        fwrite(header, 1, hsize, f);
+    if (data)
+        fwrite(data, 1, size, f);
+    return fclose(f);
+}
+
+static int test_strides(const char *weights, const char *prefix, int w, int h, int n)
+{
+    char path_yuv[1024], path_rgb[1024];
+    snprintf(path_yuv, sizeof path_yuv, "%s.yuv.gvc", prefix);
+    snprintf(path_rgb, sizeof path_rgb, "%s.rgb.gvc", prefix);
+    int cw = (w + 1) / 2, ch = (h + 1) / 2;
+    for (int rgb = 0; rgb <= 1; rgb++) {
+        const char *path = rgb ? path_rgb : path_yuv;
+        gvc1d_encoder *enc = open_encoder(weights, w, h, rgb ? GVC1D_PIX_FMT_RGB24 : GVC1D_PIX_FMT_YUV420P);
+        const uint8_t *data;
+        size_t size;
+        gvc1d_encoder_header(enc, &data, &size);
+        write_file(path, data, size, NULL, 0, 0);
+        for (int t = 0; t < n; t++) {
+            frame f = make_frame(w, h, t);
+            uint8_t *blocks[3] = {NULL, NULL, NULL};
+            const uint8_t *planes[3] = {NULL, NULL, NULL};
+            int strides[3] = {0, 0, 0};
+            int mode = t % 3; /* 0: padded, 1: negative, 2: contiguous */
+            if (rgb) {
+                strides[0] = mode == 0 ? 3 * w + 17 : mode == 1 ? -3 * w : 3 * w;
+                planes[0] = restride(f.rgb, 3 * w, h, strides[0], &blocks[0]);
+            } else {
+                const uint8_t *src[3] = {f.y, f.u, f.v};
+                for (int i = 0; i < 3; i++) {
+                    int rb = i ? cw : w, rows = i ? ch : h;
+                    strides[i] = mode == 0 ? rb + 5 + 8 * i : mode == 1 ? -rb - i : rb;
+                    planes[i] = restride(src[i], rb, rows, strides[i], &blocks[i]);
+                }
+            }
+            int rc = gvc1d_encoder_encode(enc, planes, strides, &data, &size);
+            check(rc == GVC1D_OK, "%s frame %d strides %d %d %d (%s)", rgb ? "rgb24" : "yuv420p", t, strides[0],
+                  strides[1], strides[2], gvc1d_encoder_last_error(enc));
+            if (rc == GVC1D_OK)
+                write_file(path, NULL, 0, data, size, 1);
+            for (int i = 0; i < 3; i++)
+                free(blocks[i]);
+            free_frame(&f);
+        }
+        gvc1d_encoder_close(enc);
+    }
+    return failures ? 1 : 0;
+}
+
+/* ---- threads ---------------------------------------------------------------------------------- */
+
+typedef struct job {
+    const char *weights;
+    int bad_width; /* 1: fail an open on the width; 0: on the weights */
+    char message[GVC1D_ERROR_MAX];
+    int code;
+    stream s;
+} job;
+
+static void *open_fail_thread(void *arg)
+{
+    job *j = arg;
+    gvc1d_encoder_params p;
+    gvc1d_encoder_params_default(&p);
+    p.width = j->bad_width ? 0 : 32;
+    p.height = 32;
+    p.weights = j->bad_width ? j->weights : "/nonexistent/thread.safetensors";
+    for (int k = 0; k < 3; k++) { /* several times, interleaved with the other thread */
+        if (gvc1d_encoder_open(&p) != NULL)
+            return NULL;
+    }
+    snprintf(j->message, sizeof j->message, "%s", gvc1d_open_error());
+    j->code = gvc1d_open_error_code();
+    return NULL;
+}
+
+static void *encode_thread(void *arg)
+{
+    job *j = arg;
+    encode_frames(j->weights, 40, 24, 3, &j->s);
+    return NULL;
+}
+
+static int test_threads(const char *weights)
+{
+    gvc1d_encoder_params p;
+    gvc1d_encoder_params_default(&p);
+    p.width = 16;
+    p.height = 16;
+    p.pix_fmt = 42;
+    gvc1d_encoder_open(&p); /* this thread's error: the pixel format */
+    job a = {weights, 1, "", 0, {{0}, 0, {0}, {0}, 0}}, b = {weights, 0, "", 0, {{0}, 0, {0}, {0}, 0}};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, open_fail_thread, &a);
+    pthread_create(&tb, NULL, open_fail_thread, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    check(a.code == GVC1D_ERR_INVALID_ARG && strstr(a.message, "width"), "thread A sees its own open error: %s", a.message);
+    check(b.code == GVC1D_ERR_WEIGHTS && strstr(b.message, "not found"), "thread B sees its own open error: %s", b.message);
+    check(gvc1d_open_error_code() == GVC1D_ERR_INVALID_ARG && strstr(gvc1d_open_error(), "pixel format"),
+          "the main thread keeps its own: %s", gvc1d_open_error());
+
+    stream alone;
+    encode_frames(weights, 40, 24, 3, &alone);
+    job c = a, d = a;
+    pthread_create(&ta, NULL, encode_thread, &c);
+    pthread_create(&tb, NULL, encode_thread, &d);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    int same = 1;
+    for (int t = 0; t < 3; t++)
+        for (job *j = &c; j; j = j == &c ? &d : NULL)
+            same &= j->s.sizes[t] == alone.sizes[t] && memcmp(j->s.packets[t], alone.packets[t], alone.sizes[t]) == 0;
+    check(same, "two encoders in two threads produce the stream of one alone");
+    free_stream(&alone);
+    free_stream(&c.s);
+    free_stream(&d.s);
+    return failures ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 4 && strcmp(argv[1], "errors") == 0)
+        return test_errors(argv[2], argv[3], argv[0]);
+    if (argc >= 7 && strcmp(argv[1], "strides") == 0)
+        return test_strides(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
+    if (argc >= 3 && strcmp(argv[1], "threads") == 0)
+        return test_threads(argv[2]);
+    fprintf(stderr, "usage: api_test errors WEIGHTS OTHER | strides WEIGHTS PREFIX W H N | threads WEIGHTS\n");
+    return 2;
+}

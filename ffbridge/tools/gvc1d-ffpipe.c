@@ -1,0 +1,472 @@
+/*
+ * gvc1d-ffpipe: gvc1d-pipe's encode and decode, written against the C API only (gvc1d.h).
+ *
+ *   ffmpeg -i in.mp4 -f yuv4mpegpipe - | gvc1d-ffpipe encode [-q Q] [--intra-period N] [-w WEIGHTS] > out.gvc
+ *   gvc1d-ffpipe decode [-w WEIGHTS] < out.gvc | ffmpeg -i - out.mp4
+ *
+ * Same defaults and the same bytes as gvc1d-pipe: quality = the model's default, intra period -1,
+ * weights = $GVC1D_WEIGHTS or the shipped model, device cpu. Input Y4M must be 8-bit 4:2:0 and
+ * progressive; the output Y4M is what gvc1d-pipe writes. Errors are one line on stderr,
+ * "gvc1d-ffpipe: error: ...", with exit status 1 (2 for bad arguments). stdout carries only data.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gvc1d.h"
+
+#define PROG "gvc1d-ffpipe"
+#define MAX_LINE 1024
+#define MAX_DIMENSION 16384
+#define CONVERT_HINT "add -pix_fmt yuv420p to the ffmpeg command"
+
+/* Everything that must be released before exiting, also on errors. */
+static gvc1d_encoder *g_enc;
+static gvc1d_decoder *g_dec;
+static uint8_t *g_buf;
+
+static void cleanup(void)
+{
+    gvc1d_encoder_close(g_enc);
+    gvc1d_decoder_close(g_dec);
+    free(g_buf);
+    g_enc = NULL;
+    g_dec = NULL;
+    g_buf = NULL;
+}
+
+static void fail_status(int status, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+static void fail_status(int status, const char *fmt, ...)
+{
+    char msg[GVC1D_ERROR_MAX + 128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    for (char *p = msg; *p; p++) /* one line, whatever the message holds */
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    fflush(stdout);
+    fprintf(stderr, PROG ": error: %s\n", msg);
+    cleanup();
+    exit(status);
+}
+#define fail(...) fail_status(1, __VA_ARGS__)
+#define usage_error(...) fail_status(2, __VA_ARGS__)
+
+static void write_out(const void *data, size_t size)
+{
+    if (size && fwrite(data, 1, size, stdout) != size)
+        fail("cannot write the output: %s", strerror(errno));
+}
+
+static void flush_out(void)
+{
+    if (fflush(stdout) != 0)
+        fail("cannot write the output: %s", strerror(errno));
+}
+
+/* Read up to n bytes; fewer only at end of input. */
+static size_t read_in(void *buf, size_t n)
+{
+    size_t got = fread(buf, 1, n, stdin);
+    if (got < n && ferror(stdin))
+        fail("cannot read the input: %s", strerror(errno));
+    return got;
+}
+
+/* ---- arguments ------------------------------------------------------------------------------- */
+
+typedef struct options {
+    int quality;
+    int intra_period;
+    const char *weights;
+    const char *device;
+} options;
+
+/* If argv[*i] is option short_name / long_name (also --long=VALUE, -qVALUE), return its value. */
+static const char *option_value(int argc, char **argv, int *i, const char *short_name, const char *long_name)
+{
+    const char *arg = argv[*i];
+    size_t long_len = strlen(long_name);
+    const char *inline_value = NULL;
+    if (strcmp(arg, long_name) == 0 || (short_name && strcmp(arg, short_name) == 0)) {
+        if (*i + 1 >= argc)
+            usage_error("argument %s: expected one argument", arg);
+        return argv[++*i];
+    }
+    if (strncmp(arg, long_name, long_len) == 0 && arg[long_len] == '=')
+        inline_value = arg + long_len + 1;
+    else if (short_name && strncmp(arg, short_name, 2) == 0 && arg[2] != '\0' && arg[1] != '-')
+        inline_value = arg + 2;
+    return inline_value;
+}
+
+static int parse_int(const char *text, const char *what)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end != '\0' || v < INT_MIN || v > INT_MAX)
+        usage_error("argument %s: invalid int value: '%s'", what, text);
+    return (int)v;
+}
+
+static void parse_options(int argc, char **argv, int encode, options *o)
+{
+    o->quality = -1;
+    o->intra_period = -1;
+    o->weights = NULL;
+    o->device = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char *v;
+        if (encode && (v = option_value(argc, argv, &i, "-q", "--quality")))
+            o->quality = parse_int(v, "-q/--quality");
+        else if (encode && (v = option_value(argc, argv, &i, NULL, "--intra-period")))
+            o->intra_period = parse_int(v, "--intra-period");
+        else if ((v = option_value(argc, argv, &i, "-w", "--weights")))
+            o->weights = v;
+        else if ((v = option_value(argc, argv, &i, NULL, "--device")))
+            o->device = v;
+        else
+            usage_error("unrecognized arguments: %s", argv[i]);
+    }
+}
+
+/* ---- Y4M input ------------------------------------------------------------------------------- */
+
+/* One '\n'-terminated line without the newline. Returns its length, or -1 if the input ends
+ * before any byte. */
+static int read_line(char *line, const char *what)
+{
+    int n = 0;
+    for (;;) {
+        int c = getc(stdin);
+        if (c == EOF) {
+            if (ferror(stdin))
+                fail("cannot read the input: %s", strerror(errno));
+            if (n == 0)
+                return -1;
+            fail("truncated %s: stream ends before the end of the line", what);
+        }
+        if (c == '\n')
+            break;
+        if (n >= MAX_LINE)
+            fail("%s is longer than %d bytes; not a valid Y4M stream", what, MAX_LINE);
+        line[n++] = (char)c;
+    }
+    line[n] = '\0';
+    return n;
+}
+
+static long parse_y4m_int(const char *value, const char *what)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (errno || end == value || *end != '\0')
+        fail("bad Y4M %s '%s' (expected an integer)", what, value);
+    return v;
+}
+
+static void parse_ratio(const char *value, const char *what, long *num, long *den)
+{
+    char *end;
+    const char *colon = strchr(value, ':');
+    errno = 0;
+    if (!colon)
+        fail("bad Y4M %s '%s' (expected N:D)", what, value);
+    *num = strtol(value, &end, 10);
+    if (errno || end != colon || end == value)
+        fail("bad Y4M %s '%s' (expected N:D)", what, value);
+    *den = strtol(colon + 1, &end, 10);
+    if (errno || *end != '\0' || end == colon + 1)
+        fail("bad Y4M %s '%s' (expected N:D)", what, value);
+}
+
+static void check_colourspace(const char *value)
+{
+    static const char *const ok[] = {"420jpeg", "420paldv", "420mpeg2", "420"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (strcmp(value, ok[i]) == 0)
+            return;
+    if (strncmp(value, "420", 3) == 0)
+        fail("unsupported Y4M high bit depth 4:2:0 (C%s); the encoder takes 8-bit 4:2:0: " CONVERT_HINT, value);
+    if (strncmp(value, "mono", 4) == 0)
+        fail("unsupported Y4M greyscale (C%s); the encoder takes 8-bit 4:2:0: " CONVERT_HINT, value);
+    fail("unsupported Y4M chroma format C%s; the encoder takes 8-bit 4:2:0: " CONVERT_HINT, value);
+}
+
+static void check_interlace(const char *value)
+{
+    if (strcmp(value, "p") == 0 || strcmp(value, "?") == 0)
+        return;
+    const char *kind = strcmp(value, "t") == 0   ? "interlaced top field first"
+                       : strcmp(value, "b") == 0 ? "interlaced bottom field first"
+                       : strcmp(value, "m") == 0 ? "mixed interlacing"
+                                                 : NULL;
+    if (kind)
+        fail("unsupported Y4M %s (I%s); the encoder takes progressive video: "
+             "add -vf yadif -pix_fmt yuv420p to the ffmpeg command", kind, value);
+    fail("unsupported Y4M interlace mode I%s (I%s); the encoder takes progressive video: "
+         "add -vf yadif -pix_fmt yuv420p to the ffmpeg command", value, value);
+}
+
+typedef struct y4m_info {
+    long width, height;
+    long fps_num, fps_den;
+    int full_range;
+} y4m_info;
+
+static void read_y4m_header(y4m_info *y)
+{
+    static const char magic[] = "YUV4MPEG2";
+    char head[sizeof magic - 1];
+    char line[MAX_LINE + 1];
+    size_t got = read_in(head, sizeof head);
+    if (got == 0)
+        fail("empty input: no video to encode");
+    if (got < sizeof head || memcmp(head, magic, sizeof head) != 0)
+        fail("input is not a YUV4MPEG2 stream (bad magic); use -f yuv4mpegpipe with ffmpeg");
+    int n = read_line(line, "Y4M header");
+    if (n < 0)
+        fail("truncated Y4M header: the stream ends after the magic");
+    if (n > 0 && line[0] != ' ')
+        fail("input is not a YUV4MPEG2 stream (bad magic); use -f yuv4mpegpipe with ffmpeg");
+    y->width = y->height = -1;
+    y->fps_num = 25;
+    y->fps_den = 1;
+    y->full_range = 0;
+    for (char *save = NULL, *tok = strtok_r(line, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+        const char *value = tok + 1;
+        long num, den;
+        switch (tok[0]) {
+        case 'W': y->width = parse_y4m_int(value, "width"); break;
+        case 'H': y->height = parse_y4m_int(value, "height"); break;
+        case 'F':
+            parse_ratio(value, "frame rate", &num, &den);
+            if (num <= 0 || den <= 0 || num > UINT32_MAX || den > UINT32_MAX)
+                fail("bad Y4M frame rate F%s (need positive N:D)", value);
+            y->fps_num = num;
+            y->fps_den = den;
+            break;
+        case 'A': parse_ratio(value, "pixel aspect ratio", &num, &den); break;
+        case 'I': check_interlace(value); break;
+        case 'C': check_colourspace(value); break;
+        case 'X':
+            if (strncmp(value, "COLORRANGE=", 11) == 0) {
+                const char *r = value + 11;
+                if (strcasecmp(r, "FULL") == 0)
+                    y->full_range = 1;
+                else if (strcasecmp(r, "LIMITED") == 0)
+                    y->full_range = 0;
+                else
+                    fail("bad Y4M XCOLORRANGE=%s (expected FULL or LIMITED)", r);
+            }
+            break;
+        default: break;
+        }
+    }
+    if (y->width < 0 || y->height < 0)
+        fail("Y4M header lacks the W (width) or H (height) field");
+    if (y->width < 1 || y->width > MAX_DIMENSION)
+        fail("video width %ld is out of range (need 1..%d)", y->width, MAX_DIMENSION);
+    if (y->height < 1 || y->height > MAX_DIMENSION)
+        fail("video height %ld is out of range (need 1..%d)", y->height, MAX_DIMENSION);
+}
+
+/* ---- encode ---------------------------------------------------------------------------------- */
+
+static int cmd_encode(const options *o)
+{
+    y4m_info y;
+    read_y4m_header(&y);
+
+    gvc1d_encoder_params p;
+    gvc1d_encoder_params_default(&p);
+    p.width = (int)y.width;
+    p.height = (int)y.height;
+    p.fps_num = (uint32_t)y.fps_num;
+    p.fps_den = (uint32_t)y.fps_den;
+    p.pix_fmt = GVC1D_PIX_FMT_YUV420P;
+    p.color_range = y.full_range ? GVC1D_COLOR_RANGE_FULL : GVC1D_COLOR_RANGE_LIMITED;
+    p.quality = o->quality;
+    p.intra_period = o->intra_period;
+    p.weights = o->weights;
+    p.device = o->device;
+    g_enc = gvc1d_encoder_open(&p);
+    if (!g_enc)
+        fail("%s", gvc1d_open_error());
+
+    const uint8_t *header;
+    size_t header_size;
+    if (gvc1d_encoder_header(g_enc, &header, &header_size) != GVC1D_OK)
+        fail("%s", gvc1d_encoder_last_error(g_enc));
+
+    size_t w = (size_t)y.width, h = (size_t)y.height, cw = (w + 1) / 2, ch = (h + 1) / 2;
+    size_t frame_size = w * h + 2 * cw * ch;
+    g_buf = malloc(frame_size);
+    if (!g_buf)
+        fail("out of memory");
+    const uint8_t *planes[3] = {g_buf, g_buf + w * h, g_buf + w * h + cw * ch};
+    const int strides[3] = {(int)w, (int)cw, (int)cw};
+
+    char line[MAX_LINE + 1];
+    char what[64];
+    unsigned long frames = 0;
+    for (;; frames++) {
+        snprintf(what, sizeof what, "FRAME header of frame %lu", frames);
+        int n = read_line(line, what);
+        if (n < 0)
+            break;
+        if (strncmp(line, "FRAME", 5) != 0 || (line[5] != '\0' && line[5] != ' '))
+            fail("frame %lu: expected a FRAME marker, got '%.16s'", frames, line);
+        size_t got = read_in(g_buf, frame_size);
+        if (got < frame_size)
+            fail("truncated frame %lu: got %zu of %zu bytes", frames, got, frame_size);
+        const uint8_t *packet;
+        size_t size;
+        if (gvc1d_encoder_encode(g_enc, planes, strides, &packet, &size) != GVC1D_OK)
+            fail("%s", gvc1d_encoder_last_error(g_enc));
+        if (frames == 0) /* the header goes out with the first packet: no lone header on failure */
+            write_out(header, header_size);
+        write_out(packet, size);
+        flush_out();
+    }
+    if (frames == 0)
+        fail("empty input: no frames to encode");
+    const uint8_t *packet;
+    size_t size;
+    if (gvc1d_encoder_flush(g_enc, &packet, &size) != GVC1D_OK)
+        fail("%s", gvc1d_encoder_last_error(g_enc));
+    write_out(packet, size);
+    flush_out();
+    cleanup();
+    return 0;
+}
+
+/* ---- decode ---------------------------------------------------------------------------------- */
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint32_t gcd_u32(uint32_t a, uint32_t b)
+{
+    while (b) {
+        uint32_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+static void write_plane(const uint8_t *data, int stride, size_t row_bytes, size_t rows)
+{
+    if ((size_t)stride == row_bytes) {
+        write_out(data, row_bytes * rows);
+        return;
+    }
+    for (size_t r = 0; r < rows; r++)
+        write_out(data + (ptrdiff_t)r * stride, row_bytes);
+}
+
+static void decode_or_fail(const uint8_t *data, size_t size, gvc1d_picture *pic)
+{
+    if (gvc1d_decoder_decode(g_dec, data, size, pic) != GVC1D_OK)
+        fail("%s", gvc1d_decoder_last_error(g_dec));
+}
+
+static int cmd_decode(const options *o)
+{
+    /* the header: a fixed prefix whose u16 at offset 5 is the length of the rest */
+    uint8_t header[GVC1D_HEADER_PREFIX_SIZE + 65535];
+    size_t got = read_in(header, GVC1D_HEADER_PREFIX_SIZE);
+    if (got == GVC1D_HEADER_PREFIX_SIZE) {
+        size_t rest = (size_t)header[5] | (size_t)header[6] << 8;
+        got += read_in(header + got, rest);
+    }
+    /* whatever arrived: the library says what is wrong with it */
+    g_dec = gvc1d_decoder_open(header, got, o->weights, o->device, GVC1D_PIX_FMT_YUV420P);
+    if (!g_dec)
+        fail("%s", gvc1d_open_error());
+    gvc1d_stream_info info;
+    if (gvc1d_decoder_info(g_dec, &info) != GVC1D_OK)
+        fail("%s", gvc1d_open_error());
+
+    uint32_t g = gcd_u32(info.fps_num, info.fps_den); /* gvc1d-pipe writes the reduced rate */
+    printf("YUV4MPEG2 W%d H%d F%u:%u Ip A1:1 C420jpeg%s\n", info.width, info.height,
+           (unsigned)(info.fps_num / g), (unsigned)(info.fps_den / g),
+           info.color_range == GVC1D_COLOR_RANGE_FULL ? " XCOLORRANGE=FULL" : "");
+    flush_out();
+
+    size_t capacity = 0;
+    for (;;) {
+        uint8_t head[GVC1D_PACKET_HEAD_SIZE];
+        gvc1d_picture pic;
+        got = read_in(head, sizeof head);
+        if (got == 0)
+            break; /* clean end between packets */
+        uint32_t length = got == sizeof head ? get_u32(head + 6) : 0;
+        if (got < sizeof head || head[0] != GVC1D_PACKET_SYNC || length > info.max_payload) {
+            decode_or_fail(head, got, &pic); /* the library names the problem */
+            fail("internal error: a malformed packet was accepted");
+        }
+        size_t total = GVC1D_PACKET_OVERHEAD + (size_t)length;
+        if (total > capacity) {
+            uint8_t *bigger = realloc(g_buf, total);
+            if (!bigger)
+                fail("out of memory");
+            g_buf = bigger;
+            capacity = total;
+        }
+        memcpy(g_buf, head, sizeof head);
+        got = sizeof head + read_in(g_buf + sizeof head, total - sizeof head);
+        decode_or_fail(g_buf, got, &pic); /* a short packet is reported as truncated */
+        size_t w = (size_t)pic.width, h = (size_t)pic.height;
+        write_out("FRAME\n", 6);
+        write_plane(pic.planes[0], pic.strides[0], w, h);
+        write_plane(pic.planes[1], pic.strides[1], (w + 1) / 2, (h + 1) / 2);
+        write_plane(pic.planes[2], pic.strides[2], (w + 1) / 2, (h + 1) / 2);
+        flush_out();
+    }
+    cleanup();
+    return 0;
+}
+
+/* ---- main ------------------------------------------------------------------------------------ */
+
+static const char usage[] =
+    "usage: " PROG " encode [-q Q] [--intra-period N] [-w WEIGHTS] [--device DEV] < in.y4m > out.gvc\n"
+    "       " PROG " decode [-w WEIGHTS] [--device DEV] < in.gvc > out.y4m\n"
+    "       " PROG " --version\n";
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+        printf("%s\n", gvc1d_version());
+        return 0;
+    }
+    if (argc < 2)
+        usage_error("the following arguments are required: command (encode or decode)");
+    options o;
+    if (strcmp(argv[1], "encode") == 0) {
+        parse_options(argc, argv, 1, &o);
+        return cmd_encode(&o);
+    }
+    if (strcmp(argv[1], "decode") == 0) {
+        parse_options(argc, argv, 0, &o);
+        return cmd_decode(&o);
+    }
+    usage_error("invalid command '%s' (choose from 'encode', 'decode')", argv[1]);
+}

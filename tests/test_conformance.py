@@ -1,0 +1,285 @@
+"""Conformance: the reference streams, the checker, and decoding identically under every CPU configuration.
+
+Most tests use a small conformance set generated here from the (random) test model and the real
+clip ``cisco_2people``; two run on the shipped set in ``conformance/`` and skip while it does not
+exist (it is generated once from the final weights: ``conformance/generate.py``).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REPO, assert_cli_error, cli_env, moving_gradient, run_cli, y4m_bytes
+from gvc1d_codec.bitstream import HEADER_SIZE_V1, PACKET_OVERHEAD, PacketReader, read_header
+from gvc1d_codec.codec import Decoder, Encoder
+from gvc1d_codec.conformance import (
+    MANIFEST_NAME,
+    QUICK_SUBSET,
+    STREAM_SPECS,
+    ConformanceError,
+    StreamSpec,
+    check,
+    decode_stream,
+    generate,
+    load_manifest,
+    picture_md5,
+    symbols_bytes,
+    symbols_sha256,
+)
+from gvc1d_codec.errors import UnsupportedStreamError
+from gvc1d_codec.frame import ColorInfo
+
+# the shipped set and its weights; CI may point these elsewhere
+SHIPPED = Path(os.environ.get("GVC1D_CONFORMANCE_DIR", REPO / "conformance"))
+SHIPPED_WEIGHTS = os.environ.get("GVC1D_CONFORMANCE_WEIGHTS", "gvc1d-tiny")
+SHIPPED_MANIFEST = SHIPPED / MANIFEST_NAME
+MATRIX = REPO / "conformance" / "matrix.py"
+GENERATE = REPO / "conformance" / "generate.py"
+# the small set made from the test model: an intra refresh inside a P chain, and a one-frame stream
+SMALL_SPECS = (StreamSpec("cisco_2people", 1, 2, 3), StreamSpec("cisco_2people", 3, -1, 1))
+needs_shipped = pytest.mark.skipif(not SHIPPED_MANIFEST.is_file(),
+                                   reason="conformance/manifest.json is missing: the shipped conformance set is "
+                                          "generated from the final weights (python conformance/generate.py --weights ...)")
+
+
+@pytest.fixture(scope="module")
+def conf_set(tmp_path_factory, real_frames, loaded) -> Path:
+    """A conformance set of SMALL_SPECS, generated from the test model."""
+    out = tmp_path_factory.mktemp("conf")
+    generate(out, loaded, SMALL_SPECS, clip_reader=lambda name, n: (real_frames[:n], Fraction(12), ColorInfo()))
+    return out
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+# ---- definitions ------------------------------------------------------------------------------------
+
+def test_hash_serialisations_are_the_documented_ones():
+    s = (np.arange(60) % 63 - 31).reshape(1, 4, 15)
+    b = symbols_bytes(s)
+    assert b == s.astype(np.int8).tobytes(order="C") and len(b) == 60
+    assert symbols_sha256(s.astype(np.float64)) == hashlib.sha256(b).hexdigest()
+    with pytest.raises(ValueError):
+        symbols_bytes(np.zeros((2, 3)))
+    f = moving_gradient(33, 17, 1)[0]
+    assert picture_md5(f) == hashlib.md5(f.planes[0].tobytes() + f.planes[1].tobytes() + f.planes[2].tobytes()).hexdigest()
+
+
+def test_stream_matrix_covers_the_issue():
+    specs = STREAM_SPECS
+    assert len({s.clip for s in specs}) >= 4
+    assert {s.quality for s in specs} == {0, 1, 2, 3}
+    assert any(s.intra_period == -1 for s in specs) and any(s.intra_period > 0 for s in specs)
+    assert any(s.frames == 1 for s in specs)
+    assert any(s.clip == "carphone" for s in specs)  # 176x144: not a multiple of the 128 px window
+    for clip in ("carphone", "foreman"):
+        assert max(s.frames for s in specs if s.clip == clip) >= 16
+    assert set(QUICK_SUBSET) <= {s.name for s in specs}
+    assert len({s.name for s in specs}) == len(specs)
+
+
+def test_encoder_and_decoder_expose_int8_symbols(loaded):
+    frames = moving_gradient(200, 130, 3)  # 2x2 windows, padded
+    enc = Encoder(200, 130, weights=loaded, intra_period=2)
+    assert enc.last_symbols is None
+    stream = [enc.header_bytes()]
+    enc_syms = []
+    for f in frames:
+        stream.append(enc.encode(f))
+        s = enc.last_symbols
+        assert s.dtype == np.int8 and s.shape == (4, loaded.config.latent_tokens, loaded.config.token_dim)
+        assert np.array_equal(s, enc._s.context.prev_symbols.numpy())
+        enc_syms.append(s)
+    import io
+
+    src = io.BytesIO(b"".join(stream))
+    h = read_header(src)
+    dec = Decoder(h, weights=loaded)
+    for i, p in enumerate(PacketReader(src, h)):
+        dec.decode(p)
+        assert np.array_equal(dec.last_symbols, enc_syms[i])
+        dec.last_symbols[0, 0, 0] = 99  # a copy: the decoder's state is not touched
+        assert np.array_equal(dec.last_symbols, enc_syms[i])
+
+
+# ---- generating and checking --------------------------------------------------------------------------
+
+def test_generated_manifest(conf_set, loaded):
+    m = load_manifest(conf_set)
+    assert m["weights"]["sha256"] == loaded.sha256
+    assert [s["file"] for s in m["streams"]] == [s.file for s in SMALL_SPECS]
+    for e, spec in zip(m["streams"], SMALL_SPECS):
+        data = (conf_set / e["file"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == e["sha256"] and len(data) == e["bytes"]
+        assert e["frames"] == spec.frames == len(e["symbols_sha256"]) == len(e["picture_md5"])
+        assert e["settings"] == {"quality": spec.quality, "intra_period": spec.intra_period}
+    assert m["streams"][0]["frame_types"] == "IPI"
+
+
+def test_generate_refuses_to_overwrite_without_force(conf_set, weights_path, tmp_path):
+    target = _copy(conf_set, tmp_path / "set")
+    before = (target / MANIFEST_NAME).read_bytes()
+    p = subprocess.run([sys.executable, str(GENERATE), "--weights", str(weights_path), "--out", str(target),
+                        "--streams", QUICK_SUBSET[0]], capture_output=True, text=True, env=cli_env(), timeout=120)
+    assert p.returncode == 1 and "--force" in p.stderr, p.stderr
+    assert (target / MANIFEST_NAME).read_bytes() == before
+    with pytest.raises(ConformanceError, match="--force"):
+        generate(target, weights_path, SMALL_SPECS)
+
+
+def test_cli_conformance_passes(conf_set, weights_path):
+    p = run_cli("conformance", conf_set, "--weights", weights_path, "--threads", "1")
+    assert p.returncode == 0, p.stderr
+    out = p.stdout.decode()
+    assert "stream" in out and "symbols ok" in out and "pixels ok" in out
+    for spec in SMALL_SPECS:
+        line = next(ln for ln in out.splitlines() if ln.startswith(spec.name))
+        assert f"{spec.frames}/{spec.frames}" in line and " ok" in line
+    assert "PASS" in out
+    p = run_cli("conformance", conf_set, "--weights", weights_path, "--json", "--streams", SMALL_SPECS[1].name)
+    r = json.loads(p.stdout)
+    assert p.returncode == 0 and r["ok"] and [s["name"] for s in r["streams"]] == [SMALL_SPECS[1].name]
+
+
+def test_cli_conformance_without_manifest(tmp_path, weights_path):
+    assert_cli_error(run_cli("conformance", tmp_path, "--weights", weights_path), "manifest")
+
+
+def test_symbol_mismatch_fails(conf_set, weights_path, tmp_path):
+    """A manifest that disagrees on one frame's symbols: reported with the frame, exit non-zero."""
+    target = _copy(conf_set, tmp_path / "set")
+    m = json.loads((target / MANIFEST_NAME).read_text())
+    m["streams"][0]["symbols_sha256"][2] = "0" * 64
+    m["streams"][1]["picture_md5"][0] = "0" * 32  # pixels: reported, not fatal by default
+    (target / MANIFEST_NAME).write_text(json.dumps(m))
+    r = check(target, weights=weights_path)
+    assert not r.ok and r.streams[0].symbol_mismatches == [2] and r.streams[1].symbols_ok and not r.streams[1].pixels_ok
+    p = run_cli("conformance", target, "--weights", weights_path)
+    assert p.returncode == 1 and "MISMATCH" in p.stdout.decode() and "differ" in p.stdout.decode()
+    assert_cli_error(p, "conformance failed", SMALL_SPECS[0].name)
+    # only the pixel difference: passes, unless pixels are strict
+    m["streams"][0]["symbols_sha256"][2] = load_manifest(conf_set)["streams"][0]["symbols_sha256"][2]
+    (target / MANIFEST_NAME).write_text(json.dumps(m))
+    assert run_cli("conformance", target, "--weights", weights_path).returncode == 0
+    assert_cli_error(run_cli("conformance", target, "--weights", weights_path, "--strict-pixels"), SMALL_SPECS[1].name)
+
+
+def test_flipped_payload_bit_is_caught_by_crc_with_frame_index(conf_set, weights_path, tmp_path):
+    target = _copy(conf_set, tmp_path / "set")
+    path = target / SMALL_SPECS[0].file
+    data = bytearray(path.read_bytes())
+    import io
+
+    src = io.BytesIO(bytes(data))
+    h = read_header(src)
+    p0 = next(iter(PacketReader(src, h)))
+    offset = HEADER_SIZE_V1 + len(p0.payload) + PACKET_OVERHEAD + 10 + 3  # 4th payload byte of frame 1
+    data[offset] ^= 0x10
+    path.write_bytes(bytes(data))
+    r = check(target, weights=weights_path, streams=[SMALL_SPECS[0].name]).streams[0]
+    assert r.error_class == "CorruptPacketError" and r.error_frame == 1 and "CRC" in r.error
+    assert r.frames_decoded == 1 and not r.file_ok and not r.symbols_ok
+    p = run_cli("conformance", target, "--weights", weights_path)
+    out = p.stdout.decode()
+    assert "ERROR in frame 1" in out and "CRC mismatch in frame 1" in out
+    assert_cli_error(p, "conformance failed")
+
+
+def test_stream_from_other_weights_is_refused_before_decoding(conf_set, loaded, other_weights_path, weights_path,
+                                                              real_frames, monkeypatch):
+    from gvc1d_codec.entropy.model import EntropyCoder
+
+    def no_decoding(*a, **k):
+        raise AssertionError("decoded a payload with the wrong weights")
+
+    monkeypatch.setattr(EntropyCoder, "decode", no_decoding)
+    # a whole set for other weights
+    with pytest.raises(UnsupportedStreamError, match="weights"):
+        check(conf_set, weights=other_weights_path)
+    assert_cli_error(run_cli("conformance", conf_set, "--weights", other_weights_path), "weights")
+    # one stream made with other weights
+    f0 = real_frames[0]
+    enc = Encoder(f0.width, f0.height, 12, weights=other_weights_path)
+    data = enc.header_bytes() + enc.encode(f0)
+    t = decode_stream(data, loaded)
+    assert t.error_class == "UnsupportedStreamError" and t.symbols_sha256 == [] and "weights" in t.error
+    with pytest.raises(UnsupportedStreamError):
+        Decoder(data[:HEADER_SIZE_V1], weights=weights_path)
+
+
+def test_encoder_is_deterministic(real_frames, loaded, weights_path, tmp_path):
+    """Same input and settings -> byte-identical streams: twice in this process, once in a fresh one."""
+    frames = real_frames[:3]
+
+    def encode() -> bytes:
+        enc = Encoder(frames[0].width, frames[0].height, 12, quality=2, intra_period=2, weights=loaded)
+        return enc.header_bytes() + b"".join(enc.encode(f) for f in frames)
+
+    a, b = encode(), encode()
+    assert a == b
+    p = run_cli("encode", "-q", "2", "--intra-period", "2", "--weights", weights_path, input=y4m_bytes(frames, fps=12))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == a
+
+
+# ---- the determinism matrix ---------------------------------------------------------------------------
+
+def _run_matrix(directory: Path, weights: Path | str, *extra: str, timeout: float = 240) -> dict:
+    p = subprocess.run([sys.executable, str(MATRIX), str(directory), "--weights", str(weights), "--json", "-", *extra],
+                       capture_output=True, text=True, env=cli_env(), timeout=timeout)
+    assert p.stdout.strip(), p.stderr
+    doc = json.loads(p.stdout)
+    doc["returncode"] = p.returncode
+    doc["stderr"] = p.stderr
+    return doc
+
+
+def _assert_matrix(doc: dict, n_streams: int) -> None:
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    names = [c["config"]["name"] for c in doc["configurations"]]
+    assert {"native", "default-t1", "default-t2", "minimal-isa"} <= set(names)
+    assert ("avx512-t1" in names) == (" avx512f" in flags)
+    assert ("avx2-t1" in names) == (" avx2" in flags)
+    for c in doc["configurations"]:
+        assert "error" not in c, (c["config"]["name"], c.get("error"))
+        s = c["summary"]
+        assert s["streams"] == n_streams
+        assert s["symbols_agree"] == n_streams, f"{c['config']['name']}: symbols differ from the manifest"
+        env = c["report"]["environment"]
+        if c["config"]["threads"]:
+            assert env["torch_threads"] == c["config"]["threads"]
+        want = c["config"]["env"].get("ATEN_CPU_CAPABILITY")
+        if want:
+            assert env["cpu_capability"].lower() == want.lower()
+    assert doc["returncode"] == (0 if doc["ok"] else 1)
+    assert doc["ok"], doc["stderr"]
+
+
+def test_matrix_on_generated_set(conf_set, weights_path):
+    """Every configuration, fresh processes, both streams of the small set (test model)."""
+    _assert_matrix(_run_matrix(conf_set, weights_path), len(SMALL_SPECS))
+
+
+@needs_shipped
+def test_matrix_on_shipped_subset():
+    """The CI subset of the shipped set (2 short streams) under every configuration, shipped weights."""
+    _assert_matrix(_run_matrix(SHIPPED, SHIPPED_WEIGHTS, "--quick"), len(QUICK_SUBSET))
+
+
+@needs_shipped
+def test_cli_conformance_on_shipped_set():
+    p = run_cli("conformance", SHIPPED, "--weights", SHIPPED_WEIGHTS, timeout=900)
+    assert p.returncode == 0, p.stdout.decode() + p.stderr
+    assert "PASS" in p.stdout.decode()

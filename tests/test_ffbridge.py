@@ -1,0 +1,334 @@
+"""The C API (ffbridge/): libgvc1d.so, gvc1d-ffpipe and pkg-config, built with make.
+
+What C callers get must be what Python callers get: the same bytes for the same input and settings,
+errors as status codes with one-line messages (and nothing printed), and no memory errors in our
+C code. Skipped, with the reason, only when gcc/make, the Python shared library or its headers (or
+cffi, the ``bridge`` extra) are missing.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, moving_gradient, needs_ffmpeg, run_cli, y4m_bytes
+
+FFBRIDGE = REPO / "ffbridge"
+BUILD = FFBRIDGE / "build"
+FFPIPE = BUILD / "gvc1d-ffpipe"
+PREFIX = "gvc1d-ffpipe: error:"
+
+
+def _missing() -> str | None:
+    if shutil.which("gcc") is None:
+        return "gcc not found"
+    if shutil.which("make") is None:
+        return "make not found"
+    if not sysconfig.get_config_var("Py_ENABLE_SHARED"):
+        return f"{sys.executable} has no shared libpython (built without --enable-shared): nothing to embed"
+    lib = Path(sysconfig.get_config_var("LIBDIR") or "") / f"libpython{sysconfig.get_config_var('LDVERSION')}.so"
+    if not lib.exists():
+        return f"{lib} not found"
+    if not (Path(sysconfig.get_paths()["include"]) / "Python.h").is_file():
+        return "Python.h not found (Python development headers missing)"
+    try:
+        import cffi  # noqa: F401
+    except ImportError:
+        return "cffi not installed (pip install 'gvc1d-codec[bridge]')"
+    return None
+
+
+pytestmark = pytest.mark.skipif(_missing() is not None, reason=str(_missing()))
+
+
+def c_env(weights: Path | str | None = None) -> dict[str, str]:
+    """The environment of a C program: no PYTHONPATH (the library finds gvc1d_codec itself)."""
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    env.pop("GVC1D_DEBUG", None)
+    if weights is not None:
+        env["GVC1D_WEIGHTS"] = str(weights)
+    return env
+
+
+def run(cmd: list, input: bytes = b"", weights=None, timeout: float = 180) -> subprocess.CompletedProcess:
+    p = subprocess.run([str(c) for c in cmd], input=input, capture_output=True, env=c_env(weights), timeout=timeout)
+    return subprocess.CompletedProcess(p.args, p.returncode, p.stdout, p.stderr.decode("utf-8", "replace"))
+
+
+def assert_ffpipe_error(p: subprocess.CompletedProcess, *words: str, status: int = 1) -> str:
+    assert p.returncode == status, (p.returncode, p.stderr)
+    assert "Traceback" not in p.stderr
+    lines = p.stderr.strip("\n").splitlines()
+    assert len(lines) == 1 and lines[0].startswith(PREFIX), lines
+    for w in words:
+        assert w.lower() in lines[0].lower(), (w, lines[0])
+    return lines[0][len(PREFIX):].strip()
+
+
+@pytest.fixture(scope="session")
+def built() -> Path:
+    """make -C ffbridge with this interpreter (a no-op when up to date)."""
+    p = subprocess.run(["make", "-C", str(FFBRIDGE), f"PYTHON={sys.executable}"], capture_output=True, text=True,
+                       timeout=600)
+    assert p.returncode == 0, f"make failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+    return BUILD
+
+
+def compile_c(out: Path, *sources: Path | str, extra: tuple[str, ...] = ()) -> Path:
+    cmd = ["gcc", "-std=c99", "-D_POSIX_C_SOURCE=200809L", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
+           "-Wno-unused-parameter", f"-I{FFBRIDGE / 'include'}", *map(str, sources), "-o", str(out),
+           f"-L{BUILD}", "-lgvc1d", f"-Wl,-rpath,{BUILD}", "-pthread", *extra]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def api_test(built, tmp_path_factory) -> Path:
+    return compile_c(tmp_path_factory.mktemp("capi") / "api_test", FFBRIDGE / "tests" / "api_test.c")
+
+
+# ---- the build --------------------------------------------------------------------------------------
+
+def test_build_outputs(built):
+    from gvc1d_codec import __version__
+
+    lib = built / "libgvc1d.so"
+    for f in (lib, FFPIPE, built / "gvc1d-bench", built / "gvc1d.pc"):
+        assert f.is_file(), f
+    if shutil.which("nm"):
+        out = subprocess.run(["nm", "-D", "--defined-only", str(lib)], capture_output=True, text=True).stdout
+        names = {line.split()[-1] for line in out.splitlines() if line.strip()}
+        assert names and all(n.startswith("gvc1d_") for n in names), sorted(names)
+        assert {"gvc1d_encoder_open", "gvc1d_decoder_decode", "gvc1d_open_error", "gvc1d_version"} <= names
+    if shutil.which("readelf"):
+        dyn = subprocess.run(["readelf", "-d", str(lib)], capture_output=True, text=True).stdout
+        assert sysconfig.get_config_var("LIBDIR") in dyn  # rpath/runpath to libpython
+    p = run([FFPIPE, "--version"])
+    assert p.returncode == 0 and p.stdout.decode().strip() == f"gvc1d {__version__} (C API 1)"
+    assert p.stderr == ""
+    pc = (built / "gvc1d.pc").read_text()
+    assert f"Version: {__version__}" in pc and str(built) in pc
+
+
+def test_make_is_incremental(built):
+    p = subprocess.run(["make", "-C", str(FFBRIDGE), f"PYTHON={sys.executable}"], capture_output=True, text=True)
+    assert p.returncode == 0 and "build_ffi.py" not in p.stdout and "cc " not in p.stdout, p.stdout
+
+
+def test_header_compiles_on_its_own(tmp_path):
+    src = tmp_path / "h.c"
+    src.write_text('#include "gvc1d.h"\nint main(void) { return GVC1D_OK; }\n')
+    p = subprocess.run(["gcc", "-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-fsyntax-only",
+                        f"-I{FFBRIDGE / 'include'}", str(src)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    if shutil.which("g++"):
+        p = subprocess.run(["g++", "-x", "c++", "-std=c++11", "-Wall", "-Werror", "-fsyntax-only",
+                            f"-I{FFBRIDGE / 'include'}", str(src)], capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+
+
+def test_readme_example_links_with_pkg_config(built, tmp_path, weights_path):
+    text = (FFBRIDGE / "README.md").read_text()
+    code = re.search(r"```c\n(.*?)```", text, re.S).group(1)
+    src = tmp_path / "example.c"
+    src.write_text(code)
+    if shutil.which("pkg-config"):
+        env = dict(os.environ, PKG_CONFIG_PATH=str(built))
+        flags = subprocess.run(["pkg-config", "--cflags", "--libs", "gvc1d"], capture_output=True, text=True,
+                               env=env, check=True).stdout.split()
+    else:
+        flags = [f"-I{FFBRIDGE / 'include'}", f"-L{built}", f"-Wl,-rpath,{built}", "-lgvc1d"]
+    p = subprocess.run(["gcc", "-Wall", "-Werror", str(src), *flags, "-o", str(tmp_path / "example")],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    p = run([tmp_path / "example"], weights=weights_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == ""
+    lines = p.stdout.decode().splitlines()
+    assert lines[0].startswith("frame 0: I,") and lines[1].startswith("frame 1: P,") and "decoded 64x48" in lines[2]
+
+
+# ---- same bytes as the Python API ---------------------------------------------------------------------
+
+def python_stream(frames, fps=Fraction(25), color_range="limited", **kw) -> bytes:
+    from gvc1d_codec import ColorInfo, Encoder
+
+    enc = Encoder(frames[0].width, frames[0].height, fps, color=ColorInfo(range=color_range), **kw)
+    return enc.header_bytes() + b"".join(enc.encode(f) for f in frames)
+
+
+def python_decode_y4m(stream: bytes) -> bytes:
+    from gvc1d_codec import Decoder
+    from gvc1d_codec.bitstream import PacketReader, read_header
+    from gvc1d_codec.io import Y4MWriter
+
+    src = io.BytesIO(stream)
+    header = read_header(src)
+    dec = Decoder(header, pix_fmt="yuv420p")
+    out = io.BytesIO()
+    writer = Y4MWriter(out, header.width, header.height, header.frame_rate, dec.color)
+    for packet in PacketReader(src, header):
+        writer.write_frame(dec.decode(packet))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("args, kw, y4m_header", [
+    ((), {}, None),
+    (("-q", "1", "--intra-period", "2"), dict(quality=1, intra_period=2), None),
+    (("--quality=0",), dict(quality=0, fps=Fraction(30000, 1001), color_range="full"),
+     b"YUV4MPEG2 W45 H35 F30000:1001 Ip A1:1 C420jpeg XCOLORRANGE=FULL"),
+], ids=["defaults", "quality-intra-period", "full-range-ntsc"])
+def test_ffpipe_streams_identical_to_python(built, weights_path, args, kw, y4m_header):
+    frames = moving_gradient(45, 35, 4)
+    y4m = y4m_bytes(frames)
+    if y4m_header is not None:
+        y4m = y4m_header + y4m[y4m.index(b"\n"):]
+    enc = run([FFPIPE, "encode", *args], input=y4m, weights=weights_path)
+    assert enc.returncode == 0 and enc.stderr == "", enc.stderr
+    assert enc.stdout == python_stream(frames, weights=weights_path, **kw)
+    dec = run([FFPIPE, "decode"], input=enc.stdout, weights=weights_path)
+    assert dec.returncode == 0 and dec.stderr == "", dec.stderr
+    assert dec.stdout == python_decode_y4m(enc.stdout)
+    if y4m_header is not None:
+        assert dec.stdout.startswith(b"YUV4MPEG2 W45 H35 F30000:1001 Ip A1:1 C420jpeg XCOLORRANGE=FULL\n")
+
+
+def test_ffpipe_decode_identical_to_gvc1d_pipe(built, weights_path):
+    stream = python_stream(moving_gradient(33, 17, 3), weights=weights_path)
+    ours = run([FFPIPE, "decode", "-w", weights_path], input=stream)
+    theirs = run_cli("decode", "--weights", weights_path, input=stream)
+    assert ours.returncode == theirs.returncode == 0, (ours.stderr, theirs.stderr)
+    assert ours.stdout == theirs.stdout
+
+
+def test_strides_and_rgb24_identical_to_python(api_test, weights_path, tmp_path):
+    """Padded and negative strides (yuv420p, rgb24) give the stream of contiguous frames."""
+    p = run([api_test, "strides", weights_path, tmp_path / "s", 37, 29, 4])
+    assert p.returncode == 0 and "FAIL" not in p.stdout.decode(), p.stdout.decode() + p.stderr
+    assert p.stderr == ""
+    for pix_fmt, name in (("yuv420p", "s.yuv.gvc"), ("rgb24", "s.rgb.gvc")):
+        want = python_stream(moving_gradient(37, 29, 4, pix_fmt), pix_fmt=pix_fmt, weights=weights_path)
+        assert (tmp_path / name).read_bytes() == want, pix_fmt
+
+
+# ---- FFmpeg round trip ------------------------------------------------------------------------------
+
+@needs_ffmpeg
+def test_ffmpeg_round_trip(built, weights_path, tmp_path):
+    from gvc1d_codec.io import Y4MReader
+
+    out = tmp_path / "out.y4m"
+    cmd = (f"ffmpeg -nostdin -hide_banner -loglevel error -f lavfi -i testsrc2=size=64x48:rate=25 -frames:v 5 "
+           f"-pix_fmt yuv420p -f yuv4mpegpipe - | {FFPIPE} encode | {FFPIPE} decode "
+           f"| ffmpeg -hide_banner -loglevel error -y -i - -pix_fmt yuv420p -f yuv4mpegpipe {out}")
+    p = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, env=c_env(weights_path),
+                       timeout=300)
+    assert p.returncode == 0, p.stderr.decode(errors="replace")
+    assert p.stderr == b""
+    with open(out, "rb") as f:
+        reader = Y4MReader(f)
+        frames = list(reader)
+    assert (reader.width, reader.height, reader.fps) == (64, 48, Fraction(25))
+    assert len(frames) == 5
+
+
+# ---- errors -------------------------------------------------------------------------------------------
+
+def test_api_errors(api_test, weights_path, other_weights_path):
+    """Bad parameters, NULL pointers, corrupt and truncated data: status codes and messages."""
+    p = run([api_test, "errors", weights_path, other_weights_path])
+    out = p.stdout.decode()
+    assert p.returncode == 0 and "FAIL" not in out, out + p.stderr
+    assert out.count("\nok ") > 70
+    assert p.stderr == ""  # the library printed nothing
+
+
+def test_api_threads(api_test, weights_path):
+    p = run([api_test, "threads", weights_path])
+    assert p.returncode == 0 and "FAIL" not in p.stdout.decode(), p.stdout.decode() + p.stderr
+    assert p.stderr == ""
+
+
+# errors found in C, before the library (and Python) start
+@pytest.mark.parametrize("data, words", [
+    (b"", ["empty input"]),
+    (b"hello\n", ["not a YUV4MPEG2 stream"]),
+    (b"YUV4MPEG2 W16 H16 C444\nFRAME\n", ["C444", "-pix_fmt yuv420p"]),
+    (b"YUV4MPEG2 W16 H16 C420p10\nFRAME\n", ["high bit depth"]),
+    (b"YUV4MPEG2 W16 H16 Imixed\n", ["progressive"]),
+    (b"YUV4MPEG2 W16 H16 It\n", ["interlaced top field first"]),
+    (b"YUV4MPEG2 H16\n", ["lacks the W"]),
+    (b"YUV4MPEG2 W0 H16\n", ["width 0"]),
+    (b"YUV4MPEG2 W16 H16 F25:0\n", ["frame rate"]),
+    (b"YUV4MPEG2 W16 H16", ["truncated Y4M header"]),
+], ids=["empty", "not-y4m", "444", "10bit", "mixed", "interlaced", "no-width", "width-0", "fps-0", "no-newline"])
+def test_ffpipe_refuses_input(built, data, words):
+    p = run([FFPIPE, "encode"], input=data)
+    assert_ffpipe_error(p, *words)
+    assert p.stdout == b""
+
+
+@pytest.mark.parametrize("args, words", [
+    (["encode", "--bogus"], ["unrecognized arguments: --bogus"]),
+    (["encode", "-q", "x"], ["invalid int value"]),
+    (["encode", "-q"], ["expected one argument"]),
+    (["transcode"], ["invalid command"]),
+    ([], ["required"]),
+])
+def test_ffpipe_usage_errors(built, args, words):
+    assert_ffpipe_error(run([FFPIPE, *args]), *words, status=2)
+
+
+def test_ffpipe_errors_from_the_library(built, weights_path, other_weights_path, tmp_path):
+    """Errors from the library: the same message as gvc1d-pipe, one line, nothing on stdout."""
+    frames = moving_gradient(24, 16, 3)
+    y4m = y4m_bytes(frames)
+    frame_size = 24 * 16 + 2 * 12 * 8
+    p = run([FFPIPE, "encode", "-q", "99"], input=y4m, weights=weights_path)
+    msg = assert_ffpipe_error(p, "quality 99")
+    assert p.stdout == b""
+    assert run_cli("encode", "-q", "99", input=y4m, weights=weights_path).stderr.strip() == f"gvc1d-pipe: error: {msg}"
+    assert_ffpipe_error(run([FFPIPE, "encode", "--intra-period", "0"], input=y4m, weights=weights_path), "intra period")
+    assert_ffpipe_error(run([FFPIPE, "encode", "-w", tmp_path / "none.safetensors"], input=y4m), "weights file not found")
+    p = run([FFPIPE, "encode"], input=y4m[:-10], weights=weights_path)  # last frame cut: two packets written
+    assert_ffpipe_error(p, "truncated frame 2")
+    stream = python_stream(frames, weights=weights_path)
+    assert p.stdout == stream[:len(p.stdout)] and len(p.stdout) > 82
+
+    assert_ffpipe_error(run([FFPIPE, "decode"], input=b"", weights=weights_path), "empty input")
+    assert_ffpipe_error(run([FFPIPE, "decode"], input=b"GVC2" + stream[4:], weights=weights_path), "bad magic")
+    assert_ffpipe_error(run([FFPIPE, "decode", "-w", other_weights_path], input=stream), "stream needs weights")
+    bad = bytearray(stream)
+    bad[82 + 20] ^= 0x40
+    p = run([FFPIPE, "decode"], input=bytes(bad), weights=weights_path)
+    assert_ffpipe_error(p, "CRC mismatch in frame 0")
+    # truncated: every complete frame is written, then the error (gvc1d-pipe does the same)
+    cut = stream[:-5]
+    p = run([FFPIPE, "decode"], input=cut, weights=weights_path)
+    msg = assert_ffpipe_error(p, "truncated in frame 2")
+    theirs = run_cli("decode", input=cut, weights=weights_path)
+    assert theirs.stderr.strip() == f"gvc1d-pipe: error: {msg}"
+    assert p.stdout == theirs.stdout and p.stdout.count(b"FRAME\n") == 2
+    assert len(p.stdout) == len(p.stdout.split(b"\n")[0]) + 1 + 2 * (6 + frame_size)
+
+
+# ---- memcheck -----------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
+def test_valgrind_memcheck(built, weights_path, tmp_path):
+    """ffbridge/valgrind.sh: no invalid access, uninitialised use or definite leak in our C code."""
+    p = subprocess.run(["bash", str(FFBRIDGE / "valgrind.sh"), str(weights_path), str(tmp_path)],
+                       capture_output=True, text=True, env=c_env(), timeout=1800)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "errors in our C code: 0" in p.stdout, p.stdout
