@@ -100,7 +100,18 @@ class _Session:
         return x_hat[0, :, : self.height, : self.width]
 
 
-class Encoder:
+class _Coder:
+    _s: _Session
+
+    @property
+    def last_symbols(self) -> np.ndarray | None:
+        """The symbols of the last frame coded (encoded or decoded): int8 [windows, tokens,
+        channels], C order (a copy the caller may keep); ``None`` before the first frame.
+        Conformance hashes these bytes."""
+        return None if self._s.last_symbols is None else self._s.last_symbols.copy()
+
+
+class Encoder(_Coder):
     """Encodes frames to packets. ``quality`` 0..Q-1 (higher = better); ``intra_period`` -1 =
     only the first frame is intra, N = an intra frame every N frames."""
 
@@ -141,12 +152,6 @@ class Encoder:
     def frames_coded(self) -> int:
         return self._s.index
 
-    @property
-    def last_symbols(self) -> np.ndarray | None:
-        """The symbols of the last encoded frame: int8 [windows, tokens, channels], C order (a copy
-        the caller may keep); ``None`` before the first frame. Conformance hashes these bytes."""
-        return None if self._s.last_symbols is None else self._s.last_symbols.copy()
-
     def _is_intra(self, index: int) -> bool:
         p = self.header.intra_period
         return index == 0 or (p > 0 and index % p == 0)
@@ -174,7 +179,7 @@ class Encoder:
         return pack_packet(self.encode_packet(frame))
 
 
-class Decoder:
+class Decoder(_Coder):
     """Decodes packets to frames. Refuses streams made for other weights or entropy models."""
 
     def __init__(self, header: bytes | StreamHeader, *, weights: str | LoadedWeights | None = None, device: str = "cpu",
@@ -204,12 +209,6 @@ class Decoder:
     @property
     def frames_decoded(self) -> int:
         return self._s.index
-
-    @property
-    def last_symbols(self) -> np.ndarray | None:
-        """The symbols of the last decoded frame: int8 [windows, tokens, channels], C order (a copy
-        the caller may keep); ``None`` before the first frame. Conformance hashes these bytes."""
-        return None if self._s.last_symbols is None else self._s.last_symbols.copy()
 
     def decode_rgb(self, packet: Packet) -> torch.Tensor:
         """One packet in, the reconstructed RGB frame [3, H, W] in [0, 1] out."""

@@ -11,8 +11,8 @@
  * ---- Conventions ------------------------------------------------------------------------------
  * - Functions returning int return GVC1D_OK (0) or a negative gvc1d_status.
  * - Opens return NULL on failure; gvc1d_open_error() / gvc1d_open_error_code() then describe the
- *   failure. They are thread-local: each thread sees the last failed open *of that thread*.
- *   Calls made with a NULL handle also report there (there is no handle to hold the message).
+ *   failure. They are thread-local: each thread sees its own most recent open. Calls made with a
+ *   NULL handle also report there (there is no handle to hold the message).
  * - gvc1d_encoder_last_error() / gvc1d_decoder_last_error() describe the most recent call on that
  *   handle: the message of its failure, or "" if it succeeded. Never NULL. Valid until the next
  *   call on the handle.
@@ -146,8 +146,8 @@ const char *gvc1d_version(void);
 /* A short description of a status code ("invalid argument", ...). Never NULL. */
 const char *gvc1d_strerror(int status);
 
-/* The message and status of this thread's last failed open (or call with a NULL handle);
- * "" and GVC1D_OK if there was none. */
+/* Thread-local: the message and status of this thread's most recent open, or of a later call
+ * made with a NULL handle. "" and GVC1D_OK after an open that succeeded (or before any). */
 const char *gvc1d_open_error(void);
 int gvc1d_open_error_code(void);
 

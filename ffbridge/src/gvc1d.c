@@ -150,6 +150,26 @@ static void describe_python_error(const char *what)
     PyErr_Clear();
 }
 
+/* Whether the embedded Python's standard library is where it will look: CPython prints its path
+ * configuration to stderr when it is not, which we must not do. PYTHONHOME, if set, wins; else
+ * the standard library of the Python that built the library. */
+static int stdlib_present(char *where, size_t size)
+{
+    const char *home = getenv("PYTHONHOME");
+    char path[4096];
+    if (home && *home) {
+        size_t len = strcspn(home, ":");
+        snprintf(where, size, "%.*s/%s", (int)len, home, GVC1D_PYTHON_STDLIB_REL);
+    } else {
+        snprintf(where, size, "%s", GVC1D_PYTHON_STDLIB);
+    }
+    snprintf(path, sizeof path, "%s/encodings/__init__.py", where);
+    if (access(path, R_OK) == 0)
+        return 1;
+    snprintf(path, sizeof path, "%s/encodings/__init__.pyc", where);
+    return access(path, R_OK) == 0;
+}
+
 /* Start Python ourselves rather than letting cffi call Py_InitializeEx(): initialisation errors
  * become a status instead of output on stderr or exit(), and the program name is the Python that
  * built the library, so its prefix, venv and site-packages are used whatever the host's argv[0]. */
@@ -169,6 +189,15 @@ static void start_python(void)
         st = PyConfig_SetBytesString(&config, &config.program_name, exe);
         if (PyStatus_Exception(st))
             goto fail;
+    }
+    char stdlib[2048];
+    if (!stdlib_present(stdlib, sizeof stdlib)) {
+        PyConfig_Clear(&config);
+        py_status = GVC1D_ERR_INTERNAL;
+        snprintf(py_error, sizeof py_error,
+                 "cannot start the embedded Python: no standard library in %.400s%s", stdlib,
+                 getenv("PYTHONHOME") ? " (check PYTHONHOME)" : "");
+        return;
     }
     st = Py_InitializeFromConfig(&config);
     if (PyStatus_Exception(st))
