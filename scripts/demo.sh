@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
 Q=${1:-2}; N=${2:-60}
+python -m gvc1d_codec.metrics fetch >&2 || echo "demo: LPIPS weights unavailable; reporting PSNR and MS-SSIM only" >&2
 SRC=$(python -c "from gvc1d_codec.data.clips import clip_y4m; print(clip_y4m('carphone'))")
 OUT=${TMPDIR:-/tmp}/gvc1d-demo; mkdir -p "$OUT"
 echo "carphone (176x144, held out), $N frames, quality $Q, shipped weights" >&2
