@@ -36,7 +36,7 @@ class ModelConfig:
     symbol_max: int = 31
     # Variable rate: one model, `qualities` levels, each with its own lambda and quantiser gains.
     qualities: int = 4
-    lambdas: tuple = (6.0, 24.0, 96.0, 384.0)
+    lambdas: tuple = (3.0, 24.0, 96.0, 384.0)
     # Long-term 1D memory: `memory_tokens` slots of `memory_dim` integer channels per window.
     memory_tokens: int = 8
     memory_dim: int = 32
