@@ -26,7 +26,6 @@ style): softmax attention is not integer-exact, so we do not use it where probab
 from __future__ import annotations
 
 import math
-from typing import Callable
 
 import torch
 from torch import nn
