@@ -11,22 +11,19 @@ estimate (the training rate), which the integer model should track within 2%.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gvc1d_codec import Decoder, Encoder, VideoFrame  # noqa: E402
+from gvc1d_codec import VideoFrame  # noqa: E402
 from gvc1d_codec import metrics  # noqa: E402
-from gvc1d_codec.bitstream import PacketReader, read_header  # noqa: E402
 from gvc1d_codec.color import frame_to_rgb  # noqa: E402
 from gvc1d_codec.data.clips import clip_names, load_clip  # noqa: E402
+from gvc1d_codec.evaluate import code_clip, frame_metrics, mean_metrics  # noqa: E402
 from gvc1d_codec.model.gvc1d import pad_to_windows  # noqa: E402
 from gvc1d_codec.train.loss import sequence_rd_loss  # noqa: E402
 from gvc1d_codec.weights import load_weights  # noqa: E402
@@ -44,39 +41,14 @@ def run_clip(name: str, frames: int, loaded, shadow, lpips_net, quality: int) ->
     y, u, v = load_clip(name, max_frames=frames)
     t, h, w = y.shape
     src = [VideoFrame("yuv420p", (y[i], u[i], v[i])) for i in range(t)]
-    enc = Encoder(w, h, quality=quality, weights=loaded)
-    buf = io.BytesIO()
-    buf.write(enc.header_bytes())
-    ideal = 0.0
-    t0 = time.perf_counter()
-    for f in src:
-        buf.write(enc.encode(f))
-        ideal += enc.last.ideal_bits
-    t_enc = time.perf_counter() - t0
-    size = buf.tell()
-    buf.seek(0)
-    header = read_header(buf)
-    dec = Decoder(header, weights=loaded)
-    rows, payload = [], 0
-    t_dec = 0.0
-    for f, p in zip(src, PacketReader(buf, header)):
-        t0 = time.perf_counter()
-        out = dec.decode(p)
-        t_dec += time.perf_counter() - t0
-        payload += 8 * len(p.payload)
-        a, b = frame_to_rgb(f)[None], frame_to_rgb(out)[None]
-        r = {"psnr_yuv": metrics.psnr_yuv(f.planes, out.planes), "psnr_rgb": metrics.psnr_rgb(a, b), "ms_ssim": float(metrics.ms_ssim(a, b))}
-        if lpips_net is not None:
-            with torch.no_grad():
-                r["lpips_alex"] = float(lpips_net(a, b))
-        rows.append(r)
+    coded = code_clip(src, quality, weights=loaded)
+    rows = [frame_metrics(f, out, lpips_net=lpips_net) for f, out in zip(src, coded.decoded)]
     rgb = torch.stack([frame_to_rgb(f) for f in src])
     est = shadow_bits(shadow, rgb, quality)
-    res = {"clip": name, "size": f"{w}x{h}", "frames": t, "quality": quality, "bpp": 8 * size / (w * h * t),
-           "payload_over_ideal": payload / ideal - 1, "payload_over_shadow": payload / est - 1,
-           "enc_fps": t / t_enc, "dec_fps": t / t_dec}
-    for k in rows[0]:
-        res[k] = float(np.mean([r[k] for r in rows]))
+    res = {"clip": name, "size": f"{w}x{h}", "frames": t, "quality": quality, "bpp": coded.bpp(w, h),
+           "payload_over_ideal": coded.payload_bits / coded.ideal_bits - 1, "payload_over_shadow": coded.payload_bits / est - 1,
+           "enc_fps": t / coded.encode_seconds, "dec_fps": t / coded.decode_seconds}
+    res.update(mean_metrics(rows))
     return res
 
 

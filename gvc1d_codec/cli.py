@@ -6,31 +6,49 @@
     gvc1d-pipe conformance [DIR] [--threads N] [--weights W]
 
 stdout carries only data; progress and errors go to stderr. Every error is one line
-``gvc1d-pipe: error: ...`` with a non-zero exit status (1; 130 on Ctrl-C).
+``gvc1d-pipe: error: ...`` with a non-zero exit status. Exit statuses (docs/security.md):
+
+    0    success
+    1    error (bad input, corrupt or truncated stream with --on-error stop, bad weights, ...)
+    2    bad command line
+    3    decode --on-error skip|conceal finished, but frames were lost (the summary says which)
+    130  interrupted (SIGINT, Ctrl-C); 143: terminated (SIGTERM)
+    141  the downstream pipe closed (128 + SIGPIPE, as a shell reports it); nothing is printed
+
+A file output is written under a temporary name and renamed when complete; on failure or
+interruption it is removed, or with --keep-partial cut back to the last complete frame and kept.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import os
+import re
 import signal
 import sys
+import threading
 import time
 from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
 PROG = "gvc1d-pipe"
+EXIT_ERROR, EXIT_USAGE, EXIT_FRAMES_LOST = 1, 2, 3
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE, EXIT_TERMINATED = 130, 128 + signal.SIGPIPE, 128 + signal.SIGTERM
 
 
 class UsageError(Exception):
     pass
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt so that outputs are cleaned up on the way out."""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2, like argparse but without the usage dump
         sys.stderr.write(f"{PROG}: error: {message}\n")
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,13 +66,18 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-r", "--rate", help="raw input frame rate, e.g. 25 or 30000/1001 (default 25)")
     e.add_argument("--color-range", choices=["limited", "full"], help="raw input colour range (default limited)")
     _common(e)
+    _hardening(e, "a .gvc of the complete frames so far")
 
     d = sub.add_parser("decode", help=".gvc in, Y4M or raw video out")
     d.add_argument("-i", "--input", default="-", help="input .gvc file, or - for stdin (default)")
     d.add_argument("-o", "--output", default="-", help="output file, or - for stdout (default)")
     d.add_argument("--output-format", choices=["y4m", "rawvideo"], default="y4m")
     d.add_argument("--pix-fmt", choices=["yuv420p", "rgb24"], help="output pixel format (rawvideo: default the source's; y4m: yuv420p)")
+    d.add_argument("--on-error", choices=["stop", "skip", "conceal"], default="stop",
+                   help="a truncated or corrupt packet: stop (default, exit 1); skip the lost frame, or conceal it "
+                        "with the last good frame (mid-grey if none), and go on (exit 3 if any frame was lost)")
     _common(d)
+    _hardening(d, "the frames decoded so far")
 
     i = sub.add_parser("info", help="describe a .gvc stream, or list the quality levels")
     i.add_argument("file", nargs="?", help=".gvc file (or - for stdin)")
@@ -69,6 +92,29 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--strict-pixels", action="store_true", help="also fail when a decoded picture's MD5 differs")
     c.add_argument("--json", action="store_true", help="print the report as JSON instead of the table")
     return p
+
+
+def _parse_max_pixels(text: str) -> int | None:
+    """``--max-pixels``: a number of pixels or WxH; 0 means no budget beyond the format's limits."""
+    try:
+        if "x" in text.lower():
+            w, h = (int(v) for v in text.lower().split("x"))
+            if w < 1 or h < 1:
+                raise ValueError
+            return w * h
+        n = int(text)
+        if n < 0:
+            raise ValueError
+        return n or None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad pixel budget {text!r} (need a number of pixels or WxH, e.g. 8192x4320)") from None
+
+
+def _hardening(p: argparse.ArgumentParser, partial: str) -> None:
+    p.add_argument("--max-pixels", type=_parse_max_pixels, default=8192 * 4320, metavar="N|WxH",
+                   help="refuse frames of more pixels than this, before allocating anything (default 8192x4320; 0: no budget)")
+    p.add_argument("--keep-partial", action="store_true",
+                   help=f"on failure or interruption keep the output file, cut back to {partial}, instead of removing it")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -89,11 +135,48 @@ def _open_input(name: str) -> BinaryIO:
         raise UsageError(f"cannot open {name}: {e.strerror}") from None
 
 
+class _Sink:
+    """A command's output stream, and how much of it is complete frames (what --keep-partial keeps)."""
+
+    def __init__(self, stream: BinaryIO, is_file: bool):
+        self.stream = stream
+        self.is_file = is_file
+        self.frames = 0  # complete frames written
+        self.committed = 0  # bytes of them, header included (files only)
+
+    def commit(self) -> None:
+        """A frame is completely written: flush, and remember that everything so far is valid."""
+        self.stream.flush()
+        self.frames += 1
+        if self.is_file:
+            self.committed = self.stream.tell()
+
+
 @contextlib.contextmanager
-def _output(name: str) -> Iterator[BinaryIO]:
-    """stdout, or a file written under a temporary name and renamed when complete."""
+def _signals_ignored() -> Iterator[None]:
+    """Hold off a second Ctrl-C (or SIGTERM) while an output is being cleaned up."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def _output(name: str, keep_partial: bool = False) -> Iterator[_Sink]:
+    """stdout, or a file written under a temporary name and renamed when complete.
+
+    On any exception (also KeyboardInterrupt) the temporary file is removed; with ``keep_partial``
+    and at least one complete frame it is instead cut back to its complete frames and renamed.
+    An existing file of the same name is replaced only then, never by a failed run.
+    """
     if name == "-":
-        yield sys.stdout.buffer
+        sink = _Sink(sys.stdout.buffer, is_file=False)
+        yield sink
         sys.stdout.buffer.flush()
         return
     target = Path(name)
@@ -102,17 +185,28 @@ def _output(name: str) -> Iterator[BinaryIO]:
         f = open(tmp, "wb")
     except OSError as e:
         raise UsageError(f"cannot write {name}: {e.strerror}") from None
+    sink = _Sink(f, is_file=True)
     try:
         with f:
-            yield f
+            yield sink
         os.replace(tmp, target)
     except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        with _signals_ignored():
+            kept = False
+            if keep_partial and sink.frames > 0:
+                with contextlib.suppress(OSError):
+                    os.truncate(tmp, sink.committed)
+                    os.replace(tmp, target)
+                    kept = True
+            if not kept:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
         raise
 
 
 class _Progress:
+    line_open = False  # a progress line without its newline is on stderr
+
     def __init__(self, enabled: bool, what: str):
         self.enabled = enabled or sys.stderr.isatty()
         self.what = what
@@ -128,6 +222,7 @@ class _Progress:
         kbps = bits / max(frames, 1) * fps / 1000
         sys.stderr.write(f"\r{self.what}: {frames} frames, {frames / el:.2f} fps, {kbps:.1f} kbit/s" + ("\n" if final else ""))
         sys.stderr.flush()
+        _Progress.line_open = not final
 
 
 def _parse_size(text: str) -> tuple[int, int]:
@@ -143,10 +238,13 @@ def _parse_size(text: str) -> tuple[int, int]:
 def _parse_rate(text: str | None) -> Fraction:
     if text is None:
         return Fraction(25)
+    # digits only: Fraction() would also take "1e99999999" and spend minutes building that number
+    if not re.fullmatch(r"\d{1,10}(\.\d{1,10})?(/\d{1,10})?", text.strip()):
+        raise UsageError(f"bad frame rate {text!r} (need e.g. 25, 29.97 or 30000/1001)")
     try:
-        r = Fraction(text)
+        r = Fraction(text.strip())
     except (ValueError, ZeroDivisionError):
-        raise UsageError(f"bad frame rate {text!r} (need e.g. 25 or 30000/1001)") from None
+        raise UsageError(f"bad frame rate {text!r} (need e.g. 25, 29.97 or 30000/1001)") from None
     if r <= 0:
         raise UsageError(f"bad frame rate {text!r}")
     return r
@@ -182,61 +280,60 @@ def cmd_encode(a: argparse.Namespace) -> int:
         reader = Y4MReader(src)
         w, h, fps, color, pix_fmt = reader.width, reader.height, reader.fps, reader.color, "yuv420p"
     enc = Encoder(w, h, fps, pix_fmt=pix_fmt, color=color, quality=a.quality, intra_period=a.intra_period,
-                  weights=a.weights, device=a.device, threads=a.threads)
+                  weights=a.weights, device=a.device, threads=a.threads, max_pixels=a.max_pixels)
     progress = _Progress(a.progress, "encode")
     bits = 0
-    with _output(a.output) as out:
+    with _output(a.output, a.keep_partial) as sink:
+        out = sink.stream
         header = enc.header_bytes()
         bits += 8 * len(header)
-        frames = 0
-        while a.frames is None or frames < a.frames:
+        while a.frames is None or sink.frames < a.frames:
             frame = reader.read_frame()
             if frame is None:
                 break
             packet = enc.encode(frame)
-            if frames == 0:  # the header goes out with the first packet: no lone header on failure
+            if sink.frames == 0:  # the header goes out with the first packet: no lone header on failure
                 out.write(header)
             out.write(packet)
-            out.flush()
+            sink.commit()  # header + whole packets: a valid stream (the header holds no frame count)
             bits += 8 * len(packet)
-            frames += 1
-            progress.update(frames, bits, float(fps))
-        if frames == 0:
+            progress.update(sink.frames, bits, float(fps))
+        if sink.frames == 0:
             if a.frames != 0:
                 raise InputFormatError("empty input: no frames to encode")
             out.write(header)  # --frames 0: a valid stream of no frames
-        progress.update(frames, bits, float(fps), final=True)
+        progress.update(sink.frames, bits, float(fps), final=True)
     return 0
 
 
 def cmd_decode(a: argparse.Namespace) -> int:
-    from .bitstream import PACKET_OVERHEAD, PacketReader, read_header
+    from .bitstream import read_header
     from .codec import Decoder
-    from .errors import TruncatedStreamError
     from .io import RawWriter, Y4MWriter
 
     if a.output_format == "y4m" and a.pix_fmt == "rgb24":
         raise UsageError("Y4M output is yuv420p; use --output-format rawvideo for rgb24")
     src = _open_input(a.input)
-    header = read_header(src)
+    header = read_header(src)  # every field checked before anything is sized from it
     pix_fmt = a.pix_fmt or ("yuv420p" if a.output_format == "y4m" else header.pix_fmt)
-    dec = Decoder(header, weights=a.weights, device=a.device, pix_fmt=pix_fmt, threads=a.threads)
+    dec = Decoder(header, weights=a.weights, device=a.device, pix_fmt=pix_fmt, threads=a.threads,
+                  max_pixels=a.max_pixels)
     progress = _Progress(a.progress, "decode")
     bits = 0
-    truncated: TruncatedStreamError | None = None
-    with _output(a.output) as out:
-        writer = Y4MWriter(out, header.width, header.height, header.frame_rate, dec.color) if a.output_format == "y4m" else RawWriter(out)
-        try:
-            for packet in PacketReader(src, header):
-                writer.write_frame(dec.decode(packet))
-                out.flush()
-                bits += 8 * (len(packet.payload) + PACKET_OVERHEAD)
-                progress.update(dec.frames_decoded, bits, float(header.frame_rate))
-        except TruncatedStreamError as e:  # keep every complete frame, then report
-            truncated = e
+    with _output(a.output, a.keep_partial) as sink:
+        writer = (Y4MWriter(sink.stream, header.width, header.height, header.frame_rate, dec.color)
+                  if a.output_format == "y4m" else RawWriter(sink.stream))
+        for out in dec.decode_stream(src, on_error=a.on_error):
+            if out.frame is not None:
+                writer.write_frame(out.frame)
+                sink.commit()
+            bits += 8 * out.packet_bytes
+            progress.update(dec.frames_decoded, bits, float(header.frame_rate))
         progress.update(dec.frames_decoded, bits, float(header.frame_rate), final=True)
-    if truncated is not None:
-        raise truncated
+    summary = dec.loss_summary()
+    if summary is not None:
+        _error_line(f"error: {summary}")
+        return EXIT_FRAMES_LOST
     return 0
 
 
@@ -290,28 +387,59 @@ def cmd_conformance(a: argparse.Namespace) -> int:
     return 0
 
 
+def _error_line(message: str) -> None:
+    """The one stderr line of a failure (finishing an open progress line first)."""
+    lead = "\n" if _Progress.line_open else ""
+    _Progress.line_open = False
+    with contextlib.suppress(OSError):  # stderr may be a closed pipe too
+        sys.stderr.write(f"{lead}{PROG}: {message}\n")
+        sys.stderr.flush()
+
+
+def _terminate(signum, frame):
+    raise _Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # a closed downstream ends us quietly, like cat
+    # A closed downstream pipe raises BrokenPipeError (Python ignores SIGPIPE), so outputs are
+    # cleaned up on the way out like on any failure; the exit status is then 141, as for `cat`.
     args = build_parser().parse_args(argv)
     from .errors import GVC1DError
 
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    own_term = on_main_thread and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    if own_term:
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return {"encode": cmd_encode, "decode": cmd_decode, "info": cmd_info,
                 "conformance": cmd_conformance}[args.command](args)
     except KeyboardInterrupt:
-        sys.stderr.write(f"\n{PROG}: interrupted\n")
-        return 130
+        with _signals_ignored():  # a second Ctrl-C must not turn into a traceback
+            _error_line("interrupted")
+        return EXIT_INTERRUPTED
+    except _Terminated:
+        with _signals_ignored():
+            _error_line("terminated")
+        return EXIT_TERMINATED
+    except BrokenPipeError:
+        with contextlib.suppress(OSError, ValueError):  # no "Exception ignored" when stdout is flushed at exit
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except (GVC1DError, UsageError) as e:
-        sys.stderr.write(f"{PROG}: error: {e}\n")
-        return 1
+        _error_line(f"error: {e}")
+        return EXIT_ERROR
     except MemoryError:
-        sys.stderr.write(f"{PROG}: error: out of memory\n")
-        return 1
+        _error_line("error: out of memory")
+        return EXIT_ERROR
     except Exception as e:  # never a traceback for a user; GVC1D_DEBUG=1 shows it
         if os.environ.get("GVC1D_DEBUG"):
             raise
-        sys.stderr.write(f"{PROG}: error: internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}\n")
-        return 1
+        _error_line(f"error: internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+        return EXIT_ERROR
+    finally:
+        if own_term:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 if __name__ == "__main__":

@@ -9,26 +9,65 @@
     for packet in PacketReader(stream, dec.header):
         frame = dec.decode(packet)
 
+    for out in dec.decode_stream(stream, on_error="conceal"):   # or: a whole stream, surviving damage
+        ...                                                      # out.frame, out.error
+
 The CLI (``gvc1d-pipe``), the C bridge and the benchmarks all go through these two classes.
 Each instance owns its model and state: two encoders in one process do not interfere.
+
+Limits (docs/security.md): frames above ``max_pixels`` luma samples (default 8192x4320) are refused
+before any weights are loaded or frame-sized memory is allocated; a failed ``decode`` leaves the
+decoder's state as it was, so the caller may skip or conceal the frame and go on.
 """
 from __future__ import annotations
 
 import io
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import BinaryIO
 
 import numpy as np
 import torch
 
-from .bitstream import Packet, StreamHeader, pack_packet, read_header
+from .bitstream import (
+    PACKET_OVERHEAD,
+    Packet,
+    PacketLoss,
+    PacketReader,
+    StreamHeader,
+    pack_packet,
+    read_header,
+)
 from .color import frame_to_rgb, rgb_to_frame
 from .entropy.model import ContextState, EntropyCoder
-from .errors import CorruptPacketError, GVC1DError, InputFormatError, UnsupportedStreamError, WeightsError
+from .errors import (
+    BitstreamError,
+    CorruptPacketError,
+    GVC1DError,
+    InputFormatError,
+    LimitError,
+    UnsupportedStreamError,
+    WeightsError,
+)
 from .frame import PIX_FMTS, ColorInfo, VideoFrame
 from .model.gvc1d import pad_to_windows
 from .weights import ENTROPY_MODEL_ID, LoadedWeights, load_weights
+
+DEFAULT_MAX_PIXELS = 8192 * 4320  # luma samples per frame (8K UHD); the format itself allows 16384x16384
+ON_ERROR_MODES = ("stop", "skip", "conceal")
+
+
+def check_frame_size(width: int, height: int, max_pixels: int | None) -> None:
+    """Refuse a frame size above the pixels-per-frame budget (``None``: no budget) with LimitError."""
+    if max_pixels is None:
+        return
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+        raise GVC1DError(f"max_pixels must be a positive integer or None, got {max_pixels!r}")
+    if width * height > max_pixels:
+        raise LimitError(f"frame size {width}x{height} ({width * height} pixels) is above the limit of "
+                         f"{max_pixels} pixels per frame (raise it with --max-pixels)")
 
 
 def resolve_device(device: str) -> torch.device:
@@ -45,6 +84,20 @@ def _load(weights: str | LoadedWeights | None, device: torch.device) -> LoadedWe
     if isinstance(weights, LoadedWeights):
         return weights
     return load_weights(weights, device=device)
+
+
+@dataclass(frozen=True)
+class DecodedFrame:
+    """One frame out of :meth:`Decoder.decode_stream`.
+
+    ``error`` is ``None`` for a frame decoded from its packet. For a lost frame it is the error
+    that lost it, and ``frame`` is the concealment (``on_error="conceal"``) or ``None`` (``"skip"``).
+    """
+
+    frame_index: int
+    frame: VideoFrame | None
+    error: BitstreamError | None = None
+    packet_bytes: int = 0  # size of the packet it was decoded from, overhead included (0 if lost)
 
 
 @dataclass
@@ -117,7 +170,10 @@ class Encoder(_Coder):
 
     def __init__(self, width: int, height: int, fps: Fraction | int | float = Fraction(25), *, pix_fmt: str = "yuv420p",
                  color: ColorInfo = ColorInfo(), quality: int | None = None, intra_period: int = -1,
-                 weights: str | LoadedWeights | None = None, device: str = "cpu", threads: int | None = None):
+                 weights: str | LoadedWeights | None = None, device: str = "cpu", threads: int | None = None,
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS):
+        if isinstance(width, int) and isinstance(height, int):
+            check_frame_size(width, height, max_pixels)  # before loading anything
         if threads:
             torch.set_num_threads(threads)  # process-wide in torch
         dev = resolve_device(device)
@@ -180,14 +236,23 @@ class Encoder(_Coder):
 
 
 class Decoder(_Coder):
-    """Decodes packets to frames. Refuses streams made for other weights or entropy models."""
+    """Decodes packets to frames. Refuses streams made for other weights or entropy models, and
+    streams whose frames are above ``max_pixels`` luma samples (checked before anything is loaded).
+
+    A ``decode`` that raises leaves the state as it was. After a lost frame (:meth:`skip`,
+    :meth:`conceal`) the next P frame is decoded from the last good frame's state: its reference
+    picture, previous symbols and long-term memory. The encoder used the lost frame's, so pictures
+    (and, since the entropy model's probabilities depend on that state, usually the symbols too) are
+    wrong until the next intra frame; a P frame whose symbols come out of range is lost in turn.
+    """
 
     def __init__(self, header: bytes | StreamHeader, *, weights: str | LoadedWeights | None = None, device: str = "cpu",
-                 pix_fmt: str | None = None, threads: int | None = None):
-        if threads:
-            torch.set_num_threads(threads)
+                 pix_fmt: str | None = None, threads: int | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS):
         if isinstance(header, (bytes, bytearray)):
             header = read_header(io.BytesIO(bytes(header)))
+        check_frame_size(header.width, header.height, max_pixels)  # before loading anything
+        if threads:
+            torch.set_num_threads(threads)
         self.header = header
         dev = resolve_device(device)
         loaded = _load(weights, dev)
@@ -205,9 +270,16 @@ class Decoder(_Coder):
             raise GVC1DError(f"unsupported output pixel format {self.pix_fmt!r} (need one of {', '.join(PIX_FMTS)})")
         self.color = ColorInfo(header.color_matrix, header.color_range)
         self._s = _Session(loaded, dev, header.width, header.height, header.quality)
+        self.frames_lost = 0  # frames skipped or concealed by decode_stream
+        self.lost_frame_indices: list[int] = []  # the first LOST_INDICES_KEPT of them
+        self.first_error: BitstreamError | None = None  # what lost the first of them
+        self._on_error = "stop"
+
+    LOST_INDICES_KEPT = 16
 
     @property
     def frames_decoded(self) -> int:
+        """Frames accounted for so far (decoded or lost): the index the next packet must carry."""
         return self._s.index
 
     def decode_rgb(self, packet: Packet) -> torch.Tensor:
@@ -218,10 +290,84 @@ class Decoder(_Coder):
         if s.index == 0 and packet.frame_type != "I":
             raise CorruptPacketError("the first frame of a stream must be intra", 0)
         intra = packet.frame_type == "I"
+        if not intra and s.reference is None:  # only after frames were lost
+            raise CorruptPacketError(f"frame {s.index} is predicted from a lost frame (no intra frame decoded yet)",
+                                     s.index)
         memory_before = None if intra else s.context.memory
-        symbols = s.entropy.decode(packet.payload, s.windows, s.context, s.quality, intra, packet.frame_index)
+        saved = (s.context.prev_symbols, s.context.memory)  # replaced, never modified in place
+        try:
+            symbols = s.entropy.decode(packet.payload, s.windows, s.context, s.quality, intra, packet.frame_index)
+        except BaseException:
+            s.context.prev_symbols, s.context.memory = saved
+            raise
         s.record_symbols(symbols)
         return s.synthesise(symbols, intra, memory_before)
 
     def decode(self, packet: Packet) -> VideoFrame:
         return rgb_to_frame(self.decode_rgb(packet), self.pix_fmt, self.color)
+
+    def skip(self) -> None:
+        """Account for the loss of the next frame: the next packet expected is the one after it.
+        The decoding state stays that of the last good frame."""
+        self._s.index += 1
+
+    def conceal(self) -> VideoFrame:
+        """Account for the loss of the next frame and return its replacement: the last good
+        frame again, or mid-grey if there is none. The decoding state stays that of the last good frame."""
+        s = self._s
+        if s.reference is not None:
+            rgb = s.reference[0, :, : s.height, : s.width]
+        else:
+            rgb = torch.full((3, s.height, s.width), 0.5)
+        self.skip()
+        return rgb_to_frame(rgb, self.pix_fmt, self.color)
+
+    def decode_stream(self, stream: BinaryIO, on_error: str = "stop",
+                      max_payload: int | None = None) -> Iterator[DecodedFrame]:
+        """Decode the packets of ``stream`` (positioned after the header), one :class:`DecodedFrame`
+        per frame, in order.
+
+        ``on_error="stop"``: a truncated or corrupt packet raises (the frames before it have been
+        yielded). ``"skip"`` / ``"conceal"``: a lost frame is yielded with its ``error`` and no
+        picture / the :meth:`conceal` picture, the reader resynchronises on the next good packet
+        (:class:`PacketReader` with ``resync=True``), and decoding goes on; ``frames_lost``,
+        ``lost_frame_indices`` and ``first_error`` (and :meth:`loss_summary`) tell what was lost.
+        Model errors (e.g. non-finite output from broken weights) always raise.
+        """
+        if on_error not in ON_ERROR_MODES:
+            raise GVC1DError(f"unknown on_error mode {on_error!r} (need one of {', '.join(ON_ERROR_MODES)})")
+        self._on_error = on_error
+        for item in PacketReader(stream, self.header, max_payload, resync=on_error != "stop"):
+            if isinstance(item, PacketLoss):
+                losses = [(item.frame_index + k, item.error) for k in range(item.count)]
+            else:
+                try:
+                    frame = self.decode(item)
+                except CorruptPacketError as e:
+                    if on_error == "stop":
+                        raise
+                    losses = [(item.frame_index, e)]
+                else:
+                    yield DecodedFrame(item.frame_index, frame, None, len(item.payload) + PACKET_OVERHEAD)
+                    continue
+            for index, error in losses:
+                self.frames_lost += 1
+                if len(self.lost_frame_indices) < self.LOST_INDICES_KEPT:
+                    self.lost_frame_indices.append(index)
+                if self.first_error is None:
+                    self.first_error = error
+                if on_error == "conceal":
+                    yield DecodedFrame(index, self.conceal(), error)
+                else:
+                    self.skip()
+                    yield DecodedFrame(index, None, error)
+
+    def loss_summary(self) -> str | None:
+        """One line on the frames :meth:`decode_stream` lost, or ``None`` if it lost none."""
+        if not self.frames_lost:
+            return None
+        shown = ", ".join(map(str, self.lost_frame_indices))
+        more = ", ..." if self.frames_lost > len(self.lost_frame_indices) else ""
+        how = "concealed" if self._on_error == "conceal" else "skipped"
+        return (f"{self.frames_lost} of {self.frames_decoded} frames could not be decoded and were {how} "
+                f"(frames {shown}{more}); first error: {self.first_error}")

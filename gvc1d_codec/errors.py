@@ -39,3 +39,7 @@ class CorruptPacketError(BitstreamError):
 
 class WeightsError(GVC1DError):
     """A weights file is missing, tampered with, truncated or of the wrong kind."""
+
+
+class LimitError(GVC1DError):
+    """An input is valid but above a configured resource limit (e.g. the pixels-per-frame budget)."""

@@ -3,20 +3,108 @@
 Prints bpp (whole .gvc file, header included), PSNR-YUV ((6Y+U+V)/8 on the 8-bit planes),
 PSNR-RGB and MS-SSIM on RGB from the one fixed conversion (gvc1d_codec.color), and LPIPS-Alex when
 its weights are cached (``python -m gvc1d_codec.metrics fetch``).
+
+The benchmarks share its pieces: :func:`code_clip` (a clip through ``Encoder``/``Decoder`` into one
+in-memory .gvc stream and back, with the coding times), :func:`frame_metrics` (every metric of one
+decoded frame) and :func:`mean_metrics` (the mean over frames).
 """
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 import torch
 
 from .color import frame_to_rgb
 from .errors import GVC1DError
+from .frame import ColorInfo, VideoFrame
 from .io import Y4MReader
+
+
+def frame_metrics(src: VideoFrame, dec: VideoFrame, src_color: ColorInfo = ColorInfo(),
+                  dec_color: ColorInfo | None = None, lpips_net=None, dists_net=None) -> dict:
+    """The quality of one decoded frame against its source.
+
+    ``psnr_yuv`` on the 8-bit planes; ``psnr_rgb``, ``ms_ssim`` and, when the networks are given,
+    ``lpips_alex`` (a :class:`metrics.LPIPS`) and ``dists`` (a :class:`metrics.DISTS`) on RGB from
+    the codec's one conversion (:func:`frame_to_rgb`; BT.709 limited range unless the colour says
+    otherwise).
+    """
+    from . import metrics
+
+    a = frame_to_rgb(src, src_color)[None]
+    b = frame_to_rgb(dec, src_color if dec_color is None else dec_color)[None]
+    row = {"psnr_yuv": metrics.psnr_yuv(src.planes, dec.planes), "psnr_rgb": float(metrics.psnr_rgb(a, b)),
+           "ms_ssim": float(metrics.ms_ssim(a, b))}
+    with torch.no_grad():
+        if lpips_net is not None:
+            row["lpips_alex"] = float(lpips_net(a, b))
+        if dists_net is not None:
+            row["dists"] = float(dists_net(a, b))
+    return row
+
+
+def mean_metrics(rows: Sequence[dict]) -> dict:
+    """Per-frame metric rows -> the mean over frames of each metric."""
+    if not rows:
+        raise GVC1DError("no frames to compare")
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
+
+@dataclass
+class CodedClip:
+    """A clip coded and decoded through the frame-level API (:func:`code_clip`)."""
+
+    stream: bytes               # the whole .gvc file: header and every packet
+    decoded: list[VideoFrame]
+    encode_seconds: float       # the Encoder.encode calls only
+    decode_seconds: float       # the Decoder.decode calls only
+    ideal_bits: float           # the integer model's ideal bits for the payloads
+    payload_bits: int           # the entropy coder's real payload bits
+
+    def bpp(self, width: int, height: int) -> float:
+        return 8 * len(self.stream) / (width * height * len(self.decoded))
+
+
+def code_clip(frames: Sequence[VideoFrame], quality: int, weights=None, intra_period: int = -1,
+              fps: Fraction | int = 25) -> CodedClip:
+    """Encode ``frames`` with :class:`Encoder` into one in-memory .gvc stream, then decode it with
+    :class:`Decoder`, as the CLI does (``weights``: a registry name, path or loaded weights)."""
+    from .bitstream import PacketReader, read_header
+    from .codec import Decoder, Encoder
+
+    h, w = frames[0].height, frames[0].width
+    enc = Encoder(w, h, fps=fps, quality=quality, intra_period=intra_period, weights=weights)
+    buf = io.BytesIO()
+    buf.write(enc.header_bytes())
+    ideal, t_enc = 0.0, 0.0
+    for f in frames:
+        t0 = time.perf_counter()
+        packet = enc.encode(f)
+        t_enc += time.perf_counter() - t0
+        buf.write(packet)
+        ideal += enc.last.ideal_bits
+    stream = buf.getvalue()
+    buf.seek(0)
+    header = read_header(buf)
+    dec = Decoder(header, weights=weights)
+    decoded, payload, t_dec = [], 0, 0.0
+    for p in PacketReader(buf, header):
+        t0 = time.perf_counter()
+        decoded.append(dec.decode(p))
+        t_dec += time.perf_counter() - t0
+        payload += 8 * len(p.payload)
+    if len(decoded) != len(frames):
+        raise GVC1DError(f"decoded {len(decoded)} frames of {len(frames)}")
+    return CodedClip(stream, decoded, t_enc, t_dec, ideal, payload)
 
 
 def compare(src_path: str, dec_path: str, gvc_path: str | None = None, lpips: bool = True) -> dict:
@@ -37,18 +125,9 @@ def compare(src_path: str, dec_path: str, gvc_path: str | None = None, lpips: bo
             a, b = src.read_frame(), dec.read_frame()
             if a is None or b is None:
                 break
-            ra, rb = frame_to_rgb(a, src.color), frame_to_rgb(b, dec.color)
-            row = {"psnr_yuv": metrics.psnr_yuv(a.planes, b.planes), "psnr_rgb": float(metrics.psnr_rgb(ra, rb)),
-                   "ms_ssim": float(metrics.ms_ssim(ra[None], rb[None]))}
-            if lp is not None:
-                with torch.no_grad():
-                    row["lpips_alex"] = float(lp(ra[None], rb[None]))
-            rows.append(row)
-    if not rows:
-        raise GVC1DError("no frames to compare")
+            rows.append(frame_metrics(a, b, src.color, dec.color, lpips_net=lp))
     out = {"frames": len(rows), "width": src.width, "height": src.height}
-    for k in rows[0]:
-        out[k] = float(np.mean([r[k] for r in rows]))
+    out.update(mean_metrics(rows))
     if gvc_path:
         out["bpp"] = 8 * os.path.getsize(gvc_path) / (src.width * src.height * len(rows))
     return out

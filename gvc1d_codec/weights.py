@@ -28,7 +28,7 @@ from .model.gvc1d import GVC1D
 FORMAT = "gvc1d-weights-v1"
 ENTROPY_MODEL_ID = 1  # integer entropy-model definition (docs/bitstream.md); bump on any change
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-REGISTRY = {"gvc1d-tiny": "gvc1d-tiny.safetensors"}
+REGISTRY = {"gvc1d-tiny": "gvc1d-tiny.safetensors", "gvc1d-tiny-mse": "gvc1d-tiny-mse.safetensors"}
 DEFAULT_MODEL = "gvc1d-tiny"
 MAX_WEIGHTS_BYTES = 512 << 20
 

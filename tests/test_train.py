@@ -68,3 +68,76 @@ def test_trainer_runs_from_scratch_resumes_and_its_output_encodes(foreman, tmp_p
     packet = enc.encode_packet(frame)
     dec = Decoder(enc.header, weights=resumed)
     assert dec.decode(packet).width == 64
+
+
+def _tensors(path: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def test_generative_stage_trains_the_decoder_only_and_resumes(foreman, tmp_path):
+    from gvc1d_codec.metrics import MetricWeightsUnavailable, fetch_metric_weights
+
+    try:
+        fetch_metric_weights()
+    except MetricWeightsUnavailable as e:
+        pytest.skip(f"LPIPS weights unavailable: {e}")
+    start = tmp_path / "start.safetensors"
+    proc, _ = train("--out", str(start), "--config", "tiny", "--steps", "1", *SMALL_RUN)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "g.safetensors"
+    gan = ["--stage", "gan", "--disc-start", "1", "--adaptive-every", "1"]
+    proc, _ = train("--out", str(out), "--init", str(start), "--steps", "2", *gan, *SMALL_RUN)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "g.disc.safetensors").is_file()
+    rows = [json.loads(line) for line in (tmp_path / "g.log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2]
+    assert rows[0]["adv_w"] == 0.0 and rows[1]["adv_w"] > 0.0, "the adversarial term starts after --disc-start"
+    assert all(0.0 < r["lpips"] < 1.5 for r in rows)
+    disc_before = _tensors(tmp_path / "g.disc.safetensors")
+    proc, _ = train("--out", str(out), "--resume", "--steps", "3", *gan, *SMALL_RUN)
+    assert proc.returncode == 0, proc.stderr
+    from gvc1d_codec.weights import load_weights
+
+    assert json.loads(load_weights(out).metadata["training"])["stages"] == {"gan": 3}
+    before, after = _tensors(start), _tensors(out)
+    encoder = [k for k in before if k.startswith(("patch_embed", "encoder.", "to_tokens", "log_gain", "context_model"))]
+    decoder = [k for k in before if k.startswith(("decoder.", "head", "refine", "from_tokens"))]
+    assert encoder and decoder
+    assert all(torch_equal(before[k], after[k]) for k in encoder), "the encoder and the context model are frozen"
+    assert sum(not torch_equal(before[k], after[k]) for k in decoder) >= len(decoder) // 2, "the decoder learns"
+    assert not all(torch_equal(disc_before[k], v) for k, v in _tensors(tmp_path / "g.disc.safetensors").items())
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return bool(torch.equal(a, b))
+
+
+def test_memory_stage_grows_the_sequences(foreman, tmp_path):
+    out = tmp_path / "m.safetensors"
+    args = ["--batch", "1", "--crop", "128", "--clips", "foreman", "--log-every", "1", "--save-every", "1000"]
+    proc, _ = train("--out", str(out), "--config", "tiny", "--stage", "memory", "--frames", "4", "--steps", "4", *args)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in (tmp_path / "m.log.jsonl").read_text().splitlines()]
+    lengths = [r["frames"] for r in rows]
+    assert lengths[0] == 2 and lengths[-1] == 4 and lengths == sorted(lengths), lengths
+
+
+def test_data_parallel_on_two_gloo_processes(foreman, tmp_path):
+    """torchrun with 2 CPU processes: each draws its own batches; the averaged gradients keep the
+    replicas identical (the trainer checks it at every save and fails if they drift)."""
+    out = tmp_path / "d.safetensors"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "gvc1d_codec.train", "--out", str(out), "--config", "tiny", "--steps", "2",
+           "--threads", "1", "--save-every", "1", *SMALL_RUN]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=cli_env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "2 data-parallel processes" in proc.stderr
+    from gvc1d_codec.weights import load_weights
+
+    record = json.loads(load_weights(out).metadata["training"])
+    assert record["steps"] == 2 and record["batch"] == 2
+    assert log_steps(tmp_path / "d.log.jsonl") == [1, 2], "only rank 0 logs"

@@ -10,6 +10,9 @@ can make the reader fail but never allocate much or loop without consuming input
 """
 from __future__ import annotations
 
+import io
+import os
+import stat
 import struct
 import zlib
 from dataclasses import dataclass
@@ -47,6 +50,7 @@ FRAME_TYPE_CODES = {"I": 0x49, "P": 0x50}  # ASCII 'I' and 'P'
 _PACKET_HEAD = struct.Struct("<BBII")  # sync, frame_type, frame_index, payload_length (10 bytes)
 PACKET_HEAD_SIZE = _PACKET_HEAD.size
 PACKET_OVERHEAD = _PACKET_HEAD.size + _CRC.size  # 14 bytes around each payload
+_SYNC_BYTE = bytes([PACKET_SYNC])
 MAX_PAYLOAD_CAP = 256 * 1024 * 1024  # no default payload limit is ever above 256 MiB
 
 _READ_CHUNK = 1 << 20  # largest single read(); bounds what a lying length can make us allocate
@@ -287,6 +291,89 @@ def pack_packet(p: Packet) -> bytes:
     return head + p.payload + _CRC.pack(zlib.crc32(p.payload, zlib.crc32(head)))
 
 
+@dataclass(frozen=True)
+class PacketLoss:
+    """What a resynchronising :class:`PacketReader` yields where packets were lost.
+
+    ``count`` frames starting at ``frame_index`` are missing (at least 1). ``error`` is the error
+    found at ``frame_index`` (a :class:`CorruptPacketError` or :class:`TruncatedStreamError`). At
+    the end of the input the count is 1: how many frames the damaged tail held is unknown.
+    """
+
+    frame_index: int
+    count: int
+    error: BitstreamError
+
+
+RESYNC_WORK_BASE = 64 * 1024 * 1024  # bytes of CRC checking a resync may always spend ...
+RESYNC_WORK_PER_BYTE = 4  # ... plus this many per byte of input read so far
+RESYNC_SLACK_FRAMES = 250  # frames a resync may skip beyond what the bytes read could hold
+
+
+class _Input:
+    """The reader's view of its stream: bounded reads, a push-back buffer and, where the stream
+    can tell, the number of bytes left. Nothing is read ahead unless pushed back by a resync."""
+
+    def __init__(self, stream: BinaryIO):
+        self.stream = stream
+        self.pushback = bytearray()
+        self.consumed = 0  # bytes read from the stream so far (pushed-back bytes included)
+        try:
+            self._seekable = bool(stream.seekable())
+        except (AttributeError, OSError, ValueError):
+            self._seekable = False
+
+    def read(self, n: int) -> bytes:
+        """``n`` bytes, fewer only at end of input."""
+        if not self.pushback:
+            data = _read_exact(self.stream, n)
+        else:
+            data = bytes(self.pushback[:n])
+            del self.pushback[:n]
+            if len(data) < n:
+                data += _read_exact(self.stream, n - len(data))
+        self.consumed += len(data)
+        return data
+
+    def read_some(self, n: int) -> bytes:
+        """Up to ``n`` more bytes (from the push-back buffer first); empty only at end of input."""
+        if self.pushback:
+            data = bytes(self.pushback[:n])
+            del self.pushback[:n]
+        else:
+            data = _read_exact(self.stream, min(n, _READ_CHUNK))
+        self.consumed += len(data)
+        return data
+
+    def unread(self, data: bytes | bytearray | memoryview) -> None:
+        self.pushback[:0] = data
+        self.consumed -= len(data)
+
+    def bytes_left(self) -> int | None:
+        """Bytes between here and the end of a regular file or in-memory stream; ``None`` for pipes."""
+        if not self._seekable:
+            return None
+        try:
+            try:
+                st = os.fstat(self.stream.fileno())
+            except (AttributeError, io.UnsupportedOperation):
+                st = None
+            if st is not None:
+                if not stat.S_ISREG(st.st_mode):
+                    self._seekable = False
+                    return None
+                end = st.st_size
+            else:  # no file descriptor (io.BytesIO): ask the stream; it keeps no read buffer to lose
+                here = self.stream.tell()
+                end = self.stream.seek(0, 2)
+                self.stream.seek(here)
+            left = end - self.stream.tell()
+        except (OSError, ValueError):
+            self._seekable = False
+            return None
+        return max(left, 0) + len(self.pushback)
+
+
 class PacketReader:
     """Iterate the packets of a stream whose header has already been read.
 
@@ -294,46 +381,94 @@ class PacketReader:
     Raises TruncatedStreamError if input ends inside a packet and CorruptPacketError for a bad
     sync byte, frame type, frame index, oversized payload length or CRC mismatch; in both cases
     ``frame_index`` is the index of the packet expected at that point. After it stops or raises,
-    the reader yields nothing more.
+    the reader yields nothing more. On a seekable stream a payload length larger than the bytes
+    left is reported as truncation at once, without reading.
+
+    With ``resync=True`` the reader does not raise for a damaged packet: it yields a
+    :class:`PacketLoss` and looks for the next good packet (docs/bitstream.md, "Resynchronising"):
+    from the damaged packet's first byte on, the first position holding a packet with a later
+    ``frame_index``, a valid type, a length within the limit and a matching CRC, then continues
+    from there. ``frame_index`` may not exceed what the input read so far could hold as 14-byte
+    packets by more than 250 frames, so losses never multiply the output much beyond the input.
+    At the end of the input it yields a final ``PacketLoss`` of count 1 and stops. The scan is
+    linear in the input: the CRC checking of candidate packets is capped at 64 MiB plus 4 bytes
+    per byte read, after which the rest of the input is reported as one loss.
     """
 
-    def __init__(self, stream: BinaryIO, header: StreamHeader, max_payload: int | None = None):
+    def __init__(self, stream: BinaryIO, header: StreamHeader, max_payload: int | None = None,
+                 resync: bool = False):
         if max_payload is None:
             max_payload = default_max_payload(header)
         elif isinstance(max_payload, bool) or not isinstance(max_payload, int) or max_payload < 0:
             raise ValueError(f"max_payload must be a non-negative int, got {max_payload!r}")
         self.header = header
         self.max_payload = max_payload
+        self.resync = bool(resync)
         self.next_frame_index = 0  # index the next packet must carry
-        self._stream = stream
+        self._in = _Input(stream)
         self._done = False
+        self._pending: Packet | None = None  # the packet found by a resync, yielded after its loss
+        self._resync_work = 0
 
-    def __iter__(self) -> Iterator[Packet]:
+    def __iter__(self) -> Iterator[Packet | PacketLoss]:
         return self
 
-    def __next__(self) -> Packet:
+    def __next__(self) -> Packet | PacketLoss:
+        if self._pending is not None:
+            packet, self._pending = self._pending, None
+            self.next_frame_index = packet.frame_index + 1
+            return packet
         if self._done:
             raise StopIteration
+        start = self._in.consumed
+        recorded = bytearray() if self.resync else None
         try:
-            packet = self._read_packet()
-        except BitstreamError:
-            self._done = True
-            raise
+            packet = self._read_packet(recorded)
+        except BitstreamError as e:
+            if not self.resync:
+                self._done = True
+                raise
+            return self._resynchronise(e, start, recorded)
         if packet is None:
             self._done = True
             raise StopIteration
         self.next_frame_index += 1
         return packet
 
-    def _read_packet(self) -> Packet | None:
+    def _read(self, n: int, recorded: bytearray | None) -> bytes:
+        data = self._in.read(n)
+        if recorded is not None:
+            recorded += data
+        return data
+
+    def _read_packet(self, recorded: bytearray | None = None) -> Packet | None:
         n = self.next_frame_index
-        head = _read_exact(self._stream, PACKET_HEAD_SIZE)
+        head = self._read(PACKET_HEAD_SIZE, recorded)
         if not head:
             return None
         if len(head) < PACKET_HEAD_SIZE:
             raise TruncatedStreamError(
                 f"stream truncated in frame {n} "
                 f"(packet header: got {len(head)} of {PACKET_HEAD_SIZE} bytes)", n)
+        frame_type, index, length = self._check_head(head, n)
+        left = self._in.bytes_left()
+        if left is not None and length > left:  # no need to read what cannot be there
+            raise TruncatedStreamError(
+                f"stream truncated in frame {n} (payload: got {left} of {length} bytes)", n)
+        payload = self._read(length, recorded)
+        if len(payload) < length:
+            raise TruncatedStreamError(
+                f"stream truncated in frame {n} (payload: got {len(payload)} of {length} bytes)", n)
+        crc = self._read(_CRC.size, recorded)
+        if len(crc) < _CRC.size:
+            raise TruncatedStreamError(
+                f"stream truncated in frame {n} (packet CRC: got {len(crc)} of {_CRC.size} bytes)", n)
+        if zlib.crc32(payload, zlib.crc32(head)) != _CRC.unpack(crc)[0]:
+            raise CorruptPacketError(f"CRC mismatch in frame {n}", n)
+        return Packet(frame_type, index, payload)
+
+    def _check_head(self, head: bytes, n: int) -> tuple[str, int, int]:
+        """Validate a 10-byte packet header that must carry index ``n``; return its fields."""
         sync, type_code, index, length = _PACKET_HEAD.unpack(head)
         if sync != PACKET_SYNC:
             raise CorruptPacketError(
@@ -352,17 +487,81 @@ class PacketReader:
             raise CorruptPacketError(
                 f"payload length {length} in frame {n} exceeds the limit of "
                 f"{self.max_payload} bytes", n)
-        payload = _read_exact(self._stream, length)
-        if len(payload) < length:
-            raise TruncatedStreamError(
-                f"stream truncated in frame {n} (payload: got {len(payload)} of {length} bytes)", n)
-        crc = _read_exact(self._stream, _CRC.size)
-        if len(crc) < _CRC.size:
-            raise TruncatedStreamError(
-                f"stream truncated in frame {n} (packet CRC: got {len(crc)} of {_CRC.size} bytes)", n)
-        if zlib.crc32(payload, zlib.crc32(head)) != _CRC.unpack(crc)[0]:
-            raise CorruptPacketError(f"CRC mismatch in frame {n}", n)
-        return Packet(frame_type, index, payload)
+        return frame_type, index, length
+
+    def _resynchronise(self, error: BitstreamError, start: int, recorded: bytearray) -> PacketLoss:
+        """After ``error`` in the packet that began at input offset ``start``: find the next good
+        packet, queue it, and return the loss in between. Every step consumes input or stops."""
+        n = self.next_frame_index
+        buf = bytearray(recorded)  # the damaged packet's bytes (it may be a later, good packet)
+        base = start  # input offset of buf[0]
+        pos = 0  # scan position in buf
+        while not self._done:
+            i = buf.find(_SYNC_BYTE, pos)
+            if i < 0:  # nothing here: drop what was scanned, read on
+                base += len(buf)
+                buf.clear()
+                pos = 0
+                if not self._fill(buf, _READ_CHUNK):
+                    break
+                continue
+            if i > len(buf) // 2:  # keep the buffer short
+                del buf[:i]
+                base += i
+                i = 0
+            pos = i + 1
+            if len(buf) - i < PACKET_HEAD_SIZE and not self._fill(buf, i + PACKET_HEAD_SIZE - len(buf)):
+                break
+            found = self._candidate(buf, i, n, base + i)
+            if found is not None:
+                packet, end = found
+                self._in.unread(buf[end:])
+                self._pending = packet
+                self.next_frame_index = packet.frame_index
+                return PacketLoss(n, packet.frame_index - n, error)
+        self._done = True
+        self.next_frame_index = n + 1
+        return PacketLoss(n, 1, error)
+
+    def _fill(self, buf: bytearray, need: int) -> bool:
+        """Append at least ``need`` bytes to ``buf`` (fewer at end of input); False if none came."""
+        got = 0
+        while got < need:
+            data = self._in.read_some(max(need - got, 1))
+            if not data:
+                break
+            buf += data
+            got += len(data)
+        return got > 0
+
+    def _candidate(self, buf: bytearray, i: int, n: int, offset: int) -> tuple[Packet, int] | None:
+        """The packet starting at ``buf[i]`` (input offset ``offset``) and the offset in ``buf``
+        after it, if it is one that can follow a loss at frame ``n``; reads the bytes it needs
+        into ``buf``."""
+        if len(buf) - i < PACKET_HEAD_SIZE:
+            return None
+        head = bytes(buf[i:i + PACKET_HEAD_SIZE])
+        _sync, type_code, index, length = _PACKET_HEAD.unpack(head)
+        if type_code not in FRAME_TYPE_CODES.values() or length > self.max_payload or index <= n:
+            return None
+        # frames never outnumber the 14-byte packets that fit in the input, plus a slack
+        if index + 1 > (offset + PACKET_OVERHEAD + length) // PACKET_OVERHEAD + RESYNC_SLACK_FRAMES:
+            return None
+        end = i + PACKET_OVERHEAD + length
+        budget = RESYNC_WORK_BASE + RESYNC_WORK_PER_BYTE * self._in.consumed
+        if self._resync_work + PACKET_OVERHEAD + length > budget:
+            self._done = True  # the rest of the input is one loss
+            return None
+        self._resync_work += PACKET_OVERHEAD + length
+        if len(buf) < end and not self._fill(buf, end - len(buf)):
+            return None
+        if len(buf) < end:
+            return None
+        payload = bytes(buf[i + PACKET_HEAD_SIZE:end - _CRC.size])
+        if zlib.crc32(payload, zlib.crc32(head)) != _CRC.unpack_from(buf, end - _CRC.size)[0]:
+            return None
+        frame_type = "I" if type_code == FRAME_TYPE_CODES["I"] else "P"
+        return Packet(frame_type, index, payload), end
 
 
 class StreamWriter:

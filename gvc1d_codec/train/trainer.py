@@ -5,8 +5,20 @@ scratch (``--config tiny``), keeps the optimiser state beside the output (``<out
 so an interrupted run continues with ``--resume``, saves every ``--save-every`` steps and when the
 ``--minutes`` budget is spent, and logs one JSON line per ``--log-every`` steps.
 
-Stages (paper Sec. training): ``recon`` (the rate does not shape the tokens; the prior learns),
-``rd`` (rate-distortion, variable rate over the quality levels, sequences of ``--frames`` frames).
+Stages (paper Sec. training):
+
+1. ``recon``: 1D-token reconstruction (the rate does not shape the tokens; the prior learns).
+2. ``rd``: rate-distortion, variable rate over the quality levels, sequences of ``--frames``.
+3. ``memory``: rate-distortion on longer sequences, grown from 2 frames to ``--frames`` over the
+   run, so the long-term memory and the global layers see long-range context.
+4. ``gan``: generative fine-tuning of the decoder (encoder and context model frozen: the rate
+   does not move) with MSE + LPIPS-Alex + an adaptive-weight hinge adversarial loss against a
+   LeCam-regularised patch discriminator (:mod:`gvc1d_codec.train.discriminator`).
+
+Data parallel: under ``torchrun --nproc_per_node N`` (env ``WORLD_SIZE``) each process draws its
+own batches and the gradients are averaged over processes (gloo on CPU, NCCL on CUDA) before
+every optimiser step, so all replicas stay identical (checked at every save); rank 0 logs and
+saves.
 """
 from __future__ import annotations
 
@@ -14,6 +26,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -27,7 +40,10 @@ from ..data.clips import clip_names
 from ..data.dataset import VideoCropDataset
 from ..model.gvc1d import GVC1D
 from ..weights import load_weights, save_weights
-from .loss import sequence_rd_loss
+from .discriminator import LeCam, PatchDiscriminator, adaptive_weight, hinge_d_loss
+from .loss import sequence_generative_loss, sequence_rd_loss
+
+STAGES = ["recon", "rd", "memory", "gan"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", help="start from this weights file (registry name or path)")
     p.add_argument("--resume", action="store_true", help="continue from --out and its optimiser state")
     p.add_argument("--config", default="tiny", choices=sorted(PRESETS), help="preset when starting from scratch")
-    p.add_argument("--stage", default="rd", choices=["recon", "rd"])
+    p.add_argument("--stage", default="rd", choices=STAGES)
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--minutes", type=float, default=0, help="stop (and save) after this wall time; 0 = no limit")
     p.add_argument("--batch", type=int, default=6)
@@ -52,36 +68,58 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--log", help="JSONL log file (default: <out>.log.jsonl)")
     p.add_argument("--device", default="cpu")
+    gan = p.add_argument_group("generative stage (--stage gan)")
+    gan.add_argument("--disc-weight", type=float, default=0.1, help="scale of the adaptive adversarial weight")
+    gan.add_argument("--disc-start", type=int, default=100, help="steps of discriminator-only warm-up before the adversarial term")
+    gan.add_argument("--disc-lr", type=float, default=1e-4)
+    gan.add_argument("--adaptive-every", type=int, default=8, help="recompute the adaptive weight every N steps (it costs two extra backward passes)")
+    gan.add_argument("--lecam", type=float, default=0.001, help="LeCam regularisation weight")
     return p
 
 
 def _optimizer(model: GVC1D, lr: float) -> torch.optim.Optimizer:
     decay, no_decay = [], []
     for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
         (no_decay if p.ndim < 2 or "tokens" in name or "pos" in name or "gain" in name or "frame_type" in name else decay).append(p)
     return torch.optim.AdamW([{"params": decay, "weight_decay": 1e-4}, {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.999))
 
 
-def _save_optimizer(opt: torch.optim.Optimizer, path: Path, step: int) -> None:
+def _decoder_only(model: GVC1D) -> None:
+    """Freeze everything but the synthesis (stage ``gan``)."""
+    synthesis = ("mask_tokens", "context_embed", "dec_", "from_tokens", "token_scatter", "decoder",
+                 "head", "refine", "log_inv_gain")
+    for name, p in model.named_parameters():
+        p.requires_grad_(name.startswith(synthesis))
+
+
+def _save_optimizer(opt: torch.optim.Optimizer, path: Path, step: int, stage: str = "") -> None:
     tensors = {}
     for i, (p, st) in enumerate(((p, opt.state[p]) for g in opt.param_groups for p in g["params"])):
         for k in ("exp_avg", "exp_avg_sq"):
             if k in st:
                 tensors[f"{i}.{k}"] = st[k].contiguous()
     tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"step": str(step)})
+    save_file(tensors, str(tmp), metadata={"step": str(step), "stage": stage})
     tmp.replace(path)
 
 
-def _load_optimizer(opt: torch.optim.Optimizer, path: Path) -> None:
+def _load_optimizer(opt: torch.optim.Optimizer, path: Path, stage: str | None = None) -> bool:
+    """Restore Adam's moments saved by :func:`_save_optimizer`; False (fresh state) when they
+    belong to another stage, whose parameter set differs."""
     from safetensors import safe_open
 
     with safe_open(str(path), "pt") as f:
-        step = float(f.metadata().get("step", 0))
+        meta = f.metadata() or {}
+    if stage is not None and meta.get("stage", stage) != stage:
+        return False
+    step = float(meta.get("step", 0))
     tensors = load_file(str(path))
     for i, p in enumerate(p for g in opt.param_groups for p in g["params"]):
         if f"{i}.exp_avg" in tensors:  # Adam's bias correction continues from the saved step
             opt.state[p] = {"step": torch.tensor(step), "exp_avg": tensors[f"{i}.exp_avg"], "exp_avg_sq": tensors[f"{i}.exp_avg_sq"]}
+    return True
 
 
 def to_rgb_batch(planes) -> torch.Tensor:
@@ -89,13 +127,56 @@ def to_rgb_batch(planes) -> torch.Tensor:
     return yuv420_to_rgb(y, u, v)  # [B, T, 3, H, W]
 
 
+class _Replicas:
+    """Data-parallel bookkeeping (one process when not under ``torchrun``)."""
+
+    def __init__(self, device: str):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        if self.world > 1:
+            import torch.distributed as dist
+
+            self.dist = dist
+            dist.init_process_group("nccl" if str(device).startswith("cuda") else "gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def average_gradients(self, params) -> None:
+        if self.world == 1:
+            return
+        for p in params:
+            if p.grad is not None:
+                self.dist.all_reduce(p.grad)
+                p.grad /= self.world
+
+    def check_identical(self, model: torch.nn.Module) -> None:
+        """Raise if the replicas' parameters have drifted apart (they must be bit-identical)."""
+        if self.world == 1:
+            return
+        with torch.no_grad():
+            total = torch.stack([p.double().sum() for p in model.parameters()]).sum().reshape(1)
+        lo, hi = total.clone(), total.clone()
+        self.dist.all_reduce(lo, op=self.dist.ReduceOp.MIN)
+        self.dist.all_reduce(hi, op=self.dist.ReduceOp.MAX)
+        if lo.item() != hi.item():
+            raise RuntimeError(f"data-parallel replicas diverged ({lo.item()} != {hi.item()})")
+
+    def close(self) -> None:
+        if self.world > 1:
+            self.dist.destroy_process_group()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    replicas = _Replicas(args.device)
     torch.manual_seed(args.seed)
     out = Path(args.out)
     opt_path = out.with_name(out.stem + ".opt.safetensors")
+    disc_path = out.with_name(out.stem + ".disc.safetensors")
     log_path = Path(args.log) if args.log else out.with_name(out.stem + ".log.jsonl")
     step = 0
     history: dict = {}
@@ -114,57 +195,115 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         model.cfg = dataclasses.replace(model.cfg, lambdas=lambdas)
         model.context_model.cfg = model.cfg
+    generative = args.stage == "gan"
+    if generative:
+        _decoder_only(model)
     model.to(args.device)
     opt = _optimizer(model, args.lr)
-    if args.resume and opt_path.exists():
-        _load_optimizer(opt, opt_path)
+    resumed_opt = args.resume and opt_path.exists() and _load_optimizer(opt, opt_path, args.stage)
+    disc = lpips = lecam = opt_d = None
+    if generative:
+        from ..metrics.lpips import LPIPS
+
+        lpips = LPIPS("alex").to(args.device)
+        disc = PatchDiscriminator().to(args.device)
+        if args.resume and disc_path.exists():
+            disc.load_state_dict(load_file(str(disc_path)))
+        opt_d = torch.optim.Adam(disc.parameters(), lr=args.disc_lr, betas=(0.5, 0.9))
+        lecam = LeCam()
     names = clip_names("train") if args.clips == "train" else args.clips.split(",")
     data = VideoCropDataset(names, seq_len=args.frames, crop=args.crop, seed=args.seed, skip_unfit=True)
-    gen = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
+    gen = torch.Generator().manual_seed((args.seed * 1_000_003 + step) * replicas.world + replicas.rank)
     cfg = model.cfg
+    trainable = [p for p in model.parameters() if p.requires_grad]
     t_start = time.time()
     prior_wall = float(history.get("wall_seconds", 0.0))
     first_step = step
     stats_acc: dict[str, float] = {}
-    print(f"training {cfg.name} stage={args.stage} from step {step} on {','.join(data.names)}", file=sys.stderr)
+    adv_w = None
+    if replicas.main:
+        print(f"training {cfg.name} stage={args.stage} from step {step} on {','.join(data.names)}"
+              f"{f' ({replicas.world} data-parallel processes)' if replicas.world > 1 else ''}", file=sys.stderr)
 
     def save() -> None:
+        replicas.check_identical(model)
+        if not replicas.main:
+            return
         record = dict(history)
         record.update({
             "steps": step, "wall_seconds": round(prior_wall + time.time() - t_start, 1),
             "last_stage": args.stage, "clips": data.names, "crop": args.crop, "frames": args.frames,
-            "batch": args.batch, "lr": args.lr, "seed": args.seed,
+            "batch": args.batch * replicas.world, "lr": args.lr, "seed": args.seed,
         })
         stages = dict(history.get("stages", {}))
         stages[args.stage] = stages.get(args.stage, 0) + (step - first_step)
         record["stages"] = stages
         save_weights(model, out, {"training": record})
-        _save_optimizer(opt, opt_path, step)
+        _save_optimizer(opt, opt_path, step, args.stage)
+        if disc is not None:
+            tmp = disc_path.with_name(disc_path.name + ".tmp")
+            save_file({k: v.contiguous() for k, v in disc.state_dict().items()}, str(tmp))
+            tmp.replace(disc_path)
+
+    def seq_len() -> int:
+        if args.stage != "memory":
+            return args.frames
+        progress = (step - first_step) / max(1, args.steps - first_step)
+        if args.minutes:
+            progress = max(progress, (time.time() - t_start) / (args.minutes * 60))
+        return min(args.frames, 2 + int((args.frames - 1) * progress))
 
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "a") as log:
+    with open(log_path, "a") if replicas.main else open(os.devnull, "w") as log:
         while step < args.steps:
-            warm = step + 1 if not (args.resume and opt_path.exists()) else step - first_step + 1 + args.warmup
+            warm = step + 1 if not resumed_opt else step - first_step + 1 + args.warmup
             lr = args.lr * min(1.0, warm / args.warmup)
             for g in opt.param_groups:
                 g["lr"] = lr
-            frames = to_rgb_batch(data.sample_batch(args.batch, gen)).to(args.device)
+            frames = to_rgb_batch(data.sample_batch(args.batch, gen)).to(args.device)[:, :seq_len()]
             quality = torch.randint(0, cfg.qualities, (args.batch,), generator=gen).to(args.device)
-            loss, stats = sequence_rd_loss(model, frames, quality, rate_to_encoder=args.stage == "rd")
+            if generative:
+                nll, adv, fakes, stats = sequence_generative_loss(model, frames, quality, lpips, disc)
+                if step - first_step >= args.disc_start or resumed_opt:
+                    if adv_w is None or (step - first_step) % args.adaptive_every == 0:
+                        adv_w = adaptive_weight(nll, adv, model.refine.weight, args.disc_weight)
+                    w = adv_w
+                else:
+                    w = nll.new_zeros(())
+                loss = nll + w * adv
+                stats.update(adv=float(adv.detach()), adv_w=float(w))
+            else:
+                loss, stats = sequence_rd_loss(model, frames, quality, rate_to_encoder=args.stage != "recon")
             opt.zero_grad(set_to_none=True)
+            if disc is not None:
+                disc.requires_grad_(False)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+            replicas.average_gradients(trainable)
+            torch.nn.utils.clip_grad_norm_(trainable, 0.5)
             opt.step()
+            if disc is not None:  # the discriminator's step, on this step's reconstructions
+                disc.requires_grad_(True)
+                real = frames.flatten(0, 1)
+                fake = torch.stack(fakes, 1).detach().clamp(0, 1).flatten(0, 1)
+                d_real, d_fake = disc(real), disc(fake)
+                d_loss = hinge_d_loss(d_real, d_fake) + args.lecam * lecam.penalty(d_real, d_fake)
+                opt_d.zero_grad(set_to_none=True)
+                d_loss.backward()
+                replicas.average_gradients(disc.parameters())
+                opt_d.step()
+                stats.update(d_loss=float(d_loss.detach()), d_real=float(d_real.detach().mean()),
+                             d_fake=float(d_fake.detach().mean()))
             step += 1
             stats["loss"] = float(loss.detach())
             for k, v in stats.items():
                 stats_acc[k] = stats_acc.get(k, 0.0) + v
             if step % args.log_every == 0:
                 row = {k: round(v / args.log_every, 5) for k, v in stats_acc.items()}
-                row.update(step=step, stage=args.stage, lr=lr, elapsed=round(time.time() - t_start, 1))
+                row.update(step=step, stage=args.stage, frames=frames.shape[1], lr=lr, elapsed=round(time.time() - t_start, 1))
                 log.write(json.dumps(row) + "\n")
                 log.flush()
-                print(json.dumps(row), file=sys.stderr)
+                if replicas.main:
+                    print(json.dumps(row), file=sys.stderr)
                 stats_acc = {}
             if step % args.save_every == 0:
                 save()
@@ -174,5 +313,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("loss is not finite; stopping without saving", file=sys.stderr)
                 return 1
     save()
-    print(f"saved {out} at step {step}", file=sys.stderr)
+    if replicas.main:
+        print(f"saved {out} at step {step}", file=sys.stderr)
+    replicas.close()
     return 0
