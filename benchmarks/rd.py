@@ -3,6 +3,15 @@
     python benchmarks/rd.py [--weights W] [--frames 32] [--json F] [--plot-dir D] [--markdown F] [--doc F]
     python benchmarks/rd.py --quick ...                  # smoke test: 4 frames, 2 rate points per codec
     python benchmarks/rd.py --from-json F --markdown F2 --plot-dir D --doc F3   # re-render, no coding
+    python benchmarks/rd.py --reuse-anchors F --extra-weights gvc1d-tiny-mse ...  # code gvc1d only, anchors from F
+
+``--reuse-anchors F`` takes the anchor points (rates, metrics, times, settings, commands, versions)
+from an earlier results JSON of the same clips and frame counts (refused otherwise, exit 2) and
+codes only gvc1d; F may be the ``--json`` output path (it is read in full first).
+``--extra-weights NAME=SPEC`` (repeatable or comma-separated; ``SPEC`` alone names it after the
+registry name / file stem) codes more gvc1d weights as extra curves, labelled "gvc1d (NAME)"; the
+BD-rates against the anchors stay those of the main weights, and a further table gives the BD-rate
+of the main weights against each extra curve.
 
 Test conditions (../shared/docs/evaluation.md):
 
@@ -79,6 +88,64 @@ HIGHER_BETTER = {k: hb for k, _, hb in METRICS}
 
 def log(msg: str) -> None:
     print(f"rd: {msg}", file=sys.stderr, flush=True)
+
+
+def refuse(msg: str) -> None:
+    """A one-line error and exit status 2."""
+    print(f"rd.py: {msg}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+EXTRA_PREFIX = "gvc1d:"  # codec key of an --extra-weights curve: "gvc1d:<name>"
+
+
+def is_gvc(codec: str) -> bool:
+    """The main gvc1d curve or an --extra-weights one (everything else is an anchor)."""
+    return codec == "gvc1d" or codec.startswith(EXTRA_PREFIX)
+
+
+def parse_extra_weights(specs: list[str] | None) -> list[tuple[str, str]]:
+    """``--extra-weights`` values -> [(name, spec)]: ``NAME=SPEC`` or just ``SPEC`` (named after its
+    registry name or file stem), repeatable and comma-separated."""
+    out: list[tuple[str, str]] = []
+    for item in (x.strip() for s in specs or [] for x in s.split(",")):
+        if not item:
+            continue
+        name, _, spec = item.partition("=") if "=" in item else (Path(item).stem if item.endswith(".safetensors") else item, "", item)
+        name, spec = name.strip(), spec.strip()
+        if not name or not spec:
+            refuse(f"--extra-weights {item!r}: expected NAME=SPEC or SPEC")
+        if name in {n for n, _ in out}:
+            refuse(f"--extra-weights: name {name!r} given twice")
+        out.append((name, spec))
+    return out
+
+
+def read_reused_anchors(path: str, clips: list[str], frames_wanted: int, quick: bool, metrics: list[str]) -> dict:
+    """The earlier results JSON for ``--reuse-anchors``, read in full, after checking that it is of
+    the same clips, frame counts, mode and metrics (else a one-line error, exit 2)."""
+    try:
+        old = json.loads(Path(path).read_text())
+        old_clips = {c["clip"]: c for c in old["clips"]}
+        old_cond = old["conditions"]
+        old["codecs"], old["points"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        refuse(f"--reuse-anchors {path}: not a readable rd.py results JSON ({type(e).__name__}: {e})")
+    if sorted(old_clips) != sorted(clips):
+        refuse(f"--reuse-anchors {path}: clips differ (JSON: {','.join(old_clips) or '-'}; requested: {','.join(clips)})")
+    if bool(old_cond.get("quick")) != bool(quick):
+        refuse(f"--reuse-anchors {path}: the JSON is {'a' if old_cond.get('quick') else 'not a'} --quick run, this run is "
+               f"{'' if quick else 'not '}--quick")
+    want = {n: min(frames_wanted, CLIPS[n].frames) for n in clips}
+    diff = [f"{n} {old_clips[n].get('frames')} in JSON, {want[n]} requested" for n in clips
+            if old_clips[n].get("frames") != want[n]]
+    if diff:
+        refuse(f"--reuse-anchors {path}: frame counts differ ({'; '.join(diff)})")
+    missing = [m for m in metrics if m not in old_cond.get("metrics", [])]
+    if missing:
+        refuse(f"--reuse-anchors {path}: metric(s) {', '.join(missing)} not in the JSON (it has "
+               f"{', '.join(old_cond.get('metrics', []))}); pass --metrics")
+    return old
 
 
 # ----------------------------------------------------------------------------- anchors
@@ -309,11 +376,22 @@ def run(a) -> dict:
     nets = load_metric_nets(wanted)
     wanted = [m for m in wanted if m not in nets.skipped]
 
-    binaries = ffmpeg_binaries()
-    anchors, skipped = [], []
+    reused = getattr(a, "reused", None)
+    extras = [(name, spec, load_weights(spec)) for name, spec in parse_extra_weights(getattr(a, "extra_weights", None))]
+    binaries = ffmpeg_binaries() if reused is None else {}
+    anchors, skipped, reused_anchors = [], [], []
     for name in [n for n in a.anchors.split(",") if n]:
         if name not in ANCHOR_BY_NAME:
             sys.exit(f"rd.py: unknown anchor {name!r} (known: {', '.join(ANCHOR_BY_NAME)})")
+        if reused is not None:
+            if name in reused["codecs"]:
+                reused_anchors.append(name)
+            else:
+                skip = next((s for s in reused.get("skipped", []) if s["codec"] == name),
+                            {"codec": name, "reason": f"not in the reused {a.reuse_anchors}"})
+                log(f"skipping {name}: {skip['reason']}")
+                skipped.append(skip)
+            continue
         anchor = ANCHOR_BY_NAME[name]
         exe, which = resolve_anchor(anchor, binaries)
         if exe is None:
@@ -324,6 +402,15 @@ def run(a) -> dict:
     codecs = {"gvc1d": {"label": f"gvc1d ({Path(loaded.path).stem})", "param": "quality", "values": qualities,
                         "weights": str(loaded.path), "weights_sha256": loaded.sha256,
                         "notes": "frame-level API (Encoder/Decoder), intra period -1, bpp of the whole .gvc stream"}}
+    extra_q = {}
+    for name, spec, w in extras:
+        q = list(range(w.config.qualities))
+        extra_q[name] = sorted({q[0], q[-1]}) if a.quick else q
+        codecs[EXTRA_PREFIX + name] = {"label": f"gvc1d ({name})", "param": "quality", "values": extra_q[name],
+                                       "weights": str(w.path), "weights_sha256": w.sha256, "extra": True,
+                                       "notes": codecs["gvc1d"]["notes"]}
+    for name in reused_anchors:
+        codecs[name] = reused["codecs"][name]
     for anchor, exe, which in anchors:
         ladder = anchor.quick_ladder if a.quick else anchor.ladder
         preset = anchor.quick_preset if a.quick else anchor.preset
@@ -353,14 +440,24 @@ def run(a) -> dict:
                 wr = Y4MWriter(f, w, h, Fraction(FPS))
                 for fr in src:
                     wr.write_frame(fr)
-            for q in qualities:
-                coded = code_clip(src, q, weights=loaded)
-                p = {"clip": name, "codec": "gvc1d", "param": "quality", "value": q, "bytes": len(coded.stream),
-                     "bpp": coded.bpp(w, h), "encode_seconds": coded.encode_seconds,
-                     "decode_seconds": coded.decode_seconds}
-                p.update(measure(src, coded.decoded, nets, wanted))
-                points.append(p)
-                log(_point_line(p))
+            if reused is not None:
+                old_t = next(c["frames"] for c in reused["clips"] if c["clip"] == name)
+                if old_t != t:
+                    refuse(f"--reuse-anchors {a.reuse_anchors}: frame counts differ ({name} {old_t} in JSON, {t} here)")
+            for codec, wts, qs in [("gvc1d", loaded, qualities)] + [(EXTRA_PREFIX + n, wx, extra_q[n]) for n, _, wx in extras]:
+                for q in qs:
+                    coded = code_clip(src, q, weights=wts)
+                    p = {"clip": name, "codec": codec, "param": "quality", "value": q, "bytes": len(coded.stream),
+                         "bpp": coded.bpp(w, h), "encode_seconds": coded.encode_seconds,
+                         "decode_seconds": coded.decode_seconds}
+                    p.update(measure(src, coded.decoded, nets, wanted))
+                    points.append(p)
+                    log(_point_line(p))
+            for anc in reused_anchors:
+                for p in reused["points"]:
+                    if p["clip"] == name and p["codec"] == anc:
+                        points.append(dict(p))
+                        log("reused " + _point_line(p))
             for anchor, exe, _ in anchors:
                 for value in codecs[anchor.name]["values"]:
                     r = code_anchor(anchor, exe, value, src_y4m, w, h, t, workdir, name, a.threads,
@@ -390,6 +487,15 @@ def run(a) -> dict:
         "clips": clips, "codecs": codecs, "skipped": skipped, "points": points,
         "elapsed_seconds": time.perf_counter() - t_start,
     }
+    if reused is not None:
+        # where the anchor points come from (if that run reused them in turn: the run that coded them)
+        origin = reused.get("anchors_reused_from") or {
+            "json": str(a.reuse_anchors), "command": reused.get("command"),
+            "elapsed_seconds": reused.get("elapsed_seconds"), "machine": reused.get("machine"),
+            "threads": reused["conditions"].get("threads")}
+        result["anchors_reused_from"] = origin
+        if origin.get("threads") != a.threads:
+            log(f"note: the reused anchors were coded with {origin.get('threads')} thread(s), gvc1d now with {a.threads}")
     result.update(compute_bd(result, a.min_overlap))
     return result
 
@@ -431,20 +537,29 @@ def compute_bd(result: dict, min_overlap: float) -> dict:
     """BD-rates of gvc1d against every anchor (and, as a check of the setup, of the anchors against
     the first anchor in PSNR-YUV), per clip and metric, and their means over the clips."""
     points, clips = result["points"], [c["clip"] for c in result["clips"]]
-    anchors = [c for c in result["codecs"] if c != "gvc1d"]
+    anchors = [c for c in result["codecs"] if not is_gvc(c)]
+    extras = [c for c in result["codecs"] if c.startswith(EXTRA_PREFIX)]
     metrics = result["conditions"]["metrics"]
-    bd = [_bd(points, clip, anc, "gvc1d", m, min_overlap) for anc in anchors for m in metrics for clip in clips]
-    means = []
-    for anc in anchors:
-        for m in metrics:
-            vals = [e["percent"] for e in bd if e["anchor"] == anc and e["metric"] == m and e["percent"] is not None]
-            means.append({"anchor": anc, "metric": m, "percent": float(np.mean(vals)) if vals else None,
-                          "clips_defined": len(vals), "clips": len(clips)})
+
+    def table(refs: list[str]) -> tuple[list[dict], list[dict]]:
+        bd = [_bd(points, clip, ref, "gvc1d", m, min_overlap) for ref in refs for m in metrics for clip in clips]
+        means = []
+        for ref in refs:
+            for m in metrics:
+                vals = [e["percent"] for e in bd if e["anchor"] == ref and e["metric"] == m and e["percent"] is not None]
+                means.append({"anchor": ref, "metric": m, "percent": float(np.mean(vals)) if vals else None,
+                              "clips_defined": len(vals), "clips": len(clips)})
+        return bd, means
+
+    bd, means = table(anchors)
     sanity = []
     if len(anchors) > 1 and "psnr_yuv" in metrics:
         ref = anchors[0]
         sanity = [_bd(points, clip, ref, other, "psnr_yuv", min_overlap) for other in anchors[1:] for clip in clips]
-    return {"bd_rate": bd, "bd_rate_mean": means, "bd_rate_anchors": sanity}
+    out = {"bd_rate": bd, "bd_rate_mean": means, "bd_rate_anchors": sanity}
+    if extras:  # the main gvc1d weights against each --extra-weights curve
+        out["bd_rate_gvc1d"], out["bd_rate_gvc1d_mean"] = table(extras)
+    return out
 
 
 # ----------------------------------------------------------------------------- reporting
@@ -481,10 +596,21 @@ def markdown(result: dict) -> str:
     """The Markdown report: conditions, the table of every rate point, the BD-rate tables."""
     codecs, clips, metrics = result["codecs"], result["clips"], result["conditions"]["metrics"]
     g = codecs["gvc1d"]
-    lines = [f"Produced by `{result['command']}` ({result['elapsed_seconds'] / 60:.0f} min on "
-             f"{result['machine']['cpus']} cores, {result['conditions']['threads']} thread(s) per coder).",
+    extras = [c for c in codecs if c.startswith(EXTRA_PREFIX)]
+    reused = result.get("anchors_reused_from")
+    head = (f"Produced by `{result['command']}` ({result['elapsed_seconds'] / 60:.0f} min on "
+            f"{result['machine']['cpus']} cores, {result['conditions']['threads']} thread(s) per coder).")
+    if reused:
+        mins = f"{reused['elapsed_seconds'] / 60:.0f} min, " if reused.get("elapsed_seconds") is not None else ""
+        cpus = (reused.get("machine") or {}).get("cpus", "?")
+        head += (f" Only gvc1d was coded in this run; the anchor points (rates, metrics, times) are reused from "
+                 f"`{reused.get('command')}` ({mins}{cpus} cores, {reused.get('threads')} thread(s) per coder).")
+    lines = [head,
              "",
-             f"gvc1d weights `{Path(g['weights']).name}` (SHA-256 `{g['weights_sha256'][:16]}...`). Clips: "
+             f"gvc1d weights `{Path(g['weights']).name}` (SHA-256 `{g['weights_sha256'][:16]}...`)"
+             + "".join(f"; extra curve **{codecs[x]['label']}**: weights `{Path(codecs[x]['weights']).name}` "
+                       f"(SHA-256 `{codecs[x]['weights_sha256'][:16]}...`)" for x in extras)
+             + ". Clips: "
              + "; ".join(f"{c['clip']} {c['size']}, {c['note']}" for c in clips)
              + f". Low delay, intra period -1 (one intra frame), {FPS} fps Y4M input."
              + (" **Quick mode (smoke test): not a measurement.**" if result["conditions"]["quick"] else ""),
@@ -494,7 +620,7 @@ def markdown(result: dict) -> str:
              "",
              "Anchors:"]
     for name, c in codecs.items():
-        if name == "gvc1d":
+        if is_gvc(name):
             continue
         lines.append(f"- **{c['label']}** ({c['ffmpeg']} ffmpeg: {c['ffmpeg_version'].split(' Copyright')[0]}): "
                      f"`{c['command']}`. {c['notes']}.")
@@ -539,6 +665,17 @@ def markdown(result: dict) -> str:
         mean = ("n/a" if m_entry["percent"] is None else f"{m_entry['percent']:+.1f}%") \
             + f" ({m_entry['clips_defined']}/{m_entry['clips']} clips)"
         lines.append(f"| {codecs[anc]['label']} | {METRIC_LABEL[m]} | " + " | ".join(cells) + f" | {mean} |")
+    if result.get("bd_rate_gvc1d_mean"):
+        lines += ["", f"BD-rate of {g['label']} against the other gvc1d weights (negative: {g['label']} needs fewer "
+                  "bits for the same quality), computed as above.", "",
+                  "| against | metric | " + " | ".join(names) + " | mean |", "|---|---|" + "---|" * (len(names) + 1)]
+        for m_entry in result["bd_rate_gvc1d_mean"]:
+            ref, m = m_entry["anchor"], m_entry["metric"]
+            cells = [_fmt_bd(next(e for e in result["bd_rate_gvc1d"] if e["anchor"] == ref and e["metric"] == m
+                                  and e["clip"] == clip), codecs) for clip in names]
+            mean = ("n/a" if m_entry["percent"] is None else f"{m_entry['percent']:+.1f}%") \
+                + f" ({m_entry['clips_defined']}/{m_entry['clips']} clips)"
+            lines.append(f"| {codecs[ref]['label']} | {METRIC_LABEL[m]} | " + " | ".join(cells) + f" | {mean} |")
     if result["bd_rate_anchors"]:
         ref = result["bd_rate_anchors"][0]["anchor"]
         lines += ["", f"Check of the anchor setup: BD-rate (PSNR-YUV) of each anchor against {codecs[ref]['label']}.",
@@ -585,8 +722,9 @@ def plot(result: dict, out_dir: Path) -> list[Path]:
                              if p["clip"] == c["clip"] and p["codec"] == codec and m in p)
                 if pts:
                     x, y = zip(*pts)
-                    ax.plot(x, y, "o-" if codec == "gvc1d" else ".-", lw=2 if codec == "gvc1d" else 1,
-                            ms=5, label=codecs[codec]["label"])
+                    style = "o-" if codec == "gvc1d" else "s--" if is_gvc(codec) else ".-"
+                    ax.plot(x, y, style, lw=2 if codec == "gvc1d" else 1.5 if is_gvc(codec) else 1,
+                            ms=5 if codec == "gvc1d" else 4, label=codecs[codec]["label"])
             ax.set_xscale("log")
             ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
             ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
@@ -633,7 +771,21 @@ def main(argv: list[str] | None = None) -> int:
                          f"quality span (default {MIN_OVERLAP})")
     ap.add_argument("--from-json", help="do not code anything: recompute the BD-rates of a results JSON and "
                                         "render them (with --json, write the JSON back)")
+    ap.add_argument("--reuse-anchors", metavar="JSON",
+                    help="take the anchor points (metrics, settings, commands, versions) from this earlier results "
+                         "JSON of the same clips and frame counts and code only gvc1d (may be the --json path)")
+    ap.add_argument("--extra-weights", metavar="NAME=SPEC", action="append",
+                    help="also code these gvc1d weights as extra curves labelled 'gvc1d (NAME)' (repeatable or "
+                         "comma-separated; SPEC alone: named after it), with the BD-rate of the main weights against each")
     a = ap.parse_args(argv)
+    a.reused = None
+    if a.reuse_anchors:
+        if a.from_json:
+            refuse("--reuse-anchors and --from-json do not go together")
+        parse_extra_weights(a.extra_weights)  # fail early on a bad value
+        a.reused = read_reused_anchors(a.reuse_anchors, [c for c in a.clips.split(",") if c],
+                                       QUICK_FRAMES if a.quick else a.frames, a.quick,
+                                       [m for m in a.metrics.split(",") if m])
     if a.from_json:
         result = json.loads(Path(a.from_json).read_text())
         result["min_overlap"] = a.min_overlap

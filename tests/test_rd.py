@@ -145,3 +145,52 @@ def test_anchor_settings_are_low_delay_one_intra_frame_then_p_frames(name, tmp_p
     types = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "frame=pict_type", "-of", "csv=p=0",
                             str(r["path"])], capture_output=True, text=True, check=True).stdout.split()
     assert types == ["I"] + ["P"] * 5
+
+
+@pytest.fixture(scope="module")
+def reused(tmp_path_factory):
+    """A small --quick run (x264 only), then a --reuse-anchors run that reads and rewrites the same
+    JSON, with an extra gvc1d curve."""
+    out = tmp_path_factory.mktemp("rd-reuse")
+    js = out / "rd.json"
+    common = [sys.executable, str(RD), "--quick", "--weights", "gvc1d-tiny", "--clips", "carphone", "--anchors", "x264",
+              "--metrics", "psnr_yuv,ms_ssim"]
+    env = dict(cli_env(), OMP_NUM_THREADS="1")
+    p = subprocess.run(common + ["--json", str(js)], capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    first = json.loads(js.read_text())
+    r = subprocess.run(common + ["--reuse-anchors", str(js), "--extra-weights", "mse=gvc1d-tiny-mse", "--json", str(js),
+                                 "--markdown", str(out / "rd.md")],
+                       capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return out, first, json.loads(js.read_text()), r
+
+
+def test_reuse_anchors_codes_only_gvc1d_and_keeps_the_anchor_points(reused):
+    out, first, res, r = reused
+    assert res["codecs"]["x264"] == first["codecs"]["x264"]
+    assert [p for p in res["points"] if p["codec"] == "x264"] == [p for p in first["points"] if p["codec"] == "x264"]
+    assert res["anchors_reused_from"]["command"] == first["command"]
+    assert "rd: carphone x264 crf" not in r.stderr and "rd: reused carphone x264 crf" in r.stderr  # none coded
+    assert {p["codec"] for p in res["points"]} == {"gvc1d", "gvc1d:mse", "x264"}
+    assert res["codecs"]["gvc1d:mse"]["label"] == "gvc1d (mse)"
+    assert len([p for p in res["points"] if p["codec"] == "gvc1d:mse"]) == 2
+    # BD-rates against the anchors are the main weights' only; plus main against the extra curve
+    assert {(e["anchor"], e["test"]) for e in res["bd_rate"]} == {("x264", "gvc1d")}
+    assert {(e["anchor"], e["test"], e["metric"]) for e in res["bd_rate_gvc1d"]} == \
+        {("gvc1d:mse", "gvc1d", m) for m in ("psnr_yuv", "ms_ssim")}
+    md = (out / "rd.md").read_text()
+    assert md == r.stdout and "| carphone | gvc1d (mse) | quality 0 |" in md
+    assert "against the other gvc1d weights" in md and "anchor points (rates, metrics, times) are reused" in md
+
+
+def test_reuse_anchors_refuses_other_clips_or_frame_counts(reused, tmp_path):
+    out, first, _, _ = reused
+    bad = dict(first, clips=[dict(first["clips"][0], frames=3)])
+    (tmp_path / "frames.json").write_text(json.dumps(bad))
+    base = [sys.executable, str(RD), "--quick", "--weights", "gvc1d-tiny", "--anchors", "x264", "--metrics", "psnr_yuv,ms_ssim"]
+    for extra, what in ((["--clips", "carphone,cisco_men", "--reuse-anchors", str(out / "rd.json")], "clips differ"),
+                        (["--clips", "carphone", "--reuse-anchors", str(tmp_path / "frames.json")], "frame counts differ")):
+        p = subprocess.run(base + extra, capture_output=True, text=True, timeout=60, cwd=REPO, env=cli_env())
+        assert p.returncode == 2 and what in p.stderr, p.stderr
+        assert len(p.stderr.strip().splitlines()) == 1 and p.stdout == ""
