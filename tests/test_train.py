@@ -100,7 +100,7 @@ def test_generative_stage_trains_the_decoder_only_and_resumes(foreman, tmp_path)
     assert proc.returncode == 0, proc.stderr
     from gvc1d_codec.weights import load_weights
 
-    assert json.loads(load_weights(out).metadata["training"])["stages"] == {"gan": 3}
+    assert json.loads(load_weights(out).metadata["training"])["stages"] == {"rd": 1, "gan": 3}
     before, after = _tensors(start), _tensors(out)
     encoder = [k for k in before if k.startswith(("patch_embed", "encoder.", "to_tokens", "log_gain", "context_model"))]
     decoder = [k for k in before if k.startswith(("decoder.", "head", "refine", "from_tokens"))]
