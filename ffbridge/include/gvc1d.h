@@ -97,7 +97,7 @@ typedef enum gvc1d_color_range {
 /* Encoder settings. Start from gvc1d_encoder_params_default() so that fields added in later
  * versions get their defaults. */
 typedef struct gvc1d_encoder_params {
-    int width;            /* 1..16384 luma samples */
+    int width;            /* 1..16384 luma samples; width * height at most 8192 * 4320 (the default pixel budget), else GVC1D_ERR_INVALID_ARG */
     int height;           /* 1..16384 */
     uint32_t fps_num;     /* frame rate fps_num / fps_den, both > 0 (default 25/1) */
     uint32_t fps_den;
