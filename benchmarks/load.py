@@ -119,8 +119,9 @@ def _mib(v: float | None) -> str:
 
 
 def y_psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255 ** 2 / mse)
+    from gvc1d_codec.metrics.psnr import psnr_from_mse
+
+    return float(psnr_from_mse(np.mean(np.square(a.astype(np.float64) - b)), 255.0))
 
 
 def flat(samples: list[dict], key: str, every: int, tolerance: float) -> dict:

@@ -165,3 +165,15 @@ def assert_cli_error(proc: subprocess.CompletedProcess, *words: str) -> str:
     for w in words:
         assert w.lower() in lines[0].lower(), f"{w!r} not in {lines[0]!r}"
     return lines[0]
+
+
+@pytest.fixture(scope="module")
+def foreman():
+    """The training clip foreman as a cached y4m (skip when it cannot be prepared)."""
+    from gvc1d_codec.data.clips import clip_y4m
+    from gvc1d_codec.errors import GVC1DError
+
+    try:
+        return clip_y4m("foreman")
+    except GVC1DError as e:
+        pytest.skip(f"training clip foreman unavailable: {e}")

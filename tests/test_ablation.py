@@ -43,17 +43,6 @@ def test_variants_ignore_exactly_the_context_they_leave_out(loaded):
     assert not torch.equal(params("full", s, mem), params("full", s, mem2))
 
 
-@pytest.fixture(scope="module")
-def foreman():
-    from gvc1d_codec.data.clips import clip_y4m
-    from gvc1d_codec.errors import GVC1DError
-
-    try:
-        return clip_y4m("foreman")
-    except GVC1DError as e:
-        pytest.skip(f"training clip foreman unavailable: {e}")
-
-
 def test_ablation_script_runs_and_the_variants_differ(weights_path, foreman, real_clip_path, tmp_path):
     out = tmp_path / "ablation.json"
     md = tmp_path / "ablation.md"

@@ -17,17 +17,6 @@ SMALL_RUN = ["--batch", "1", "--frames", "2", "--crop", "128", "--clips", "forem
              "--save-every", "1000"]
 
 
-@pytest.fixture(scope="module")
-def foreman():
-    from gvc1d_codec.data.clips import clip_y4m
-    from gvc1d_codec.errors import GVC1DError
-
-    try:
-        return clip_y4m("foreman")
-    except GVC1DError as e:
-        pytest.skip(f"training clip foreman unavailable: {e}")
-
-
 def train(*args: str) -> tuple[subprocess.CompletedProcess, float]:
     t0 = time.monotonic()
     proc = subprocess.run(TRAIN + list(args), capture_output=True, text=True, env=cli_env(), timeout=300)
