@@ -44,9 +44,8 @@ from gvc1d_codec import Encoder, VideoFrame  # noqa: E402
 from gvc1d_codec.color import yuv420_to_rgb  # noqa: E402
 from gvc1d_codec.data.clips import clip_names, load_clip  # noqa: E402
 from gvc1d_codec.data.dataset import VideoCropDataset  # noqa: E402
-from gvc1d_codec.entropy.coder import SymbolEncoder  # noqa: E402
+from gvc1d_codec.entropy.model import EntropyCoder  # noqa: E402
 from gvc1d_codec.entropy.prior import IntegerContextModel  # noqa: E402
-from gvc1d_codec.entropy.tables import RESIDUAL_RANGE  # noqa: E402
 from gvc1d_codec.weights import load_weights  # noqa: E402
 
 VARIANTS = {  # name -> (autoregressive context, long-term memory)
@@ -182,26 +181,17 @@ def codec_symbols(y, u, v, quality: int, loaded) -> tuple[list[torch.Tensor], li
 @torch.no_grad()
 def coded_bits(icm: IntegerContextModel, shipped: IntegerContextModel, variant: str, symbols: list[torch.Tensor],
                quality: int, table: np.ndarray) -> tuple[list[int], float]:
-    """Range code each frame's symbols with ``variant``'s integer prior (the codec's symbol order:
-    group by group, windows, tokens, channels). Returns (payload bytes per frame, ideal bits)."""
-    cfg = icm.cfg
-    g = cfg.ar_groups
+    """Range code each frame's symbols with ``variant``'s integer prior through the codec's
+    :meth:`EntropyCoder.code` (the bitstream's symbol order). Returns (payload bytes per frame,
+    ideal bits)."""
+    coder = EntropyCoder(icm, table)
     memory = s_prev = None
     sizes, ideal = [], 0.0
     for i, s in enumerate(symbols):
-        intra = i == 0
-        mu4, idx = prior_params(icm, variant, s, s_prev, memory, quality, intra)
-
-        def order(a: torch.Tensor) -> np.ndarray:
-            n, L, C = a.shape
-            return a.reshape(n, g, L // g, C).transpose(0, 1).reshape(-1).numpy().astype(np.int64)
-
-        mu4, idx, sym = order(mu4), order(idx), order(s)
-        base = np.floor_divide(mu4, 4)
-        enc = SymbolEncoder()
-        enc.encode(sym - base + RESIDUAL_RANGE, table[idx, mu4 - 4 * base])
-        sizes.append(len(enc.finish()))
-        ideal += enc.ideal_bits
+        mu4, idx = prior_params(icm, variant, s, s_prev, memory, quality, i == 0)
+        payload, bits = coder.code(s, mu4, idx)
+        sizes.append(len(payload))
+        ideal += bits
         memory = shipped.memory_update(memory, s)  # the shipped memory: it also drives the transforms
         s_prev = s
     return sizes, ideal

@@ -56,11 +56,17 @@ class EntropyCoder:
             state.reset()
         ctx = self.cm.context(state.prev_symbols, state.memory, quality, intra, n)
         mu4, idx = self.cm.params(ctx, s)
+        coded = self.code(s, mu4, idx)
+        self._advance(state, s)
+        return coded
+
+    def code(self, s: torch.Tensor, mu4: torch.Tensor, idx: torch.Tensor) -> tuple[bytes, float]:
+        """Range code symbols [N, L, C] (float64) under the prior's means and scale indices, in the
+        bitstream's symbol order (group by group, then windows, tokens, channels)."""
         freqs, base = self._rows(self._group_major(mu4).reshape(-1), self._group_major(idx).reshape(-1))
         residual = self._group_major(s).reshape(-1).numpy().astype(np.int64) - base + RESIDUAL_RANGE
         enc = SymbolEncoder()
         enc.encode(residual, freqs)
-        self._advance(state, s)
         return enc.finish(), enc.ideal_bits
 
     def decode(self, payload: bytes, windows: int, state: ContextState, quality: int, intra: bool, frame_index: int) -> torch.Tensor:
