@@ -29,6 +29,9 @@ class ModelConfig:
     dec_local_layers: int = 2
     heads: int = 4
     mlp_ratio: float = 2.0
+    # Pixel refiner after the decoder (our addition, model/refiner.py): width 0 = none.
+    refine_width: int = 0
+    refine_blocks: int = 2
     # 1D latent tokens (paper: 32 tokens x 16 channels per window).
     latent_tokens: int = 32
     token_dim: int = 16

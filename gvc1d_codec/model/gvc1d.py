@@ -8,7 +8,8 @@ Data flow for frame x_t (RGB, padded to whole windows), paper Fig. 2::
     s_t   = clip(round(y_t · gain_q))                       the symbols (entropy-coded)
     ŷ_t   = s_t · inv_gain_q
     seq'  = (mask_tokens + context_embed(x̂_{t-1}) + scatter(from_tokens(ŷ_t))) ⊕ from_tokens(ŷ_t) ⊕ C_long
-    x̂_t   = σ(gate) · x̂_{t-1} + refine(pixel_shuffle(head(decoder(seq')[patch part])))
+    x̃_t   = σ(gate) · x̂_{t-1} + refine(pixel_shuffle(head(decoder(seq')[patch part])))
+    x̂_t   = refiner(x̃_t, x̂_{t-1})                            optional pixel refiner (model/refiner.py)
 
 ``gather`` (patches -> tokens) and ``scatter`` (tokens -> patches) are learned linear maps along the
 token axis (MLP-Mixer style), beside attention. They are our addition: without them the tiny
@@ -30,6 +31,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..entropy.intnet import FRAC, round_ste
 from ..entropy.prior import IntegerContextModel
+from .refiner import PixelRefiner
 from .transformer import LocalGlobalStack, window_position_embedding
 
 
@@ -94,6 +96,7 @@ class GVC1D(nn.Module):
         self.dec_norm = nn.LayerNorm(Dw)
         self.head = nn.Linear(Dw, p * p * 4)  # RGB residual + copy gate per pixel
         self.refine = nn.Conv2d(3, 3, 3, padding=1)
+        self.refiner = PixelRefiner(cfg.refine_width, cfg.refine_blocks) if cfg.refine_width else None
         with torch.no_grad():
             # Position must dominate the patch queries at the start, or every patch of a window
             # decodes to the same mean colour (a long plateau on CPU budgets).
@@ -167,6 +170,11 @@ class GVC1D(nn.Module):
         out = from_windows(out, rows, cols)
         residual = out[:, :3] + self.refine(out[:, :3])
         gate = torch.sigmoid(out[:, 3:4])
-        if intra:
-            return residual + 0.5
-        return gate * x_prev + residual
+        x_hat = residual + 0.5 if intra else gate * x_prev + residual
+        if self.refiner is not None:
+            x_hat = self.refiner(x_hat, x_prev)
+        return x_hat
+
+    def last_layer(self) -> torch.Tensor:
+        """The weight of the synthesis' last layer (the adaptive adversarial weight is measured there)."""
+        return self.refine.weight if self.refiner is None else self.refiner.out.weight

@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=3, help="frames per training sequence")
     p.add_argument("--crop", type=int, default=256)
     p.add_argument("--lr", type=float, default=4e-4)
+    p.add_argument("--refine-width", type=int, default=0,
+                   help="give a model without one a pixel refiner of this width (model/refiner.py); it starts as the identity")
     p.add_argument("--lambdas", help="comma-separated rate-distortion lambdas, one per quality level (stored in the config)")
     p.add_argument("--warmup", type=int, default=50)
     p.add_argument("--clips", default="train", help="comma-separated clip names, or 'train'")
@@ -92,6 +94,14 @@ def _decoder_only(model: GVC1D) -> None:
                  "head", "refine", "log_inv_gain")
     for name, p in model.named_parameters():
         p.requires_grad_(name.startswith(synthesis))
+
+
+def _with_refiner(model: GVC1D, width: int) -> GVC1D:
+    """The same model plus a pixel refiner whose last layer is zero: it decodes exactly as before."""
+    grown = GVC1D(dataclasses.replace(model.cfg, refine_width=width)).train()
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("refiner.") for k in missing), (missing, unexpected)
+    return grown
 
 
 def _save_optimizer(opt: torch.optim.Optimizer, path: Path, step: int, stage: str = "") -> None:
@@ -188,6 +198,11 @@ def main(argv: list[str] | None = None) -> int:
         step = int(history.get("steps", 0)) if args.resume else 0
     else:
         model = GVC1D(PRESETS[args.config]).train()
+    if args.refine_width and model.cfg.refine_width != args.refine_width:
+        if model.cfg.refine_width:
+            print(f"the model already has a refiner of width {model.cfg.refine_width}", file=sys.stderr)
+            return 2
+        model = _with_refiner(model, args.refine_width)
     if args.lambdas:
         lambdas = tuple(float(v) for v in args.lambdas.split(","))
         if len(lambdas) != model.cfg.qualities:
@@ -266,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
                 nll, adv, fakes, stats = sequence_generative_loss(model, frames, quality, lpips, disc)
                 if step - first_step >= args.disc_start or resumed_opt:
                     if adv_w is None or (step - first_step) % args.adaptive_every == 0:
-                        adv_w = adaptive_weight(nll, adv, model.refine.weight, args.disc_weight)
+                        adv_w = adaptive_weight(nll, adv, model.last_layer(), args.disc_weight)
                     w = adv_w
                 else:
                     w = nll.new_zeros(())
