@@ -28,7 +28,6 @@ frames) of the source frames (packet and stream headers left out, they are the s
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import math
 import sys
@@ -41,127 +40,16 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gvc1d_codec import Encoder, VideoFrame  # noqa: E402
-from gvc1d_codec.color import yuv420_to_rgb  # noqa: E402
 from gvc1d_codec.data.clips import clip_names, load_clip  # noqa: E402
 from gvc1d_codec.data.dataset import VideoCropDataset  # noqa: E402
 from gvc1d_codec.entropy.model import EntropyCoder  # noqa: E402
 from gvc1d_codec.entropy.prior import IntegerContextModel  # noqa: E402
+from gvc1d_codec.train.prior_stage import VARIANTS, build_cache, prior_params, to_integer, train_prior  # noqa: E402
 from gvc1d_codec.weights import load_weights  # noqa: E402
 
-VARIANTS = {  # name -> (autoregressive context, long-term memory)
-    "noar_nomem": (False, False),
-    "ar_nomem": (True, False),
-    "full": (True, True),
-}
 LABELS = {"noar_nomem": "no AR, no memory", "ar_nomem": "AR, no memory", "full": "AR + memory (full)",
           "full_shipped": "full, shipped (not fine-tuned)"}
-FROZEN = ("mem_embed", "mem_gather", "mem_update")  # the memory update also conditions the transforms
 PAPER = {"noar_nomem": "+67.8% / +67.4%", "ar_nomem": "+20.1% / +40.6%", "full": "0"}
-
-
-# ---- the prior of one variant ---------------------------------------------------------------------
-
-def prior_params(cm: IntegerContextModel, variant: str, s: torch.Tensor, s_prev: torch.Tensor | None,
-                 memory: torch.Tensor | None, quality, intra: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """(mu4, scale index) [N, L, C] of ``s`` under ``variant`` (shadow or integer ``cm``)."""
-    ar, mem = VARIANTS["full" if variant == "full_shipped" else variant]
-    n = s.shape[0]
-    ctx = cm.context(s_prev, memory if mem else None, quality, intra, n)
-    if ar:
-        return cm.params(ctx, s)
-    return cm.params(ctx, embedded=torch.zeros(n, cm.cfg.latent_tokens, cm.cfg.prior_hidden, dtype=s.dtype))
-
-
-# ---- training: cache the symbols once, then fine-tune each prior ------------------------------------
-
-@torch.no_grad()
-def build_cache(model, data: VideoCropDataset, sequences: int, seed: int, chunk: int = 8) -> dict[str, torch.Tensor]:
-    """Run the frozen transforms (float shadow, as in training) over ``sequences`` random crops of
-    the training clips at every quality level. One row per (window, frame): its symbols, the
-    previous frame's symbols, the memory before the frame, quality, intra."""
-    cfg, cm = model.cfg, model.context_model
-    rng = np.random.default_rng(seed)
-    out: dict[str, list] = {"s": [], "s_prev": [], "memory": [], "quality": [], "intra": []}
-    done = 0
-    while done < sequences:
-        b = min(chunk, sequences - done)
-        frames = yuv420_to_rgb(*data.sample_batch(b, rng))  # [B, T, 3, H, W]
-        _, t, _, h, w = frames.shape
-        rows, cols = h // cfg.window, w // cfg.window
-        for q in range(cfg.qualities):
-            q_win = torch.full((b * rows * cols,), q, dtype=torch.long)
-            x_prev = memory = s_prev = None
-            for i in range(t):
-                intra = i == 0
-                y = model.analysis(frames[:, i], x_prev, memory, intra)
-                s = model.quantise(y, q_win)
-                x_hat = model.synthesis(model.dequantise(s, q_win), x_prev, memory, intra, rows, cols)
-                out["s"].append(s.to(torch.int8))
-                out["s_prev"].append(torch.zeros_like(s, dtype=torch.int8) if s_prev is None else s_prev.to(torch.int8))
-                mem = torch.zeros(s.shape[0], cfg.memory_tokens, cfg.memory_dim) if memory is None else memory
-                assert float(mem.min()) >= 0 and float(mem.max()) <= 255
-                out["memory"].append(mem.to(torch.uint8))
-                out["quality"].append(q_win.clone())
-                out["intra"].append(torch.full((s.shape[0],), intra))
-                memory = cm.memory_update(memory, s)
-                s_prev, x_prev = s, x_hat.clamp(0, 1)
-        done += b
-    return {k: torch.cat(v) for k, v in out.items()}
-
-
-def train_prior(base, variant: str, cache: dict[str, torch.Tensor], steps: int, batch: int, lr: float,
-                seed: int, window: int, log=None) -> tuple[IntegerContextModel, list[dict]]:
-    """Fine-tune a copy of the shadow context model ``base`` for ``variant``: AdamW, linear warm-up
-    then cosine decay to 10%, the same batches for every variant (``seed``)."""
-    cm = copy.deepcopy(base).train()
-    for name in FROZEN:
-        getattr(cm, name).requires_grad_(False)
-    params = [p for p in cm.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
-    gen = torch.Generator().manual_seed(seed)
-    rows = cache["s"].shape[0]
-    warmup = max(1, min(50, steps // 10))
-    history, acc = [], 0.0
-    for step in range(1, steps + 1):
-        f = min(1.0, step / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
-        for g in opt.param_groups:
-            g["lr"] = lr * f
-        pick = torch.randint(rows, (batch,), generator=gen)
-        bits = 0.0
-        for intra in (True, False):
-            sel = pick[cache["intra"][pick] == intra]
-            if len(sel) == 0:
-                continue
-            s = cache["s"][sel].float()
-            mu4, idx = prior_params(cm, variant, s, cache["s_prev"][sel].float(), cache["memory"][sel].float(),
-                                    cache["quality"][sel], intra)
-            bits = bits + cm.estimate_bits(s, mu4, idx).sum()
-        loss = bits / (batch * window * window)  # bits per pixel
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 0.5)
-        opt.step()
-        acc += float(loss.detach())
-        if step % 100 == 0 or step == steps:
-            n = step % 100 or 100
-            history.append({"step": step, "train_bpp": round(acc / n, 5)})
-            if log:
-                log(f"  {variant} step {step}: train bpp {acc / n:.5f}")
-            acc = 0.0
-    return cm.eval(), history
-
-
-def to_integer(cm: IntegerContextModel, shipped: IntegerContextModel) -> IntegerContextModel:
-    """The exported integer network of a shadow context model (what a codec would ship)."""
-    icm = IntegerContextModel(cm.cfg)
-    icm.load_state_dict(cm.state_dict())
-    ints = icm.export_integer()
-    for name in FROZEN:  # frozen layers export to the shipped integers
-        for k in ("w", "b", "m"):
-            if not torch.equal(ints[f"{name}.{k}"], shipped.exported[name][k]):
-                raise AssertionError(f"frozen layer {name} does not export to the shipped integers")
-    icm.load_integer(ints)
-    return icm.eval()
 
 
 # ---- evaluation on held-out clips, integer path + range coder ----------------------------------------

@@ -130,3 +130,27 @@ def test_data_parallel_on_two_gloo_processes(foreman, tmp_path):
     record = json.loads(load_weights(out).metadata["training"])
     assert record["steps"] == 2 and record["batch"] == 2
     assert log_steps(tmp_path / "d.log.jsonl") == [1, 2], "only rank 0 logs"
+
+
+def test_prior_stage_changes_the_entropy_model_only(foreman, tmp_path):
+    """Stage ``prior`` fits the prior alone: the transforms and the memory update (which conditions
+    them) stay bit-identical, so the symbols and pictures do not move; the prior's layers learn and
+    the saved file carries their new integer export."""
+    start = tmp_path / "start.safetensors"
+    proc, _ = train("--out", str(start), "--config", "tiny", "--steps", "1", *SMALL_RUN)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "p.safetensors"
+    proc, _ = train("--out", str(out), "--init", str(start), "--stage", "prior", "--frames", "3", "--steps", "3",
+                    "--batch", "64", "--sequences", "2", "--crop", "128", "--clips", "foreman", "--lr", "1e-2")
+    assert proc.returncode == 0, proc.stderr
+    before, after = _tensors(start), _tensors(out)
+    assert before.keys() == after.keys()
+    changed = {k for k in before if not torch_equal(before[k], after[k])}
+    assert changed and all(k.startswith(("context_model.", "entropy.int.")) for k in changed), sorted(changed)
+    assert not any(".mem_update." in k or ".mem_embed." in k or ".mem_gather." in k for k in changed)
+    assert any(k.startswith("entropy.int.") for k in changed), "the integer export follows the fitted prior"
+    from gvc1d_codec.weights import load_weights
+
+    assert json.loads(load_weights(out).metadata["training"])["stages"] == {"rd": 1, "prior": 3}
+    rows = [json.loads(line) for line in (tmp_path / "p.log.jsonl").read_text().splitlines()]
+    assert rows[-1]["stage"] == "prior" and rows[-1]["step"] == 3

@@ -15,6 +15,11 @@ Stages (paper Sec. training):
    does not move) with MSE + LPIPS-Alex + an adaptive-weight hinge adversarial loss against a
    LeCam-regularised patch discriminator (:mod:`gvc1d_codec.train.discriminator`).
 
+After any stage: ``prior`` fits the entropy model alone to the symbols of ``--frames``-frame
+sequences, the transforms frozen (:mod:`gvc1d_codec.train.prior_stage`): fewer bits, the same
+pictures. ``--batch`` is then (window, frame) rows per step, ``--sequences`` the size of the
+symbol cache. It runs in one go (about 20 minutes here) and is not resumable.
+
 Data parallel: under ``torchrun --nproc_per_node N`` (env ``WORLD_SIZE``) each process draws its
 own batches and the gradients are averaged over processes (gloo on CPU, NCCL on CUDA) before
 every optimiser step, so all replicas stay identical (checked at every save); rank 0 logs and
@@ -42,8 +47,9 @@ from ..model.gvc1d import GVC1D
 from ..weights import load_weights, save_weights
 from .discriminator import LeCam, PatchDiscriminator, adaptive_weight, hinge_d_loss
 from .loss import sequence_generative_loss, sequence_rd_loss
+from .prior_stage import build_cache, train_prior
 
-STAGES = ["recon", "rd", "memory", "gan"]
+STAGES = ["recon", "rd", "memory", "gan", "prior"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--log", help="JSONL log file (default: <out>.log.jsonl)")
     p.add_argument("--device", default="cpu")
+    prior = p.add_argument_group("entropy-model stage (--stage prior)")
+    prior.add_argument("--sequences", type=int, default=128, help="random training sequences in the symbol cache")
     gan = p.add_argument_group("generative stage (--stage gan)")
     gan.add_argument("--disc-weight", type=float, default=0.1, help="scale of the adaptive adversarial weight")
     gan.add_argument("--disc-start", type=int, default=100, help="steps of discriminator-only warm-up before the adversarial term")
@@ -102,6 +110,38 @@ def _with_refiner(model: GVC1D, width: int) -> GVC1D:
     missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
     assert not unexpected and all(k.startswith("refiner.") for k in missing), (missing, unexpected)
     return grown
+
+
+def _prior_stage(args, model: GVC1D, out: Path, log_path: Path, history: dict) -> int:
+    """Stage ``prior``: cache the frozen transforms' symbols, fit the prior to them, save."""
+    t_start = time.time()
+
+    def log(msg: str) -> None:
+        print(f"[{time.time() - t_start:7.1f} s] {msg}", file=sys.stderr, flush=True)
+
+    names = clip_names("train") if args.clips == "train" else args.clips.split(",")
+    data = VideoCropDataset(names, seq_len=args.frames, crop=args.crop, seed=args.seed, skip_unfit=True)
+    log(f"stage prior: caching the symbols of {args.sequences} sequences x {args.frames} frames from {','.join(data.names)}")
+    model.eval()
+    cache = build_cache(model, data, args.sequences, args.seed)
+    log(f"cache: {cache['s'].shape[0]} (window, frame) rows")
+    fitted, rows = train_prior(model.context_model, "full", cache, args.steps, args.batch, args.lr, args.seed,
+                               model.cfg.window, log)
+    model.context_model.load_state_dict(fitted.state_dict())
+    record = dict(history)
+    stages = dict(history.get("stages", {}))
+    stages["prior"] = stages.get("prior", 0) + args.steps
+    record.update({"steps": int(history.get("steps", 0)) + args.steps, "last_stage": "prior", "stages": stages,
+                   "wall_seconds": round(float(history.get("wall_seconds", 0.0)) + time.time() - t_start, 1),
+                   "prior": {"clips": data.names, "frames": args.frames, "crop": args.crop, "sequences": args.sequences,
+                             "rows_per_step": args.batch, "lr": args.lr, "seed": args.seed}})
+    save_weights(model, out, {"training": record})
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a") as f:
+        for row in rows:
+            f.write(json.dumps({**row, "stage": "prior", "frames": args.frames}) + "\n")
+    log(f"saved {out}")
+    return 0
 
 
 def _save_optimizer(opt: torch.optim.Optimizer, path: Path, step: int, stage: str = "") -> None:
@@ -210,6 +250,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         model.cfg = dataclasses.replace(model.cfg, lambdas=lambdas)
         model.context_model.cfg = model.cfg
+    if args.stage == "prior":
+        if replicas.world > 1:
+            print("stage prior runs in one process", file=sys.stderr)
+            return 2
+        return _prior_stage(args, model.to(args.device), out, log_path, history)
     generative = args.stage == "gan"
     if generative:
         _decoder_only(model)
