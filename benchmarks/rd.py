@@ -687,10 +687,42 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_doc(path: Path, body: str) -> None:
-    """Replace the text between ``<!-- rd-table -->`` and ``<!-- /rd-table -->`` in ``path``."""
+def summary(result: dict, anchor: str = "x265") -> str:
+    """The README's short table: gvc1d's lowest and highest level against the anchor's two lowest
+    rates on every clip (bpp / LPIPS-Alex / DISTS), then gvc1d's mean BD-rates against every anchor."""
+    codecs, pts = result["codecs"], result["points"]
+
+    def cell(p: dict | None) -> str:
+        if p is None:
+            return "-"
+        return f"{p['bpp']:.3f} / " + " / ".join(_fmt_metric(m, p.get(m)) for m in ("lpips_alex", "dists"))
+
+    a_label = codecs[anchor]["label"] if anchor in codecs else anchor
+    lines = [f"| clip | gvc1d lowest level: bpp / LPIPS / DISTS | gvc1d highest level | {a_label}, lowest rate "
+             f"| {a_label}, second lowest |", "|---|---|---|---|---|"]
+    for c in result["clips"]:
+        g = sorted((p for p in pts if p["clip"] == c["clip"] and p["codec"] == "gvc1d"), key=lambda p: p["bpp"])
+        a = sorted((p for p in pts if p["clip"] == c["clip"] and p["codec"] == anchor), key=lambda p: p["bpp"])
+        lines.append(f"| {c['clip']} ({c['frames']} frames) | {cell(g[0] if g else None)} | {cell(g[-1] if g else None)} "
+                     f"| {cell(a[0] if a else None)} | {cell(a[1] if len(a) > 1 else None)} |")
+    lines += ["", "| BD-rate of gvc1d against | " + " | ".join(METRIC_LABEL[m] for m in result["conditions"]["metrics"]) + " |",
+              "|---|" + "---|" * len(result["conditions"]["metrics"])]
+    for name in codecs:
+        if is_gvc(name):
+            continue
+        cells = []
+        for m in result["conditions"]["metrics"]:
+            e = next((e for e in result["bd_rate_mean"] if e["anchor"] == name and e["metric"] == m), None)
+            cells.append("n/a" if e is None or e["percent"] is None else
+                         f"{e['percent']:+.0f}% ({e['clips_defined']}/{e['clips']} clips)")
+        lines.append(f"| {codecs[name]['label']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def update_doc(path: Path, body: str, marker: str = DOC_MARKER) -> None:
+    """Replace the text between ``<!-- marker -->`` and ``<!-- /marker -->`` in ``path``."""
     text = path.read_text()
-    start, end = f"<!-- {DOC_MARKER} -->\n", f"\n<!-- /{DOC_MARKER} -->"
+    start, end = f"<!-- {marker} -->\n", f"\n<!-- /{marker} -->"
     i, j = text.find(start), text.find(end)
     if i < 0 or j < i:
         sys.exit(f"rd.py: {path} has no {start.strip()} ... {end.strip()} markers")
@@ -766,6 +798,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plot-dir", help="write one PNG per clip here (needs matplotlib)")
     ap.add_argument("--markdown", help="write the Markdown report here too")
     ap.add_argument("--doc", help="replace the <!-- rd-table --> section of this Markdown file with the report")
+    ap.add_argument("--readme", help="replace the <!-- rd-summary --> section of this Markdown file with the short table")
     ap.add_argument("--min-overlap", type=float, default=MIN_OVERLAP,
                     help="BD-rate n/a when the curves overlap over less than this fraction of the narrower one's "
                          f"quality span (default {MIN_OVERLAP})")
@@ -805,6 +838,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.doc:
         update_doc(Path(a.doc), report)
         log(f"updated {a.doc}")
+    if a.readme:
+        update_doc(Path(a.readme), summary(result), "rd-summary")
+        log(f"updated {a.readme}")
     if a.plot_dir:
         for f in plot(result, Path(a.plot_dir)):
             log(f"wrote {f}")

@@ -104,6 +104,24 @@ def test_report_regenerates_from_the_json_into_a_marked_doc_section(quick, tmp_p
     assert text.endswith("\n<!-- /rd-table -->\nafter\n") and p.stdout.strip() in text
 
 
+def test_readme_summary_comes_from_the_results(quick, tmp_path):
+    """--readme writes the short table: gvc1d's extreme levels and x265's two lowest rates, from the JSON."""
+    out, _, _ = quick
+    result = json.loads((out / "rd.json").read_text())
+    readme = tmp_path / "README.md"
+    readme.write_text("top\n<!-- rd-summary -->\nold\n<!-- /rd-summary -->\nend\n")
+    r = subprocess.run([sys.executable, str(RD), "--from-json", str(out / "rd.json"), "--readme", str(readme)],
+                       capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    text = readme.read_text()
+    assert "old" not in text and text.startswith("top\n<!-- rd-summary -->\n| clip |") and text.endswith("<!-- /rd-summary -->\nend\n")
+    for clip in result["clips"]:
+        g = sorted((q for q in result["points"] if q["clip"] == clip["clip"] and q["codec"] == "gvc1d"), key=lambda q: q["bpp"])
+        row = next(line for line in text.splitlines() if line.startswith(f"| {clip['clip']} "))
+        assert f"| {g[0]['bpp']:.3f} / " in row and f"| {g[-1]['bpp']:.3f} / " in row
+    assert "| BD-rate of gvc1d against |" in text
+
+
 @pytest.mark.slow
 def test_plots_are_one_small_png_per_clip(quick):
     pytest.importorskip("matplotlib")

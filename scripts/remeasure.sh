@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# After new weights land in weights/gvc1d-tiny.safetensors: record their SHA-256, regenerate the
+# conformance set, re-measure everything the docs quote, and rewrite the measured tables.
+#
+#     bash scripts/remeasure.sh            # about 45 minutes on 2 cores
+#
+# Prose that states conclusions (README's RD table and plot, the model card's bullets,
+# docs/results.md's reading, docs/conformance.md's byte counts) must then be re-read by hand.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python}
+step() { echo "== $(date +%H:%M:%S) $*" >&2; }
+
+step "SHA256SUMS"
+(cd weights && sha256sum gvc1d-tiny.safetensors gvc1d-tiny-mse.safetensors > SHA256SUMS)
+step "conformance set"
+$PY conformance/generate.py --weights weights/gvc1d-tiny.safetensors --force
+step "held-out table"
+$PY benchmarks/heldout.py --frames 32 --json weights/gvc1d-tiny.heldout.json
+step "speed"
+$PY benchmarks/speed.py --json benchmarks/speed-result.json
+step "determinism matrix"
+$PY conformance/matrix.py --out /tmp/gvc1d-matrix.md
+step "tables"
+$PY scripts/update_measured_tables.py weights/gvc1d-tiny.heldout.json benchmarks/speed-result.json /tmp/gvc1d-matrix.md
+step "rate-distortion against the anchors (anchors reused)"
+$PY benchmarks/rd.py --reuse-anchors benchmarks/rd-result.json --extra-weights gvc1d-tiny-mse \
+    --json benchmarks/rd-result.json --plot-dir benchmarks/rd-plots --doc docs/results.md --readme README.md
+step "done"
