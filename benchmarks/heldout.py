@@ -49,6 +49,7 @@ def run_clip(name: str, frames: int, loaded, shadow, lpips_net, quality: int) ->
            "payload_over_ideal": coded.payload_bits / coded.ideal_bits - 1, "payload_over_shadow": coded.payload_bits / est - 1,
            "enc_fps": t / coded.encode_seconds, "dec_fps": t / coded.decode_seconds}
     res.update(mean_metrics(rows))
+    res["per_frame_psnr_yuv"] = [round(r["psnr_yuv"], 3) for r in rows]  # drift over a long low-delay run
     return res
 
 

@@ -1,5 +1,5 @@
 """Plot a trainer's JSONL log(s): loss, rate (bpp), PSNR and, for the generative stage, LPIPS and
-the discriminator's outputs, against the step (needs the ``bench`` extra: matplotlib).
+the discriminator's outputs (stage prior: its training bpp), against the step (needs the ``bench`` extra: matplotlib).
 
     python scripts/plot_training.py weights/gvc1d-tiny.train-log.jsonl weights/gvc1d-tiny.gan-log.jsonl -o training.png
 
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
             last = r["step"]
             rows.append(dict(r, step=r["step"] + offset))
         offset = rows[-1]["step"] if rows else offset
-    keys = [k for k in ("loss", "bpp", "psnr", "lpips", "d_real", "d_fake") if any(k in r for r in rows)]
+    keys = [k for k in ("loss", "bpp", "train_bpp", "psnr", "lpips", "d_real", "d_fake") if any(k in r for r in rows)]
     fig, axes = plt.subplots(len(keys), 1, figsize=(8, 1.8 * len(keys)), sharex=True)
     for ax, key in zip(axes, keys):
         for stage in dict.fromkeys(r["stage"] for r in rows):
