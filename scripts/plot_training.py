@@ -43,14 +43,16 @@ def main(argv: list[str] | None = None) -> int:
         offset = rows[-1]["step"] if rows else offset
     keys = [k for k in ("loss", "bpp", "train_bpp", "psnr", "lpips", "d_real", "d_fake") if any(k in r for r in rows)]
     fig, axes = plt.subplots(len(keys), 1, figsize=(8, 1.8 * len(keys)), sharex=True)
+    colour = {stage: f"C{i}" for i, stage in enumerate(dict.fromkeys(r["stage"] for r in rows))}  # one per stage
     for ax, key in zip(axes, keys):
-        for stage in dict.fromkeys(r["stage"] for r in rows):
+        for stage in colour:
             pts = [(r["step"], r[key]) for r in rows if r["stage"] == stage and key in r]
             if pts:
-                ax.plot(*zip(*pts), label=stage, lw=0.8)
+                ax.plot(*zip(*pts), label=stage, lw=0.8, color=colour[stage])
         ax.set_ylabel(key)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    handles = {h.get_label(): h for ax in axes for h in ax.get_lines()}
+    axes[0].legend(list(handles.values()), list(handles), fontsize=7)
     axes[-1].set_xlabel("step")
     fig.tight_layout()
     fig.savefig(args.out, dpi=90)
