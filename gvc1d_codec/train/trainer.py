@@ -18,7 +18,7 @@ Stages (paper Sec. training):
 After any stage: ``prior`` fits the entropy model alone to the symbols of ``--frames``-frame
 sequences, the transforms frozen (:mod:`gvc1d_codec.train.prior_stage`): fewer bits, the same
 pictures. ``--batch`` is then (window, frame) rows per step, ``--sequences`` the size of the
-symbol cache. It runs in one go (about 20 minutes here) and is not resumable.
+symbol cache. It runs in one go (under 5 minutes here for 128 x 16 frames) and is not resumable.
 
 Data parallel: under ``torchrun --nproc_per_node N`` (env ``WORLD_SIZE``) each process draws its
 own batches and the gradients are averaged over processes (gloo on CPU, NCCL on CUDA) before
@@ -104,6 +104,11 @@ def _decoder_only(model: GVC1D) -> None:
         p.requires_grad_(name.startswith(synthesis))
 
 
+def _clip_list(spec: str) -> list[str]:
+    """``--clips``: comma-separated names, or ``train`` for the whole training split."""
+    return clip_names("train") if spec == "train" else spec.split(",")
+
+
 def _with_refiner(model: GVC1D, width: int) -> GVC1D:
     """The same model plus a pixel refiner whose last layer is zero: it decodes exactly as before."""
     grown = GVC1D(dataclasses.replace(model.cfg, refine_width=width)).train()
@@ -119,7 +124,7 @@ def _prior_stage(args, model: GVC1D, out: Path, log_path: Path, history: dict) -
     def log(msg: str) -> None:
         print(f"[{time.time() - t_start:7.1f} s] {msg}", file=sys.stderr, flush=True)
 
-    names = clip_names("train") if args.clips == "train" else args.clips.split(",")
+    names = _clip_list(args.clips)
     data = VideoCropDataset(names, seq_len=args.frames, crop=args.crop, seed=args.seed, skip_unfit=True)
     log(f"stage prior: caching the symbols of {args.sequences} sequences x {args.frames} frames from {','.join(data.names)}")
     model.eval()
@@ -271,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             disc.load_state_dict(load_file(str(disc_path)))
         opt_d = torch.optim.Adam(disc.parameters(), lr=args.disc_lr, betas=(0.5, 0.9))
         lecam = LeCam()
-    names = clip_names("train") if args.clips == "train" else args.clips.split(",")
+    names = _clip_list(args.clips)
     data = VideoCropDataset(names, seq_len=args.frames, crop=args.crop, seed=args.seed, skip_unfit=True)
     gen = torch.Generator().manual_seed((args.seed * 1_000_003 + step) * replicas.world + replicas.rank)
     cfg = model.cfg
