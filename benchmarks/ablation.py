@@ -43,7 +43,8 @@ from gvc1d_codec import Encoder, VideoFrame  # noqa: E402
 from gvc1d_codec.data.clips import clip_names, load_clip  # noqa: E402
 from gvc1d_codec.data.dataset import VideoCropDataset  # noqa: E402
 from gvc1d_codec.entropy.model import EntropyCoder  # noqa: E402
-from gvc1d_codec.entropy.prior import IntegerContextModel  # noqa: E402
+from gvc1d_codec.entropy.prior import IntegerEntropyModel  # noqa: E402
+from gvc1d_codec.step import CodingState, advance  # noqa: E402
 from gvc1d_codec.train.prior_stage import VARIANTS, build_cache, prior_params, to_integer, train_prior  # noqa: E402
 from gvc1d_codec.weights import load_weights  # noqa: E402
 
@@ -67,21 +68,22 @@ def codec_symbols(y, u, v, quality: int, loaded) -> tuple[list[torch.Tensor], li
 
 
 @torch.no_grad()
-def coded_bits(icm: IntegerContextModel, shipped: IntegerContextModel, variant: str, symbols: list[torch.Tensor],
-               quality: int, table: np.ndarray) -> tuple[list[int], float]:
+def coded_bits(icm: IntegerEntropyModel, shipped: IntegerEntropyModel, variant: str, symbols: list[torch.Tensor],
+               quality: int) -> tuple[list[int], float]:
     """Range code each frame's symbols with ``variant``'s integer prior through the codec's
-    :meth:`EntropyCoder.code` (the bitstream's symbol order). Returns (payload bytes per frame,
-    ideal bits)."""
-    coder = EntropyCoder(icm, table)
-    memory = s_prev = None
+    :meth:`EntropyCoder.code` (the bitstream's symbol order), the context advanced by the codec's
+    own :func:`~gvc1d_codec.step.advance` with the shipped memory (it also drives the transforms).
+    Returns (payload bytes per frame, ideal bits)."""
+    coder = EntropyCoder(icm)
+    state = CodingState()
     sizes, ideal = [], 0.0
     for i, s in enumerate(symbols):
-        mu4, idx = prior_params(icm, variant, s, s_prev, memory, quality, i == 0)
+        ctx = state.entropy_context(quality, i == 0)
+        mu4, idx = prior_params(icm, variant, s, ctx.prev_symbols, ctx.memory, quality, ctx.intra)
         payload, bits = coder.code(s, mu4, idx)
         sizes.append(len(payload))
         ideal += bits
-        memory = shipped.memory_update(memory, s)  # the shipped memory: it also drives the transforms
-        s_prev = s
+        state = advance(shipped, state, s, None)
     return sizes, ideal
 
 
@@ -150,11 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(f"[{time.time() - t_start:7.1f} s] {msg}", file=sys.stderr, flush=True)
 
-    loaded = load_weights(a.weights)  # integer: the codec
-    shadow = load_weights(a.weights, integer=False).model.eval()  # float shadow: training
+    loaded = load_weights(a.weights)  # .entropy: the integer model the codec runs
+    shadow = load_weights(a.weights).model.eval()  # .context_model: its float shadow (training)
     cfg = loaded.config
-    shipped_icm = loaded.model.context_model
-    table = np.ascontiguousarray(shipped_icm.freq_table, dtype=np.float64)
+    shipped_icm = loaded.entropy
     qualities = [int(q) for q in a.qualities.split(",")] if a.qualities else list(range(cfg.qualities))
 
     names = clip_names("train") if a.train_clips == "train" else a.train_clips.split(",")
@@ -180,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         for q in qualities:
             symbols, codec_sizes = codec_symbols(y, u, v, q, loaded)
             for var in variants:
-                sizes, ideal = coded_bits(priors[var], shipped_icm, var, symbols, q, table)
+                sizes, ideal = coded_bits(priors[var], shipped_icm, var, symbols, q)
                 if var == "full_shipped" and sizes != codec_sizes:
                     raise AssertionError(f"{name} q{q}: the shipped prior does not reproduce the codec's payloads")
                 results.append({"clip": name, "size": f"{w}x{h}", "frames": t, "quality": q, "variant": var,

@@ -61,7 +61,7 @@ def main() -> int:
     ap.add_argument("--json")
     a = ap.parse_args()
     loaded = load_weights(a.weights)
-    shadow = load_weights(a.weights, integer=False).model.eval()
+    shadow = load_weights(a.weights).model.eval()
     try:
         lp = metrics.LPIPS("alex")
     except Exception as e:  # noqa: BLE001 - weights not fetched

@@ -27,7 +27,8 @@ harness.import_instrumented()
 import streamtools as st
 
 from gvc1d_codec.bitstream import StreamHeader
-from gvc1d_codec.weights import ENTROPY_MODEL_ID, load_weights
+from gvc1d_codec.entropy.definition import ENTROPY_MODEL_ID
+from gvc1d_codec.weights import load_weights
 
 sys.argv, _pixels = harness._take_option(sys.argv, "--max-pixels", True)
 sys.argv, _frames = harness._take_option(sys.argv, "--max-frames", True)

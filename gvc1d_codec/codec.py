@@ -22,7 +22,6 @@ decoder's state as it was, so the caller may skip or conceal the frame and go on
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -41,7 +40,8 @@ from .bitstream import (
     read_header,
 )
 from .color import frame_to_rgb, rgb_to_frame
-from .entropy.model import ContextState, EntropyCoder
+from .entropy.definition import ENTROPY_MODEL_ID
+from .entropy.model import EntropyCoder
 from .errors import (
     BitstreamError,
     CorruptPacketError,
@@ -53,7 +53,8 @@ from .errors import (
 )
 from .frame import PIX_FMTS, ColorInfo, VideoFrame
 from .model.gvc1d import pad_to_windows
-from .weights import ENTROPY_MODEL_ID, LoadedWeights, load_weights
+from .step import CodingState, StepOutput, frame_grid, step
+from .weights import LoadedWeights, load_weights
 
 DEFAULT_MAX_PIXELS = 8192 * 4320  # luma samples per frame (8K UHD); the format itself allows 16384x16384
 ON_ERROR_MODES = ("stop", "skip", "conceal")
@@ -111,46 +112,46 @@ class FrameStats:
 
 def _check_finite(t: torch.Tensor, what: str) -> None:
     """NaN or infinity out of a transform means broken weights; never let it reach the coder."""
-    if not bool(torch.isfinite(t).all()):
+    if not t.is_meta and not bool(torch.isfinite(t).all()):
         raise WeightsError(f"the model's {what} produced non-finite values (corrupt or tampered weights file?)")
 
 
 class _Session:
-    """State shared by encoder and decoder: the reconstruction loop (reference frame, context)."""
+    """What encoder and decoder share: the models and the :class:`CodingState` of the recurrence.
+
+    ``state`` is replaced after every frame, never modified: a frame that fails leaves it as it was."""
 
     def __init__(self, loaded: LoadedWeights, device: torch.device, width: int, height: int, quality: int):
         self.model = loaded.model
         self.cfg = loaded.config
         self.device = device
-        self.entropy = EntropyCoder(self.model.context_model, self.model.context_model.freq_table)
-        win = self.cfg.window
-        self.rows, self.cols = math.ceil(height / win), math.ceil(width / win)
+        self.context_model = loaded.entropy  # integer, CPU: outside the float model's device
+        self.entropy = EntropyCoder(loaded.entropy)
+        self.rows, self.cols = frame_grid(height, width, self.cfg.window)
         self.windows = self.rows * self.cols
         self.width, self.height = width, height
         self.quality = quality
-        self.q_windows = torch.full((self.windows,), quality, dtype=torch.long, device=device)
-        self.context = ContextState()
-        self.reference: torch.Tensor | None = None  # previous reconstruction, padded [1, 3, H', W']
-        self.index = 0
+        self.state = CodingState()
         self.last_symbols: np.ndarray | None = None  # int8 [windows, tokens, channels] of the last frame
 
-    def record_symbols(self, symbols: torch.Tensor) -> None:
-        """Keep an int8 copy of a frame's symbols (|s| <= symbol_max <= 127, so exact)."""
-        a = symbols.detach().cpu().to(torch.float64).numpy()
-        self.last_symbols = np.ascontiguousarray(a.astype(np.int8))
-
     @torch.inference_mode()
-    def synthesise(self, symbols: torch.Tensor, intra: bool, memory_before: torch.Tensor | None) -> torch.Tensor:
-        m = self.model
-        y_hat = m.dequantise(symbols.to(self.device, torch.float32), self.q_windows)
-        ref = None if intra else self.reference
-        mem = None if intra or memory_before is None else memory_before.to(self.device)
-        x_hat = m.synthesis(y_hat, ref, mem, intra, self.rows, self.cols)
-        _check_finite(x_hat, "synthesis")
-        x_hat = x_hat.clamp(0, 1)
-        self.reference = x_hat
-        self.index += 1
-        return x_hat[0, :, : self.height, : self.width]
+    def step(self, intra: bool, x: torch.Tensor | None = None, symbols: torch.Tensor | None = None) -> tuple[StepOutput, CodingState]:
+        """Run the frame-coding step from the current state; the caller commits the new state."""
+        out, new = step(self.model, self.context_model, self.state, intra=intra, quality=self.quality, x=x,
+                        symbols=symbols, grid=(self.rows, self.cols))
+        _check_finite(out.symbols, "analysis")
+        _check_finite(out.x_hat, "synthesis")
+        return out, new
+
+    def commit(self, out: StepOutput, new: CodingState) -> None:
+        """Make a fully coded frame's state the current one."""
+        self.state = new
+        # int8 copy of the frame's symbols (|s| <= symbol_max <= 127, so exact)
+        self.last_symbols = np.ascontiguousarray(out.symbols.numpy().astype(np.int8))
+
+    def picture(self) -> torch.Tensor:
+        """The last reconstruction, cropped: RGB [3, H, W] in [0, 1]."""
+        return self.state.reference[0, :, : self.height, : self.width]
 
 
 class _Coder:
@@ -206,7 +207,7 @@ class Encoder(_Coder):
 
     @property
     def frames_coded(self) -> int:
-        return self._s.index
+        return self._s.state.index
 
     def _is_intra(self, index: int) -> bool:
         p = self.header.intra_period
@@ -218,15 +219,11 @@ class Encoder(_Coder):
         frame.validate(self.header.width, self.header.height)
         if frame.pix_fmt != self.header.pix_fmt:
             raise InputFormatError(f"frame is {frame.pix_fmt}, the stream was opened for {self.header.pix_fmt}")
-        index, intra = s.index, self._is_intra(s.index)
+        index, intra = s.state.index, self._is_intra(s.state.index)
         x = pad_to_windows(frame_to_rgb(frame, self.color, s.device)[None], s.cfg.window)
-        memory_before = None if intra else s.context.memory
-        y = s.model.analysis(x, None if intra else s.reference, None if memory_before is None else memory_before.to(s.device), intra)
-        _check_finite(y, "analysis")
-        symbols = s.model.quantise(y, s.q_windows).cpu()
-        payload, ideal = s.entropy.encode(symbols, s.context, s.quality, intra)
-        s.record_symbols(symbols)
-        s.synthesise(symbols, intra, memory_before)
+        out, new = s.step(intra, x=x)
+        payload, ideal = s.entropy.encode(out.symbols, out.context)
+        s.commit(out, new)
         self.last = FrameStats("I" if intra else "P", len(payload), ideal)
         return Packet("I" if intra else "P", index, payload)
 
@@ -280,28 +277,22 @@ class Decoder(_Coder):
     @property
     def frames_decoded(self) -> int:
         """Frames accounted for so far (decoded or lost): the index the next packet must carry."""
-        return self._s.index
+        return self._s.state.index
 
     def decode_rgb(self, packet: Packet) -> torch.Tensor:
         """One packet in, the reconstructed RGB frame [3, H, W] in [0, 1] out."""
         s = self._s
-        if packet.frame_index != s.index:
-            raise CorruptPacketError(f"expected frame {s.index}, got packet for frame {packet.frame_index}", packet.frame_index)
-        if s.index == 0 and packet.frame_type != "I":
+        index = s.state.index
+        if packet.frame_index != index:
+            raise CorruptPacketError(f"expected frame {index}, got packet for frame {packet.frame_index}", packet.frame_index)
+        if index == 0 and packet.frame_type != "I":
             raise CorruptPacketError("the first frame of a stream must be intra", 0)
         intra = packet.frame_type == "I"
-        if not intra and s.reference is None:  # only after frames were lost
-            raise CorruptPacketError(f"frame {s.index} is predicted from a lost frame (no intra frame decoded yet)",
-                                     s.index)
-        memory_before = None if intra else s.context.memory
-        saved = (s.context.prev_symbols, s.context.memory)  # replaced, never modified in place
-        try:
-            symbols = s.entropy.decode(packet.payload, s.windows, s.context, s.quality, intra, packet.frame_index)
-        except BaseException:
-            s.context.prev_symbols, s.context.memory = saved
-            raise
-        s.record_symbols(symbols)
-        return s.synthesise(symbols, intra, memory_before)
+        if not intra and s.state.reference is None:  # only after frames were lost
+            raise CorruptPacketError(f"frame {index} is predicted from a lost frame (no intra frame decoded yet)", index)
+        symbols = s.entropy.decode(packet.payload, s.windows, s.state.entropy_context(s.quality, intra), index)
+        s.commit(*s.step(intra, symbols=symbols))
+        return s.picture()
 
     def decode(self, packet: Packet) -> VideoFrame:
         return rgb_to_frame(self.decode_rgb(packet), self.pix_fmt, self.color)
@@ -309,16 +300,13 @@ class Decoder(_Coder):
     def skip(self) -> None:
         """Account for the loss of the next frame: the next packet expected is the one after it.
         The decoding state stays that of the last good frame."""
-        self._s.index += 1
+        self._s.state = self._s.state.lost()
 
     def conceal(self) -> VideoFrame:
         """Account for the loss of the next frame and return its replacement: the last good
         frame again, or mid-grey if there is none. The decoding state stays that of the last good frame."""
         s = self._s
-        if s.reference is not None:
-            rgb = s.reference[0, :, : s.height, : s.width]
-        else:
-            rgb = torch.full((3, s.height, s.width), 0.5)
+        rgb = s.picture() if s.state.reference is not None else torch.full((3, s.height, s.width), 0.5)
         self.skip()
         return rgb_to_frame(rgb, self.pix_fmt, self.color)
 

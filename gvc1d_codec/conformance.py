@@ -441,7 +441,8 @@ def generate(out_dir: str | os.PathLike, weights, specs: Iterable[StreamSpec] = 
     import torch
 
     from . import __version__
-    from .weights import ENTROPY_MODEL_ID, load_weights
+    from .entropy.definition import ENTROPY_MODEL_ID
+    from .weights import load_weights
 
     out = Path(out_dir)
     specs = list(specs)

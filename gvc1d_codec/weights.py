@@ -21,12 +21,12 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from .config import ModelConfig
-from .entropy.tables import build_freq_table
+from .entropy.definition import ENTROPY_MODEL_ID, build_freq_table
+from .entropy.prior import IntegerEntropyModel
 from .errors import WeightsError
 from .model.gvc1d import GVC1D
 
 FORMAT = "gvc1d-weights-v1"
-ENTROPY_MODEL_ID = 1  # integer entropy-model definition (docs/bitstream.md); bump on any change
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 REGISTRY = {"gvc1d-tiny": "gvc1d-tiny.safetensors", "gvc1d-tiny-mse": "gvc1d-tiny-mse.safetensors"}
 DEFAULT_MODEL = "gvc1d-tiny"
@@ -35,7 +35,11 @@ MAX_WEIGHTS_BYTES = 512 << 20
 
 @dataclass
 class LoadedWeights:
+    """A verified weights file: the float model (transforms; its ``context_model`` is the training
+    shadow) and, for inference, the integer entropy model, a CPU object outside the float model."""
+
     model: GVC1D
+    entropy: IntegerEntropyModel
     config: ModelConfig
     sha256: str
     metadata: dict
@@ -90,9 +94,10 @@ def save_weights(model: GVC1D, path: Path, extra_metadata: dict | None = None) -
     return hashlib.sha256(data).hexdigest()
 
 
-def load_weights(spec: str | os.PathLike | None = None, device: str | torch.device = "cpu", integer: bool = True) -> LoadedWeights:
-    """Load and verify a weights file. ``integer=True`` switches the context model to the shipped
-    integer tensors (inference); ``False`` keeps the float shadow (training)."""
+def load_weights(spec: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LoadedWeights:
+    """Load and verify a weights file: the float model on ``device`` (with its training shadow of
+    the context model) and the shipped integer entropy model (CPU), checked against this
+    codec's entropy-model definition."""
     path, expected = resolve(spec)
     if not path.is_file():
         raise WeightsError(f"weights file not found: {path}")
@@ -111,16 +116,17 @@ def load_weights(spec: str | os.PathLike | None = None, device: str | torch.devi
         raise WeightsError(f"{path} is not a valid safetensors weights file ({str(e).splitlines()[0]})") from None
     if meta.get("format") != FORMAT:
         raise WeightsError(f"{path} is not a gvc1d weights file (format {meta.get('format')!r}, need {FORMAT})")
+    if meta.get("entropy_model_id") != str(ENTROPY_MODEL_ID):
+        raise WeightsError(f"{path} was exported for entropy model {meta.get('entropy_model_id')!r}; "
+                           f"this codec implements entropy model {ENTROPY_MODEL_ID}")
     try:
         cfg = ModelConfig.from_json(meta["config"])
         model = GVC1D(cfg)
         float_state = {k: v for k, v in tensors.items() if not k.startswith("entropy.")}
         model.load_state_dict(float_state, strict=True)
-        if integer:
-            ints = {k[len("entropy.int."):]: v for k, v in tensors.items() if k.startswith("entropy.int.")}
-            model.context_model.load_integer(ints)
-            model.context_model.freq_table = tensors["entropy.freq_table"].numpy().astype("float64")
+        ints = {k[len("entropy.int."):]: v for k, v in tensors.items() if k.startswith("entropy.int.")}
+        entropy = IntegerEntropyModel(cfg, ints, tensors["entropy.freq_table"].numpy())
     except (KeyError, RuntimeError, ValueError, TypeError) as e:
         raise WeightsError(f"{path} does not hold a complete gvc1d model ({str(e).splitlines()[0][:200]})") from None
     model.to(device).eval()
-    return LoadedWeights(model, cfg, digest, meta, path)
+    return LoadedWeights(model, entropy, cfg, digest, meta, path)

@@ -24,7 +24,7 @@ def _ablation():
 
 def test_variants_ignore_exactly_the_context_they_leave_out(loaded):
     A = _ablation()
-    cm, cfg = loaded.model.context_model, loaded.config  # the integer prior, as evaluated
+    cm, cfg = loaded.entropy, loaded.config  # the integer prior, as evaluated
     g = torch.Generator().manual_seed(0)
     shape = (3, cfg.latent_tokens, cfg.token_dim)
     s, s2, prev = (torch.randint(-4, 5, shape, generator=g).double() for _ in range(3))

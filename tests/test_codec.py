@@ -19,7 +19,7 @@ from gvc1d_codec.bitstream import HEADER_SIZE_V1, PACKET_OVERHEAD, PacketReader,
 from gvc1d_codec.codec import Decoder, Encoder
 from gvc1d_codec.errors import CorruptPacketError, GVC1DError, InputFormatError, UnsupportedStreamError
 from gvc1d_codec.frame import VideoFrame
-from gvc1d_codec.weights import ENTROPY_MODEL_ID
+from gvc1d_codec.entropy.definition import ENTROPY_MODEL_ID
 
 
 @dataclasses.dataclass
@@ -44,8 +44,8 @@ def round_trip(frames, loaded, **enc_kwargs) -> Trace:
         packet = enc.encode_packet(f)
         parts.append(pack_packet(packet))
         types.append(packet.frame_type)
-        es.append(enc._s.context.prev_symbols.clone())
-        er.append(enc._s.reference.clone())
+        es.append(enc._s.state.prev_symbols.clone())
+        er.append(enc._s.state.reference.clone())
         stats.append(enc.last)
     stream = b"".join(parts)
     src = io.BytesIO(stream)
@@ -54,8 +54,8 @@ def round_trip(frames, loaded, **enc_kwargs) -> Trace:
     ds, dr, decoded = [], [], []
     for packet in PacketReader(src, header):
         decoded.append(dec.decode(packet))
-        ds.append(dec._s.context.prev_symbols.clone())
-        dr.append(dec._s.reference.clone())
+        ds.append(dec._s.state.prev_symbols.clone())
+        dr.append(dec._s.state.reference.clone())
     return Trace(stream, types, es, ds, er, dr, decoded, stats)
 
 

@@ -100,7 +100,7 @@ def test_encoder_and_decoder_expose_int8_symbols(loaded):
         stream.append(enc.encode(f))
         s = enc.last_symbols
         assert s.dtype == np.int8 and s.shape == (4, loaded.config.latent_tokens, loaded.config.token_dim)
-        assert np.array_equal(s, enc._s.context.prev_symbols.numpy())
+        assert np.array_equal(s, enc._s.state.prev_symbols.numpy())
         enc_syms.append(s)
     import io
 

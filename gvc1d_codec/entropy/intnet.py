@@ -21,10 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-FRAC = 4  # fractional bits of every activation: real = int / 16
-SHIFT = 16  # fractional bits of the output multiplier
-ACT_MAX = 255  # clipped ReLU range [0, 255] = real [0, 15.94]
-EXACT_LIMIT = 2.0**53
+from .definition import ACT_MAX, EXACT_LIMIT, FRAC, INPUT_BOUND, SHIFT  # noqa: F401 (the convention)
 
 
 def round_ste(x: torch.Tensor) -> torch.Tensor:
@@ -76,9 +73,6 @@ class IntLinear(nn.Module):
         layer input is a clamped activation or a clipped symbol); ``p`` from :func:`prepare`."""
         acc = torch.addmm(p["b64"], a.reshape(-1, a.shape[-1]), p["wt64"]).view(*a.shape[:-1], -1)
         return torch.floor((acc * p["m64"] + 2.0 ** (SHIFT - 1)) / 2.0**SHIFT).clamp_(lo, hi)
-
-
-INPUT_BOUND = 2**11  # >= every layer input: activations <= 1008, symbols * 16 <= 496
 
 
 def prepare(p: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -6,37 +6,41 @@ symbol ``s`` is coded as the residual ``s - floor(mu4 / 4) + RESIDUAL_RANGE`` wi
 ``freq_table[scale_index, mu4 mod 4]``. The encoder knows every symbol and predicts all groups in
 one pass; the decoder predicts group by group. Both give the same integers, because masked weights
 are exactly zero and the arithmetic is exact.
+
+Coding is pure: ``encode(symbols, context) -> payload`` and ``decode(payload, context) -> symbols``
+read the :class:`EntropyContext` (what is known before the frame) and change nothing. Advancing the
+long-term memory is a separate, explicit part of the frame-coding step (:mod:`gvc1d_codec.step`).
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from ..errors import CorruptPacketError
 from .coder import SymbolDecoder, SymbolEncoder
-from .prior import IntegerContextModel
-from .tables import RESIDUAL_RANGE
+from .definition import RESIDUAL_RANGE
+from .prior import IntegerEntropyModel
 
 
-class ContextState:
-    """What the entropy model knows before a frame: previous symbols and the long-term memory.
-    Integer-valued float64 tensors on the CPU; ``None`` after an intra refresh."""
+@dataclass(frozen=True)
+class EntropyContext:
+    """What the entropy model knows before a frame: the previous frame's symbols and the long-term
+    memory (integer-valued float64 CPU tensors; ``None`` at an intra frame), the quality level and
+    the frame type."""
 
-    def __init__(self):
-        self.prev_symbols: torch.Tensor | None = None
-        self.memory: torch.Tensor | None = None
-
-    def reset(self) -> None:
-        self.prev_symbols = self.memory = None
+    prev_symbols: torch.Tensor | None
+    memory: torch.Tensor | None
+    quality: int
+    intra: bool
 
 
 class EntropyCoder:
-    def __init__(self, context_model: IntegerContextModel, freq_table: np.ndarray):
-        if context_model.exported is None:
-            raise ValueError("the entropy coder needs the exported integer context model")
-        self.cm = context_model
-        self.cfg = context_model.cfg
-        self.table = np.ascontiguousarray(freq_table, dtype=np.float64)
+    def __init__(self, model: IntegerEntropyModel):
+        self.cm = model
+        self.cfg = model.cfg
+        self.table = model.freq_table  # float64, exact integers (checked at load)
 
     def _rows(self, mu4: torch.Tensor, idx: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         mu4 = mu4.numpy().astype(np.int64)
@@ -48,17 +52,14 @@ class EntropyCoder:
         g = self.cfg.ar_groups
         return t.view(n, g, L // g, C).transpose(0, 1)
 
-    def encode(self, symbols: torch.Tensor, state: ContextState, quality: int, intra: bool) -> tuple[bytes, float]:
-        """symbols: integer tensor [N, L, C]. Returns (payload, ideal bits). Updates ``state``."""
-        s = symbols.to(torch.float64).cpu()
-        n = s.shape[0]
-        if intra:
-            state.reset()
-        ctx = self.cm.context(state.prev_symbols, state.memory, quality, intra, n)
-        mu4, idx = self.cm.params(ctx, s)
-        coded = self.code(s, mu4, idx)
-        self._advance(state, s)
-        return coded
+    def _context(self, ctx: EntropyContext, n: int) -> torch.Tensor:
+        return self.cm.context(ctx.prev_symbols, ctx.memory, ctx.quality, ctx.intra, n)
+
+    def encode(self, symbols: torch.Tensor, ctx: EntropyContext) -> tuple[bytes, float]:
+        """symbols: integer tensor [N, L, C]. Returns (payload, ideal bits)."""
+        s = self.cm.symbols_in(symbols)
+        mu4, idx = self.cm.params(self._context(ctx, s.shape[0]), s)
+        return self.code(s, mu4, idx)
 
     def code(self, s: torch.Tensor, mu4: torch.Tensor, idx: torch.Tensor) -> tuple[bytes, float]:
         """Range code symbols [N, L, C] (float64) under the prior's means and scale indices, in the
@@ -69,19 +70,18 @@ class EntropyCoder:
         enc.encode(residual, freqs)
         return enc.finish(), enc.ideal_bits
 
-    def decode(self, payload: bytes, windows: int, state: ContextState, quality: int, intra: bool, frame_index: int) -> torch.Tensor:
+    def decode(self, payload: bytes, windows: int, ctx: EntropyContext, frame_index: int) -> torch.Tensor:
+        """The symbols [windows, L, C] (float64 CPU) of a payload; CorruptPacketError if it does not decode."""
         cfg = self.cfg
         L, C, G = cfg.latent_tokens, cfg.token_dim, cfg.ar_groups
         per = L // G
-        if intra:
-            state.reset()
         s = torch.zeros(windows, L, C, dtype=torch.float64)
         dec = SymbolDecoder(payload, frame_index)
-        ctx = self.cm.context(state.prev_symbols, state.memory, quality, intra, windows)
-        embedded = torch.zeros(windows, L, self.cfg.prior_hidden, dtype=torch.float64)
+        context = self._context(ctx, windows)
+        embedded = torch.zeros(windows, L, cfg.prior_hidden, dtype=torch.float64)
         for g in range(G):
             rows = slice(g * per, (g + 1) * per)
-            mu4, idx = self.cm.params(ctx, rows=rows, embedded=embedded)
+            mu4, idx = self.cm.params(context, rows=rows, embedded=embedded)
             freqs, base = self._rows(mu4.reshape(-1), idx.reshape(-1))
             try:
                 residual = dec.decode(freqs)
@@ -92,9 +92,4 @@ class EntropyCoder:
                 raise CorruptPacketError(f"payload of frame {frame_index} decodes to out-of-range tokens", frame_index)
             s[:, rows] = torch.from_numpy(values.astype(np.float64)).view(windows, per, C)
             embedded[:, rows] = self.cm.embed(s[:, rows])
-        self._advance(state, s)
         return s
-
-    def _advance(self, state: ContextState, s: torch.Tensor) -> None:
-        state.memory = self.cm.memory_update(state.memory, s)
-        state.prev_symbols = s

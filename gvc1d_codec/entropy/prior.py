@@ -22,18 +22,29 @@ Autoregressive prior for token k (paper: token by token, windows in parallel)::
 
 The "attention" of memory and prior is a learned, input-independent token mixing (MLP-Mixer
 style): softmax attention is not integer-exact, so we do not use it where probabilities depend.
+
+The graph above is written once, in :class:`ContextGraph`, and run two ways:
+
+* :class:`IntegerContextModel`, an ``nn.Module`` inside the float model: the training "shadow",
+  whose float parameters are rounded straight-through, so its forward value equals the integer net;
+* :class:`IntegerEntropyModel`, a plain CPU object outside the ``nn.Module`` tree, holding only the
+  shipped integer tensors (exported from the shadow, or read from a weights file). This is what the
+  codec runs: moving the float model to another device (CUDA, ``meta``) cannot move or change it.
 """
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
 from ..config import ModelConfig
-from .intnet import ACT_MAX, FRAC, SHIFT, IntLinear, prepare, round_ste
+from .definition import ACT_MAX, FRAC, SHIFT, check_freq_table, scale_grid
+from .intnet import IntLinear, prepare, round_ste
 
 ONE = 2**FRAC  # the integer that stands for 1.0
+LAYERS = ("mem_embed", "mem_gather", "mem_update", "mem_read", "ctx", "ar_embed", "ar_mix", "hidden", "out")
 
 
 def _causal_mask(tokens: int, groups: int) -> torch.Tensor:
@@ -41,45 +52,37 @@ def _causal_mask(tokens: int, groups: int) -> torch.Tensor:
     return (g[None, :] < g[:, None]).float()  # [k, j]: j in an earlier group than k
 
 
-class IntegerContextModel(nn.Module):
-    def __init__(self, cfg: ModelConfig):
-        super().__init__()
-        self.cfg = cfg
-        L, C, D, M, H, Q = cfg.latent_tokens, cfg.token_dim, cfg.memory_dim, cfg.memory_tokens, cfg.prior_hidden, cfg.qualities
-        A = ACT_MAX
-        self.mem_embed = IntLinear(C, D, 0, A)
-        self.mem_gather = IntLinear(L, M, 0, A)
-        self.mem_update = IntLinear(2 * D, D, 0, A)
-        self.mem_read = IntLinear(M, L, 0, A)
-        self.ctx = IntLinear(C + D + L + 2 * Q, H, 0, A)
-        self.ar_embed = IntLinear(C, H, 0, A)
-        self.ar_mix = IntLinear(L, L, 0, A, mask=_causal_mask(L, cfg.ar_groups))
-        self.hidden = IntLinear(2 * H, H, 0, A)
-        self.mu_max = cfg.symbol_max * ONE
-        self.t_max = (cfg.scale_levels - 1) * ONE
-        self.out = IntLinear(H, 2 * C, -self.mu_max, self.t_max, init_gain=0.1)
-        with torch.no_grad():  # start with wide scales
-            self.out.bias[C:] = cfg.scale_levels * 0.6
-        self.register_buffer("scales", scale_grid(cfg), persistent=False)
-        self.exported: dict[str, dict[str, torch.Tensor]] | None = None
+def layer_bounds(cfg: ModelConfig) -> dict[str, tuple[int, int]]:
+    """The output clamp (lo, hi) of each layer: clipped ReLU, except the mean/scale output."""
+    hidden = {n: (0, ACT_MAX) for n in LAYERS}
+    hidden["out"] = (-cfg.symbol_max * ONE, (cfg.scale_levels - 1) * ONE)
+    return hidden
 
-    # ---- one layer, shadow or integer ----------------------------------------------------
-    def _layer(self, name: str, x: torch.Tensor, rows: slice | None = None, token_axis: bool = False) -> torch.Tensor:
-        if token_axis:
-            x = x.transpose(-1, -2)
-        layer: IntLinear = getattr(self, name)
-        if self.exported is None:
-            y = layer(x) if rows is None else _rows_forward(layer, x, rows)
-        else:
-            p = self.exported[name] if rows is None else self._row_cache[(name, rows.start, rows.stop)]
-            y = IntLinear.int_forward(x, p, layer.lo, layer.hi)
-        return y.transpose(-1, -2) if token_axis else y
+
+class ContextGraph:
+    """The context model's computation, written once; subclasses say how one layer runs."""
+
+    cfg: ModelConfig
+
+    def _layer(self, name: str, x: torch.Tensor, rows: slice | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _zeros(self, *shape: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def symbols_in(self, symbols: torch.Tensor) -> torch.Tensor:
+        """Symbols in the representation this model keeps them in (the state's ``prev_symbols``)."""
+        return symbols
+
+    def _mixed(self, name: str, x: torch.Tensor, rows: slice | None = None) -> torch.Tensor:
+        """A layer along the token axis (token mixing): [N, L, D] -> [N, L', D]."""
+        return self._layer(name, x.transpose(-1, -2), rows).transpose(-1, -2)
 
     # ---- long-term memory ----------------------------------------------------------------
     def memory_update(self, memory: torch.Tensor | None, symbols: torch.Tensor) -> torch.Tensor:
         """memory [N, M, D] (None = empty), symbols [N, L, C] -> new memory."""
         u = self._layer("mem_embed", symbols * ONE)
-        g = self._layer("mem_gather", u, token_axis=True)
+        g = self._mixed("mem_gather", u)
         if memory is None:
             memory = torch.zeros_like(g)
         return self._layer("mem_update", torch.cat([memory, g], dim=-1))
@@ -88,7 +91,7 @@ class IntegerContextModel(nn.Module):
         cfg = self.cfg
         if memory is None:
             memory = self._zeros(n, cfg.memory_tokens, cfg.memory_dim)
-        return self._layer("mem_read", memory, token_axis=True)
+        return self._mixed("mem_read", memory)
 
     # ---- prior -------------------------------------------------------------------------------
     def context(self, prev_symbols: torch.Tensor | None, memory: torch.Tensor | None, quality: int | torch.Tensor, intra: bool, n: int) -> torch.Tensor:
@@ -115,15 +118,43 @@ class IntegerContextModel(nn.Module):
         (only earlier groups are looked at: later ones are multiplied by exact zeros)."""
         C = self.cfg.token_dim
         a = self.embed(symbols) if embedded is None else embedded
-        mix = self._layer("ar_mix", a, rows=rows, token_axis=True)
+        mix = self._mixed("ar_mix", a, rows=rows)
         c = ctx if rows is None else ctx[:, rows]
         h = self._layer("hidden", torch.cat([c, mix], dim=-1))
         o = self._layer("out", h)
-        mu = o[..., :C].clamp(-self.mu_max, self.mu_max)
-        t = o[..., C:].clamp(0, self.t_max)
-        mu4 = round_ste(mu / 4) if self.exported is None else torch.floor((mu + 2) / 4)
-        idx = round_ste(t / ONE) if self.exported is None else torch.floor((t + ONE // 2) / ONE)
-        return mu4, idx
+        cfg = self.cfg
+        mu = o[..., :C].clamp(-cfg.symbol_max * ONE, cfg.symbol_max * ONE)
+        t = o[..., C:].clamp(0, (cfg.scale_levels - 1) * ONE)
+        # integers (1/16 units), rounded half up to quarter steps and scale indices: exact in float
+        return round_ste(mu / 4), round_ste(t / ONE)
+
+
+class IntegerContextModel(ContextGraph, nn.Module):
+    """The training shadow of the integer context model (float parameters, straight-through)."""
+
+    def __init__(self, cfg: ModelConfig):
+        nn.Module.__init__(self)
+        self.cfg = cfg
+        L, C, D, M, H, Q = cfg.latent_tokens, cfg.token_dim, cfg.memory_dim, cfg.memory_tokens, cfg.prior_hidden, cfg.qualities
+        b = layer_bounds(cfg)
+        self.mem_embed = IntLinear(C, D, *b["mem_embed"])
+        self.mem_gather = IntLinear(L, M, *b["mem_gather"])
+        self.mem_update = IntLinear(2 * D, D, *b["mem_update"])
+        self.mem_read = IntLinear(M, L, *b["mem_read"])
+        self.ctx = IntLinear(C + D + L + 2 * Q, H, *b["ctx"])
+        self.ar_embed = IntLinear(C, H, *b["ar_embed"])
+        self.ar_mix = IntLinear(L, L, *b["ar_mix"], mask=_causal_mask(L, cfg.ar_groups))
+        self.hidden = IntLinear(2 * H, H, *b["hidden"])
+        self.out = IntLinear(H, 2 * C, *b["out"], init_gain=0.1)
+        with torch.no_grad():  # start with wide scales
+            self.out.bias[C:] = cfg.scale_levels * 0.6
+
+    def _layer(self, name: str, x: torch.Tensor, rows: slice | None = None) -> torch.Tensor:
+        layer: IntLinear = getattr(self, name)
+        return layer(x) if rows is None else _rows_forward(layer, x, rows)
+
+    def _zeros(self, *shape: int) -> torch.Tensor:
+        return torch.zeros(*shape, dtype=torch.float32, device=self.out.weight.device)
 
     def estimate_bits(self, symbols: torch.Tensor, mu4: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         """Differentiable bits of each symbol under the discretised Gaussian the tables hold."""
@@ -135,31 +166,66 @@ class IntegerContextModel(nn.Module):
         p = (upper - lower).clamp_min(2.0**-16)
         return -torch.log2(p)
 
-    # ---- export --------------------------------------------------------------------------------
-    LAYERS = ("mem_embed", "mem_gather", "mem_update", "mem_read", "ctx", "ar_embed", "ar_mix", "hidden", "out")
-
     def export_integer(self) -> dict[str, torch.Tensor]:
-        return {f"{n}.{k}": v for n in self.LAYERS for k, v in getattr(self, n).export().items()}
+        """The integer tensors a weights file ships (``<layer>.w/b/m``)."""
+        return {f"{n}.{k}": v for n in LAYERS for k, v in getattr(self, n).export().items()}
 
-    def load_integer(self, tensors: dict[str, torch.Tensor]) -> None:
-        """Switch to integer inference with shipped integer tensors (no float parameter is read)."""
-        exported = {n: prepare({k: tensors[f"{n}.{k}"] for k in ("w", "b", "m")}) for n in self.LAYERS}
-        for n in self.LAYERS:
-            if exported[n]["w"].shape != getattr(self, n).weight.shape:
-                raise ValueError(f"integer layer {n} has shape {tuple(exported[n]['w'].shape)}, the config needs {tuple(getattr(self, n).weight.shape)}")
-        if (exported["ar_mix"]["w"][self.ar_mix.mask == 0] != 0).any():
+
+class IntegerEntropyModel(ContextGraph):
+    """The integer context model the codec runs: shipped integer tensors, float64 on the CPU,
+    exact whatever the BLAS, thread count or device of the float model. Plus the frequency table.
+
+    Inputs may come from any device; they are moved to the CPU as float64 (exact integers)."""
+
+    def __init__(self, cfg: ModelConfig, tensors: dict[str, torch.Tensor], freq_table: np.ndarray):
+        self.cfg = cfg
+        self.freq_table = check_freq_table(freq_table, cfg)
+        bounds = layer_bounds(cfg)
+        shapes = _layer_shapes(cfg)
+        self.layers: dict[str, dict[str, torch.Tensor]] = {}
+        for n in LAYERS:
+            try:
+                p = prepare({k: tensors[f"{n}.{k}"].cpu() for k in ("w", "b", "m")})
+            except KeyError as e:
+                raise ValueError(f"integer layer {n} is missing {e}") from None
+            if tuple(p["w"].shape) != shapes[n]:
+                raise ValueError(f"integer layer {n} has shape {tuple(p['w'].shape)}, the config needs {shapes[n]}")
+            self.layers[n] = p
+        self.bounds = bounds
+        mask = _causal_mask(cfg.latent_tokens, cfg.ar_groups)
+        if (self.layers["ar_mix"]["w"][mask == 0] != 0).any():
             raise ValueError("ar_mix weights are not causal (encoder and decoder would disagree)")
-        self.exported = exported
-        per = self.cfg.latent_tokens // self.cfg.ar_groups
-        self._row_cache = {}
-        for g in range(self.cfg.ar_groups):  # the token-mixing rows each decoding step needs
-            p = self.exported["ar_mix"]
+        per = cfg.latent_tokens // cfg.ar_groups
+        self._rows: dict[tuple[str, int, int], dict[str, torch.Tensor]] = {}
+        p = self.layers["ar_mix"]
+        for g in range(cfg.ar_groups):  # the token-mixing rows each decoding step needs
             r = slice(g * per, (g + 1) * per)
-            self._row_cache[("ar_mix", r.start, r.stop)] = {"wt64": p["wt64"][:, r], "b64": p["b64"][r], "m64": p["m64"][r]}
+            self._rows[("ar_mix", r.start, r.stop)] = {"wt64": p["wt64"][:, r], "b64": p["b64"][r], "m64": p["m64"][r]}
+
+    @classmethod
+    def from_shadow(cls, shadow: IntegerContextModel, freq_table: np.ndarray) -> "IntegerEntropyModel":
+        return cls(shadow.cfg, shadow.export_integer(), freq_table)
+
+    def integer_tensors(self) -> dict[str, torch.Tensor]:
+        return {f"{n}.{k}": self.layers[n][k] for n in LAYERS for k in ("w", "b", "m")}
+
+    def _layer(self, name: str, x: torch.Tensor, rows: slice | None = None) -> torch.Tensor:
+        p = self.layers[name] if rows is None else self._rows[(name, rows.start, rows.stop)]
+        x = x.detach().to("cpu", torch.float64)
+        return IntLinear.int_forward(x, p, *self.bounds[name])
 
     def _zeros(self, *shape: int) -> torch.Tensor:
-        dtype = torch.float32 if self.exported is None else torch.float64
-        return torch.zeros(*shape, dtype=dtype, device=self.out.weight.device)
+        return torch.zeros(*shape, dtype=torch.float64)
+
+    def symbols_in(self, symbols: torch.Tensor) -> torch.Tensor:
+        """Symbols as this model keeps them: float64 on the CPU (exact integers)."""
+        return symbols.detach().to("cpu", torch.float64)
+
+
+def _layer_shapes(cfg: ModelConfig) -> dict[str, tuple[int, int]]:
+    L, C, D, M, H, Q = cfg.latent_tokens, cfg.token_dim, cfg.memory_dim, cfg.memory_tokens, cfg.prior_hidden, cfg.qualities
+    return {"mem_embed": (D, C), "mem_gather": (M, L), "mem_update": (D, 2 * D), "mem_read": (L, M),
+            "ctx": (H, C + D + L + 2 * Q), "ar_embed": (H, C), "ar_mix": (L, L), "hidden": (H, 2 * H), "out": (2 * C, H)}
 
 
 def _rows_forward(layer: IntLinear, x: torch.Tensor, rows: slice) -> torch.Tensor:
@@ -172,6 +238,4 @@ def _phi(x: torch.Tensor) -> torch.Tensor:
     return 0.5 * (1 + torch.erf(x / math.sqrt(2)))
 
 
-def scale_grid(cfg: ModelConfig) -> torch.Tensor:
-    i = torch.arange(cfg.scale_levels, dtype=torch.float64)
-    return cfg.scale_min * (cfg.scale_max / cfg.scale_min) ** (i / (cfg.scale_levels - 1))
+__all__ = ["ContextGraph", "IntegerContextModel", "IntegerEntropyModel", "LAYERS", "ONE", "scale_grid"]

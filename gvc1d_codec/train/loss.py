@@ -17,7 +17,10 @@ from dataclasses import dataclass
 
 import torch
 
+from ..entropy.model import EntropyContext
+from ..entropy.prior import IntegerContextModel
 from ..model.gvc1d import GVC1D
+from ..step import CodingState, step
 
 MSE_WEIGHT = 100.0  # MSE (on [0, 1]) against LPIPS in the generative distortion (HiFiC-like balance)
 
@@ -31,35 +34,29 @@ class FrameResult:
 
 def unroll(model: GVC1D, frames: torch.Tensor, quality: torch.Tensor, rate_to_encoder: bool = True,
            frozen_encoder: bool = False) -> Iterator[FrameResult]:
-    """Code frames [B, T, 3, H, W] (H, W whole windows) in low delay: frame 0 intra, the rest
-    predicted from the previous reconstruction and the long-term memory.
+    """Code frames [B, T, 3, H, W] (H, W whole windows) in low delay with the codec's own
+    frame-coding step (:func:`gvc1d_codec.step.step`): frame 0 intra, the rest predicted.
 
     ``rate_to_encoder=False`` (stage ``recon``): the prior still learns, but the rate does not
     shape the tokens. ``frozen_encoder=True`` (stage ``gan``): analysis, quantiser and context
     model run without gradients; only the synthesis learns.
     """
-    cfg = model.cfg
     b, t, _, h, w = frames.shape
-    rows, cols = h // cfg.window, w // cfg.window
-    q_win = quality.repeat_interleave(rows * cols)
-    cm = model.context_model
-    x_prev = memory = s_prev = None
+    cm = model.context_model  # the float shadow of the integer context model
+    state = CodingState()
     for i in range(t):
-        intra = i == 0
         x = frames[:, i]
+        out, state = step(model, cm, state, intra=i == 0, quality=quality, x=x,
+                          detach_context=not rate_to_encoder, encoder_grad=not frozen_encoder)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen_encoder):
-            ref = x_prev.detach() if frozen_encoder and x_prev is not None else x_prev
-            s = model.quantise(model.analysis(x, ref, memory, intra), q_win)
-            s_prior = s if rate_to_encoder else s.detach()
-            ctx = cm.context(s_prev, memory, q_win, intra, s.shape[0])
-            mu4, idx = cm.params(ctx, s_prior)
-            bits = cm.estimate_bits(s_prior, mu4, idx).view(b, -1).sum(1)
-            y_hat = model.dequantise(s, q_win)
-        x_hat = model.synthesis(y_hat, x_prev, memory, intra, rows, cols)
-        yield FrameResult(x, x_hat, bits / (h * w))
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen_encoder):
-            memory = cm.memory_update(memory, s_prior)
-        s_prev, x_prev = s_prior, x_hat.clamp(0, 1)  # the decoder keeps a clamped reference
+            bits = prior_bits(cm, out.symbols, out.context).view(b, -1).sum(1)
+        yield FrameResult(x, out.x_hat, bits / (h * w))
+
+
+def prior_bits(cm: IntegerContextModel, symbols: torch.Tensor, ctx: EntropyContext) -> torch.Tensor:
+    """Differentiable bits [N, L, C] of symbols under the (shadow) prior, given their context."""
+    mu4, idx = cm.params(cm.context(ctx.prev_symbols, ctx.memory, ctx.quality, ctx.intra, symbols.shape[0]), symbols)
+    return cm.estimate_bits(symbols, mu4, idx)
 
 
 def _psnr(mse: torch.Tensor) -> float:

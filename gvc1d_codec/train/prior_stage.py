@@ -18,7 +18,8 @@ import torch
 
 from ..color import yuv420_to_rgb
 from ..data.dataset import VideoCropDataset
-from ..entropy.prior import IntegerContextModel
+from ..entropy.prior import ContextGraph, IntegerContextModel, IntegerEntropyModel
+from ..step import CodingState, step
 
 VARIANTS = {  # name -> (autoregressive context, long-term memory)
     "noar_nomem": (False, False),
@@ -28,7 +29,7 @@ VARIANTS = {  # name -> (autoregressive context, long-term memory)
 FROZEN = ("mem_embed", "mem_gather", "mem_update")  # the memory update also conditions the transforms
 
 
-def prior_params(cm: IntegerContextModel, variant: str, s: torch.Tensor, s_prev: torch.Tensor | None,
+def prior_params(cm: ContextGraph, variant: str, s: torch.Tensor, s_prev: torch.Tensor | None,
                  memory: torch.Tensor | None, quality, intra: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """(mu4, scale index) [N, L, C] of ``s`` under ``variant`` (shadow or integer ``cm``)."""
     ar, mem = VARIANTS["full" if variant == "full_shipped" else variant]
@@ -42,8 +43,9 @@ def prior_params(cm: IntegerContextModel, variant: str, s: torch.Tensor, s_prev:
 @torch.no_grad()
 def build_cache(model, data: VideoCropDataset, sequences: int, seed: int, chunk: int = 8) -> dict[str, torch.Tensor]:
     """Run the frozen transforms (float shadow, as in training) over ``sequences`` random crops of
-    the training clips at every quality level. One row per (window, frame): its symbols, the
-    previous frame's symbols, the memory before the frame, quality, intra."""
+    the training clips at every quality level, with the codec's frame-coding step. One row per
+    (window, frame): its symbols, the previous frame's symbols, the memory before the frame,
+    quality, intra."""
     cfg, cm = model.cfg, model.context_model
     rng = np.random.default_rng(seed)
     out: dict[str, list] = {"s": [], "s_prev": [], "memory": [], "quality": [], "intra": []}
@@ -51,25 +53,20 @@ def build_cache(model, data: VideoCropDataset, sequences: int, seed: int, chunk:
     while done < sequences:
         b = min(chunk, sequences - done)
         frames = yuv420_to_rgb(*data.sample_batch(b, rng))  # [B, T, 3, H, W]
-        _, t, _, h, w = frames.shape
-        rows, cols = h // cfg.window, w // cfg.window
+        t = frames.shape[1]
         for q in range(cfg.qualities):
-            q_win = torch.full((b * rows * cols,), q, dtype=torch.long)
-            x_prev = memory = s_prev = None
+            state = CodingState()
             for i in range(t):
                 intra = i == 0
-                y = model.analysis(frames[:, i], x_prev, memory, intra)
-                s = model.quantise(y, q_win)
-                x_hat = model.synthesis(model.dequantise(s, q_win), x_prev, memory, intra, rows, cols)
+                r, state = step(model, cm, state, intra=intra, quality=torch.full((b,), q, dtype=torch.long), x=frames[:, i])
+                s, ctx = r.symbols, r.context
                 out["s"].append(s.to(torch.int8))
-                out["s_prev"].append(torch.zeros_like(s, dtype=torch.int8) if s_prev is None else s_prev.to(torch.int8))
-                mem = torch.zeros(s.shape[0], cfg.memory_tokens, cfg.memory_dim) if memory is None else memory
+                out["s_prev"].append(torch.zeros_like(s, dtype=torch.int8) if ctx.prev_symbols is None else ctx.prev_symbols.to(torch.int8))
+                mem = torch.zeros(s.shape[0], cfg.memory_tokens, cfg.memory_dim) if ctx.memory is None else ctx.memory
                 assert float(mem.min()) >= 0 and float(mem.max()) <= 255
                 out["memory"].append(mem.to(torch.uint8))
-                out["quality"].append(q_win.clone())
+                out["quality"].append(ctx.quality.clone())
                 out["intra"].append(torch.full((s.shape[0],), intra))
-                memory = cm.memory_update(memory, s)
-                s_prev, x_prev = s, x_hat.clamp(0, 1)
         done += b
     return {k: torch.cat(v) for k, v in out.items()}
 
@@ -116,14 +113,11 @@ def train_prior(base, variant: str, cache: dict[str, torch.Tensor], steps: int, 
     return cm.eval(), history
 
 
-def to_integer(cm: IntegerContextModel, shipped: IntegerContextModel) -> IntegerContextModel:
+def to_integer(cm: IntegerContextModel, shipped: IntegerEntropyModel) -> IntegerEntropyModel:
     """The exported integer network of a shadow context model (what a codec would ship)."""
-    icm = IntegerContextModel(cm.cfg)
-    icm.load_state_dict(cm.state_dict())
-    ints = icm.export_integer()
+    icm = IntegerEntropyModel.from_shadow(cm, shipped.freq_table.astype(np.int64))
     for name in FROZEN:  # frozen layers export to the shipped integers
         for k in ("w", "b", "m"):
-            if not torch.equal(ints[f"{name}.{k}"], shipped.exported[name][k]):
+            if not torch.equal(icm.layers[name][k], shipped.layers[name][k]):
                 raise AssertionError(f"frozen layer {name} does not export to the shipped integers")
-    icm.load_integer(ints)
-    return icm.eval()
+    return icm

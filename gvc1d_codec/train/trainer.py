@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     history: dict = {}
     if args.resume or args.init:
         src = str(out) if args.resume else args.init
-        loaded = load_weights(src, integer=False)
+        loaded = load_weights(src)
         model = loaded.model.train()
         history = json.loads(loaded.metadata.get("training", "{}"))
         step = int(history.get("steps", 0)) if args.resume else 0

@@ -1,0 +1,88 @@
+"""The integer entropy-model definition: the one place that owns its id, constants and tables.
+
+A stream records ``ENTROPY_MODEL_ID`` in its header and a weights file in its metadata; a decoder
+refuses either when the id differs from this module's, because any change below changes the
+probabilities and therefore the symbols a payload decodes to. Bump the id on any change to:
+
+* the fixed-point convention of the integer networks (``FRAC``, ``SHIFT``, ``ACT_MAX``,
+  ``INPUT_BOUND``; :mod:`gvc1d_codec.entropy.intnet`),
+* the residual alphabet and the frequency tables (``RESIDUAL_RANGE``, ``TABLE_TOTAL``,
+  :func:`scale_grid`, :func:`build_freq_table`),
+* the graph of the context model or the symbol order of a payload
+  (:mod:`gvc1d_codec.entropy.prior`, :mod:`gvc1d_codec.entropy.model`, docs/bitstream.md).
+
+Frequency tables
+----------------
+``freq[scale_index, quarter, r + RESIDUAL_RANGE]`` is the integer frequency of the residual
+``r = symbol - floor(mu4 / 4)`` for ``r`` in ``[-RESIDUAL_RANGE, RESIDUAL_RANGE - 1]``, where the
+mean is ``mu4 / 4`` and ``quarter = mu4 - 4 * floor(mu4 / 4)``: a discretised Gaussian of standard
+deviation ``scale_grid[scale_index]`` centred at ``quarter / 4``, scaled to ``TABLE_TOTAL`` and
+floored at 1 so every residual stays codable. The table is built once at export (float, on the
+exporting machine) and shipped as integers in the weights file; it is never rebuilt at load time,
+only checked by :func:`check_freq_table`.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..config import ModelConfig
+
+ENTROPY_MODEL_ID = 1
+
+# Integer networks (intnet.py): an activation ``a`` stands for ``a / 2**FRAC``.
+FRAC = 4  # fractional bits of every activation: real = int / 16
+SHIFT = 16  # fractional bits of a layer's output multiplier
+ACT_MAX = 255  # clipped ReLU range [0, 255] = real [0, 15.94]
+INPUT_BOUND = 2**11  # >= every layer input: activations <= 1008, symbols * 16 <= 496
+EXACT_LIMIT = 2.0**53  # float64 holds every integer below this exactly
+
+# Residual alphabet and frequency tables.
+RESIDUAL_RANGE = 64  # alphabet: 128 residuals; |symbol| <= 31 so |residual| <= 62 always fits
+TABLE_TOTAL = 1 << 16
+QUARTERS = 4  # the prior's mean has a resolution of 1/4
+
+
+def scale_grid(cfg: ModelConfig) -> np.ndarray:
+    """The standard deviations the scale indices stand for (geometric, float64)."""
+    i = np.arange(cfg.scale_levels, dtype=np.float64)
+    return cfg.scale_min * (cfg.scale_max / cfg.scale_min) ** (i / (cfg.scale_levels - 1))
+
+
+def freq_table_shape(cfg: ModelConfig) -> tuple[int, int, int]:
+    return (cfg.scale_levels, QUARTERS, 2 * RESIDUAL_RANGE)
+
+
+def build_freq_table(cfg: ModelConfig) -> np.ndarray:
+    """The integer frequency tables (int32 ``freq_table_shape(cfg)``), built at export only."""
+    if 2 * cfg.symbol_max >= RESIDUAL_RANGE:
+        raise ValueError("symbol_max too large for the residual alphabet")
+    r = np.arange(-RESIDUAL_RANGE, RESIDUAL_RANGE, dtype=np.float64)
+    table = np.zeros(freq_table_shape(cfg), dtype=np.int32)
+    erf = np.vectorize(math.erf)
+    for i, sigma in enumerate(scale_grid(cfg)):
+        for q in range(QUARTERS):
+            c = q / QUARTERS
+            upper = 0.5 * (1 + erf((r - c + 0.5) / (sigma * math.sqrt(2))))
+            lower = 0.5 * (1 + erf((r - c - 0.5) / (sigma * math.sqrt(2))))
+            table[i, q] = np.maximum(1, np.floor((upper - lower) * TABLE_TOTAL + 0.5)).astype(np.int32)
+    return table
+
+
+def check_freq_table(table: np.ndarray, cfg: ModelConfig) -> np.ndarray:
+    """Validate a shipped table and return it as float64 (exact integers, what the coder takes).
+
+    Raises ValueError when its shape is not the config's, it is not integer, or a frequency is
+    below 1 (a residual of frequency 0 could not be coded) or the row sums leave the range in
+    which the coder's fixed-point model is built exactly."""
+    a = np.asarray(table)
+    if a.shape != freq_table_shape(cfg):
+        raise ValueError(f"frequency table has shape {a.shape}, the config needs {freq_table_shape(cfg)}")
+    if a.dtype.kind not in "iu":
+        raise ValueError(f"frequency table must hold integers, not {a.dtype}")
+    if int(a.min()) < 1:
+        raise ValueError("frequency table has an entry below 1 (every residual must stay codable)")
+    if int(a.astype(np.int64).sum(axis=-1).max()) >= 1 << 24:
+        raise ValueError("frequency table rows sum to 2**24 or more")
+    return np.ascontiguousarray(a, dtype=np.float64)

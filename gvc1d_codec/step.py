@@ -1,0 +1,135 @@
+"""One frame-coding step of the low-delay recurrence, shared by every caller.
+
+    state_0 = CodingState()
+    for t, x_t in enumerate(frames):
+        out, state_{t+1} = step(model, context_model, state_t, x=x_t, intra=..., quality=q)
+
+The codec's encoder and decoder (:mod:`gvc1d_codec.codec`), the training unroll
+(:func:`gvc1d_codec.train.loss.unroll`), the entropy-model stage's symbol cache
+(:func:`gvc1d_codec.train.prior_stage.build_cache`) and the entropy ablation all run this one
+function; nothing else knows the order of the recurrence. Per frame (paper Fig. 2)::
+
+    s_t     = Q(analysis(x_t, x̂_{t-1}, mem_{t-1}))         encoder (or: s_t decoded from the packet)
+    ctx_t   = (s_{t-1}, mem_{t-1}, quality, frame type)       what the entropy model codes s_t with
+    x̂_t     = synthesis(s_t, x̂_{t-1}, mem_{t-1})
+    mem_t   = memory_update(mem_{t-1}, s_t)                  integer network, explicit (advance)
+
+An intra frame starts from nothing: no reference, no previous symbols, an empty memory.
+
+:class:`CodingState` is frozen: ``step`` returns a new state and never changes the one it was
+given, so a caller that fails half-way (a corrupt packet, non-finite pixels) still holds the state
+from before the frame, by construction. The ``context_model`` is the integer
+:class:`~gvc1d_codec.entropy.prior.IntegerEntropyModel` in the codec (CPU, exact) or the float
+shadow :class:`~gvc1d_codec.entropy.prior.IntegerContextModel` in training; both run the same graph.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+
+from .entropy.model import EntropyContext
+from .entropy.prior import ContextGraph
+from .model.gvc1d import GVC1D
+
+
+@dataclass(frozen=True)
+class CodingState:
+    """What encoder and decoder know before a frame.
+
+    ``reference``: the previous reconstruction x̂_{t-1}, padded to whole windows and clamped to
+    [0, 1], [B, 3, H, W] on the float model's device. ``prev_symbols`` [N, L, C] and ``memory``
+    [N, M, D]: integer-valued tensors in the context model's representation (float64 on the CPU in
+    the codec). ``index``: frames accounted for so far (coded, decoded or lost)."""
+
+    reference: torch.Tensor | None = None
+    prev_symbols: torch.Tensor | None = None
+    memory: torch.Tensor | None = None
+    index: int = 0
+
+    def entropy_context(self, quality: int | torch.Tensor, intra: bool) -> EntropyContext:
+        """The entropy model's context for the next frame (nothing at an intra frame)."""
+        if intra:
+            return EntropyContext(None, None, quality, True)
+        return EntropyContext(self.prev_symbols, self.memory, quality, False)
+
+    def lost(self) -> "CodingState":
+        """The state after a frame that was lost: the same knowledge, one frame further."""
+        return dataclasses.replace(self, index=self.index + 1)
+
+
+@dataclass(frozen=True)
+class StepOutput:
+    symbols: torch.Tensor  # s_t [N, L, C] as the entropy model sees it (see ``detach_context``)
+    x_hat: torch.Tensor  # x̂_t [B, 3, H, W], padded, not clamped
+    context: EntropyContext  # what s_t is entropy coded with
+
+
+def window_quality(quality: int | torch.Tensor, batch: int, windows: int, device) -> torch.Tensor:
+    """Quality level per window [B * windows] from an int or a LongTensor [B]."""
+    q = torch.as_tensor(quality, dtype=torch.long, device=device).reshape(-1).expand(batch)
+    return q.repeat_interleave(windows)
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra: bool,
+         quality: int | torch.Tensor, x: torch.Tensor | None = None, symbols: torch.Tensor | None = None,
+         grid: tuple[int, int] | None = None, detach_context: bool = False,
+         encoder_grad: bool = True) -> tuple[StepOutput, CodingState]:
+    """Code one frame. Give ``x`` ([B, 3, H, W] in [0, 1], whole windows; encoder and training) or
+    ``symbols`` ([N, L, C] decoded from a packet) and the ``grid`` (rows, columns) of windows of
+    the frame (decoder: one frame, ``x`` not needed).
+
+    Training knobs: ``detach_context`` (stage ``recon``) lets the prior and the memory see the
+    symbols without gradient, so the rate does not shape the tokens; ``encoder_grad=False`` (stage
+    ``gan``) runs analysis, quantiser and memory without gradients (only the synthesis learns).
+    """
+    if intra:
+        state = CodingState(index=state.index)
+    elif state.reference is None:
+        raise ValueError("a predicted frame needs a reference (code an intra frame first)")
+    device = model_device(model)
+    win = model.cfg.window
+    memory_f = None if state.memory is None else state.memory.to(device=device, dtype=torch.float32)
+    encoder_ctx = torch.set_grad_enabled(torch.is_grad_enabled() and encoder_grad)
+    if symbols is None:
+        if x is None:
+            raise ValueError("step needs a frame or its symbols")
+        batch, rows, cols = x.shape[0], x.shape[-2] // win, x.shape[-1] // win
+        q_win = window_quality(quality, batch, rows * cols, device)
+        with encoder_ctx:
+            ref = state.reference
+            if ref is not None and not encoder_grad:
+                ref = ref.detach()
+            s = model.quantise(model.analysis(x, ref, memory_f, intra), q_win)
+    else:
+        if grid is None or grid[0] * grid[1] != symbols.shape[0]:
+            raise ValueError(f"decoding symbols of {symbols.shape[0]} windows needs their grid of windows, got {grid}")
+        s = symbols.to(device=device, dtype=torch.float32)
+        batch, (rows, cols) = 1, grid
+        q_win = window_quality(quality, batch, rows * cols, device)
+    context = state.entropy_context(q_win if torch.is_tensor(quality) else quality, intra)
+    x_hat = model.synthesis(model.dequantise(s, q_win), state.reference, memory_f, intra, rows, cols)
+    # the context model reads the symbols as given (decoder: exact CPU integers, whatever the device)
+    s_ctx = context_model.symbols_in(symbols if symbols is not None else s.detach() if detach_context else s)
+    return StepOutput(s_ctx, x_hat, context), advance(context_model, state, s_ctx, x_hat, memory_grad=encoder_grad)
+
+
+def advance(context_model: ContextGraph, state: CodingState, symbols: torch.Tensor, x_hat: torch.Tensor | None,
+            memory_grad: bool = True) -> CodingState:
+    """The state after a frame with ``symbols`` (in the context model's representation) and
+    reconstruction ``x_hat``: the explicit long-term memory update."""
+    with torch.set_grad_enabled(torch.is_grad_enabled() and memory_grad):
+        memory = context_model.memory_update(state.memory, symbols)
+    return CodingState(
+        reference=None if x_hat is None else x_hat.clamp(0, 1),  # the decoder keeps a clamped reference
+        prev_symbols=symbols, memory=memory, index=state.index + 1)
+
+
+def frame_grid(height: int, width: int, window: int) -> tuple[int, int]:
+    """Rows and columns of windows of a padded frame of ``height`` x ``width``."""
+    return -(-height // window), -(-width // window)
