@@ -103,11 +103,13 @@ class DecodedFrame:
 
 @dataclass
 class FrameStats:
-    """What the last call coded: frame type, payload bytes and the model's ideal bits."""
+    """What the last call coded: frame type, payload bytes, the model's ideal bits and the
+    number of skipped windows."""
 
     frame_type: str
     payload_bytes: int
     ideal_bits: float
+    skipped_windows: int = 0  # windows copied from the reference (not coded)
 
 
 def _check_finite(t: torch.Tensor, what: str) -> None:
@@ -135,13 +137,32 @@ class _Session:
         self.last_symbols: np.ndarray | None = None  # int8 [windows, tokens, channels] of the last frame
 
     @torch.inference_mode()
-    def step(self, intra: bool, x: torch.Tensor | None = None, symbols: torch.Tensor | None = None) -> tuple[StepOutput, CodingState]:
+    def step(self, intra: bool, x: torch.Tensor | None = None, symbols: torch.Tensor | None = None,
+             skip: np.ndarray | None = None) -> tuple[StepOutput, CodingState]:
         """Run the frame-coding step from the current state; the caller commits the new state."""
         out, new = step(self.model, self.context_model, self.state, intra=intra, quality=self.quality, x=x,
-                        symbols=symbols, grid=(self.rows, self.cols))
+                        symbols=symbols, grid=(self.rows, self.cols), skip=skip)
         _check_finite(out.symbols, "analysis")
         _check_finite(out.x_hat, "synthesis")
         return out, new
+
+    @torch.inference_mode()
+    def choose_skip(self, x: torch.Tensor, out: StepOutput) -> np.ndarray:
+        """The encoder's skip decision per window, by rate-distortion cost with the level's lambda
+        (the training objective bpp + lambda * MSE, times the frame's pixels):
+        skip when  lambda/3 * SSE(reference)  <=  bits(tokens) + lambda/3 * SSE(coded)."""
+        lam = self.cfg.lambdas[self.quality] / 3
+        bits = self.entropy.window_bits(out.symbols, out.context)
+        sse_code = self._window_sse(out.x_hat.clamp(0, 1), x)
+        sse_skip = self._window_sse(self.state.reference, x)
+        return lam * sse_skip <= bits + lam * sse_code
+
+    def _window_sse(self, a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
+        """Sum of squared errors per window over the frame's own pixels (not the padding)."""
+        win = self.cfg.window
+        d = (a - b)[0, :, : self.height, : self.width].pow(2).sum(0)
+        d = torch.nn.functional.pad(d, (0, self.cols * win - self.width, 0, self.rows * win - self.height))
+        return d.view(self.rows, win, self.cols, win).sum(dim=(1, 3)).reshape(-1).double().cpu().numpy()
 
     def commit(self, out: StepOutput, new: CodingState) -> None:
         """Make a fully coded frame's state the current one."""
@@ -222,9 +243,14 @@ class Encoder(_Coder):
         index, intra = s.state.index, self._is_intra(s.state.index)
         x = pad_to_windows(frame_to_rgb(frame, self.color, s.device)[None], s.cfg.window)
         out, new = s.step(intra, x=x)
-        payload, ideal = s.entropy.encode(out.symbols, out.context)
+        skip = None
+        if not intra:
+            skip = s.choose_skip(x, out)
+            if skip.any():  # code again with those windows copied from the reference
+                out, new = s.step(intra, symbols=out.symbols, skip=skip)
+        payload, ideal = s.entropy.encode(out.symbols, out.context, skip, (s.rows, s.cols))
         s.commit(out, new)
-        self.last = FrameStats("I" if intra else "P", len(payload), ideal)
+        self.last = FrameStats("I" if intra else "P", len(payload), ideal, 0 if skip is None else int(skip.sum()))
         return Packet("I" if intra else "P", index, payload)
 
     def encode(self, frame: VideoFrame) -> bytes:
@@ -290,8 +316,8 @@ class Decoder(_Coder):
         intra = packet.frame_type == "I"
         if not intra and s.state.reference is None:  # only after frames were lost
             raise CorruptPacketError(f"frame {index} is predicted from a lost frame (no intra frame decoded yet)", index)
-        symbols = s.entropy.decode(packet.payload, s.windows, s.state.entropy_context(s.quality, intra), index)
-        s.commit(*s.step(intra, symbols=symbols))
+        symbols, skip = s.entropy.decode(packet.payload, (s.rows, s.cols), s.state.entropy_context(s.quality, intra), index)
+        s.commit(*s.step(intra, symbols=symbols, skip=skip))
         return s.picture()
 
     def decode(self, packet: Packet) -> VideoFrame:

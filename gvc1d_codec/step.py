@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .entropy.model import EntropyContext
@@ -47,12 +48,13 @@ class CodingState:
     prev_symbols: torch.Tensor | None = None
     memory: torch.Tensor | None = None
     index: int = 0
+    skip: np.ndarray | None = None  # bool [N]: the windows the last frame skipped (None: none)
 
     def entropy_context(self, quality: int | torch.Tensor, intra: bool) -> EntropyContext:
         """The entropy model's context for the next frame (nothing at an intra frame)."""
         if intra:
             return EntropyContext(None, None, quality, True)
-        return EntropyContext(self.prev_symbols, self.memory, quality, False)
+        return EntropyContext(self.prev_symbols, self.memory, quality, False, self.skip)
 
     def lost(self) -> "CodingState":
         """The state after a frame that was lost: the same knowledge, one frame further."""
@@ -78,11 +80,14 @@ def model_device(model: torch.nn.Module) -> torch.device:
 
 def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra: bool,
          quality: int | torch.Tensor, x: torch.Tensor | None = None, symbols: torch.Tensor | None = None,
-         grid: tuple[int, int] | None = None, detach_context: bool = False,
+         grid: tuple[int, int] | None = None, skip: np.ndarray | None = None, detach_context: bool = False,
          encoder_grad: bool = True) -> tuple[StepOutput, CodingState]:
     """Code one frame. Give ``x`` ([B, 3, H, W] in [0, 1], whole windows; encoder and training) or
     ``symbols`` ([N, L, C] decoded from a packet) and the ``grid`` (rows, columns) of windows of
     the frame (decoder: one frame, ``x`` not needed).
+
+    ``skip`` (bool [N], P frames of one frame only): windows that are not coded: their symbols
+    repeat the previous frame's and their pixels are the reference's, exactly.
 
     Training knobs: ``detach_context`` (stage ``recon``) lets the prior and the memory see the
     symbols without gradient, so the rate does not shape the tokens; ``encoder_grad=False`` (stage
@@ -113,10 +118,32 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
         batch, (rows, cols) = 1, grid
         q_win = window_quality(quality, batch, rows * cols, device)
     context = state.entropy_context(q_win if torch.is_tensor(quality) else quality, intra)
-    x_hat = model.synthesis(model.dequantise(s, q_win), state.reference, memory_f, intra, rows, cols)
     # the context model reads the symbols as given (decoder: exact CPU integers, whatever the device)
     s_ctx = context_model.symbols_in(symbols if symbols is not None else s.detach() if detach_context else s)
-    return StepOutput(s_ctx, x_hat, context), advance(context_model, state, s_ctx, x_hat, memory_grad=encoder_grad)
+    skipped = None
+    if skip is not None and not intra and np.any(skip):
+        if batch != 1:
+            raise ValueError("skip flags are per window of one frame")
+        skipped = torch.from_numpy(np.asarray(skip, dtype=bool))
+        s_ctx = torch.where(skipped[:, None, None].to(s_ctx.device), state.prev_symbols, s_ctx)
+        s = torch.where(skipped[:, None, None].to(device), state.prev_symbols.to(device, s.dtype), s)
+    if skipped is not None and bool(skipped.all()):
+        x_hat = state.reference  # nothing is coded: the frame is the reference
+    else:
+        x_hat = model.synthesis(model.dequantise(s, q_win), state.reference, memory_f, intra, rows, cols)
+        if skipped is not None:
+            x_hat = copy_windows(x_hat, state.reference, skipped, rows, cols, win)
+    new = advance(context_model, state, s_ctx, x_hat, memory_grad=encoder_grad)
+    if skipped is not None:
+        new = dataclasses.replace(new, skip=skipped.numpy())
+    return StepOutput(s_ctx, x_hat, context), new
+
+
+def copy_windows(x_hat: torch.Tensor, reference: torch.Tensor, skipped: torch.Tensor, rows: int, cols: int,
+                 win: int) -> torch.Tensor:
+    """x_hat [1, 3, H, W] with the ``skipped`` windows (bool [rows * cols]) taken from ``reference``."""
+    mask = skipped.view(1, 1, rows, 1, cols, 1).expand(1, 1, rows, win, cols, win).reshape(1, 1, rows * win, cols * win)
+    return torch.where(mask.to(x_hat.device), reference, x_hat)
 
 
 def advance(context_model: ContextGraph, state: CodingState, symbols: torch.Tensor, x_hat: torch.Tensor | None,

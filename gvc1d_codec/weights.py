@@ -21,7 +21,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from .config import ModelConfig
-from .entropy.definition import ENTROPY_MODEL_ID, build_freq_table
+from .entropy.definition import ENTROPY_MODEL_ID, WEIGHTS_COMPATIBLE_IDS, build_freq_table
 from .entropy.prior import IntegerEntropyModel
 from .errors import WeightsError
 from .model.gvc1d import GVC1D
@@ -116,7 +116,7 @@ def load_weights(spec: str | os.PathLike | None = None, device: str | torch.devi
         raise WeightsError(f"{path} is not a valid safetensors weights file ({str(e).splitlines()[0]})") from None
     if meta.get("format") != FORMAT:
         raise WeightsError(f"{path} is not a gvc1d weights file (format {meta.get('format')!r}, need {FORMAT})")
-    if meta.get("entropy_model_id") != str(ENTROPY_MODEL_ID):
+    if meta.get("entropy_model_id") not in [str(i) for i in WEIGHTS_COMPATIBLE_IDS]:
         raise WeightsError(f"{path} was exported for entropy model {meta.get('entropy_model_id')!r}; "
                            f"this codec implements entropy model {ENTROPY_MODEL_ID}")
     try:

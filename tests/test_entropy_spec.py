@@ -1,4 +1,4 @@
-"""docs/bitstream.md, "Entropy model definition 1", implemented independently from the text.
+"""docs/bitstream.md, "Entropy model definition 2" (skip flags included), implemented independently from the text.
 
 This decoder uses only the weights file (safetensors + its JSON metadata), numpy int64 arithmetic
 and constriction's range decoder; it imports nothing from gvc1d_codec's entropy model. It must
@@ -27,7 +27,7 @@ class SpecEntropyDecoder:
         raw = Path(weights).read_bytes()
         n = int.from_bytes(raw[:8], "little")
         meta = json.loads(raw[8 : 8 + n])["__metadata__"]
-        assert meta["format"] == "gvc1d-weights-v1" and meta["entropy_model_id"] == "1"
+        assert meta["format"] == "gvc1d-weights-v1" and meta["entropy_model_id"] in ("1", "2")
         self.cfg = json.loads(meta["config"])
         t = load_file(str(weights))
         self.layers = {}
@@ -46,7 +46,8 @@ class SpecEntropyDecoder:
         self.lo_hi = {n: (0, 255) for n in self.layers}
         self.lo_hi["out"] = (-16 * self.SMAX, 16 * (self.S - 1))
         self.model = constriction.stream.model.Categorical(perfect=False)
-        self.prev = self.mem = None
+        self.prev = self.mem = self.pskip = None
+        self.skipped: list[int] = []  # skipped windows per frame, for the test
 
     def layer(self, name: str, a: np.ndarray, token_axis: bool = False, rows: slice = slice(None)) -> np.ndarray:
         w, b, m = self.layers[name]
@@ -57,21 +58,38 @@ class SpecEntropyDecoder:
         y = np.clip((acc * m[rows] + (1 << 15)) >> SHIFT, lo, hi)  # >> on int64 = floor division
         return np.swapaxes(y, -1, -2) if token_axis else y
 
-    def decode(self, payload: bytes, n: int, quality: int, intra: bool) -> np.ndarray:
+    SKIP_FREQ = [(3072, 1024), (2048, 2048), (1024, 3072), (1536, 2560), (768, 3328), (256, 3840)]  # the spec's table
+
+    def decode(self, payload: bytes, rows: int, cols: int, quality: int, intra: bool) -> np.ndarray:
         L, C, M, D, H, Q = self.L, self.C, self.M, self.D, self.H, self.Q
+        N = rows * cols
+        dec = constriction.stream.queue.RangeDecoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
         if intra:
-            self.prev = self.mem = None
-        prev = self.prev if self.prev is not None else np.zeros((n, L, C), np.int64)
-        mem = self.mem if self.mem is not None else np.zeros((n, M, D), np.int64)
+            self.prev = self.mem = self.pskip = None
+        s = np.zeros((N, L, C), np.int64)
+        skip = np.zeros((rows, cols), np.int64)
+        if not intra:  # step 0: skip flags, raster order
+            pskip = self.pskip if self.pskip is not None else np.zeros((rows, cols), np.int64)
+            for i in range(rows):
+                for j in range(cols):
+                    k = (skip[i, j - 1] if j else 0) + (skip[i - 1, j] if i else 0) + 3 * pskip[i, j]
+                    skip[i, j] = dec.decode(self.model, np.array([self.SKIP_FREQ[k]], np.float64))[0]
+        skip = skip.reshape(-1).astype(bool)
+        if skip.any():
+            assert self.prev is not None
+            s[skip] = self.prev[skip]
+        coded = ~skip
+        n = int(coded.sum())
+        prev = self.prev[coded] if self.prev is not None else np.zeros((n, L, C), np.int64)
+        mem = self.mem[coded] if self.mem is not None else np.zeros((n, M, D), np.int64)
         read = self.layer("mem_read", mem, token_axis=True)
         pos = np.broadcast_to(np.eye(L, dtype=np.int64) * FRAC_ONE, (n, L, L))
         cond = np.zeros((n, L, 2 * Q), np.int64)
         cond[:, :, 2 * quality + int(intra)] = FRAC_ONE
         ctx = self.layer("ctx", np.concatenate([prev * FRAC_ONE, read, pos, cond], axis=-1))
         E = np.zeros((n, L, H), np.int64)
-        s = np.zeros((n, L, C), np.int64)
-        dec = constriction.stream.queue.RangeDecoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
-        for g in range(self.G):
+        sc = np.zeros((n, L, C), np.int64)
+        for g in range(self.G if n else 0):
             K = slice(g * self.P, (g + 1) * self.P)
             mix = self.layer("ar_mix", E, token_axis=True, rows=K)
             o = self.layer("out", self.layer("hidden", np.concatenate([ctx[:, K], mix], axis=-1)))
@@ -81,15 +99,20 @@ class SpecEntropyDecoder:
             idx = (t + 8) >> 4
             base = mu4 >> 2
             quarter = mu4 - 4 * base
-            rows = self.freq[idx.reshape(-1), quarter.reshape(-1)].astype(np.float64)
-            r = dec.decode(self.model, rows).astype(np.int64).reshape(n, self.P, C)
-            s[:, K] = r - 64 + base
-            assert np.abs(s[:, K]).max() <= self.SMAX
-            E[:, K] = self.layer("ar_embed", s[:, K] * FRAC_ONE)
+            freq_rows = self.freq[idx.reshape(-1), quarter.reshape(-1)].astype(np.float64)
+            r = dec.decode(self.model, freq_rows).astype(np.int64).reshape(n, self.P, C)
+            sc[:, K] = r - 64 + base
+            assert np.abs(sc[:, K]).max() <= self.SMAX
+            E[:, K] = self.layer("ar_embed", sc[:, K] * FRAC_ONE)
+        s[coded] = sc
+        # step 6: the update runs over every window, skipped ones included
+        mem_all = self.mem if self.mem is not None else np.zeros((N, M, D), np.int64)
         u = self.layer("mem_embed", s * FRAC_ONE)
         pool = self.layer("mem_gather", u, token_axis=True)
-        self.mem = self.layer("mem_update", np.concatenate([mem, pool], axis=-1))
+        self.mem = self.layer("mem_update", np.concatenate([mem_all, pool], axis=-1))
         self.prev = s
+        self.pskip = None if intra else skip.reshape(rows, cols).astype(np.int64)
+        self.skipped.append(int(skip.sum()))
         return s
 
 
@@ -99,19 +122,21 @@ def spec_decode_stream(data: bytes, weights: str | Path) -> list[np.ndarray]:
     quality = data[22]
     dec = SpecEntropyDecoder(weights)
     window = dec.cfg["window"]
-    n = -(-w // window) * -(-h // window)
+    rows, cols = -(-h // window), -(-w // window)
     pos, out = 82, []
     while pos < len(data):
         ftype, _index, length = data[pos + 1], *struct.unpack_from("<II", data, pos + 2)
         payload = data[pos + 10 : pos + 10 + length]
-        out.append(dec.decode(payload, n, quality, ftype == 0x49))
+        out.append(dec.decode(payload, rows, cols, quality, ftype == 0x49))
         pos += 14 + length
+    spec_decode_stream.skipped = dec.skipped
     return out
 
 
 def test_spec_decoder_matches_reference(real_frames, loaded, weights_path):
     frames = real_frames[:4]
     f0 = frames[0]
+    skipped = 0
     for quality, ip in ((0, -1), (3, 2)):
         enc = Encoder(f0.width, f0.height, Fraction(12), quality=quality, intra_period=ip, weights=loaded)
         data = enc.header_bytes() + b"".join(enc.encode(f) for f in frames)
@@ -126,3 +151,5 @@ def test_spec_decoder_matches_reference(real_frames, loaded, weights_path):
         assert len(spec) == len(ref_syms) == len(frames)
         for a, b in zip(spec, ref_syms):
             assert np.array_equal(a, b.astype(np.int64))
+        skipped += sum(spec_decode_stream.skipped)
+    assert skipped > 0, "the streams exercised no skipped window"

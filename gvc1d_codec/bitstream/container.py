@@ -22,7 +22,7 @@ from typing import BinaryIO, Callable, Iterator
 from ..errors import BitstreamError, CorruptPacketError, TruncatedStreamError, UnsupportedStreamError
 
 MAGIC = b"GVC1"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: P-frame payloads carry skip flags (entropy model 2); header as in 1
 
 # --- field limits (docs/bitstream.md, "Field limits") -------------------------------------------
 MAX_DIMENSION = 16384

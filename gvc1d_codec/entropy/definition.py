@@ -7,7 +7,7 @@ probabilities and therefore the symbols a payload decodes to. Bump the id on any
 * the fixed-point convention of the integer networks (``FRAC``, ``SHIFT``, ``ACT_MAX``,
   ``INPUT_BOUND``; :mod:`gvc1d_codec.entropy.intnet`),
 * the residual alphabet and the frequency tables (``RESIDUAL_RANGE``, ``TABLE_TOTAL``,
-  :func:`scale_grid`, :func:`build_freq_table`),
+  :func:`scale_grid`, :func:`build_freq_table`) or the skip-flag table (``SKIP_FREQ``),
 * the graph of the context model or the symbol order of a payload
   (:mod:`gvc1d_codec.entropy.prior`, :mod:`gvc1d_codec.entropy.model`, docs/bitstream.md).
 
@@ -29,7 +29,10 @@ import numpy as np
 
 from ..config import ModelConfig
 
-ENTROPY_MODEL_ID = 1
+ENTROPY_MODEL_ID = 2  # 1: tokens of every window; 2: + per-window skip flags in P frames
+# Weights files exported for these ids hold integer networks and tables this definition reads
+# unchanged (model 2 only added the skip flags, whose table is a constant of this module).
+WEIGHTS_COMPATIBLE_IDS = (1, 2)
 
 # Integer networks (intnet.py): an activation ``a`` stands for ``a / 2**FRAC``.
 FRAC = 4  # fractional bits of every activation: real = int / 16
@@ -37,6 +40,14 @@ SHIFT = 16  # fractional bits of a layer's output multiplier
 ACT_MAX = 255  # clipped ReLU range [0, 255] = real [0, 15.94]
 INPUT_BOUND = 2**11  # >= every layer input: activations <= 1008, symbols * 16 <= 496
 EXACT_LIMIT = 2.0**53  # float64 holds every integer below this exactly
+
+# Skip flags (P frames): one per window, coded before the tokens with a fixed integer table
+# selected by the context  left + top + 3 * previous  (each 1 if that window was skipped: the
+# left and top neighbours in this frame, the same window in the previous frame; 0 outside the
+# frame and after an intra frame). Row = (frequency of "coded", frequency of "skipped").
+SKIP_CONTEXTS = 6
+SKIP_FREQ = np.array([[3072, 1024], [2048, 2048], [1024, 3072],
+                      [1536, 2560], [768, 3328], [256, 3840]], dtype=np.int64)
 
 # Residual alphabet and frequency tables.
 RESIDUAL_RANGE = 64  # alphabet: 128 residuals; |symbol| <= 31 so |residual| <= 62 always fits
@@ -86,3 +97,14 @@ def check_freq_table(table: np.ndarray, cfg: ModelConfig) -> np.ndarray:
     if int(a.astype(np.int64).sum(axis=-1).max()) >= 1 << 24:
         raise ValueError("frequency table rows sum to 2**24 or more")
     return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def skip_contexts(skip: np.ndarray, prev_skip: np.ndarray | None, rows: int, cols: int) -> np.ndarray:
+    """The context (0..5) of every window's skip flag, windows in raster order."""
+    f = np.asarray(skip, dtype=np.int64).reshape(rows, cols)
+    left = np.zeros_like(f)
+    left[:, 1:] = f[:, :-1]
+    top = np.zeros_like(f)
+    top[1:, :] = f[:-1, :]
+    prev = np.zeros_like(f) if prev_skip is None else np.asarray(prev_skip, dtype=np.int64).reshape(rows, cols)
+    return (left + top + 3 * prev).reshape(-1)

@@ -7,6 +7,10 @@ symbol ``s`` is coded as the residual ``s - floor(mu4 / 4) + RESIDUAL_RANGE`` wi
 one pass; the decoder predicts group by group. Both give the same integers, because masked weights
 are exactly zero and the arithmetic is exact.
 
+A P frame's payload starts with one skip flag per window (raster order, before any token), coded
+with the fixed table ``SKIP_FREQ`` of :mod:`gvc1d_codec.entropy.definition`; the tokens of skipped
+windows are not coded (they repeat the previous frame's). Intra frames have no flags.
+
 Coding is pure: ``encode(symbols, context) -> payload`` and ``decode(payload, context) -> symbols``
 read the :class:`EntropyContext` (what is known before the frame) and change nothing. Advancing the
 long-term memory is a separate, explicit part of the frame-coding step (:mod:`gvc1d_codec.step`).
@@ -20,7 +24,7 @@ import torch
 
 from ..errors import CorruptPacketError
 from .coder import SymbolDecoder, SymbolEncoder
-from .definition import RESIDUAL_RANGE
+from .definition import RESIDUAL_RANGE, SKIP_FREQ, skip_contexts
 from .prior import IntegerEntropyModel
 
 
@@ -34,6 +38,7 @@ class EntropyContext:
     memory: torch.Tensor | None
     quality: int
     intra: bool
+    prev_skip: np.ndarray | None = None  # bool [N]: the previous frame's skip flags (None: none)
 
 
 class EntropyCoder:
@@ -55,41 +60,98 @@ class EntropyCoder:
     def _context(self, ctx: EntropyContext, n: int) -> torch.Tensor:
         return self.cm.context(ctx.prev_symbols, ctx.memory, ctx.quality, ctx.intra, n)
 
-    def encode(self, symbols: torch.Tensor, ctx: EntropyContext) -> tuple[bytes, float]:
-        """symbols: integer tensor [N, L, C]. Returns (payload, ideal bits)."""
+    def encode(self, symbols: torch.Tensor, ctx: EntropyContext, skip: np.ndarray | None = None,
+               grid: tuple[int, int] | None = None) -> tuple[bytes, float]:
+        """symbols: integer tensor [N, L, C]; ``skip`` (P frames): bool [N], the windows whose tokens
+        are not coded, on a ``grid`` of (rows, columns) windows. Returns (payload, ideal bits)."""
+        s = self.cm.symbols_in(symbols)
+        enc = SymbolEncoder()
+        coded = slice(None)
+        if not ctx.intra:
+            skip = np.zeros(s.shape[0], dtype=bool) if skip is None else np.asarray(skip, dtype=bool)
+            enc.encode(skip.astype(np.int64), SKIP_FREQ[skip_contexts(skip, ctx.prev_skip, *grid)])
+            coded = torch.from_numpy(~skip)
+        elif skip is not None and np.any(skip):
+            raise ValueError("an intra frame has no skipped windows")
+        mu4, idx = self.cm.params(self._context(ctx, s.shape[0]), s)
+        self._encode_tokens(enc, s[coded], mu4[coded], idx[coded])
+        return enc.finish(), enc.ideal_bits
+
+    def window_bits(self, symbols: torch.Tensor, ctx: EntropyContext) -> np.ndarray:
+        """Ideal bits of each window's tokens [N] (float64; for the encoder's decisions only)."""
         s = self.cm.symbols_in(symbols)
         mu4, idx = self.cm.params(self._context(ctx, s.shape[0]), s)
-        return self.code(s, mu4, idx)
+        n = s.shape[0]
+        freqs, base = self._rows(mu4.reshape(-1), idx.reshape(-1))
+        residual = s.reshape(-1).numpy().astype(np.int64) - base + RESIDUAL_RANGE
+        p = freqs[np.arange(residual.size), residual] / freqs.sum(axis=1)
+        return -np.log2(p).reshape(n, -1).sum(axis=1)
 
     def code(self, s: torch.Tensor, mu4: torch.Tensor, idx: torch.Tensor) -> tuple[bytes, float]:
         """Range code symbols [N, L, C] (float64) under the prior's means and scale indices, in the
         bitstream's symbol order (group by group, then windows, tokens, channels)."""
-        freqs, base = self._rows(self._group_major(mu4).reshape(-1), self._group_major(idx).reshape(-1))
-        residual = self._group_major(s).reshape(-1).numpy().astype(np.int64) - base + RESIDUAL_RANGE
         enc = SymbolEncoder()
-        enc.encode(residual, freqs)
+        self._encode_tokens(enc, s, mu4, idx)
         return enc.finish(), enc.ideal_bits
 
-    def decode(self, payload: bytes, windows: int, ctx: EntropyContext, frame_index: int) -> torch.Tensor:
-        """The symbols [windows, L, C] (float64 CPU) of a payload; CorruptPacketError if it does not decode."""
+    def _encode_tokens(self, enc: SymbolEncoder, s: torch.Tensor, mu4: torch.Tensor, idx: torch.Tensor) -> None:
+        if s.shape[0] == 0:
+            return
+        freqs, base = self._rows(self._group_major(mu4).reshape(-1), self._group_major(idx).reshape(-1))
+        residual = self._group_major(s).reshape(-1).numpy().astype(np.int64) - base + RESIDUAL_RANGE
+        enc.encode(residual, freqs)
+
+    def decode(self, payload: bytes, grid: tuple[int, int], ctx: EntropyContext,
+               frame_index: int) -> tuple[torch.Tensor, np.ndarray | None]:
+        """The symbols [windows, L, C] (float64 CPU) of a payload and its skip flags (bool [windows],
+        ``None`` for an intra frame); CorruptPacketError if it does not decode."""
         cfg = self.cfg
         L, C, G = cfg.latent_tokens, cfg.token_dim, cfg.ar_groups
         per = L // G
-        s = torch.zeros(windows, L, C, dtype=torch.float64)
+        windows = grid[0] * grid[1]
         dec = SymbolDecoder(payload, frame_index)
-        context = self._context(ctx, windows)
-        embedded = torch.zeros(windows, L, cfg.prior_hidden, dtype=torch.float64)
-        for g in range(G):
+        s = torch.zeros(windows, L, C, dtype=torch.float64)
+        skip = None
+        coded = torch.ones(windows, dtype=torch.bool)
+        if not ctx.intra:
+            skip = self._decode_skip(dec, grid, ctx.prev_skip, frame_index)
+            coded = torch.from_numpy(~skip)
+            if skip.any():
+                if ctx.prev_symbols is None:
+                    raise CorruptPacketError(f"frame {frame_index} skips windows but has no previous symbols", frame_index)
+                s[~coded] = ctx.prev_symbols[~coded]
+        n = int(coded.sum())
+        context = self._context(ctx, windows)[coded]
+        embedded = torch.zeros(n, L, cfg.prior_hidden, dtype=torch.float64)
+        t = torch.zeros(n, L, C, dtype=torch.float64)
+        for g in range(G if n else 0):
             rows = slice(g * per, (g + 1) * per)
             mu4, idx = self.cm.params(context, rows=rows, embedded=embedded)
             freqs, base = self._rows(mu4.reshape(-1), idx.reshape(-1))
-            try:
-                residual = dec.decode(freqs)
-            except Exception as e:  # constriction reports exhausted or invalid data
-                raise CorruptPacketError(f"payload of frame {frame_index} does not decode ({e})", frame_index) from None
+            residual = _decode(dec, freqs, frame_index)
             values = residual - RESIDUAL_RANGE + base
             if np.abs(values).max(initial=0) > cfg.symbol_max:
                 raise CorruptPacketError(f"payload of frame {frame_index} decodes to out-of-range tokens", frame_index)
-            s[:, rows] = torch.from_numpy(values.astype(np.float64)).view(windows, per, C)
-            embedded[:, rows] = self.cm.embed(s[:, rows])
-        return s
+            t[:, rows] = torch.from_numpy(values.astype(np.float64)).view(n, per, C)
+            embedded[:, rows] = self.cm.embed(t[:, rows])
+        s[coded] = t
+        return s, skip
+
+    @staticmethod
+    def _decode_skip(dec: SymbolDecoder, grid: tuple[int, int], prev_skip: np.ndarray | None, frame_index: int) -> np.ndarray:
+        """The skip flags, window by window (each one's context needs its left and top neighbours)."""
+        rows, cols = grid
+        f = np.zeros((rows, cols), dtype=np.int64)
+        prev = np.zeros((rows, cols), dtype=np.int64) if prev_skip is None else np.asarray(prev_skip, dtype=np.int64).reshape(rows, cols)
+        for r in range(rows):
+            for c in range(cols):
+                k = (f[r, c - 1] if c else 0) + (f[r - 1, c] if r else 0) + 3 * prev[r, c]
+                f[r, c] = _decode(dec, SKIP_FREQ[k : k + 1], frame_index)[0]
+        return f.reshape(-1).astype(bool)
+
+
+def _decode(dec: SymbolDecoder, freqs: np.ndarray, frame_index: int) -> np.ndarray:
+    try:
+        return dec.decode(freqs)
+    except Exception as e:  # constriction reports exhausted or invalid data
+        raise CorruptPacketError(f"payload of frame {frame_index} does not decode ({e})", frame_index) from None
