@@ -47,6 +47,8 @@ def unroll(model: GVC1D, frames: torch.Tensor, quality: torch.Tensor, rate_to_en
     for i in range(t):
         intra = i == 0
         x = frames[:, i]
+        if x_prev is not None and cfg.motion_block:  # P7 (v2): the reference is x̂_{t-1} moved by
+            x_prev, _ = model.motion_reference(x, x_prev)  # block motion estimated without gradients
         with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen_encoder):
             ref = x_prev.detach() if frozen_encoder and x_prev is not None else x_prev
             s = model.quantise(model.analysis(x, ref, memory, intra), q_win)
