@@ -138,10 +138,10 @@ class _Session:
 
     @torch.inference_mode()
     def step(self, intra: bool, x: torch.Tensor | None = None, symbols: torch.Tensor | None = None,
-             skip: np.ndarray | None = None) -> tuple[StepOutput, CodingState]:
+             skip: np.ndarray | None = None, motion: torch.Tensor | None = None) -> tuple[StepOutput, CodingState]:
         """Run the frame-coding step from the current state; the caller commits the new state."""
         out, new = step(self.model, self.context_model, self.state, intra=intra, quality=self.quality, x=x,
-                        symbols=symbols, grid=(self.rows, self.cols), skip=skip)
+                        symbols=symbols, grid=(self.rows, self.cols), skip=skip, motion=motion)
         _check_finite(out.symbols, "analysis")
         _check_finite(out.x_hat, "synthesis")
         return out, new
@@ -150,11 +150,12 @@ class _Session:
     def choose_skip(self, x: torch.Tensor, out: StepOutput) -> np.ndarray:
         """The encoder's skip decision per window, by rate-distortion cost with the level's lambda
         (the training objective bpp + lambda * MSE, times the frame's pixels):
-        skip when  lambda/3 * SSE(reference)  <=  bits(tokens) + lambda/3 * SSE(coded)."""
+        skip when  lambda/3 * SSE(reference)  <=  bits(tokens) + lambda/3 * SSE(coded),
+        with the motion-compensated reference when the model has block motion."""
         lam = self.cfg.lambdas[self.quality] / 3
         bits = self.entropy.window_bits(out.symbols, out.context)
         sse_code = self._window_sse(out.x_hat.clamp(0, 1), x)
-        sse_skip = self._window_sse(self.state.reference, x)
+        sse_skip = self._window_sse(out.reference, x)
         return lam * sse_skip <= bits + lam * sse_code
 
     def _window_sse(self, a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
@@ -247,8 +248,8 @@ class Encoder(_Coder):
         if not intra:
             skip = s.choose_skip(x, out)
             if skip.any():  # code again with those windows copied from the reference
-                out, new = s.step(intra, symbols=out.symbols, skip=skip)
-        payload, ideal = s.entropy.encode(out.symbols, out.context, skip, (s.rows, s.cols))
+                out, new = s.step(intra, symbols=out.symbols, skip=skip, motion=out.motion)
+        payload, ideal = s.entropy.encode(out.symbols, out.context, skip, (s.rows, s.cols), out.motion)
         s.commit(out, new)
         self.last = FrameStats("I" if intra else "P", len(payload), ideal, 0 if skip is None else int(skip.sum()))
         return Packet("I" if intra else "P", index, payload)
@@ -316,8 +317,8 @@ class Decoder(_Coder):
         intra = packet.frame_type == "I"
         if not intra and s.state.reference is None:  # only after frames were lost
             raise CorruptPacketError(f"frame {index} is predicted from a lost frame (no intra frame decoded yet)", index)
-        symbols, skip = s.entropy.decode(packet.payload, (s.rows, s.cols), s.state.entropy_context(s.quality, intra), index)
-        s.commit(*s.step(intra, symbols=symbols, skip=skip))
+        symbols, skip, motion = s.entropy.decode(packet.payload, (s.rows, s.cols), s.state.entropy_context(s.quality, intra), index)
+        s.commit(*s.step(intra, symbols=symbols, skip=skip, motion=motion))
         return s.picture()
 
     def decode(self, packet: Packet) -> VideoFrame:

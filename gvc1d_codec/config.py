@@ -29,6 +29,16 @@ class ModelConfig:
     dec_local_layers: int = 2
     heads: int = 4
     mlp_ratio: float = 2.0
+    # v2 (model/conv.py, model/motion.py): convolutional analysis on x ⊕ warped reference and a
+    # contextual convolutional decoder with a per-pixel copy gate. 0 = v1 (patch embedding, linear head).
+    conv_width: int = 0
+    # Block motion compensation of the short-term reference: block size in px (0 = none) and
+    # search range in px (encoder side).
+    motion_block: int = 0
+    motion_search: int = 16
+    # Latent tokens per window that take part in the global layers (0 = all): caps the global
+    # attention's cost at large frames (1080p with 64 px windows: 510 windows).
+    global_tokens: int = 0
     # Pixel refiner after the decoder (our addition, model/refiner.py): width 0 = none.
     refine_width: int = 0
     refine_blocks: int = 2
@@ -55,6 +65,10 @@ class ModelConfig:
             raise ValueError("window must be a multiple of patch_size")
         if self.latent_tokens % self.ar_groups:
             raise ValueError("latent_tokens must be a multiple of ar_groups")
+        if self.motion_block and not self.conv_width:
+            raise ValueError("motion compensation needs the v2 transform (conv_width > 0)")
+        if self.global_tokens > self.latent_tokens:
+            raise ValueError("global_tokens cannot exceed latent_tokens")
         if len(self.lambdas) != self.qualities:
             raise ValueError("one lambda per quality level")
 
@@ -79,6 +93,16 @@ class ModelConfig:
 
 PRESETS: dict[str, ModelConfig] = {
     "tiny": ModelConfig(),
+    # v2: 64 px windows (16 patches), 16 tokens x 16 channels per window (1/16 value per pixel,
+    # as v1), convolutions at the pixels, block motion compensation, a real copy gate.
+    "tiny2": ModelConfig(
+        name="tiny2", patch_size=16, window=64,
+        enc_width=96, enc_blocks=1, enc_local_layers=1,
+        dec_width=96, dec_blocks=1, dec_local_layers=2, heads=4, mlp_ratio=2.0,
+        conv_width=16, motion_block=16, motion_search=16, global_tokens=4,
+        latent_tokens=16, token_dim=16, ar_groups=16,
+        lambdas=(32.0, 100.0, 300.0, 1000.0),
+    ),
     "paper": ModelConfig(
         name="paper", patch_size=16, window=256,
         enc_width=768, enc_blocks=2, enc_local_layers=5,

@@ -33,6 +33,7 @@ import torch
 from .entropy.model import EntropyContext
 from .entropy.prior import ContextGraph
 from .model.gvc1d import GVC1D
+from .model.motion import warp
 
 
 @dataclass(frozen=True)
@@ -49,12 +50,13 @@ class CodingState:
     memory: torch.Tensor | None = None
     index: int = 0
     skip: np.ndarray | None = None  # bool [N]: the windows the last frame skipped (None: none)
+    motion: torch.Tensor | None = None  # long [B, 2, bh, bw]: the last frame's block motion (None: none)
 
     def entropy_context(self, quality: int | torch.Tensor, intra: bool) -> EntropyContext:
         """The entropy model's context for the next frame (nothing at an intra frame)."""
         if intra:
             return EntropyContext(None, None, quality, True)
-        return EntropyContext(self.prev_symbols, self.memory, quality, False, self.skip)
+        return EntropyContext(self.prev_symbols, self.memory, quality, False, self.skip, self.motion)
 
     def lost(self) -> "CodingState":
         """The state after a frame that was lost: the same knowledge, one frame further."""
@@ -66,6 +68,8 @@ class StepOutput:
     symbols: torch.Tensor  # s_t [N, L, C] as the entropy model sees it (see ``detach_context``)
     x_hat: torch.Tensor  # x̂_t [B, 3, H, W], padded, not clamped
     context: EntropyContext  # what s_t is entropy coded with
+    reference: torch.Tensor | None = None  # the short-term reference x̄_t (x̂_{t-1}, motion compensated)
+    motion: torch.Tensor | None = None  # long [B, 2, bh, bw] block motion of a P frame (None: none)
 
 
 def window_quality(quality: int | torch.Tensor, batch: int, windows: int, device) -> torch.Tensor:
@@ -80,14 +84,17 @@ def model_device(model: torch.nn.Module) -> torch.device:
 
 def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra: bool,
          quality: int | torch.Tensor, x: torch.Tensor | None = None, symbols: torch.Tensor | None = None,
-         grid: tuple[int, int] | None = None, skip: np.ndarray | None = None, detach_context: bool = False,
-         encoder_grad: bool = True) -> tuple[StepOutput, CodingState]:
+         grid: tuple[int, int] | None = None, skip: np.ndarray | None = None, motion: torch.Tensor | None = None,
+         detach_context: bool = False, encoder_grad: bool = True) -> tuple[StepOutput, CodingState]:
     """Code one frame. Give ``x`` ([B, 3, H, W] in [0, 1], whole windows; encoder and training) or
     ``symbols`` ([N, L, C] decoded from a packet) and the ``grid`` (rows, columns) of windows of
     the frame (decoder: one frame, ``x`` not needed).
 
+    The short-term reference x̄_t of a P frame is x̂_{t-1}, moved by integer block motion
+    (:mod:`gvc1d_codec.model.motion`) when the config has ``motion_block``: estimated from ``x``
+    (encoder, training) unless ``motion`` is given (decoder: decoded; encoder: a second pass).
     ``skip`` (bool [N], P frames of one frame only): windows that are not coded: their symbols
-    repeat the previous frame's and their pixels are the reference's, exactly.
+    repeat the previous frame's and their pixels are x̄_t's, exactly.
 
     Training knobs: ``detach_context`` (stage ``recon``) lets the prior and the memory see the
     symbols without gradient, so the rate does not shape the tokens; ``encoder_grad=False`` (stage
@@ -98,7 +105,17 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
     elif state.reference is None:
         raise ValueError("a predicted frame needs a reference (code an intra frame first)")
     device = model_device(model)
-    win = model.cfg.window
+    cfg = model.cfg
+    win = cfg.window
+    ref, mv = state.reference, None
+    if not intra and cfg.motion_block:
+        if motion is not None:
+            mv = motion.to(ref.device)
+            ref = warp(ref, mv, cfg.motion_block)
+        elif x is not None:
+            ref, mv = model.motion_reference(x, ref)
+        else:
+            raise ValueError("a predicted frame of this model needs its motion field")
     memory_f = None if state.memory is None else state.memory.to(device=device, dtype=torch.float32)
     encoder_ctx = torch.set_grad_enabled(torch.is_grad_enabled() and encoder_grad)
     if symbols is None:
@@ -107,10 +124,7 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
         batch, rows, cols = x.shape[0], x.shape[-2] // win, x.shape[-1] // win
         q_win = window_quality(quality, batch, rows * cols, device)
         with encoder_ctx:
-            ref = state.reference
-            if ref is not None and not encoder_grad:
-                ref = ref.detach()
-            s = model.quantise(model.analysis(x, ref, memory_f, intra), q_win)
+            s = model.quantise(model.analysis(x, ref if ref is None or encoder_grad else ref.detach(), memory_f, intra), q_win)
     else:
         if grid is None or grid[0] * grid[1] != symbols.shape[0]:
             raise ValueError(f"decoding symbols of {symbols.shape[0]} windows needs their grid of windows, got {grid}")
@@ -128,15 +142,15 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
         s_ctx = torch.where(skipped[:, None, None].to(s_ctx.device), state.prev_symbols, s_ctx)
         s = torch.where(skipped[:, None, None].to(device), state.prev_symbols.to(device, s.dtype), s)
     if skipped is not None and bool(skipped.all()):
-        x_hat = state.reference  # nothing is coded: the frame is the reference
+        x_hat = ref  # nothing is coded: the frame is the (motion-compensated) reference
     else:
-        x_hat = model.synthesis(model.dequantise(s, q_win), state.reference, memory_f, intra, rows, cols)
+        x_hat = model.synthesis(model.dequantise(s, q_win), ref, memory_f, intra, rows, cols)
         if skipped is not None:
-            x_hat = copy_windows(x_hat, state.reference, skipped, rows, cols, win)
+            x_hat = copy_windows(x_hat, ref, skipped, rows, cols, win)
     new = advance(context_model, state, s_ctx, x_hat, memory_grad=encoder_grad)
-    if skipped is not None:
-        new = dataclasses.replace(new, skip=skipped.numpy())
-    return StepOutput(s_ctx, x_hat, context), new
+    new = dataclasses.replace(new, skip=None if skipped is None else skipped.numpy(),
+                              motion=None if mv is None else mv.detach().cpu())
+    return StepOutput(s_ctx, x_hat, context, ref, None if mv is None else mv.detach().cpu()), new
 
 
 def copy_windows(x_hat: torch.Tensor, reference: torch.Tensor, skipped: torch.Tensor, rows: int, cols: int,

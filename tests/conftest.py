@@ -26,16 +26,20 @@ ERROR_PREFIX = "gvc1d-pipe: error:"
 SMALL = dict(name="test", enc_width=32, dec_width=32, heads=2, enc_local_layers=1, dec_local_layers=1,
              prior_hidden=16, memory_dim=8, memory_tokens=4)
 
+# a small model with the v2 transform and block motion (64 px windows, 16 px motion blocks)
+SMALL_MOTION = dict(SMALL, name="test-motion", window=64, latent_tokens=16, ar_groups=16, conv_width=8,
+                    motion_block=16, motion_search=8, global_tokens=4)
+
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not on PATH")
 
 
-def build_weights(path: Path, seed: int) -> Path:
+def build_weights(path: Path, seed: int, config: dict = SMALL) -> Path:
     """A small untrained model, exported like a trained one."""
     from gvc1d_codec.model.gvc1d import GVC1D
     from gvc1d_codec.weights import save_weights
 
     torch.manual_seed(seed)
-    save_weights(GVC1D(ModelConfig(**SMALL)), path)
+    save_weights(GVC1D(ModelConfig(**config)), path)
     return path
 
 
@@ -48,6 +52,11 @@ def weights_path(tmp_path_factory) -> Path:
 def other_weights_path(tmp_path_factory) -> Path:
     """Same config, different parameters (another seed): streams are not interchangeable."""
     return build_weights(tmp_path_factory.mktemp("weights") / "other.safetensors", seed=1)
+
+
+@pytest.fixture(scope="session")
+def motion_weights_path(tmp_path_factory) -> Path:
+    return build_weights(tmp_path_factory.mktemp("weights") / "motion.safetensors", seed=0, config=SMALL_MOTION)
 
 
 @pytest.fixture(scope="session")

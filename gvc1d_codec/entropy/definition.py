@@ -7,7 +7,8 @@ probabilities and therefore the symbols a payload decodes to. Bump the id on any
 * the fixed-point convention of the integer networks (``FRAC``, ``SHIFT``, ``ACT_MAX``,
   ``INPUT_BOUND``; :mod:`gvc1d_codec.entropy.intnet`),
 * the residual alphabet and the frequency tables (``RESIDUAL_RANGE``, ``TABLE_TOTAL``,
-  :func:`scale_grid`, :func:`build_freq_table`) or the skip-flag table (``SKIP_FREQ``),
+  :func:`scale_grid`, :func:`build_freq_table`), the skip-flag table (``SKIP_FREQ``) or the
+  motion-vector tables (``MV_MAX``, ``MV_FREQ``),
 * the graph of the context model or the symbol order of a payload
   (:mod:`gvc1d_codec.entropy.prior`, :mod:`gvc1d_codec.entropy.model`, docs/bitstream.md).
 
@@ -29,7 +30,7 @@ import numpy as np
 
 from ..config import ModelConfig
 
-ENTROPY_MODEL_ID = 2  # 1: tokens of every window; 2: + per-window skip flags in P frames
+ENTROPY_MODEL_ID = 2  # 1: tokens of every window; 2: + skip flags (and motion vectors) in P frames
 # Weights files exported for these ids hold integer networks and tables this definition reads
 # unchanged (model 2 only added the skip flags, whose table is a constant of this module).
 WEIGHTS_COMPATIBLE_IDS = (1, 2)
@@ -48,6 +49,26 @@ EXACT_LIMIT = 2.0**53  # float64 holds every integer below this exactly
 SKIP_CONTEXTS = 6
 SKIP_FREQ = np.array([[3072, 1024], [2048, 2048], [1024, 3072],
                       [1536, 2560], [768, 3328], [256, 3840]], dtype=np.int64)
+
+# Motion vectors (P frames of models with ``motion_block`` > 0): one integer (dy, dx) per block,
+# |component| <= MV_MAX, coded before the skip flags as the residual against the same block's
+# vector in the previous frame (zero after an intra frame), with the row MV_FREQ[context] where
+# context = 0 if that previous vector is (0, 0), else 1. Residual alphabet: [-2 MV_MAX, 2 MV_MAX].
+MV_MAX = 63
+MV_ALPHABET = 4 * MV_MAX + 1
+
+
+def _two_sided_geometric(peak: int, num: int, den: int) -> np.ndarray:
+    """Integer frequencies f(r) = floor(f(|r| - 1) * num / den), f(0) = peak, floored at 1
+    (integer arithmetic only: the same table on every machine)."""
+    half = [peak]
+    for _ in range(2 * MV_MAX):
+        half.append(max(1, half[-1] * num // den))
+    return np.array(half[:0:-1] + half, dtype=np.int64)
+
+
+MV_FREQ = np.stack([_two_sided_geometric(1 << 15, 1, 32),   # previous vector zero: mostly static
+                    _two_sided_geometric(1 << 13, 5, 8)])   # moving: wider
 
 # Residual alphabet and frequency tables.
 RESIDUAL_RANGE = 64  # alphabet: 128 residuals; |symbol| <= 31 so |residual| <= 62 always fits

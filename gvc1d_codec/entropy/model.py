@@ -7,7 +7,9 @@ symbol ``s`` is coded as the residual ``s - floor(mu4 / 4) + RESIDUAL_RANGE`` wi
 one pass; the decoder predicts group by group. Both give the same integers, because masked weights
 are exactly zero and the arithmetic is exact.
 
-A P frame's payload starts with one skip flag per window (raster order, before any token), coded
+A P frame's payload starts, for models with block motion, with the motion field (each block's
+integer vector as the residual against the previous frame's vector of the block, ``MV_FREQ``),
+then one skip flag per window (raster order, before any token), coded
 with the fixed table ``SKIP_FREQ`` of :mod:`gvc1d_codec.entropy.definition`; the tokens of skipped
 windows are not coded (they repeat the previous frame's). Intra frames have no flags.
 
@@ -24,7 +26,7 @@ import torch
 
 from ..errors import CorruptPacketError
 from .coder import SymbolDecoder, SymbolEncoder
-from .definition import RESIDUAL_RANGE, SKIP_FREQ, skip_contexts
+from .definition import MV_FREQ, MV_MAX, RESIDUAL_RANGE, SKIP_FREQ, skip_contexts
 from .prior import IntegerEntropyModel
 
 
@@ -39,6 +41,7 @@ class EntropyContext:
     quality: int
     intra: bool
     prev_skip: np.ndarray | None = None  # bool [N]: the previous frame's skip flags (None: none)
+    prev_motion: torch.Tensor | None = None  # long [1, 2, bh, bw]: the previous frame's vectors (None: zero)
 
 
 class EntropyCoder:
@@ -61,12 +64,20 @@ class EntropyCoder:
         return self.cm.context(ctx.prev_symbols, ctx.memory, ctx.quality, ctx.intra, n)
 
     def encode(self, symbols: torch.Tensor, ctx: EntropyContext, skip: np.ndarray | None = None,
-               grid: tuple[int, int] | None = None) -> tuple[bytes, float]:
+               grid: tuple[int, int] | None = None, motion: torch.Tensor | None = None) -> tuple[bytes, float]:
         """symbols: integer tensor [N, L, C]; ``skip`` (P frames): bool [N], the windows whose tokens
-        are not coded, on a ``grid`` of (rows, columns) windows. Returns (payload, ideal bits)."""
+        are not coded, on a ``grid`` of (rows, columns) windows; ``motion`` (P frames of models
+        with block motion): long [1, 2, bh, bw]. Returns (payload, ideal bits)."""
         s = self.cm.symbols_in(symbols)
         enc = SymbolEncoder()
         coded = slice(None)
+        if not ctx.intra and self.cfg.motion_block:
+            if motion is None or tuple(motion.shape) != self.motion_shape(grid):
+                raise ValueError(f"a P frame of this model needs a motion field of shape {self.motion_shape(grid)}")
+            residual, rows = self._motion_rows(motion.cpu().long(), ctx.prev_motion)
+            if np.abs(motion.cpu().numpy()).max(initial=0) > MV_MAX:
+                raise ValueError(f"motion vectors beyond +-{MV_MAX}")
+            enc.encode(residual, rows)
         if not ctx.intra:
             skip = np.zeros(s.shape[0], dtype=bool) if skip is None else np.asarray(skip, dtype=bool)
             enc.encode(skip.astype(np.int64), SKIP_FREQ[skip_contexts(skip, ctx.prev_skip, *grid)])
@@ -76,6 +87,26 @@ class EntropyCoder:
         mu4, idx = self.cm.params(self._context(ctx, s.shape[0]), s)
         self._encode_tokens(enc, s[coded], mu4[coded], idx[coded])
         return enc.finish(), enc.ideal_bits
+
+    def motion_shape(self, grid: tuple[int, int]) -> tuple[int, int, int, int]:
+        """Shape of a frame's motion field: one vector per ``motion_block`` block of the padded frame."""
+        b, win = self.cfg.motion_block, self.cfg.window
+        return (1, 2, -(-grid[0] * win // b), -(-grid[1] * win // b))
+
+    @staticmethod
+    def _motion_rows(motion: torch.Tensor | None, prev: torch.Tensor | None,
+                     shape: tuple[int, ...] | None = None) -> tuple[np.ndarray | None, np.ndarray]:
+        """Residual symbols (if ``motion`` is given) and their frequency rows, both components of
+        every block in raster order of blocks, dy before dx."""
+        shape = tuple(motion.shape) if motion is not None else shape
+        p = np.zeros(shape, dtype=np.int64) if prev is None else prev.cpu().numpy().astype(np.int64)
+        moving = (p != 0).any(axis=1, keepdims=True)  # [1, 1, bh, bw]: context of each block
+        ctx = np.broadcast_to(moving, shape).transpose(0, 2, 3, 1).reshape(-1).astype(np.int64)
+        pred = p.transpose(0, 2, 3, 1).reshape(-1)
+        residual = None
+        if motion is not None:
+            residual = motion.numpy().astype(np.int64).transpose(0, 2, 3, 1).reshape(-1) - pred + 2 * MV_MAX
+        return residual, MV_FREQ[ctx]
 
     def window_bits(self, symbols: torch.Tensor, ctx: EntropyContext) -> np.ndarray:
         """Ideal bits of each window's tokens [N] (float64; for the encoder's decisions only)."""
@@ -102,17 +133,26 @@ class EntropyCoder:
         enc.encode(residual, freqs)
 
     def decode(self, payload: bytes, grid: tuple[int, int], ctx: EntropyContext,
-               frame_index: int) -> tuple[torch.Tensor, np.ndarray | None]:
-        """The symbols [windows, L, C] (float64 CPU) of a payload and its skip flags (bool [windows],
-        ``None`` for an intra frame); CorruptPacketError if it does not decode."""
+               frame_index: int) -> tuple[torch.Tensor, np.ndarray | None, torch.Tensor | None]:
+        """The symbols [windows, L, C] (float64 CPU) of a payload, its skip flags (bool [windows],
+        ``None`` for an intra frame) and its motion field (long [1, 2, bh, bw], ``None`` for an
+        intra frame or a model without motion); CorruptPacketError if it does not decode."""
         cfg = self.cfg
         L, C, G = cfg.latent_tokens, cfg.token_dim, cfg.ar_groups
         per = L // G
         windows = grid[0] * grid[1]
         dec = SymbolDecoder(payload, frame_index)
         s = torch.zeros(windows, L, C, dtype=torch.float64)
-        skip = None
+        skip = motion = None
         coded = torch.ones(windows, dtype=torch.bool)
+        if not ctx.intra and cfg.motion_block:
+            shape = self.motion_shape(grid)
+            _, rows = self._motion_rows(None, ctx.prev_motion, shape)
+            pred = np.zeros(shape, dtype=np.int64) if ctx.prev_motion is None else ctx.prev_motion.cpu().numpy().astype(np.int64)
+            mv = _decode(dec, rows, frame_index) - 2 * MV_MAX + pred.transpose(0, 2, 3, 1).reshape(-1)
+            if np.abs(mv).max(initial=0) > MV_MAX:
+                raise CorruptPacketError(f"payload of frame {frame_index} decodes to out-of-range motion vectors", frame_index)
+            motion = torch.from_numpy(mv.reshape(shape[0], shape[2], shape[3], 2).transpose(0, 3, 1, 2).copy())
         if not ctx.intra:
             skip = self._decode_skip(dec, grid, ctx.prev_skip, frame_index)
             coded = torch.from_numpy(~skip)
@@ -135,7 +175,7 @@ class EntropyCoder:
             t[:, rows] = torch.from_numpy(values.astype(np.float64)).view(n, per, C)
             embedded[:, rows] = self.cm.embed(t[:, rows])
         s[coded] = t
-        return s, skip
+        return s, skip, motion
 
     @staticmethod
     def _decode_skip(dec: SymbolDecoder, grid: tuple[int, int], prev_skip: np.ndarray | None, frame_index: int) -> np.ndarray:

@@ -31,6 +31,8 @@ from torch import nn
 from ..config import ModelConfig
 from ..entropy.intnet import FRAC, round_ste
 from ..entropy.prior import IntegerContextModel
+from .motion import estimate_motion, warp
+from .conv import AnalysisStem, ContextPyramid, ContextualDecoder, copy_gate
 from .refiner import PixelRefiner
 from .transformer import LocalGlobalStack, window_position_embedding
 
@@ -72,13 +74,15 @@ class GVC1D(nn.Module):
         p, P, L, M = cfg.patch_size, cfg.patches_per_window, cfg.latent_tokens, cfg.memory_tokens
         E, Dw, C, Q = cfg.enc_width, cfg.dec_width, cfg.token_dim, cfg.qualities
         # Encoder
-        self.patch_embed = nn.Conv2d(6, E, p, p)
+        self.v2 = cfg.conv_width > 0
+        # v1: a 16 px patch embedding; v2: convolutions down to one embedding per patch (model/conv.py)
+        self.patch_embed = AnalysisStem(cfg.conv_width, E) if self.v2 else nn.Conv2d(6, E, p, p)
         self.latent_tokens = nn.Parameter(torch.randn(L, E) * 0.02)
         self.latent_gather = nn.Linear(P, L, bias=False)  # learned patch -> token pooling (token axis)
         self.enc_pos = nn.Parameter(torch.randn(P + L + M, E) * 0.02)
         self.enc_frame_type = nn.Embedding(2, E)
         self.enc_memory = nn.Linear(cfg.memory_dim, E)
-        self.encoder = LocalGlobalStack(E, cfg.heads, cfg.mlp_ratio, cfg.enc_blocks, cfg.enc_local_layers)
+        self.encoder = LocalGlobalStack(E, cfg.heads, cfg.mlp_ratio, cfg.enc_blocks, cfg.enc_local_layers, cfg.global_tokens)
         self.enc_norm = nn.LayerNorm(E)
         self.to_tokens = nn.Linear(E, C)
         # Quantiser: quality-conditioned gains (DCVC-FM style), one model for every rate
@@ -86,16 +90,23 @@ class GVC1D(nn.Module):
         self.log_inv_gain = nn.Parameter(-torch.linspace(0.0, 1.5, Q)[:, None].repeat(1, C))
         # Decoder
         self.mask_tokens = nn.Parameter(torch.randn(P, Dw) * 0.02)
-        self.context_embed = nn.Conv2d(3, Dw, p, p)
+        if self.v2:  # contexts of the warped reference at every scale; the 1/16 one feeds the patch queries
+            self.context_pyramid = ContextPyramid(cfg.conv_width)
+            self.context_embed = nn.Conv2d(4 * cfg.conv_width, Dw, 1)
+        else:
+            self.context_embed = nn.Conv2d(3, Dw, p, p)
         self.dec_frame_type = nn.Embedding(2, Dw)
         self.from_tokens = nn.Linear(C, Dw)
         self.token_scatter = nn.Linear(L, P, bias=False)  # learned token -> patch broadcast (token axis)
         self.dec_pos = nn.Parameter(torch.randn(L + M, Dw) * 0.02)
         self.dec_memory = nn.Linear(cfg.memory_dim, Dw)
-        self.decoder = LocalGlobalStack(Dw, cfg.heads, cfg.mlp_ratio, cfg.dec_blocks, cfg.dec_local_layers)
+        self.decoder = LocalGlobalStack(Dw, cfg.heads, cfg.mlp_ratio, cfg.dec_blocks, cfg.dec_local_layers, cfg.global_tokens)
         self.dec_norm = nn.LayerNorm(Dw)
-        self.head = nn.Linear(Dw, p * p * 4)  # RGB residual + copy gate per pixel
-        self.refine = nn.Conv2d(3, 3, 3, padding=1)
+        if self.v2:
+            self.conv_decoder = ContextualDecoder(cfg.conv_width, Dw)
+        else:
+            self.head = nn.Linear(Dw, p * p * 4)  # RGB residual + copy gate per pixel
+            self.refine = nn.Conv2d(3, 3, 3, padding=1)
         self.refiner = PixelRefiner(cfg.refine_width, cfg.refine_blocks) if cfg.refine_width else None
         with torch.no_grad():
             # Position must dominate the patch queries at the start, or every patch of a window
@@ -105,11 +116,12 @@ class GVC1D(nn.Module):
             self.enc_pos[:P].copy_(grid(E))
             nn.init.normal_(self.enc_frame_type.weight, std=0.02)
             nn.init.normal_(self.dec_frame_type.weight, std=0.02)
-            self.head.weight.mul_(0.1)
-            self.head.bias.zero_()
-            self.head.bias.view(4, p * p)[3] = 2.0  # start by copying the previous frame
-            nn.init.zeros_(self.refine.weight)
-            nn.init.zeros_(self.refine.bias)
+            if not self.v2:
+                self.head.weight.mul_(0.1)
+                self.head.bias.zero_()
+                self.head.bias.view(4, p * p)[3] = 2.0  # start by copying the previous frame
+                nn.init.zeros_(self.refine.weight)
+                nn.init.zeros_(self.refine.bias)
         # Short- and long-term context model (integer: it reaches probabilities)
         self.context_model = IntegerContextModel(cfg)
 
@@ -129,7 +141,11 @@ class GVC1D(nn.Module):
         rows, cols = self._grid(x)
         if x_prev is None:
             x_prev = torch.zeros_like(x)
-        e = self.patch_embed(to_windows(torch.cat([x, x_prev], dim=1) - 0.5, cfg.window)).flatten(2).transpose(1, 2)
+        if self.v2:  # convolutions over the whole frame, then the 1/16 map cut into windows of patches
+            e = self.patch_embed(torch.cat([x, x_prev], dim=1) - 0.5)
+            e = to_windows(e, cfg.window // cfg.patch_size).flatten(2).transpose(1, 2)
+        else:
+            e = self.patch_embed(to_windows(torch.cat([x, x_prev], dim=1) - 0.5, cfg.window)).flatten(2).transpose(1, 2)
         n = e.shape[0]
         e = e + self.enc_frame_type.weight[int(not intra)]
         latents = self.latent_tokens + self.latent_gather(e.transpose(1, 2)).transpose(1, 2)
@@ -156,7 +172,11 @@ class GVC1D(nn.Module):
         p, g = cfg.patch_size, cfg.window // cfg.patch_size
         if x_prev is None:
             x_prev = torch.zeros(b, 3, rows * cfg.window, cols * cfg.window, dtype=y_hat.dtype, device=y_hat.device)
-        ctx = self.context_embed(to_windows(x_prev, cfg.window) - 0.5).flatten(2).transpose(1, 2)
+        if self.v2:
+            pyramid = self.context_pyramid(x_prev)
+            ctx = to_windows(self.context_embed(pyramid[3]), g).flatten(2).transpose(1, 2)
+        else:
+            ctx = self.context_embed(to_windows(x_prev, cfg.window) - 0.5).flatten(2).transpose(1, 2)
         latents = self.from_tokens(y_hat)
         patches = self.mask_tokens + ctx + self.dec_frame_type.weight[int(not intra)]
         patches = patches + self.token_scatter(latents.transpose(1, 2)).transpose(1, 2)
@@ -165,6 +185,8 @@ class GVC1D(nn.Module):
         P, L = cfg.patches_per_window, cfg.latent_tokens
         wpos = window_position_embedding(rows, cols, cfg.dec_width, y_hat.device)
         seq = self.decoder(seq, b, slice(P, P + L), wpos)
+        if self.v2:
+            return self._conv_synthesis(self.dec_norm(seq[:, :P]), pyramid, x_prev, intra, rows, cols)
         out = self.head(self.dec_norm(seq[:, :P]))  # [n, P, p*p*4]
         out = out.view(n, g, g, 4, p, p).permute(0, 3, 1, 4, 2, 5).reshape(n, 4, cfg.window, cfg.window)
         out = from_windows(out, rows, cols)
@@ -175,6 +197,31 @@ class GVC1D(nn.Module):
             x_hat = self.refiner(x_hat, x_prev)
         return x_hat
 
+    def _conv_synthesis(self, patches: torch.Tensor, pyramid: list[torch.Tensor], ref: torch.Tensor, intra: bool,
+                        rows: int, cols: int) -> torch.Tensor:
+        """v2: patch outputs [n, P, D] -> contextual conv decoder -> x̂ = g · x̄ + (1 - g) · p."""
+        g = self.cfg.window // self.cfg.patch_size
+        n, _, d = patches.shape
+        h = from_windows(patches.transpose(1, 2).reshape(n, d, g, g), rows, cols)  # [B, D, H/16, W/16]
+        out = self.conv_decoder(h, pyramid, ref)
+        picture = out[:, :3] + 0.5
+        if intra:
+            return picture
+        gate = copy_gate(out[:, 3:4])
+        return gate * ref + (1 - gate) * picture
+
+    def motion_reference(self, x: torch.Tensor, x_prev: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The short-term reference of a predicted frame: x̂_{t-1} moved by integer block motion
+        estimated from x (encoder side, no gradients) when the config has ``motion_block``;
+        returns (reference, motion field or None). See model/motion.py."""
+        cfg = self.cfg
+        if not cfg.motion_block:
+            return x_prev, None
+        mv = estimate_motion(x, x_prev, cfg.motion_block, cfg.motion_search)
+        return warp(x_prev, mv, cfg.motion_block), mv
+
     def last_layer(self) -> torch.Tensor:
         """The weight of the synthesis' last layer (the adaptive adversarial weight is measured there)."""
+        if self.v2:
+            return self.conv_decoder.out.weight
         return self.refine.weight if self.refiner is None else self.refiner.out.weight

@@ -47,11 +47,13 @@ class LocalGlobalStack(nn.Module):
 
     Local layers see one window's sequence [patch tokens | latent tokens | context tokens].
     The global layer sees the latent tokens of every window of a frame at once (cross-window
-    correlation at a cost linear in the number of patch tokens).
+    correlation at a cost linear in the number of patch tokens), or only the first
+    ``global_tokens`` of each window (its attention is quadratic in the number of windows).
     """
 
-    def __init__(self, dim: int, heads: int, mlp_ratio: float, blocks: int, local_layers: int):
+    def __init__(self, dim: int, heads: int, mlp_ratio: float, blocks: int, local_layers: int, global_tokens: int = 0):
         super().__init__()
+        self.global_tokens = global_tokens  # latent tokens per window in the global layer (0 = all)
         self.local = nn.ModuleList(
             nn.ModuleList(TransformerLayer(dim, heads, mlp_ratio) for _ in range(local_layers)) for _ in range(blocks)
         )
@@ -63,6 +65,8 @@ class LocalGlobalStack(nn.Module):
         for local_layers, global_layer in zip(self.local, self.global_):
             for layer in local_layers:
                 seq = layer(seq)
+            if self.global_tokens:
+                latent_slice = slice(latent_slice.start, latent_slice.start + self.global_tokens)
             lat = seq[:, latent_slice]
             n_lat = lat.shape[1]
             g = (lat + window_pos.repeat(frames, 1)[:, None, :]).reshape(frames, nw * n_lat, -1)

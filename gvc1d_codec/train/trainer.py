@@ -63,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, default=0, help="stop (and save) after this wall time; 0 = no limit")
     p.add_argument("--batch", type=int, default=6)
     p.add_argument("--frames", type=int, default=3, help="frames per training sequence")
-    p.add_argument("--crop", type=int, default=256)
+    p.add_argument("--crop", default="256",
+                   help="crop size, or comma-separated sizes used in turn, one per step (e.g. 256,128: "
+                        "clips smaller than 256 px still train at 128)")
     p.add_argument("--lr", type=float, default=4e-4)
     p.add_argument("--refine-width", type=int, default=0,
                    help="give a model without one a pixel refiner of this width (model/refiner.py); it starts as the identity")
@@ -99,7 +101,7 @@ def _optimizer(model: GVC1D, lr: float) -> torch.optim.Optimizer:
 def _decoder_only(model: GVC1D) -> None:
     """Freeze everything but the synthesis (stage ``gan``)."""
     synthesis = ("mask_tokens", "context_embed", "dec_", "from_tokens", "token_scatter", "decoder",
-                 "head", "refine", "log_inv_gain")
+                 "head", "refine", "log_inv_gain", "context_pyramid", "conv_decoder")
     for name, p in model.named_parameters():
         p.requires_grad_(name.startswith(synthesis))
 
@@ -107,6 +109,11 @@ def _decoder_only(model: GVC1D) -> None:
 def _clip_list(spec: str) -> list[str]:
     """``--clips``: comma-separated names, or ``train`` for the whole training split."""
     return clip_names("train") if spec == "train" else spec.split(",")
+
+
+def _crops(spec: str) -> list[int]:
+    """``--crop``: one size, or comma-separated sizes used in turn (one dataset each)."""
+    return [int(c) for c in str(spec).split(",")]
 
 
 def _with_refiner(model: GVC1D, width: int) -> GVC1D:
@@ -125,7 +132,7 @@ def _prior_stage(args, model: GVC1D, out: Path, log_path: Path, history: dict) -
         print(f"[{time.time() - t_start:7.1f} s] {msg}", file=sys.stderr, flush=True)
 
     names = _clip_list(args.clips)
-    data = VideoCropDataset(names, seq_len=args.frames, crop=args.crop, seed=args.seed, skip_unfit=True)
+    data = VideoCropDataset(names, seq_len=args.frames, crop=_crops(args.crop)[0], seed=args.seed, skip_unfit=True)
     log(f"stage prior: caching the symbols of {args.sequences} sequences x {args.frames} frames from {','.join(data.names)}")
     model.eval()
     cache = build_cache(model, data, args.sequences, args.seed)
@@ -277,7 +284,10 @@ def main(argv: list[str] | None = None) -> int:
         opt_d = torch.optim.Adam(disc.parameters(), lr=args.disc_lr, betas=(0.5, 0.9))
         lecam = LeCam()
     names = _clip_list(args.clips)
-    data = VideoCropDataset(names, seq_len=args.frames, crop=args.crop, seed=args.seed, skip_unfit=True)
+    datasets = [VideoCropDataset(names, seq_len=args.frames, crop=c, seed=args.seed, skip_unfit=True)
+                for c in _crops(args.crop)]
+    data = datasets[0]
+    all_names = sorted({n for d in datasets for n in d.names}, key=names.index)
     gen = torch.Generator().manual_seed((args.seed * 1_000_003 + step) * replicas.world + replicas.rank)
     cfg = model.cfg
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -287,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     stats_acc: dict[str, float] = {}
     adv_w = None
     if replicas.main:
-        print(f"training {cfg.name} stage={args.stage} from step {step} on {','.join(data.names)}"
+        print(f"training {cfg.name} stage={args.stage} from step {step} on {','.join(all_names)}"
               f"{f' ({replicas.world} data-parallel processes)' if replicas.world > 1 else ''}", file=sys.stderr)
 
     def save() -> None:
@@ -297,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         record = dict(history)
         record.update({
             "steps": step, "wall_seconds": round(prior_wall + time.time() - t_start, 1),
-            "last_stage": args.stage, "clips": data.names, "crop": args.crop, "frames": args.frames,
+            "last_stage": args.stage, "clips": all_names, "crop": args.crop, "frames": args.frames,
             "batch": args.batch * replicas.world, "lr": args.lr, "seed": args.seed,
         })
         stages = dict(history.get("stages", {}))
@@ -325,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
             lr = args.lr * min(1.0, warm / args.warmup)
             for g in opt.param_groups:
                 g["lr"] = lr
+            data = datasets[step % len(datasets)]
             frames = to_rgb_batch(data.sample_batch(args.batch, gen)).to(args.device)[:, :seq_len()]
             quality = torch.randint(0, cfg.qualities, (args.batch,), generator=gen).to(args.device)
             if generative:

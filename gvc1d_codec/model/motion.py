@@ -1,0 +1,153 @@
+"""Block motion: encoder-side estimation and the decoder's warp (block copy).
+
+The short-term reference of a predicted frame is the previous reconstruction moved by one
+integer motion vector per ``block`` x ``block`` block::
+
+    mv     = estimate_motion(x_t, x̂_{t-1}, block, search)   encoder only: [B, 2, ceil(H/b), ceil(W/b)]
+    x̄_t    = warp(x̂_{t-1}, mv, block)                       encoder and decoder
+
+``mv[:, 0]`` is the vertical and ``mv[:, 1]`` the horizontal displacement in whole pixels:
+``x̄_t[y, x] = x̂_{t-1}[clamp(y + mv_y), clamp(x + mv_x)]`` (clamp to the picture's edge).
+
+* :func:`warp` is a gather with integer indices: no float arithmetic touches a pixel, so the
+  decoder's reference is exactly the encoder's (given the same x̂_{t-1}), on every machine.
+* :func:`estimate_motion` compares integer luma (R + G + B in 8-bit steps, 0..765) by integer
+  SAD, so its choice does not depend on float summation order either. It is hierarchical: an
+  exhaustive search of +-``search / 2^levels`` on a 2^levels-downsampled picture, then +-1
+  refinement at every finer level (plus the neighbouring blocks' vectors as candidates), with a bias towards the zero vector (static content, and
+  cheap to code) and, on equal cost, towards the shorter vector. It runs without gradients.
+
+The vectors are integers within +-(search + levels) (int16 range); coding them is the
+bitstream's business (an integer model), never a float probability.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["estimate_motion", "warp", "ZERO_MV_BIAS"]
+
+ZERO_MV_BIAS = 2
+"""The zero vector wins unless another one saves more than this many luma steps per pixel of the
+block (in R + G + B 8-bit units, so about 2/3 of a grey level)."""
+
+
+def _expand(mv: torch.Tensor, block: int, h: int, w: int) -> torch.Tensor:
+    """[B, 2, bh, bw] -> per-pixel [B, 2, h, w] (each block's vector repeated over its pixels)."""
+    return mv.repeat_interleave(block, dim=2).repeat_interleave(block, dim=3)[:, :, :h, :w]
+
+
+def warp(reference: torch.Tensor, mv: torch.Tensor, block: int) -> torch.Tensor:
+    """Block copy: ``reference`` [B, C, H, W] (any dtype), ``mv`` integer [B, 2, ceil(H/block),
+    ceil(W/block)] -> [B, C, H, W] with every block taken from ``reference`` displaced by its
+    vector, indices clamped to the edge. A pure gather (differentiable w.r.t. ``reference``)."""
+    b, c, h, w = reference.shape
+    if mv.shape != (b, 2, -(-h // block), -(-w // block)):
+        raise ValueError(f"motion field {tuple(mv.shape)} does not fit a {h}x{w} picture in {block} px blocks")
+    mv = _expand(mv.long(), block, h, w)
+    iy = (torch.arange(h, device=mv.device)[:, None] + mv[:, 0]).clamp_(0, h - 1)
+    ix = (torch.arange(w, device=mv.device)[None, :] + mv[:, 1]).clamp_(0, w - 1)
+    index = (iy * w + ix).view(b, 1, h * w).expand(b, c, h * w)
+    return reference.reshape(b, c, h * w).gather(2, index).view(b, c, h, w)
+
+
+def _luma(x: torch.Tensor) -> torch.Tensor:
+    """RGB in [0, 1] [B, 3, H, W] -> integer luma R + G + B in 8-bit steps [B, H, W] (int32)."""
+    return (x.detach().float().clamp(0, 1) * 255).round().to(torch.int32).sum(1, dtype=torch.int32)
+
+
+def _down(luma: torch.Tensor) -> torch.Tensor:
+    """2x2 integer sum (odd edges replicated): one level coarser, still exact."""
+    h, w = luma.shape[-2:]
+    luma = F.pad(luma[:, None].float(), (0, w % 2, 0, h % 2), mode="replicate")[:, 0].to(luma.dtype)
+    return luma[:, 0::2, 0::2] + luma[:, 1::2, 0::2] + luma[:, 0::2, 1::2] + luma[:, 1::2, 1::2]
+
+
+def _block_sad(cur: torch.Tensor, pred: torch.Tensor, block: int) -> torch.Tensor:
+    """Integer SAD per block: [B, H, W] x2 -> [B, ceil(H/block), ceil(W/block)] (int64).
+    Edge blocks are padded with zero difference."""
+    d = (cur - pred).abs().to(torch.int64)
+    h, w = d.shape[-2:]
+    d = F.pad(d, (0, (-w) % block, 0, (-h) % block))
+    b, hh, ww = d.shape
+    return d.view(b, hh // block, block, ww // block, block).sum(dim=(2, 4))
+
+
+def _candidates(radius: int, device) -> torch.Tensor:
+    """All integer vectors within +-radius, shortest first (ties: raster order): [K, 2]."""
+    r = torch.arange(-radius, radius + 1, device=device)
+    cand = torch.stack(torch.meshgrid(r, r, indexing="ij"), dim=-1).reshape(-1, 2)
+    key = cand.abs().sum(1) * (4 * radius + 4) ** 2 + (cand[:, 0] + radius) * (2 * radius + 1) + (cand[:, 1] + radius)
+    return cand[key.argsort()]
+
+
+def _cost(cur: torch.Tensor, ref: torch.Tensor, mv: torch.Tensor, block: int, zero_bias: int) -> torch.Tensor:
+    """Integer cost per block of the vectors ``mv``: SAD minus the zero-vector bias."""
+    cost = _block_sad(cur, warp(ref[:, None], mv, block)[:, 0], block)
+    return cost - (mv == 0).all(dim=1) * (zero_bias * block * block)
+
+
+def _keep_better(best: tuple[torch.Tensor, torch.Tensor], mv: torch.Tensor, cost: torch.Tensor):
+    """Strictly lower cost wins, so the earlier candidate keeps ties."""
+    better = cost < best[1]
+    return torch.where(better[:, None], mv, best[0]), torch.where(better, cost, best[1])
+
+
+def _search(cur: torch.Tensor, ref: torch.Tensor, base: torch.Tensor, block: int, radius: int,
+            zero_bias: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Best vector per block among base + every offset within +-radius (integer SAD, zero-vector
+    bias, shortest offset on ties). cur, ref: [B, H, W] int32; base: [B, 2, bh, bw] long.
+    Returns (vectors, costs)."""
+    best = None
+    for off in _candidates(radius, cur.device):
+        mv = base + off.view(1, 2, 1, 1)
+        cost = _cost(cur, ref, mv, block, zero_bias)
+        best = (mv, cost) if best is None else _keep_better(best, mv, cost)
+    return best
+
+
+def _neighbours(cur: torch.Tensor, ref: torch.Tensor, best: tuple[torch.Tensor, torch.Tensor], block: int,
+                zero_bias: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Try each block's four neighbours' vectors (fixes the hierarchy's local minima)."""
+    mv0 = best[0]
+    padded = F.pad(mv0.float(), (1, 1, 1, 1), mode="replicate").long()  # small integers: exact
+    h, w = mv0.shape[-2:]
+    for dy, dx in ((0, 1), (1, 0), (1, 2), (2, 1)):
+        mv = padded[:, :, dy : dy + h, dx : dx + w]
+        best = _keep_better(best, mv, _cost(cur, ref, mv, block, zero_bias))
+    return best
+
+
+@torch.no_grad()
+def estimate_motion(x: torch.Tensor, ref: torch.Tensor, block: int = 16, search: int = 16,
+                    zero_bias: int = ZERO_MV_BIAS) -> torch.Tensor:
+    """Integer block motion from ``ref`` to ``x`` (both RGB [B, 3, H, W] in [0, 1]).
+
+    Returns a LongTensor [B, 2, ceil(H/block), ceil(W/block)] (dy, dx) such that
+    ``warp(ref, mv, block)`` approximates ``x``. Hierarchical: ``levels`` halvings while the
+    search radius stays above 4 and the block above 4 px; exhaustive at the coarsest level, +-1
+    refinement at each finer one. Deterministic (integer arithmetic only).
+    """
+    if x.shape != ref.shape:
+        raise ValueError(f"picture {tuple(x.shape)} and reference {tuple(ref.shape)} differ")
+    if block < 1 or search < 0:
+        raise ValueError("need block >= 1 and search >= 0")
+    levels = 0
+    while search >> levels > 4 and block >> (levels + 1) >= 4 and block % (2 << levels) == 0:
+        levels += 1
+    cur_pyr, ref_pyr = [_luma(x)], [_luma(ref)]
+    for _ in range(levels):
+        cur_pyr.append(_down(cur_pyr[-1]))
+        ref_pyr.append(_down(ref_pyr[-1]))
+    b, _, h, w = x.shape
+    mv = torch.zeros(b, 2, -(-h // block), -(-w // block), dtype=torch.long, device=x.device)
+    for level in range(levels, -1, -1):
+        radius = -(-search // (1 << levels)) if level == levels else 1
+        bias = zero_bias << (2 * level)  # luma at level l sums 4^l pixels
+        best = _search(cur_pyr[level], ref_pyr[level], mv, block >> level, radius, bias)
+        for _ in range(2):
+            best = _neighbours(cur_pyr[level], ref_pyr[level], best, block >> level, bias)
+        mv = best[0]
+        if level:
+            mv = mv * 2
+    return mv.clamp_(-32768, 32767)

@@ -1,0 +1,64 @@
+"""Model v2 (preset tiny2): convolutional analysis/synthesis around the Transformer, block motion,
+a copy gate that really copies; v1 weights keep their meaning."""
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from gvc1d_codec.config import PRESETS, ModelConfig
+from gvc1d_codec.model.conv import copy_gate
+from gvc1d_codec.model.gvc1d import GVC1D
+from gvc1d_codec.model.motion import warp
+
+
+def _model() -> GVC1D:
+    torch.manual_seed(0)
+    return GVC1D(PRESETS["tiny2"]).eval()
+
+
+def test_tiny2_codes_frames_of_several_windows():
+    model = _model()
+    cfg = model.cfg
+    assert cfg.window == 64 and cfg.latent_tokens == 16 and cfg.token_dim == 16 and cfg.patches_per_window == 16
+    assert ModelConfig.from_json(cfg.to_json()) == cfg
+    x, ref = torch.rand(2, 3, 128, 192), torch.rand(2, 3, 128, 192)
+    q = torch.tensor([0, 3]).repeat_interleave(6)
+    with torch.no_grad():
+        for intra in (True, False):
+            y = model.analysis(x, None if intra else ref, None, intra)
+            assert y.shape == (12, 16, 16)
+            s = model.quantise(y, q)
+            x_hat = model.synthesis(model.dequantise(s, q), None if intra else ref, None, intra, 2, 3)
+            assert x_hat.shape == (2, 3, 128, 192) and bool(torch.isfinite(x_hat).all())
+    assert model.last_layer() is model.conv_decoder.out.weight
+    assert sum(p.numel() for p in model.parameters()) < 2_000_000
+
+
+def test_the_copy_gate_reaches_one_and_then_copies_the_reference_exactly():
+    assert copy_gate(torch.tensor([-20.0, 20.0])).tolist() == [0.0, 1.0]
+    model = _model()
+    with torch.no_grad():
+        model.conv_decoder.out.bias[12:] = 50.0  # the gate's logits (pixel-shuffle order)
+        ref = torch.rand(1, 3, 64, 128)
+        x_hat = model.synthesis(torch.randn(2, 16, 16), ref, None, False, 1, 2)
+    assert torch.equal(x_hat, ref)
+
+
+def test_motion_reference_moves_the_previous_picture():
+    model = _model()
+    prev = torch.nn.functional.interpolate(torch.rand(1, 3, 16, 16), size=(128, 128), mode="bicubic").clamp(0, 1)
+    x = torch.roll(prev, shifts=(-4, 6), dims=(2, 3))
+    ref, mv = model.motion_reference(x, prev)
+    assert mv.shape == (1, 2, 8, 8) and mv.dtype == torch.long
+    assert torch.equal(ref, warp(prev, mv, 16))
+    assert torch.equal(ref[:, :, 16:-16, 16:-16], x[:, :, 16:-16, 16:-16])
+
+
+def test_v1_configs_build_the_v1_modules():
+    v1 = GVC1D(PRESETS["tiny"])
+    assert not v1.v2 and isinstance(v1.patch_embed, torch.nn.Conv2d) and hasattr(v1, "head")
+    old_json = {k: v for k, v in dataclasses.asdict(PRESETS["tiny"]).items()
+                if k not in ("conv_width", "motion_block", "motion_search", "global_tokens")}
+    import json
+    assert ModelConfig.from_json(json.dumps(old_json)) == PRESETS["tiny"]  # weights written before v2

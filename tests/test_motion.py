@@ -1,0 +1,57 @@
+"""Block motion (model/motion.py): the warp is an exact gather; estimation is integer and repeatable."""
+import torch
+
+from gvc1d_codec.model.motion import estimate_motion, warp
+
+
+def _picture(b=2, h=64, w=96, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(b, 3, h // 8, w // 8, generator=g)
+    return torch.nn.functional.interpolate(x, size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1)
+
+
+def test_warp_with_zero_motion_is_the_identity():
+    x = _picture()
+    mv = torch.zeros(2, 2, 4, 6, dtype=torch.long)
+    assert torch.equal(warp(x, mv, 16), x)
+
+
+def test_warp_is_a_clamped_block_copy():
+    x = torch.arange(2 * 3 * 32 * 32, dtype=torch.float32).view(2, 3, 32, 32)
+    mv = torch.zeros(2, 2, 2, 2, dtype=torch.long)
+    mv[0, 0, 1, 1], mv[0, 1, 1, 1] = -3, 40  # bottom-right block of picture 0: up 3, far right
+    out = warp(x, mv, 16)
+    assert torch.equal(out[0, :, 16:, 16:], x[0, :, 13:29, 31:32].expand(3, 16, 16))
+    assert torch.equal(out[0, :, :16], x[0, :, :16]) and torch.equal(out[1], x[1])
+
+
+def test_a_shifted_picture_is_recovered_exactly():
+    ref = _picture(h=128, w=128, seed=1)
+    for dy, dx in [(3, -5), (-11, 14), (0, 7), (16, -16)]:
+        x = torch.roll(ref, shifts=(-dy, -dx), dims=(2, 3))  # x[y, x] = ref[y + dy, x + dx]
+        mv = estimate_motion(x, ref, block=16, search=16)
+        assert mv.dtype == torch.long and mv.shape == (2, 2, 8, 8)
+        inner = mv[:, :, 1:-1, 1:-1]  # blocks whose source lies inside the picture
+        assert (inner[:, 0] == dy).all() and (inner[:, 1] == dx).all(), (dy, dx, inner[0])
+        pred = warp(ref, mv, 16)
+        assert torch.equal(pred[:, :, 16:-16, 16:-16], x[:, :, 16:-16, 16:-16])
+
+
+def test_static_content_gets_zero_vectors_and_estimation_repeats_exactly():
+    ref = _picture(h=64, w=64, seed=2)
+    assert not estimate_motion(ref, ref).any()
+    flat = torch.full_like(ref, 0.5)
+    assert not estimate_motion(flat, flat.clone()).any()  # no preference among equal costs but zero
+    x = (ref + 0.02 * torch.randn(ref.shape, generator=torch.Generator().manual_seed(3))).clamp(0, 1)
+    a = estimate_motion(x, torch.roll(ref, 5, dims=3))
+    torch.set_num_threads(1)
+    b = estimate_motion(x.clone(), torch.roll(ref, 5, dims=3).clone())
+    assert torch.equal(a, b)
+
+
+def test_odd_sizes_and_gradients_through_the_reference():
+    ref = _picture(b=1, h=40, w=56, seed=4).requires_grad_(True)
+    mv = estimate_motion(ref.detach(), ref.detach(), block=16, search=8)
+    assert mv.shape == (1, 2, 3, 4)
+    warp(ref, mv + 1, 16).sum().backward()
+    assert ref.grad is not None and ref.grad.sum() == 3 * 40 * 56

@@ -1,0 +1,87 @@
+"""Block motion in the codec (models with ``motion_block``): the encoder estimates integer vectors,
+codes them (docs/bitstream.md, "Motion vectors"), and encoder and decoder move the previous
+reconstruction by them identically; skipped windows copy the moved reference."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+
+from gvc1d_codec.bitstream import PacketReader, read_header
+from gvc1d_codec.codec import Decoder, Encoder
+from gvc1d_codec.frame import VideoFrame
+from gvc1d_codec.model.motion import warp
+from gvc1d_codec.weights import load_weights
+
+
+@pytest.fixture(scope="module")
+def motion_loaded(motion_weights_path):
+    return load_weights(motion_weights_path)
+
+
+def panning(frame: VideoFrame, n: int, dy: int = 2, dx: int = 4) -> list[VideoFrame]:
+    """The frame moved by (t * dy, t * dx) luma pixels at frame t (chroma by half)."""
+    out = []
+    for t in range(n):
+        planes = tuple(np.roll(p, (t * dy // (1 + (i > 0)), t * dx // (1 + (i > 0))), axis=(0, 1))
+                       for i, p in enumerate(frame.planes))
+        out.append(VideoFrame(frame.pix_fmt, planes))
+    return out
+
+
+def test_encoder_and_decoder_move_the_reference_identically(real_frames, motion_loaded):
+    frames = panning(real_frames[0], 4)
+    f0 = frames[0]
+    enc = Encoder(f0.width, f0.height, quality=2, intra_period=-1, weights=motion_loaded)
+    stream, enc_states = [enc.header_bytes()], []
+    for f in frames:
+        stream.append(enc.encode(f))
+        enc_states.append(enc._s.state)
+    src = io.BytesIO(b"".join(stream))
+    header = read_header(src)
+    dec = Decoder(header, weights=motion_loaded)
+    for p, es in zip(PacketReader(src, header), enc_states):
+        dec.decode(p)
+        ds = dec._s.state
+        assert torch.equal(es.prev_symbols, ds.prev_symbols)
+        assert torch.equal(es.reference, ds.reference)
+        assert (es.motion is None) == (ds.motion is None) == (p.frame_type == "I")
+        if es.motion is not None:
+            assert torch.equal(es.motion, ds.motion)
+    moved = [s.motion for s in enc_states[1:]]
+    assert all(m.shape == (1, 2, 192 // 16, 320 // 16) for m in moved)
+    assert any(bool((m != 0).any()) for m in moved), "a panning clip should find non-zero vectors"
+
+
+def test_skipped_windows_copy_the_motion_compensated_reference(real_frames, motion_loaded, monkeypatch):
+    from gvc1d_codec import codec
+
+    monkeypatch.setattr(codec._Session, "choose_skip", lambda self, x, out: np.ones(self.windows, dtype=bool))
+    frames = panning(real_frames[0], 3)
+    f0 = frames[0]
+    enc = Encoder(f0.width, f0.height, quality=2, intra_period=-1, weights=motion_loaded)
+    enc.encode(frames[0])
+    before = enc._s.state.reference
+    enc.encode(frames[1])
+    after = enc._s.state
+    assert enc.last.skipped_windows == enc._s.windows
+    assert torch.equal(after.reference, warp(before, after.motion, motion_loaded.config.motion_block))
+
+
+def test_a_corrupt_motion_vector_is_a_corrupt_packet(real_frames, motion_loaded):
+    from gvc1d_codec.errors import CorruptPacketError
+
+    frames = panning(real_frames[0], 2)
+    f0 = frames[0]
+    enc = Encoder(f0.width, f0.height, quality=2, intra_period=-1, weights=motion_loaded)
+    header = enc.header_bytes()
+    packets = [enc.encode_packet(f) for f in frames]
+    dec = Decoder(header, weights=motion_loaded)
+    dec.decode(packets[0])
+    state = dec._s.state
+    bad = type(packets[1])(packets[1].frame_type, packets[1].frame_index, b"\xff" * 8)
+    with pytest.raises(CorruptPacketError):
+        dec.decode(bad)
+    assert dec._s.state is state  # a failed frame leaves the state as it was
