@@ -153,55 +153,36 @@ class _Sink:
 
 
 @contextlib.contextmanager
-def _signals_ignored() -> Iterator[None]:
-    """Hold off a second Ctrl-C (or SIGTERM) while an output is being cleaned up."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-
-
-@contextlib.contextmanager
 def _output(name: str, keep_partial: bool = False) -> Iterator[_Sink]:
-    """stdout, or a file written under a temporary name and renamed when complete.
+    """stdout, or a file that appears only when complete (:func:`gvc1d_codec.io.atomic.atomic_path`).
 
     On any exception (also KeyboardInterrupt) the temporary file is removed; with ``keep_partial``
     and at least one complete frame it is instead cut back to its complete frames and renamed.
     An existing file of the same name is replaced only then, never by a failed run.
     """
+    from .io.atomic import atomic_path
+
     if name == "-":
         sink = _Sink(sys.stdout.buffer, is_file=False)
         yield sink
         sys.stdout.buffer.flush()
         return
-    target = Path(name)
-    tmp = target.with_name(f".{target.name}.partial-{os.getpid()}")
-    try:
-        f = open(tmp, "wb")
-    except OSError as e:
-        raise UsageError(f"cannot write {name}: {e.strerror}") from None
-    sink = _Sink(f, is_file=True)
-    try:
+    sink = None
+
+    def salvage(tmp: Path) -> bool:
+        if not (keep_partial and sink is not None and sink.frames > 0):
+            return False
+        os.truncate(tmp, sink.committed)
+        return True
+
+    with atomic_path(name, salvage) as tmp:
+        try:
+            f = open(tmp, "wb")
+        except OSError as e:
+            raise UsageError(f"cannot write {name}: {e.strerror}") from None
+        sink = _Sink(f, is_file=True)
         with f:
             yield sink
-        os.replace(tmp, target)
-    except BaseException:
-        with _signals_ignored():
-            kept = False
-            if keep_partial and sink.frames > 0:
-                with contextlib.suppress(OSError):
-                    os.truncate(tmp, sink.committed)
-                    os.replace(tmp, target)
-                    kept = True
-            if not kept:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
-        raise
 
 
 class _Progress:
@@ -414,11 +395,15 @@ def main(argv: list[str] | None = None) -> int:
         return {"encode": cmd_encode, "decode": cmd_decode, "info": cmd_info,
                 "conformance": cmd_conformance}[args.command](args)
     except KeyboardInterrupt:
-        with _signals_ignored():  # a second Ctrl-C must not turn into a traceback
+        from .io.atomic import signals_held
+
+        with signals_held():  # a second Ctrl-C must not turn into a traceback
             _error_line("interrupted")
         return EXIT_INTERRUPTED
     except _Terminated:
-        with _signals_ignored():
+        from .io.atomic import signals_held
+
+        with signals_held():
             _error_line("terminated")
         return EXIT_TERMINATED
     except BrokenPipeError:

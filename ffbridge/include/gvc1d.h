@@ -64,6 +64,14 @@ extern "C" {
 #define GVC1D_PACKET_OVERHEAD 14
 #define GVC1D_PACKET_SYNC 0xA5
 
+/* Limits and defaults, as in gvc1d_codec/limits.py and gvc1d_codec/config.py (a test keeps them in
+ * step): width and height are 1..GVC1D_MAX_DIMENSION; an encoder or decoder refuses frames of more
+ * than GVC1D_DEFAULT_MAX_PIXELS luma samples (8192 x 4320); an intra frame every
+ * GVC1D_DEFAULT_INTRA_PERIOD frames unless gvc1d_encoder_params.intra_period says otherwise. */
+#define GVC1D_MAX_DIMENSION 16384
+#define GVC1D_DEFAULT_MAX_PIXELS (8192 * 4320)
+#define GVC1D_DEFAULT_INTRA_PERIOD 32
+
 /* The declarations between the cffi markers are also read by ffbridge/build_ffi.py: keep them
  * plain C (no preprocessor lines inside). */
 /* cffi-begin */
@@ -97,13 +105,13 @@ typedef enum gvc1d_color_range {
 /* Encoder settings. Start from gvc1d_encoder_params_default() so that fields added in later
  * versions get their defaults. */
 typedef struct gvc1d_encoder_params {
-    int width;            /* 1..16384 luma samples; width * height at most 8192 * 4320 (the default pixel budget), else GVC1D_ERR_INVALID_ARG */
-    int height;           /* 1..16384 */
+    int width;            /* 1..GVC1D_MAX_DIMENSION luma samples; width * height at most GVC1D_DEFAULT_MAX_PIXELS, else GVC1D_ERR_INVALID_ARG */
+    int height;           /* 1..GVC1D_MAX_DIMENSION */
     uint32_t fps_num;     /* frame rate fps_num / fps_den, both > 0 (default 25/1) */
     uint32_t fps_den;
     int pix_fmt;          /* gvc1d_pix_fmt of the frames passed to encode: YUV420P or RGB24 */
     int quality;          /* 0..Q-1 (higher = better; Q depends on the model), -1 = the model's default */
-    int intra_period;     /* -1 = only the first frame is intra (default), N > 0 = every N frames */
+    int intra_period;     /* N > 0 = an intra frame every N frames (default GVC1D_DEFAULT_INTRA_PERIOD), -1 = only the first */
     const char *weights;  /* weights file or registry name; NULL = $GVC1D_WEIGHTS or the shipped model */
     const char *device;   /* "cpu" (default when NULL), "cuda" or "auto" */
     int color_matrix;     /* gvc1d_color_matrix: how Y'CbCr relates to RGB (default BT709) */

@@ -18,8 +18,8 @@ import numpy as np
 
 from ..errors import InputFormatError
 from ..frame import PIX_FMTS, ColorInfo, VideoFrame
+from ..limits import MAX_DIMENSION
 
-MAX_DIMENSION = 16384
 MAX_LINE_BYTES = 1024
 DEFAULT_FPS = Fraction(25, 1)
 
