@@ -225,7 +225,7 @@ def test_short_reads_from_a_non_seekable_stream_are_handled():
 def test_writer_header_is_progressive_420jpeg_with_square_pixels():
     out = io.BytesIO()
     Y4MWriter(out, W, H, Fraction(30000, 1001), ColorInfo())
-    assert out.getvalue() == b"YUV4MPEG2 W35 H21 F30000:1001 Ip A1:1 C420jpeg\n"
+    assert out.getvalue() == b"YUV4MPEG2 W35 H21 F30000:1001 Ip A1:1 C420jpeg XCOLORRANGE=LIMITED\n"
 
 
 def test_writer_marks_full_range():

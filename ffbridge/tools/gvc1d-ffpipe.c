@@ -400,9 +400,10 @@ static int cmd_decode(const options *o)
         fail("%s", gvc1d_open_error());
 
     uint32_t g = gcd_u32(info.fps_num, info.fps_den); /* gvc1d-pipe writes the reduced rate */
-    printf("YUV4MPEG2 W%d H%d F%u:%u Ip A1:1 C420jpeg%s\n", info.width, info.height,
+    /* the range is always tagged, as gvc1d-pipe does; Y4M has no matrix tag that ffmpeg reads */
+    printf("YUV4MPEG2 W%d H%d F%u:%u Ip A1:1 C420jpeg XCOLORRANGE=%s\n", info.width, info.height,
            (unsigned)(info.fps_num / g), (unsigned)(info.fps_den / g),
-           info.color_range == GVC1D_COLOR_RANGE_FULL ? " XCOLORRANGE=FULL" : "");
+           info.color_range == GVC1D_COLOR_RANGE_FULL ? "FULL" : "LIMITED");
     flush_out();
 
     size_t capacity = 0;
