@@ -7,6 +7,7 @@
  *
  * Build:  make -C ffbridge            ->  ffbridge/build/libgvc1d.so, gvc1d.pc
  * Link:   cc app.c $(pkg-config --cflags --libs gvc1d)     (PKG_CONFIG_PATH=ffbridge/build)
+ * Example: ffbridge/examples/example.c (encode and decode a few frames; built as build/example)
  *
  * ---- Conventions ------------------------------------------------------------------------------
  * - Functions returning int return GVC1D_OK (0) or a negative gvc1d_status.
@@ -31,7 +32,8 @@
  * mutex, so this cannot crash, but each call invalidates the buffers of the previous one).
  * The first call that needs Python starts the embedded interpreter (about a second: torch and
  * the model are imported); if the host process already runs Python, that interpreter is used.
- * torch's thread count follows OMP_NUM_THREADS (default: one per core).
+ * torch's thread count follows OMP_NUM_THREADS (default: the cores the process may use, at most
+ * 4, and one inter-op thread; gvc1d_codec/runtime.py).
  *
  * ---- Python environment -------------------------------------------------------------------
  * The embedded interpreter is the Python that built the library (its executable is recorded at
@@ -161,8 +163,8 @@ int gvc1d_open_error_code(void);
 
 /* ---- Encoder -------------------------------------------------------------------------------- */
 
-/* Fill *p with the defaults: 0x0 (must be set), 25/1 fps, YUV420P, quality -1, intra period -1,
- * default weights, cpu, BT.709 limited range. */
+/* Fill *p with the defaults: 0x0 (must be set), 25/1 fps, YUV420P, quality -1, intra period
+ * GVC1D_DEFAULT_INTRA_PERIOD (32), default weights, cpu, BT.709 limited range. */
 void gvc1d_encoder_params_default(gvc1d_encoder_params *p);
 
 /* Load the model and check the settings. NULL on failure (see gvc1d_open_error). */
