@@ -8,6 +8,9 @@ is left untouched, unless ``salvage(tmp)`` (called first) returns True, in which
 temporary file, as ``salvage`` left it, replaces the target (the CLI's ``--keep-partial``).
 While cleaning up after an exception, SIGINT and SIGTERM are held off (main thread only), so a
 second Ctrl-C cannot leave a temporary file behind.
+
+A target that exists and is not a regular file (``/dev/null``, a named pipe, a terminal) is
+written in place: renaming over it would replace the device with a file.
 """
 from __future__ import annotations
 
@@ -42,6 +45,9 @@ def signals_held() -> Iterator[None]:
 def atomic_path(target: str | os.PathLike, salvage: Callable[[Path], bool] | None = None) -> Iterator[Path]:
     """Yield a temporary path for ``target``; rename it over ``target`` when the block succeeds."""
     target = Path(target)
+    if target.exists() and not target.is_file():
+        yield target
+        return
     tmp = partial_name(target)
     try:
         yield tmp
