@@ -6,6 +6,10 @@ pay for importing torch.
 """
 __version__ = "0.1.0"
 
+from .runtime import prefer_passive_omp_wait as _prefer_passive_omp_wait  # noqa: E402
+
+_prefer_passive_omp_wait()  # before anything imports torch (gvc1d_codec/runtime.py)
+
 __all__ = ["Encoder", "Decoder", "FrameStats", "VideoFrame", "ColorInfo", "__version__"]
 
 _LAZY = {"Encoder": "codec", "Decoder": "codec", "FrameStats": "codec", "VideoFrame": "frame", "ColorInfo": "frame"}

@@ -7,7 +7,11 @@ ffmpeg in the same pipe, a training job) those threads fight over the cores and 
 
 * intra-op threads: ``threads`` when given (0 or ``None``: the default) (``--threads N``, ``Encoder(threads=N)``), else
   ``$OMP_NUM_THREADS`` when the user set it, else ``min(cores this process may run on, 4)``;
-* inter-op threads: 1 (nothing in gvc1d runs independent ops in parallel).
+* inter-op threads: 1 (nothing in gvc1d runs independent ops in parallel);
+* OpenMP workers sleep instead of spinning while they wait (``OMP_WAIT_POLICY=PASSIVE``, set by
+  ``import gvc1d_codec`` unless the variable is already set or torch was imported first: OpenMP
+  reads it once, when torch loads it). A spinning worker holds a core that another process (or
+  the worker that has the work) needs; that was most of the slowdown.
 
 :func:`configure_threads` is called by ``Encoder``/``Decoder`` and by the CLI (through them);
 without an explicit ``threads`` it sets the default only once per process, so a program that sets
@@ -17,12 +21,19 @@ decoder produces never depend on the thread count (docs/conformance.md).
 from __future__ import annotations
 
 import os
+import sys
 
 from .errors import GVC1DError
 
 MAX_DEFAULT_THREADS = 4  # beyond this the small per-window matrices gain nothing from more threads
 
 _default_applied = False
+
+
+def prefer_passive_omp_wait() -> None:
+    """``OMP_WAIT_POLICY=PASSIVE`` unless the user chose a policy or OpenMP is already loaded."""
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def available_cores() -> int:
