@@ -1,16 +1,20 @@
 """gvc1d-pipe: the command line, shaped like x265's and FFmpeg's.
 
     ffmpeg -i in.mp4 -f yuv4mpegpipe - | gvc1d-pipe encode -o out.gvc
-    gvc1d-pipe decode -i out.gvc -o - | ffmpeg -i - out.mp4
-    gvc1d-pipe info out.gvc
+    gvc1d-pipe decode -i out.gvc -o - | ffmpeg -i - -colorspace bt709 -color_primaries bt709 -color_trc bt709 out.mp4
+    gvc1d-pipe info out.gvc                     # reads the container only (torch is not imported)
     gvc1d-pipe conformance [DIR] [--threads N] [--weights W]
+    gvc1d-pipe --version                        # gvc1d-pipe VERSION, default weights NAME (sha256 ...)
+    gvc1d-pipe                                  # the usage and the commands on stderr, exit 2
+
+Imports are lazy: torch and the model are loaded by the commands that need them.
 
 stdout carries only data; progress and errors go to stderr. Every error is one line
 ``gvc1d-pipe: error: ...`` with a non-zero exit status. Exit statuses (docs/security.md):
 
     0    success
     1    error (bad input, corrupt or truncated stream with --on-error stop, bad weights, ...)
-    2    bad command line
+    2    bad command line (or no command)
     3    decode --on-error skip|conceal finished, but frames were lost (the summary says which)
     130  interrupted (SIGINT, Ctrl-C); 143: terminated (SIGTERM)
     141  the downstream pipe closed (128 + SIGPIPE, as a shell reports it); nothing is printed
