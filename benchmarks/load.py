@@ -118,12 +118,6 @@ def _mib(v: float | None) -> str:
     return "gone" if v is None else f"{v:.0f} MiB"
 
 
-def y_psnr(a: np.ndarray, b: np.ndarray) -> float:
-    from gvc1d_codec.metrics.psnr import psnr_from_mse
-
-    return float(psnr_from_mse(np.mean(np.square(a.astype(np.float64) - b)), 255.0))
-
-
 def flat(samples: list[dict], key: str, every: int, tolerance: float) -> dict:
     """RSS growth from the first sample at or after ``every`` frames to the last one."""
     warm = next((s for s in samples if s["frames"] >= every and s.get(key) is not None), None)
@@ -144,6 +138,7 @@ def log(msg: str) -> None:
 def phase_api(a, mat: Material, tmp: Path) -> dict:
     from gvc1d_codec import Decoder, Encoder
     from gvc1d_codec.bitstream import PacketReader, read_header
+    from gvc1d_codec.metrics.psnr import psnr_uint8
     from gvc1d_codec.weights import load_weights
 
     loaded = load_weights(a.weights)
@@ -176,7 +171,7 @@ def phase_api(a, mat: Material, tmp: Path) -> dict:
             if n % a.every == 0 or n == a.frames:
                 src = mat.frame(n - 1)
                 dsamples.append({"frames": n, "rss_mib": rss_mib(), "seconds": round(time.perf_counter() - t0, 1),
-                                 "psnr_y": round(y_psnr(frame.planes[0], src.planes[0]), 2)})
+                                 "psnr_y": round(psnr_uint8(frame.planes[0], src.planes[0]), 2)})
                 log(f"api decode: {n} frames, {dsamples[-1]['seconds']} s, RSS {dsamples[-1]['rss_mib']:.0f} MiB, "
                     f"PSNR-Y {dsamples[-1]['psnr_y']} dB")
     dec_s = time.perf_counter() - t0
@@ -215,6 +210,8 @@ def phase_cli(a, mat: Material) -> dict:
             errors.append("encoder closed its input early")
 
     def drain():
+        from gvc1d_codec.metrics.psnr import psnr_uint8
+
         out = dec.stdout
         header = out.readline()
         if not header.startswith(b"YUV4MPEG2"):
@@ -231,7 +228,7 @@ def phase_cli(a, mat: Material) -> dict:
             n = state["out"]
             if (n + 1) % a.every == 0:
                 y = np.frombuffer(data[:WIDTH * HEIGHT], np.uint8).reshape(HEIGHT, WIDTH)
-                state["psnr"].append((n + 1, round(y_psnr(y, mat.frame(n).planes[0]), 2)))
+                state["psnr"].append((n + 1, round(psnr_uint8(y, mat.frame(n).planes[0]), 2)))
             state["out"] = n + 1
             state["last_out"] = time.perf_counter()
             if state["first_out"] is None:

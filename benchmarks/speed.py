@@ -78,17 +78,14 @@ def _read_raw_frames(path: Path, w: int, h: int):
         return list(RawReader(f, w, h, "yuv420p"))
 
 
-def _y_psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(255.0 ** 2 / mse)
-
-
 def _mean_psnr_raw(src: Path, rec: Path, w: int, h: int, n: int) -> float:
+    from gvc1d_codec.metrics.psnr import psnr_uint8
+
     fb, ys = _frame_bytes(w, h), w * h
     a, b = np.fromfile(src, np.uint8), np.fromfile(rec, np.uint8)
     if b.size != n * fb:
         return float("nan")
-    return float(np.mean([_y_psnr(a[i * fb:i * fb + ys], b[i * fb:i * fb + ys]) for i in range(n)]))
+    return float(np.mean([psnr_uint8(a[i * fb:i * fb + ys], b[i * fb:i * fb + ys]) for i in range(n)]))
 
 
 def _peak_rss_mib() -> float:
@@ -160,6 +157,7 @@ def child_encode(a) -> dict:
 def child_decode(a) -> dict:
     from gvc1d_codec.bitstream import PacketReader, read_header
     from gvc1d_codec.codec import Decoder
+    from gvc1d_codec.metrics.psnr import psnr_uint8
 
     data = Path(a._gvc).read_bytes()
     t0 = time.perf_counter()
@@ -181,7 +179,7 @@ def child_decode(a) -> dict:
         out.append(frame.planes[0])
     rss = _peak_rss_mib()  # before the source frames are loaded for PSNR
     src = _read_raw_frames(Path(a._raw), header.width, header.height)
-    psnr = float(np.mean([_y_psnr(s.planes[0], y) for s, y in zip(src, out)])) if out else float("nan")
+    psnr = float(np.mean([psnr_uint8(s.planes[0], y) for s, y in zip(src, out)])) if out else float("nan")
     return dict(phase="decode", frames=len(packets), seconds=sum(times), frame_seconds=times, setup_seconds=setup,
                 parse_seconds=parse, peak_rss_mib=rss, psnr_y=psnr,
                 torch_version=torch.__version__, torch_threads=torch.get_num_threads())

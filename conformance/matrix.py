@@ -125,7 +125,7 @@ def compare(results: list[dict], manifest: dict, planes_root: Path) -> dict:
     """Pick the reference decode per stream and measure every configuration's pixels against it."""
     import numpy as np
 
-    from gvc1d_codec.conformance import psnr
+    from gvc1d_codec.metrics.psnr import psnr_uint8 as psnr
 
     entries = {Path(e["file"]).stem: e for e in manifest["streams"]}
     names = None

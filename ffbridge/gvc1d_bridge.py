@@ -40,7 +40,6 @@ MATRICES = {0: "bt709", 1: "bt601"}
 MATRIX_CODES = {name: code for code, name in MATRICES.items()}
 RANGES = {0: "limited", 1: "full"}
 RANGE_CODES = {name: code for code, name in RANGES.items()}
-MAX_DIMENSION = 16384
 
 
 class BridgeError(Exception):
@@ -190,6 +189,8 @@ def install(ffi, lib, extra_paths: list[str]) -> None:
     @hook
     def _gvc1dpy_encoder_open(p, id_out, header_out, header_size_out, err, errsize):
         api = _import_api()
+        from gvc1d_codec.limits import MAX_DIMENSION
+
         width, height = int(p.width), int(p.height)
         for name, value in (("width", width), ("height", height)):
             if not 1 <= value <= MAX_DIMENSION:

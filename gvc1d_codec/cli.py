@@ -1,16 +1,20 @@
 """gvc1d-pipe: the command line, shaped like x265's and FFmpeg's.
 
     ffmpeg -i in.mp4 -f yuv4mpegpipe - | gvc1d-pipe encode -o out.gvc
-    gvc1d-pipe decode -i out.gvc -o - | ffmpeg -i - out.mp4
-    gvc1d-pipe info out.gvc
+    gvc1d-pipe decode -i out.gvc -o - | ffmpeg -i - -colorspace bt709 -color_primaries bt709 -color_trc bt709 out.mp4
+    gvc1d-pipe info out.gvc                     # reads the container only (torch is not imported)
     gvc1d-pipe conformance [DIR] [--threads N] [--weights W]
+    gvc1d-pipe --version                        # gvc1d-pipe VERSION, default weights NAME (sha256 ...)
+    gvc1d-pipe                                  # the usage and the commands on stderr, exit 2
+
+Imports are lazy: torch and the model are loaded by the commands that need them.
 
 stdout carries only data; progress and errors go to stderr. Every error is one line
 ``gvc1d-pipe: error: ...`` with a non-zero exit status. Exit statuses (docs/security.md):
 
     0    success
     1    error (bad input, corrupt or truncated stream with --on-error stop, bad weights, ...)
-    2    bad command line
+    2    bad command line (or no command)
     3    decode --on-error skip|conceal finished, but frames were lost (the summary says which)
     130  interrupted (SIGINT, Ctrl-C); 143: terminated (SIGTERM)
     141  the downstream pipe closed (128 + SIGPIPE, as a shell reports it); nothing is printed
@@ -51,15 +55,62 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(EXIT_USAGE)
 
 
+class _Version(argparse.Action):
+    """``--version``: the package version and the default weights (imported only when asked)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print the version and the default weights, then exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from . import __version__
+        from .weights import resolve
+
+        name = os.environ.get("GVC1D_WEIGHTS") or _default_weights_name()
+        path, sha = resolve(name)
+        weights = f"default weights {name}" + (f" (sha256 {sha[:8]}...)" if sha else f" ({path})" if str(path) != name else "")
+        sys.stdout.write(f"{PROG} {__version__}, {weights}\n")
+        sys.exit(0)
+
+
+def _default_weights_name() -> str:
+    from .weights import DEFAULT_MODEL
+
+    return DEFAULT_MODEL
+
+
+def _usage(parser: argparse.ArgumentParser) -> str:
+    """What ``gvc1d-pipe`` alone prints: the usage line and one line per command."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    lines = [parser.format_usage().rstrip("\n"), "", "commands:"]
+    lines += [f"  {c.dest:<12} {c.help}" for c in sub._choices_actions]
+    lines += ["", f"'{PROG} COMMAND --help' lists a command's options; '{PROG} --help' shows this with the options."]
+    return "\n".join(lines) + "\n"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="GVC1D learned video codec: encode, decode and inspect .gvc streams.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    from .config import DEFAULT_INTRA_PERIOD
+
+    p = _Parser(prog=PROG, description="GVC1D learned video codec: encode, decode and inspect .gvc streams.",
+                epilog="Examples:\n"
+                       "  ffmpeg -i in.mp4 -f yuv4mpegpipe - | gvc1d-pipe encode -o out.gvc\n"
+                       "  gvc1d-pipe decode -i out.gvc | ffmpeg -i - -colorspace bt709 -color_primaries bt709 "
+                       "-color_trc bt709 out.mp4\n"
+                       "  gvc1d-pipe info out.gvc",
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action=_Version)
+    sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="{encode,decode,info,conformance}")
 
     e = sub.add_parser("encode", help="Y4M or raw video in, .gvc out")
     e.add_argument("-i", "--input", default="-", help="input file, or - for stdin (default)")
     e.add_argument("-o", "--output", default="-", help="output .gvc file, or - for stdout (default)")
-    e.add_argument("-q", "--quality", type=int, help="quality level 0..Q-1, higher = better (see info --qualities)")
-    e.add_argument("--intra-period", type=int, default=-1, help="-1: only the first frame is intra (default); N: every N frames")
+    e.add_argument("-q", "--quality", type=int,
+                   help="quality level 0..Q-1, higher = better (default: the model's middle level Q//2, "
+                        "2 for the shipped gvc1d-tiny with its 4 levels; see info --qualities)")
+    e.add_argument("--intra-period", type=int, default=DEFAULT_INTRA_PERIOD, metavar="N",
+                   help=f"an intra frame every N frames (default {DEFAULT_INTRA_PERIOD}, so that a lost or corrupt "
+                        "packet damages at most N frames); -1: only the first frame is intra (fewer bits, but one "
+                        "bad packet spoils the rest of the video)")
     e.add_argument("--frames", type=int, help="stop after this many frames")
     e.add_argument("-s", "--size", help="raw input: WxH")
     e.add_argument("--pix-fmt", choices=["yuv420p", "rgb24"], help="raw input pixel format (default yuv420p)")
@@ -87,11 +138,15 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("conformance", help="decode a conformance set and compare with its manifest (docs/conformance.md)")
     c.add_argument("dir", nargs="?", help="conformance directory (default: the repository's conformance/)")
     c.add_argument("--weights", help="weights file or registry name (default: the shipped model)")
-    c.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    c.add_argument("--threads", type=int, help=_THREADS_HELP)
     c.add_argument("--streams", help="comma-separated stream names (default: all in the manifest)")
     c.add_argument("--strict-pixels", action="store_true", help="also fail when a decoded picture's MD5 differs")
     c.add_argument("--json", action="store_true", help="print the report as JSON instead of the table")
     return p
+
+
+_THREADS_HELP = ("torch intra-op threads (default: $OMP_NUM_THREADS if set, else the cores this process may use, "
+                 "at most 4; gvc1d_codec/runtime.py)")
 
 
 def _parse_max_pixels(text: str) -> int | None:
@@ -111,8 +166,11 @@ def _parse_max_pixels(text: str) -> int | None:
 
 
 def _hardening(p: argparse.ArgumentParser, partial: str) -> None:
-    p.add_argument("--max-pixels", type=_parse_max_pixels, default=8192 * 4320, metavar="N|WxH",
-                   help="refuse frames of more pixels than this, before allocating anything (default 8192x4320; 0: no budget)")
+    from .limits import DEFAULT_MAX_PIXELS
+
+    p.add_argument("--max-pixels", type=_parse_max_pixels, default=DEFAULT_MAX_PIXELS, metavar="N|WxH",
+                   help=f"refuse frames of more pixels than this, before allocating anything (default {DEFAULT_MAX_PIXELS}, "
+                        "8192x4320; 0: no budget)")
     p.add_argument("--keep-partial", action="store_true",
                    help=f"on failure or interruption keep the output file, cut back to {partial}, instead of removing it")
 
@@ -120,7 +178,7 @@ def _hardening(p: argparse.ArgumentParser, partial: str) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", help="weights file or registry name (default: the shipped gvc1d-tiny)")
     p.add_argument("--device", default="cpu", help="auto, cpu or cuda (default cpu)")
-    p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    p.add_argument("--threads", type=int, help=_THREADS_HELP)
     p.add_argument("--progress", action="store_true", help="show progress on stderr even when it is not a terminal")
 
 
@@ -153,55 +211,36 @@ class _Sink:
 
 
 @contextlib.contextmanager
-def _signals_ignored() -> Iterator[None]:
-    """Hold off a second Ctrl-C (or SIGTERM) while an output is being cleaned up."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-
-
-@contextlib.contextmanager
 def _output(name: str, keep_partial: bool = False) -> Iterator[_Sink]:
-    """stdout, or a file written under a temporary name and renamed when complete.
+    """stdout, or a file that appears only when complete (:func:`gvc1d_codec.io.atomic.atomic_path`).
 
     On any exception (also KeyboardInterrupt) the temporary file is removed; with ``keep_partial``
     and at least one complete frame it is instead cut back to its complete frames and renamed.
     An existing file of the same name is replaced only then, never by a failed run.
     """
+    from .io.atomic import atomic_path
+
     if name == "-":
         sink = _Sink(sys.stdout.buffer, is_file=False)
         yield sink
         sys.stdout.buffer.flush()
         return
-    target = Path(name)
-    tmp = target.with_name(f".{target.name}.partial-{os.getpid()}")
-    try:
-        f = open(tmp, "wb")
-    except OSError as e:
-        raise UsageError(f"cannot write {name}: {e.strerror}") from None
-    sink = _Sink(f, is_file=True)
-    try:
+    sink = None
+
+    def salvage(tmp: Path) -> bool:
+        if not (keep_partial and sink is not None and sink.frames > 0):
+            return False
+        os.truncate(tmp, sink.committed)
+        return True
+
+    with atomic_path(name, salvage) as tmp:
+        try:
+            f = open(tmp, "wb")
+        except OSError as e:
+            raise UsageError(f"cannot write {name}: {e.strerror}") from None
+        sink = _Sink(f, is_file=True)
         with f:
             yield sink
-        os.replace(tmp, target)
-    except BaseException:
-        with _signals_ignored():
-            kept = False
-            if keep_partial and sink.frames > 0:
-                with contextlib.suppress(OSError):
-                    os.truncate(tmp, sink.committed)
-                    os.replace(tmp, target)
-                    kept = True
-            if not kept:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
-        raise
 
 
 class _Progress:
@@ -403,7 +442,11 @@ def _terminate(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     # A closed downstream pipe raises BrokenPipeError (Python ignores SIGPIPE), so outputs are
     # cleaned up on the way out like on any failure; the exit status is then 141, as for `cat`.
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # no command: what there is to do, and status 2 (like git, ffmpeg)
+        sys.stderr.write(_usage(parser))
+        return EXIT_USAGE
     from .errors import GVC1DError
 
     on_main_thread = threading.current_thread() is threading.main_thread()
@@ -414,11 +457,15 @@ def main(argv: list[str] | None = None) -> int:
         return {"encode": cmd_encode, "decode": cmd_decode, "info": cmd_info,
                 "conformance": cmd_conformance}[args.command](args)
     except KeyboardInterrupt:
-        with _signals_ignored():  # a second Ctrl-C must not turn into a traceback
+        from .io.atomic import signals_held
+
+        with signals_held():  # a second Ctrl-C must not turn into a traceback
             _error_line("interrupted")
         return EXIT_INTERRUPTED
     except _Terminated:
-        with _signals_ignored():
+        from .io.atomic import signals_held
+
+        with signals_held():
             _error_line("terminated")
         return EXIT_TERMINATED
     except BrokenPipeError:

@@ -47,28 +47,18 @@ from .errors import (
     CorruptPacketError,
     GVC1DError,
     InputFormatError,
-    LimitError,
     UnsupportedStreamError,
     WeightsError,
 )
+from .config import DEFAULT_INTRA_PERIOD
 from .frame import PIX_FMTS, ColorInfo, VideoFrame
+from .limits import DEFAULT_MAX_PIXELS, check_frame_size
 from .model.gvc1d import pad_to_windows
+from .runtime import configure_threads
 from .step import CodingState, StepOutput, frame_grid, step
 from .weights import LoadedWeights, load_weights
 
-DEFAULT_MAX_PIXELS = 8192 * 4320  # luma samples per frame (8K UHD); the format itself allows 16384x16384
 ON_ERROR_MODES = ("stop", "skip", "conceal")
-
-
-def check_frame_size(width: int, height: int, max_pixels: int | None) -> None:
-    """Refuse a frame size above the pixels-per-frame budget (``None``: no budget) with LimitError."""
-    if max_pixels is None:
-        return
-    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
-        raise GVC1DError(f"max_pixels must be a positive integer or None, got {max_pixels!r}")
-    if width * height > max_pixels:
-        raise LimitError(f"frame size {width}x{height} ({width * height} pixels) is above the limit of "
-                         f"{max_pixels} pixels per frame (raise it with --max-pixels)")
 
 
 def resolve_device(device: str) -> torch.device:
@@ -188,17 +178,17 @@ class _Coder:
 
 
 class Encoder(_Coder):
-    """Encodes frames to packets. ``quality`` 0..Q-1 (higher = better); ``intra_period`` -1 =
-    only the first frame is intra, N = an intra frame every N frames."""
+    """Encodes frames to packets. ``quality`` 0..Q-1 (higher = better); ``intra_period`` N = an
+    intra frame every N frames (default :data:`~gvc1d_codec.config.DEFAULT_INTRA_PERIOD`, so a lost
+    packet damages at most that many frames), -1 = only the first frame is intra."""
 
     def __init__(self, width: int, height: int, fps: Fraction | int | float = Fraction(25), *, pix_fmt: str = "yuv420p",
-                 color: ColorInfo = ColorInfo(), quality: int | None = None, intra_period: int = -1,
+                 color: ColorInfo = ColorInfo(), quality: int | None = None, intra_period: int = DEFAULT_INTRA_PERIOD,
                  weights: str | LoadedWeights | None = None, device: str = "cpu", threads: int | None = None,
                  max_pixels: int | None = DEFAULT_MAX_PIXELS):
         if isinstance(width, int) and isinstance(height, int):
             check_frame_size(width, height, max_pixels)  # before loading anything
-        if threads:
-            torch.set_num_threads(threads)  # process-wide in torch
+        configure_threads(threads)  # process-wide in torch (gvc1d_codec/runtime.py)
         dev = resolve_device(device)
         loaded = _load(weights, dev)
         cfg = loaded.config
@@ -275,8 +265,7 @@ class Decoder(_Coder):
         if isinstance(header, (bytes, bytearray)):
             header = read_header(io.BytesIO(bytes(header)))
         check_frame_size(header.width, header.height, max_pixels)  # before loading anything
-        if threads:
-            torch.set_num_threads(threads)
+        configure_threads(threads)
         self.header = header
         dev = resolve_device(device)
         loaded = _load(weights, dev)

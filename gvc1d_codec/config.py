@@ -12,6 +12,12 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields
 
+# Coding defaults (not part of a model): an intra frame every 32 frames (1.3 s at 25 fps), like a
+# finite keyint in x264/x265, so that a lost or corrupt packet damages at most 32 frames. -1 (only
+# the first frame is intra) stays available (--intra-period -1); it costs fewer bits but one bad
+# packet then spoils the rest of the video.
+DEFAULT_INTRA_PERIOD = 32
+
 
 @dataclass(frozen=True)
 class ModelConfig:

@@ -38,6 +38,8 @@ import numpy as np
 
 from .errors import BitstreamError, GVC1DError, UnsupportedStreamError
 from .frame import VideoFrame
+from .io.atomic import atomic_write
+from .runtime import configure_threads
 
 MANIFEST_FORMAT = "gvc1d-conformance-v1"
 MANIFEST_NAME = "manifest.json"
@@ -87,13 +89,6 @@ def picture_md5(frame: VideoFrame) -> str:
 
 def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two uint8 arrays (inf when equal)."""
-    d = a.astype(np.float64) - b.astype(np.float64)
-    mse = float(np.mean(d * d))
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
 
 
 # ---- the stream matrix ------------------------------------------------------------------------------
@@ -339,14 +334,11 @@ def check(directory: str | os.PathLike | None = None, weights=None, threads: int
     manifest. Refuses (:class:`UnsupportedStreamError`) before decoding anything when the weights
     are not the ones the set was generated with. ``planes_dir``: also write each stream's decoded
     pictures there, as ``<stream>.yuv`` (frames concatenated, :func:`picture_bytes` each)."""
-    import torch
-
     from .weights import load_weights
 
     d = Path(directory) if directory is not None else DEFAULT_DIR
     manifest = load_manifest(d)
-    if threads:
-        torch.set_num_threads(threads)
+    configure_threads(threads)
     loaded = weights if hasattr(weights, "model") else load_weights(weights)
     need = manifest["weights"]["sha256"]
     if loaded.sha256 != need:
@@ -438,10 +430,9 @@ def generate(out_dir: str | os.PathLike, weights, specs: Iterable[StreamSpec] = 
              clip_reader: Callable[[str, int], tuple] | None = None, max_bytes: int | None = MAX_SET_BYTES) -> dict:
     """Encode every spec, decode it again (fresh decoder), and write the streams and the manifest
     to ``out_dir``. Refuses to overwrite an existing set unless ``force``. Returns the manifest."""
-    import torch
-
     from . import __version__
     from .entropy.definition import ENTROPY_MODEL_ID
+    from .metrics.psnr import psnr_uint8
     from .weights import load_weights
 
     out = Path(out_dir)
@@ -453,8 +444,7 @@ def generate(out_dir: str | os.PathLike, weights, specs: Iterable[StreamSpec] = 
     if existing and not force:
         raise ConformanceError(f"{out} already holds a conformance set ({', '.join(existing[:4])}"
                                f"{', ...' if len(existing) > 4 else ''}); use --force to replace it")
-    if threads:
-        torch.set_num_threads(threads)
+    configure_threads(threads)
     loaded = weights if hasattr(weights, "model") else load_weights(weights)
     read = clip_reader or _read_clip
     streams, blobs = [], {}
@@ -487,7 +477,7 @@ def generate(out_dir: str | os.PathLike, weights, specs: Iterable[StreamSpec] = 
             "frame_types": types,
             "symbols_sha256": trace.symbols_sha256,
             "picture_md5": trace.picture_md5,
-            "psnr_db": [round(psnr(np.frombuffer(picture_bytes(a), np.uint8), np.frombuffer(picture_bytes(b), np.uint8)), 3)
+            "psnr_db": [round(psnr_uint8(np.frombuffer(picture_bytes(a), np.uint8), np.frombuffer(picture_bytes(b), np.uint8)), 3)
                         for a, b in zip(pictures, frames)],
         })
         blobs[spec.file] = data
@@ -513,19 +503,13 @@ def generate(out_dir: str | os.PathLike, weights, specs: Iterable[StreamSpec] = 
             p.unlink()
         (out / MANIFEST_NAME).unlink(missing_ok=True)
     for name, data in blobs.items():
-        _atomic_write(out / name, data)
-    _atomic_write(out / MANIFEST_NAME, (json.dumps(manifest, indent=1) + "\n").encode())
+        atomic_write(out / name, data)
+    atomic_write(out / MANIFEST_NAME, (json.dumps(manifest, indent=1) + "\n").encode())
     return manifest
 
 
 def _windows(h, window: int) -> int:
     return -(-h.width // window) * -(-h.height // window)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def spec_by_name(name: str, specs: Iterable[StreamSpec] = STREAM_SPECS) -> StreamSpec:

@@ -13,7 +13,8 @@ SRC=$(python -c "from gvc1d_codec.data.clips import clip_y4m; print(clip_y4m('ca
 OUT=${TMPDIR:-/tmp}/gvc1d-demo; mkdir -p "$OUT"
 echo "carphone (176x144, held out), $N frames, quality $Q, shipped weights" >&2
 ffmpeg -v error -i "$SRC" -frames:v "$N" -f yuv4mpegpipe - | gvc1d-pipe encode -o "$OUT/carphone.gvc" --quality "$Q" --progress
-gvc1d-pipe decode -i "$OUT/carphone.gvc" --progress | ffmpeg -v error -y -i - -c:v libx264 -crf 12 "$OUT/carphone-decoded.mp4"
+gvc1d-pipe decode -i "$OUT/carphone.gvc" --progress | ffmpeg -v error -y -i - -c:v libx264 -crf 12 \
+  -colorspace bt709 -color_primaries bt709 -color_trc bt709 "$OUT/carphone-decoded.mp4"   # Y4M carries no matrix tag
 gvc1d-pipe decode -i "$OUT/carphone.gvc" -o "$OUT/carphone-decoded.y4m"
 python -m gvc1d_codec.evaluate "$SRC" "$OUT/carphone-decoded.y4m" --gvc "$OUT/carphone.gvc"
 echo "wrote $OUT/carphone.gvc and $OUT/carphone-decoded.mp4" >&2

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gvc1d_codec  # noqa: F401  (first: it sets OMP_WAIT_POLICY before torch loads OpenMP; runtime.py)
 import numpy as np
 import pytest
 import torch

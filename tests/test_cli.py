@@ -328,3 +328,72 @@ def test_frames_zero_writes_a_valid_empty_stream(small_y4m):
     src = io.BytesIO(proc.stdout)
     assert list(PacketReader(src, read_header(src))) == []
     assert ERROR_PREFIX not in proc.stderr
+
+
+# ---- what a newcomer types first ----------------------------------------------------------------
+
+def test_no_command_prints_the_usage_and_the_commands_and_exits_2():
+    proc = run_cli()
+    assert proc.returncode == 2 and proc.stdout == b""
+    assert proc.stderr.startswith("usage: gvc1d-pipe") and "Traceback" not in proc.stderr
+    for command in ("encode", "decode", "info", "conformance"):
+        assert f"\n  {command} " in proc.stderr
+
+
+def test_version_names_the_package_and_the_default_weights():
+    from gvc1d_codec import __version__
+
+    proc = run_cli("--version", weights="gvc1d-tiny")
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert proc.stdout.decode().startswith(f"gvc1d-pipe {__version__}, default weights gvc1d-tiny (sha256 ")
+
+
+def test_encode_help_states_the_default_quality_and_intra_period():
+    from safetensors import safe_open
+
+    from gvc1d_codec.config import DEFAULT_INTRA_PERIOD, ModelConfig
+    from gvc1d_codec.weights import resolve
+
+    with safe_open(str(resolve("gvc1d-tiny")[0]), "np") as f:  # the shipped model's config, no model built
+        qualities = ModelConfig.from_json(f.metadata()["config"]).qualities
+    text = " ".join(run_cli("encode", "--help").stdout.decode().split())
+    assert f"default: the model's middle level Q//2, {qualities // 2} for the shipped gvc1d-tiny" in text
+    assert f"--intra-period N an intra frame every N frames (default {DEFAULT_INTRA_PERIOD}," in text
+
+
+def test_default_stream_has_an_intra_frame_every_32_frames_and_info_does_not_import_torch(work):
+    frames = moving_gradient(16, 16, 33)
+    enc = run_cli("encode", "-o", "periodic.gvc", input=y4m_bytes(frames), cwd=work)
+    assert enc.returncode == 0, enc.stderr
+    code = ("import sys; from gvc1d_codec.cli import main; rc = main(['info', 'periodic.gvc']); "
+            "sys.stdout.flush(); sys.stderr.write(' '.join(m for m in ('torch', 'numpy') if m in sys.modules)); "
+            "sys.exit(rc)")
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, env=cli_env(), cwd=work, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert b"torch" not in p.stderr, "gvc1d-pipe info imported torch"
+    out = p.stdout.decode()
+    assert "intra period    32" in out
+    types = [line.split()[1] for line in out.splitlines() if line[:5].strip().isdigit()]
+    assert types == ["I"] + ["P"] * 31 + ["I"]
+
+
+def test_decoded_y4m_piped_into_ffmpeg_comes_out_tagged_bt709_limited(work):
+    import json
+    import shutil
+
+    if shutil.which("ffprobe") is None:
+        pytest.skip("ffprobe not on PATH")
+    (work / "tags.y4m").write_bytes(y4m_bytes(moving_gradient(32, 32, 2)))  # even: x264 needs it
+    flags = "-colorspace bt709 -color_primaries bt709 -color_trc bt709"  # as in the README
+    proc = run_shell(f"$GVC encode -i tags.y4m | $GVC decode | {FFMPEG} -y -i - {flags} tags.mp4 "
+                     "&& ffprobe -v error -show_entries "
+                     "stream=color_range,color_space,color_transfer,color_primaries -of json tags.mp4", cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    stream = json.loads(proc.stdout)["streams"][0]
+    assert stream == {"color_range": "tv", "color_space": "bt709", "color_transfer": "bt709",
+                      "color_primaries": "bt709"}

@@ -95,8 +95,11 @@ def test_intra_period_3_gives_I_P_P_I_P_P(clip_trace):
     assert [s.frame_type for s in clip_trace.stats] == clip_trace.types
 
 
-def test_default_intra_period_codes_only_the_first_frame_intra(loaded):
-    enc = Encoder(32, 32, weights=loaded)
+def test_default_intra_period_is_32_and_minus_1_codes_only_the_first_frame_intra(loaded):
+    from gvc1d_codec.config import DEFAULT_INTRA_PERIOD
+
+    assert Encoder(32, 32, weights=loaded).header.intra_period == DEFAULT_INTRA_PERIOD == 32
+    enc = Encoder(32, 32, weights=loaded, intra_period=-1)
     types = [enc.encode_packet(f).frame_type for f in moving_gradient(32, 32, 4)]
     assert types == ["I", "P", "P", "P"]
 

@@ -137,25 +137,56 @@ def test_header_compiles_on_its_own(tmp_path):
         assert p.returncode == 0, p.stderr
 
 
-def test_readme_example_links_with_pkg_config(built, tmp_path, weights_path):
-    text = (FFBRIDGE / "README.md").read_text()
-    code = re.search(r"```c\n(.*?)```", text, re.S).group(1)
-    src = tmp_path / "example.c"
-    src.write_text(code)
-    if shutil.which("pkg-config"):
-        env = dict(os.environ, PKG_CONFIG_PATH=str(built))
-        flags = subprocess.run(["pkg-config", "--cflags", "--libs", "gvc1d"], capture_output=True, text=True,
-                               env=env, check=True).stdout.split()
-    else:
-        flags = [f"-I{FFBRIDGE / 'include'}", f"-L{built}", f"-Wl,-rpath,{built}", "-lgvc1d"]
-    p = subprocess.run(["gcc", "-Wall", "-Werror", str(src), *flags, "-o", str(tmp_path / "example")],
-                       capture_output=True, text=True)
+def _readme_cc_line(readme: Path) -> str:
+    """The ``cc ... example.c ...`` line of a README's shell block."""
+    lines = [ln.split("#")[0].strip() for ln in readme.read_text().splitlines() if re.match(r"(\S+=\S+ )?cc .*example\.c", ln)]
+    assert lines, f"no cc line for the example in {readme}"
+    return lines[0]
+
+
+def test_readme_cc_commands_name_the_shipped_example():
+    for readme in (REPO / "README.md", FFBRIDGE / "README.md"):
+        words = _readme_cc_line(readme).split()
+        src = next(w for w in words if w.endswith("example.c"))
+        assert (REPO / src).is_file(), f"{readme.name}: {src} is not in the repository"
+
+
+def test_example_builds_with_the_readme_command_and_round_trips(built, tmp_path, weights_path):
+    assert (built / "example").is_file()  # make builds it too
+    cmd = _readme_cc_line(FFBRIDGE / "README.md").replace("-o example", f"-o {tmp_path / 'example'}")
+    env = dict(os.environ, PKG_CONFIG_PATH=str(built))
+    if shutil.which("pkg-config") is None:
+        cmd = cmd.replace("$(pkg-config --cflags --libs gvc1d)",
+                          f"-I{FFBRIDGE / 'include'} -L{built} -Wl,-rpath,{built} -lgvc1d")
+    p = subprocess.run(["bash", "-c", f"{cmd} -Wall -Werror"], capture_output=True, text=True, env=env, cwd=REPO)
     assert p.returncode == 0, p.stderr
-    p = run([tmp_path / "example"], weights=weights_path)
-    assert p.returncode == 0, p.stderr
-    assert p.stderr == ""
-    lines = p.stdout.decode().splitlines()
-    assert lines[0].startswith("frame 0: I,") and lines[1].startswith("frame 1: P,") and "decoded 64x48" in lines[2]
+    out = tmp_path / "out.gvc"
+    p = run([tmp_path / "example", out, "2", "64x48"], weights=weights_path)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    text = p.stdout.decode()
+    assert "encoded frame 1:" in text and "decoded frame 0 (I): 64x48" in text and "decoded frame 1 (P): 64x48" in text
+    info = run_cli("info", out, weights=weights_path)
+    assert info.returncode == 0 and b"frames 2," in info.stdout and b"size            64x48" in info.stdout
+
+
+def test_make_takes_a_relative_python_from_the_callers_directory(tmp_path):
+    """``make -C ffbridge PYTHON=.venv/bin/python`` (the README's command, run from the repository root)."""
+    for cwd in (REPO, tmp_path):  # from elsewhere, the path is taken from the repository root
+        rel = os.path.relpath(sys.executable, REPO)
+        p = subprocess.run(["make", "-C", str(FFBRIDGE), f"PYTHON={rel}", "check-python"], capture_output=True,
+                           text=True, cwd=cwd)
+        assert p.returncode == 0, p.stderr
+
+
+def test_header_limits_match_the_python_package():
+    from gvc1d_codec.config import DEFAULT_INTRA_PERIOD
+    from gvc1d_codec.limits import DEFAULT_MAX_PIXELS, MAX_DIMENSION
+
+    text = (FFBRIDGE / "include" / "gvc1d.h").read_text()
+    defines = dict(re.findall(r"^#define (GVC1D_\w+) (.+)$", text, re.M))
+    assert int(defines["GVC1D_MAX_DIMENSION"]) == MAX_DIMENSION
+    assert eval(defines["GVC1D_DEFAULT_MAX_PIXELS"]) == DEFAULT_MAX_PIXELS  # "(8192 * 4320)"
+    assert int(defines["GVC1D_DEFAULT_INTRA_PERIOD"]) == DEFAULT_INTRA_PERIOD
 
 
 # ---- same bytes as the Python API ---------------------------------------------------------------------

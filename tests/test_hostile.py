@@ -567,7 +567,7 @@ def test_cli_decode_interrupted_with_keep_partial_keeps_the_decoded_frames(work,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdin.write(stream_bytes(header, packets[:3]))
     proc.stdin.flush()
-    y4m_header = len(f"YUV4MPEG2 W{W} H{H} F25:1 Ip A1:1 C420jpeg\n")
+    y4m_header = len(f"YUV4MPEG2 W{W} H{H} F25:1 Ip A1:1 C420jpeg XCOLORRANGE=LIMITED\n")
     want = y4m_header + 3 * (len(b"FRAME\n") + W * H * 3 // 2)
     _wait_for(lambda: _partial_size(work, name) == want, proc, "three decoded frames")
     proc.send_signal(signal.SIGINT)

@@ -80,6 +80,16 @@ def test_psnr_yuv_refuses_float_planes():
         psnr_yuv((p, p[:2, :2], p[:2, :2]), (p, p[:2, :2], p[:2, :2]))
 
 
+def test_psnr_uint8_of_one_plane_and_its_cap():
+    from gvc1d_codec.metrics.psnr import MAX_PSNR, psnr_uint8
+
+    a = np.zeros((4, 8), np.uint8)
+    b = a.copy()
+    b[0, :4] = 16  # MSE = 4 * 256 / 32 = 32
+    assert psnr_uint8(a, b) == pytest.approx(10 * math.log10(255**2 / 32))
+    assert psnr_uint8(a, a) == MAX_PSNR
+
+
 # --- MS-SSIM -----------------------------------------------------------------------------------
 
 def synthetic_pair(shape: tuple[int, int, int, int], noise: float,

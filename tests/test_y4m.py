@@ -225,7 +225,7 @@ def test_short_reads_from_a_non_seekable_stream_are_handled():
 def test_writer_header_is_progressive_420jpeg_with_square_pixels():
     out = io.BytesIO()
     Y4MWriter(out, W, H, Fraction(30000, 1001), ColorInfo())
-    assert out.getvalue() == b"YUV4MPEG2 W35 H21 F30000:1001 Ip A1:1 C420jpeg\n"
+    assert out.getvalue() == b"YUV4MPEG2 W35 H21 F30000:1001 Ip A1:1 C420jpeg XCOLORRANGE=LIMITED\n"
 
 
 def test_writer_marks_full_range():
@@ -336,3 +336,11 @@ def test_ffmpeg_full_range_y4m_is_read_as_full_range():
     reader = Y4MReader(io.BytesIO(data))
     assert reader.color == ColorInfo("bt709", "full")
     assert len(list(reader)) == 1
+
+
+def test_writer_header_fits_ffmpeg_51s_96_byte_limit_at_the_extremes():
+    # ffmpeg 5.1's y4m demuxer refuses a header line longer than 96 bytes ("Header too large")
+    for color in (ColorInfo(), ColorInfo("bt709", "full")):
+        out = io.BytesIO()
+        Y4MWriter(out, 16384, 16384, Fraction(4294967295, 4294967291), color)
+        assert len(out.getvalue()) <= 96, out.getvalue()

@@ -7,6 +7,7 @@
  *
  * Build:  make -C ffbridge            ->  ffbridge/build/libgvc1d.so, gvc1d.pc
  * Link:   cc app.c $(pkg-config --cflags --libs gvc1d)     (PKG_CONFIG_PATH=ffbridge/build)
+ * Example: ffbridge/examples/example.c (encode and decode a few frames; built as build/example)
  *
  * ---- Conventions ------------------------------------------------------------------------------
  * - Functions returning int return GVC1D_OK (0) or a negative gvc1d_status.
@@ -31,7 +32,8 @@
  * mutex, so this cannot crash, but each call invalidates the buffers of the previous one).
  * The first call that needs Python starts the embedded interpreter (about a second: torch and
  * the model are imported); if the host process already runs Python, that interpreter is used.
- * torch's thread count follows OMP_NUM_THREADS (default: one per core).
+ * torch's thread count follows OMP_NUM_THREADS (default: the cores the process may use, at most
+ * 4, and one inter-op thread; gvc1d_codec/runtime.py).
  *
  * ---- Python environment -------------------------------------------------------------------
  * The embedded interpreter is the Python that built the library (its executable is recorded at
@@ -63,6 +65,14 @@ extern "C" {
 #define GVC1D_PACKET_HEAD_SIZE 10
 #define GVC1D_PACKET_OVERHEAD 14
 #define GVC1D_PACKET_SYNC 0xA5
+
+/* Limits and defaults, as in gvc1d_codec/limits.py and gvc1d_codec/config.py (a test keeps them in
+ * step): width and height are 1..GVC1D_MAX_DIMENSION; an encoder or decoder refuses frames of more
+ * than GVC1D_DEFAULT_MAX_PIXELS luma samples (8192 x 4320); an intra frame every
+ * GVC1D_DEFAULT_INTRA_PERIOD frames unless gvc1d_encoder_params.intra_period says otherwise. */
+#define GVC1D_MAX_DIMENSION 16384
+#define GVC1D_DEFAULT_MAX_PIXELS (8192 * 4320)
+#define GVC1D_DEFAULT_INTRA_PERIOD 32
 
 /* The declarations between the cffi markers are also read by ffbridge/build_ffi.py: keep them
  * plain C (no preprocessor lines inside). */
@@ -97,13 +107,13 @@ typedef enum gvc1d_color_range {
 /* Encoder settings. Start from gvc1d_encoder_params_default() so that fields added in later
  * versions get their defaults. */
 typedef struct gvc1d_encoder_params {
-    int width;            /* 1..16384 luma samples; width * height at most 8192 * 4320 (the default pixel budget), else GVC1D_ERR_INVALID_ARG */
-    int height;           /* 1..16384 */
+    int width;            /* 1..GVC1D_MAX_DIMENSION luma samples; width * height at most GVC1D_DEFAULT_MAX_PIXELS, else GVC1D_ERR_INVALID_ARG */
+    int height;           /* 1..GVC1D_MAX_DIMENSION */
     uint32_t fps_num;     /* frame rate fps_num / fps_den, both > 0 (default 25/1) */
     uint32_t fps_den;
     int pix_fmt;          /* gvc1d_pix_fmt of the frames passed to encode: YUV420P or RGB24 */
     int quality;          /* 0..Q-1 (higher = better; Q depends on the model), -1 = the model's default */
-    int intra_period;     /* -1 = only the first frame is intra (default), N > 0 = every N frames */
+    int intra_period;     /* N > 0 = an intra frame every N frames (default GVC1D_DEFAULT_INTRA_PERIOD), -1 = only the first */
     const char *weights;  /* weights file or registry name; NULL = $GVC1D_WEIGHTS or the shipped model */
     const char *device;   /* "cpu" (default when NULL), "cuda" or "auto" */
     int color_matrix;     /* gvc1d_color_matrix: how Y'CbCr relates to RGB (default BT709) */
@@ -153,8 +163,8 @@ int gvc1d_open_error_code(void);
 
 /* ---- Encoder -------------------------------------------------------------------------------- */
 
-/* Fill *p with the defaults: 0x0 (must be set), 25/1 fps, YUV420P, quality -1, intra period -1,
- * default weights, cpu, BT.709 limited range. */
+/* Fill *p with the defaults: 0x0 (must be set), 25/1 fps, YUV420P, quality -1, intra period
+ * GVC1D_DEFAULT_INTRA_PERIOD (32), default weights, cpu, BT.709 limited range. */
 void gvc1d_encoder_params_default(gvc1d_encoder_params *p);
 
 /* Load the model and check the settings. NULL on failure (see gvc1d_open_error). */

@@ -241,7 +241,7 @@ GVC1D_EXPORT void gvc1d_encoder_params_default(gvc1d_encoder_params *p)
     p->fps_den = 1;
     p->pix_fmt = GVC1D_PIX_FMT_YUV420P;
     p->quality = -1;
-    p->intra_period = -1;
+    p->intra_period = GVC1D_DEFAULT_INTRA_PERIOD;
     p->weights = NULL;
     p->device = NULL;
     p->color_matrix = GVC1D_COLOR_MATRIX_BT709;

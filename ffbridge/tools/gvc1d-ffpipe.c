@@ -4,7 +4,7 @@
  *   ffmpeg -i in.mp4 -f yuv4mpegpipe - | gvc1d-ffpipe encode [-q Q] [--intra-period N] [-w WEIGHTS] > out.gvc
  *   gvc1d-ffpipe decode [-w WEIGHTS] < out.gvc | ffmpeg -i - out.mp4
  *
- * Same defaults and the same bytes as gvc1d-pipe: quality = the model's default, intra period -1,
+ * Same defaults and the same bytes as gvc1d-pipe: quality = the model's default, intra period 32 (GVC1D_DEFAULT_INTRA_PERIOD),
  * weights = $GVC1D_WEIGHTS or the shipped model, device cpu. Input Y4M must be 8-bit 4:2:0 and
  * progressive; the output Y4M is what gvc1d-pipe writes. Errors are one line on stderr,
  * "gvc1d-ffpipe: error: ...", with exit status 1 (2 for bad arguments). stdout carries only data.
@@ -22,7 +22,6 @@
 
 #define PROG "gvc1d-ffpipe"
 #define MAX_LINE 1024
-#define MAX_DIMENSION 16384
 #define CONVERT_HINT "add -pix_fmt yuv420p to the ffmpeg command"
 
 /* Everything that must be released before exiting, also on errors. */
@@ -120,7 +119,7 @@ static int parse_int(const char *text, const char *what)
 static void parse_options(int argc, char **argv, int encode, options *o)
 {
     o->quality = -1;
-    o->intra_period = -1;
+    o->intra_period = GVC1D_DEFAULT_INTRA_PERIOD;
     o->weights = NULL;
     o->device = NULL;
     for (int i = 2; i < argc; i++) {
@@ -274,10 +273,10 @@ static void read_y4m_header(y4m_info *y)
     }
     if (y->width < 0 || y->height < 0)
         fail("Y4M header lacks the W (width) or H (height) field");
-    if (y->width < 1 || y->width > MAX_DIMENSION)
-        fail("video width %ld is out of range (need 1..%d)", y->width, MAX_DIMENSION);
-    if (y->height < 1 || y->height > MAX_DIMENSION)
-        fail("video height %ld is out of range (need 1..%d)", y->height, MAX_DIMENSION);
+    if (y->width < 1 || y->width > GVC1D_MAX_DIMENSION)
+        fail("video width %ld is out of range (need 1..%d)", y->width, GVC1D_MAX_DIMENSION);
+    if (y->height < 1 || y->height > GVC1D_MAX_DIMENSION)
+        fail("video height %ld is out of range (need 1..%d)", y->height, GVC1D_MAX_DIMENSION);
 }
 
 /* ---- encode ---------------------------------------------------------------------------------- */
@@ -401,9 +400,10 @@ static int cmd_decode(const options *o)
         fail("%s", gvc1d_open_error());
 
     uint32_t g = gcd_u32(info.fps_num, info.fps_den); /* gvc1d-pipe writes the reduced rate */
-    printf("YUV4MPEG2 W%d H%d F%u:%u Ip A1:1 C420jpeg%s\n", info.width, info.height,
+    /* the range is always tagged, as gvc1d-pipe does; Y4M has no matrix tag that ffmpeg reads */
+    printf("YUV4MPEG2 W%d H%d F%u:%u Ip A1:1 C420jpeg XCOLORRANGE=%s\n", info.width, info.height,
            (unsigned)(info.fps_num / g), (unsigned)(info.fps_den / g),
-           info.color_range == GVC1D_COLOR_RANGE_FULL ? " XCOLORRANGE=FULL" : "");
+           info.color_range == GVC1D_COLOR_RANGE_FULL ? "FULL" : "LIMITED");
     flush_out();
 
     size_t capacity = 0;

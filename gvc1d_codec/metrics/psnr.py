@@ -26,6 +26,15 @@ def psnr_from_mse(mse: np.ndarray | float, peak: float) -> np.ndarray:
     return np.minimum(psnr, MAX_PSNR)
 
 
+def psnr_uint8(a: PlaneLike, b: PlaneLike) -> float:
+    """PSNR (dB, peak 255) of two arrays of 8-bit code values taken as one image (e.g. one frame's
+    Y plane, or all its planes' bytes), capped at :data:`MAX_PSNR` like the rest of this module."""
+    r, d = _as_uint8_array(a), _as_uint8_array(b)
+    if r.shape != d.shape:
+        raise ValueError(f"shapes differ: {r.shape} vs {d.shape}")
+    return float(psnr_from_mse(np.square(r.astype(np.float64) - d.astype(np.float64)).mean(), 255.0))
+
+
 def psnr_rgb(a: torch.Tensor, b: torch.Tensor) -> float:
     """Mean over images of the PSNR (dB, peak 1.0) of float RGB ``[..., 3, H, W]`` in [0, 1].
 

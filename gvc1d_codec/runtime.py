@@ -1,0 +1,73 @@
+"""Process-wide runtime settings: torch's thread pools, chosen in one place.
+
+Torch's default is one intra-op thread per core plus as many inter-op threads, with OpenMP
+workers that spin while they wait. Next to any other CPU-bound process (a second encode, an
+ffmpeg in the same pipe, a training job) those threads fight over the cores and a run becomes
+10-16x slower than on an idle machine. gvc1d's graphs are small and sequential, so:
+
+* intra-op threads: ``threads`` when given (0 or ``None``: the default) (``--threads N``, ``Encoder(threads=N)``), else
+  ``$OMP_NUM_THREADS`` when the user set it, else ``min(cores this process may run on, 4)``;
+* inter-op threads: 1 (nothing in gvc1d runs independent ops in parallel);
+* OpenMP workers sleep instead of spinning while they wait (``OMP_WAIT_POLICY=PASSIVE``, set by
+  ``import gvc1d_codec`` unless the variable is already set or torch was imported first: OpenMP
+  reads it once, when torch loads it). A spinning worker holds a core that another process (or
+  the worker that has the work) needs; that was most of the slowdown.
+
+:func:`configure_threads` is called by ``Encoder``/``Decoder`` and by the CLI (through them);
+without an explicit ``threads`` it sets the default only once per process, so a program that sets
+``torch.set_num_threads`` itself after the first ``Encoder`` keeps its choice. The symbols a
+decoder produces never depend on the thread count (docs/conformance.md).
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from .errors import GVC1DError
+
+MAX_DEFAULT_THREADS = 4  # beyond this the small per-window matrices gain nothing from more threads
+
+_default_applied = False
+
+
+def prefer_passive_omp_wait() -> None:
+    """``OMP_WAIT_POLICY=PASSIVE`` unless the user chose a policy or OpenMP is already loaded."""
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity, e.g. under taskset or a container's cpuset)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def default_threads() -> int:
+    """The intra-op thread count used when none is given (see the module docstring)."""
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, min(available_cores(), MAX_DEFAULT_THREADS))
+
+
+def configure_threads(threads: int | None = None) -> int:
+    """Set torch's intra-op threads (``threads``, or the default once per process) and one inter-op
+    thread; return the intra-op thread count now in effect."""
+    global _default_applied
+    import torch
+
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 0):
+        raise GVC1DError(f"threads must be a positive integer (or 0 / None for the default), got {threads!r}")
+    threads = threads or None
+    if threads is None and _default_applied:
+        return torch.get_num_threads()
+    if not _default_applied:
+        try:
+            torch.set_num_interop_threads(1)
+        except RuntimeError:  # torch allows it only before the first inter-op work; keep what is there
+            pass
+    torch.set_num_threads(threads if threads is not None else default_threads())
+    _default_applied = True
+    return torch.get_num_threads()
