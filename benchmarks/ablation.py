@@ -44,7 +44,7 @@ from gvc1d_codec.data.clips import clip_names, load_clip  # noqa: E402
 from gvc1d_codec.data.dataset import VideoCropDataset  # noqa: E402
 from gvc1d_codec.entropy.model import EntropyCoder  # noqa: E402
 from gvc1d_codec.entropy.prior import IntegerEntropyModel  # noqa: E402
-from gvc1d_codec.step import CodingState, advance  # noqa: E402
+from gvc1d_codec.step import CodingState, advance, frame_grid  # noqa: E402
 from gvc1d_codec.train.prior_stage import VARIANTS, build_cache, prior_params, to_integer, train_prior  # noqa: E402
 from gvc1d_codec.weights import load_weights  # noqa: E402
 
@@ -58,7 +58,7 @@ PAPER = {"noar_nomem": "+67.8% / +67.4%", "ar_nomem": "+20.1% / +40.6%", "full":
 def codec_symbols(y, u, v, quality: int, loaded) -> tuple[list[torch.Tensor], list[int]]:
     """The codec's symbols (float64 [N, L, C] per frame) and payload sizes, low delay."""
     t, h, w = y.shape
-    enc = Encoder(w, h, quality=quality, intra_period=-1, weights=loaded)  # low delay, as measured
+    enc = Encoder(w, h, quality=quality, intra_period=-1, weights=loaded, skip=False)  # low delay, every window coded
     symbols, payloads = [], []
     for i in range(t):
         packet = enc.encode_packet(VideoFrame("yuv420p", (y[i], u[i], v[i])))
@@ -69,9 +69,9 @@ def codec_symbols(y, u, v, quality: int, loaded) -> tuple[list[torch.Tensor], li
 
 @torch.no_grad()
 def coded_bits(icm: IntegerEntropyModel, shipped: IntegerEntropyModel, variant: str, symbols: list[torch.Tensor],
-               quality: int) -> tuple[list[int], float]:
+               quality: int, grid: tuple[int, int]) -> tuple[list[int], float]:
     """Range code each frame's symbols with ``variant``'s integer prior through the codec's
-    :meth:`EntropyCoder.code` (the bitstream's symbol order), the context advanced by the codec's
+    :meth:`EntropyCoder.encode` (the bitstream's syntax, every window coded), the context advanced by the codec's
     own :func:`~gvc1d_codec.step.advance` with the shipped memory (it also drives the transforms).
     Returns (payload bytes per frame, ideal bits)."""
     coder = EntropyCoder(icm)
@@ -79,8 +79,9 @@ def coded_bits(icm: IntegerEntropyModel, shipped: IntegerEntropyModel, variant: 
     sizes, ideal = [], 0.0
     for i, s in enumerate(symbols):
         ctx = state.entropy_context(quality, i == 0)
-        mu4, idx = prior_params(icm, variant, s, ctx.prev_symbols, ctx.memory, quality, ctx.intra)
-        payload, bits = coder.code(s, mu4, idx)
+        params = prior_params(icm, variant, s, ctx.prev_symbols, ctx.memory, quality, ctx.intra)
+        skip = None if ctx.intra else np.zeros(s.shape[0], dtype=bool)  # every window coded, as measured
+        payload, bits = coder.encode(s, ctx, skip, grid, params=params)
         sizes.append(len(payload))
         ideal += bits
         state = advance(shipped, state, s, None)
@@ -181,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         for q in qualities:
             symbols, codec_sizes = codec_symbols(y, u, v, q, loaded)
             for var in variants:
-                sizes, ideal = coded_bits(priors[var], shipped_icm, var, symbols, q)
+                sizes, ideal = coded_bits(priors[var], shipped_icm, var, symbols, q, frame_grid(h, w, cfg.window))
                 if var == "full_shipped" and sizes != codec_sizes:
                     raise AssertionError(f"{name} q{q}: the shipped prior does not reproduce the codec's payloads")
                 results.append({"clip": name, "size": f"{w}x{h}", "frames": t, "quality": q, "variant": var,

@@ -185,7 +185,7 @@ class Encoder(_Coder):
     def __init__(self, width: int, height: int, fps: Fraction | int | float = Fraction(25), *, pix_fmt: str = "yuv420p",
                  color: ColorInfo = ColorInfo(), quality: int | None = None, intra_period: int = DEFAULT_INTRA_PERIOD,
                  weights: str | LoadedWeights | None = None, device: str = "cpu", threads: int | None = None,
-                 max_pixels: int | None = DEFAULT_MAX_PIXELS):
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS, skip: bool = True):
         if isinstance(width, int) and isinstance(height, int):
             check_frame_size(width, height, max_pixels)  # before loading anything
         configure_threads(threads)  # process-wide in torch (gvc1d_codec/runtime.py)
@@ -212,6 +212,7 @@ class Encoder(_Coder):
             raise InputFormatError(str(e)) from None
         self.color = color
         self._s = _Session(loaded, dev, width, height, quality)
+        self.skip = skip  # False: code every window of every P frame (analysis, the entropy ablation)
         self.last: FrameStats | None = None
 
     def header_bytes(self) -> bytes:
@@ -236,7 +237,7 @@ class Encoder(_Coder):
         out, new = s.step(intra, x=x)
         skip = None
         if not intra:
-            skip = s.choose_skip(x, out)
+            skip = s.choose_skip(x, out) if self.skip else np.zeros(s.windows, dtype=bool)
             if skip.any():  # code again with those windows copied from the reference
                 out, new = s.step(intra, symbols=out.symbols, skip=skip, motion=out.motion)
         payload, ideal = s.entropy.encode(out.symbols, out.context, skip, (s.rows, s.cols), out.motion)

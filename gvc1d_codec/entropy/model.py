@@ -64,10 +64,13 @@ class EntropyCoder:
         return self.cm.context(ctx.prev_symbols, ctx.memory, ctx.quality, ctx.intra, n)
 
     def encode(self, symbols: torch.Tensor, ctx: EntropyContext, skip: np.ndarray | None = None,
-               grid: tuple[int, int] | None = None, motion: torch.Tensor | None = None) -> tuple[bytes, float]:
+               grid: tuple[int, int] | None = None, motion: torch.Tensor | None = None,
+               params: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[bytes, float]:
         """symbols: integer tensor [N, L, C]; ``skip`` (P frames): bool [N], the windows whose tokens
         are not coded, on a ``grid`` of (rows, columns) windows; ``motion`` (P frames of models
-        with block motion): long [1, 2, bh, bw]. Returns (payload, ideal bits)."""
+        with block motion): long [1, 2, bh, bw]. ``params``: the prior's (mu4, scale index)
+        [N, L, C] to code with instead of this model's (the entropy ablation's variants).
+        Returns (payload, ideal bits)."""
         s = self.cm.symbols_in(symbols)
         enc = SymbolEncoder()
         coded = slice(None)
@@ -84,7 +87,7 @@ class EntropyCoder:
             coded = torch.from_numpy(~skip)
         elif skip is not None and np.any(skip):
             raise ValueError("an intra frame has no skipped windows")
-        mu4, idx = self.cm.params(self._context(ctx, s.shape[0]), s)
+        mu4, idx = self.cm.params(self._context(ctx, s.shape[0]), s) if params is None else params
         self._encode_tokens(enc, s[coded], mu4[coded], idx[coded])
         return enc.finish(), enc.ideal_bits
 
@@ -117,13 +120,6 @@ class EntropyCoder:
         residual = s.reshape(-1).numpy().astype(np.int64) - base + RESIDUAL_RANGE
         p = freqs[np.arange(residual.size), residual] / freqs.sum(axis=1)
         return -np.log2(p).reshape(n, -1).sum(axis=1)
-
-    def code(self, s: torch.Tensor, mu4: torch.Tensor, idx: torch.Tensor) -> tuple[bytes, float]:
-        """Range code symbols [N, L, C] (float64) under the prior's means and scale indices, in the
-        bitstream's symbol order (group by group, then windows, tokens, channels)."""
-        enc = SymbolEncoder()
-        self._encode_tokens(enc, s, mu4, idx)
-        return enc.finish(), enc.ideal_bits
 
     def _encode_tokens(self, enc: SymbolEncoder, s: torch.Tensor, mu4: torch.Tensor, idx: torch.Tensor) -> None:
         if s.shape[0] == 0:
