@@ -77,8 +77,28 @@ def stream_bytes(header: StreamHeader, packets: list[Packet]) -> bytes:
 
 
 def undecodable(p: Packet) -> Packet:
-    """Same frame, a payload with a valid CRC that decodes to out-of-range tokens."""
+    """Same frame, a payload with a valid CRC that decodes to out-of-range tokens (intra frames)."""
     return Packet(p.frame_type, p.frame_index, b"\xff" * len(p.payload))
+
+
+def undecodable_at(header: StreamHeader, packets: list[Packet], k: int, loaded) -> Packet:
+    """Packet k of a stream with a payload (valid CRC) that does not decode: out-of-range tokens
+    or motion, or data the entropy model cannot produce. All 0xff words do that for an intra
+    frame; a predicted frame's payload starts with skip flags, which any bits decode to, so seeded
+    random payloads are tried on a decoder that has decoded the packets before it."""
+    rng = random.Random(k)
+    bad = undecodable(packets[k])
+    for _ in range(200):
+        dec = Decoder(header, weights=loaded)
+        for p in packets[:k]:
+            dec.decode(p)
+        try:
+            dec.decode(bad)
+        except CorruptPacketError:
+            return bad
+        size = 4 * rng.randint(1, 16)
+        bad = Packet(bad.frame_type, bad.frame_index, bytes(rng.randrange(256) for _ in range(size)))
+    raise AssertionError(f"no undecodable payload found for frame {k}")
 
 
 def same(a, b) -> bool:
@@ -290,14 +310,14 @@ def test_a_failed_decode_leaves_the_decoder_as_it_was(coded, loaded):
     for p in packets:
         if p.frame_index in (0, 2, 4):  # I, P, I: each first tried with a bad payload
             with pytest.raises(CorruptPacketError, match=f"frame {p.frame_index}"):
-                dec.decode(undecodable(p))
+                dec.decode(undecodable_at(header, packets, p.frame_index, loaded))
             assert dec.frames_decoded == p.frame_index
         assert same(dec.decode(p), clean[p.frame_index])
 
 
 def test_on_error_stop_raises_after_the_good_frames(coded, loaded):
     header, packets, _ = coded
-    bad = packets[:3] + [undecodable(packets[3])] + packets[4:]
+    bad = packets[:3] + [undecodable_at(header, packets, 3, loaded)] + packets[4:]
     src = io.BytesIO(stream_bytes(header, bad))
     read_header(src)
     dec = Decoder(header, weights=loaded)
@@ -310,7 +330,7 @@ def test_on_error_stop_raises_after_the_good_frames(coded, loaded):
 
 def test_on_error_skip_drops_the_bad_frame_and_is_exact_again_from_the_next_intra_frame(coded, loaded):
     header, packets, clean = coded
-    bad = packets[:2] + [undecodable(packets[2])] + packets[3:]
+    bad = packets[:2] + [undecodable_at(header, packets, 2, loaded)] + packets[3:]
     dec, out = decode_all(header, stream_bytes(header, bad), loaded, "skip")
     assert [o.frame_index for o in out] == list(range(FRAMES))
     assert out[2].frame is None and isinstance(out[2].error, CorruptPacketError)
@@ -727,3 +747,4 @@ def test_dists_weights_are_read_without_running_code(tmp_path):
     with pytest.raises(Exception, match="(?i)weights only|unpickl"):
         convert_dists(buf.getvalue())
     assert not marker.exists()
+
