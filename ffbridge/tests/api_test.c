@@ -254,9 +254,10 @@ static int test_errors(const char *weights, const char *other_weights, const cha
     hdr[20] ^= 0x10;
     expect_open_fail("decoder open(flipped bit)", gvc1d_decoder_open(hdr, 82, weights, NULL, -1), GVC1D_ERR_CORRUPT, "CRC");
     hdr[20] ^= 0x10;
+    const uint8_t version = hdr[4];  /* the stream's own format version, restored below */
     hdr[4] = 9;
     expect_open_fail("decoder open(version 9)", gvc1d_decoder_open(hdr, 82, weights, NULL, -1), GVC1D_ERR_UNSUPPORTED, "version");
-    hdr[4] = 1;
+    hdr[4] = version;
     hdr[82] = 0;
     expect_open_fail("decoder open(83 bytes)", gvc1d_decoder_open(hdr, 83, weights, NULL, -1), GVC1D_ERR_INVALID_ARG, "exactly");
     expect_open_fail("decoder open(other weights)", gvc1d_decoder_open(hdr, 82, other_weights, NULL, -1),
@@ -273,8 +274,8 @@ static int test_errors(const char *weights, const char *other_weights, const cha
     rc = gvc1d_decoder_info(dec, &info);
     check(rc == GVC1D_OK && info.width == W && info.height == H && info.fps_num == 25 && info.fps_den == 1 &&
               info.pix_fmt == GVC1D_PIX_FMT_YUV420P && info.out_pix_fmt == GVC1D_PIX_FMT_YUV420P &&
-              info.intra_period == -1 && info.max_payload == 4u * W * H + 65536,
-          "decoder info: %dx%d %u/%u q%d", info.width, info.height, info.fps_num, info.fps_den, info.quality);
+              info.intra_period == GVC1D_DEFAULT_INTRA_PERIOD && info.max_payload == 4u * W * H + 65536,
+          "decoder info: %dx%d %u/%u q%d intra period %d", info.width, info.height, info.fps_num, info.fps_den, info.quality, info.intra_period);
     expect("info(NULL info)", gvc1d_decoder_info(dec, NULL), GVC1D_ERR_INVALID_ARG, gvc1d_open_error(), "NULL");
 
     /* decode: bad packets leave the decoder unchanged */
