@@ -64,7 +64,7 @@ class _Version(argparse.Action):
 
     def __call__(self, parser, namespace, values, option_string=None):
         from . import __version__
-        from .weights import resolve
+        from .registry import resolve
 
         name = os.environ.get("GVC1D_WEIGHTS") or _default_weights_name()
         path, sha = resolve(name)
@@ -74,7 +74,7 @@ class _Version(argparse.Action):
 
 
 def _default_weights_name() -> str:
-    from .weights import DEFAULT_MODEL
+    from .registry import DEFAULT_MODEL
 
     return DEFAULT_MODEL
 

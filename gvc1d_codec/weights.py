@@ -24,12 +24,10 @@ from .config import ModelConfig
 from .entropy.definition import ENTROPY_MODEL_ID, WEIGHTS_COMPATIBLE_IDS, build_freq_table
 from .entropy.prior import IntegerEntropyModel
 from .errors import WeightsError
+from .registry import DEFAULT_MODEL, REGISTRY, WEIGHTS_DIR, recorded_sha256, resolve, sha256_file  # noqa: F401 (re-exported)
 from .model.gvc1d import GVC1D
 
 FORMAT = "gvc1d-weights-v1"
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-REGISTRY = {"gvc1d-tiny": "gvc1d-tiny.safetensors", "gvc1d-tiny-mse": "gvc1d-tiny-mse.safetensors"}
-DEFAULT_MODEL = "gvc1d-tiny"
 MAX_WEIGHTS_BYTES = 512 << 20
 
 
@@ -44,36 +42,6 @@ class LoadedWeights:
     sha256: str
     metadata: dict
     path: Path
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def recorded_sha256(name: str) -> str | None:
-    """The SHA-256 recorded in ``weights/SHA256SUMS`` for a registry file."""
-    sums = WEIGHTS_DIR / "SHA256SUMS"
-    if not sums.exists():
-        return None
-    for line in sums.read_text().splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].lstrip("*") == REGISTRY.get(name, name):
-            return parts[0]
-    return None
-
-
-def resolve(spec: str | os.PathLike | None) -> tuple[Path, str | None]:
-    """A registry name (default: the shipped model) or a path -> (path, expected SHA-256 or None)."""
-    if spec is None:
-        spec = os.environ.get("GVC1D_WEIGHTS", DEFAULT_MODEL)
-    spec = str(spec)
-    if spec in REGISTRY:
-        return WEIGHTS_DIR / REGISTRY[spec], recorded_sha256(spec)
-    return Path(spec), None
 
 
 def save_weights(model: GVC1D, path: Path, extra_metadata: dict | None = None) -> str:

@@ -348,6 +348,21 @@ def test_version_names_the_package_and_the_default_weights():
     assert proc.stdout.decode().startswith(f"gvc1d-pipe {__version__}, default weights gvc1d-tiny (sha256 ")
 
 
+def test_version_does_not_import_torch():
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+
+    code = ("import sys\nfrom gvc1d_codec.cli import main\ntry:\n    main(['--version'])\nexcept SystemExit as e:\n"
+            "    rc = e.code\nsys.stdout.flush(); sys.stderr.write(' '.join(m for m in ('torch',) if m in sys.modules))\n"
+            "sys.exit(rc)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, env=cli_env(), timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert b"default weights" in p.stdout
+    assert b"torch" not in p.stderr, "gvc1d-pipe --version imported torch"
+
+
 def test_encode_help_states_the_default_quality_and_intra_period():
     from safetensors import safe_open
 

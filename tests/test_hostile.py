@@ -628,15 +628,15 @@ def test_cli_a_closed_pipe_in_a_shell_pipeline_is_141_and_silent(big_gvc, work):
 @pytest.fixture
 def registry(tmp_path, weights_path, monkeypatch):
     """A registry entry ``gvc1d-reg`` in a private weights directory, with its SHA256SUMS line."""
-    import gvc1d_codec.weights as weights_module
+    import gvc1d_codec.registry as registry_module
 
     directory = tmp_path / "weights"
     directory.mkdir()
     data = weights_path.read_bytes()
     (directory / "reg.safetensors").write_bytes(data)
     (directory / "SHA256SUMS").write_text(f"{hashlib.sha256(data).hexdigest()}  reg.safetensors\n")
-    monkeypatch.setattr(weights_module, "WEIGHTS_DIR", directory)
-    monkeypatch.setitem(weights_module.REGISTRY, "gvc1d-reg", "reg.safetensors")
+    monkeypatch.setattr(registry_module, "WEIGHTS_DIR", directory)
+    monkeypatch.setitem(registry_module.REGISTRY, "gvc1d-reg", "reg.safetensors")
     return directory / "reg.safetensors"
 
 
