@@ -4,7 +4,8 @@
 
 Everything goes through the frame-level API (Encoder/Decoder). bpp counts the whole .gvc stream,
 header included. Quality: PSNR-YUV ((6Y+U+V)/8, 8-bit planes), PSNR-RGB, MS-SSIM and LPIPS-Alex on
-RGB from the codec's one BT.709 conversion. Also: the entropy coder's real payload bits against
+RGB from the codec's one BT.709 conversion; ``grid``: how much sharper the 16 px grid lines are than in
+the source (1.0 = no block grid, gvc1d_codec.metrics.grid_artefact). Also: the entropy coder's real payload bits against
 the model's ideal bits (integer tables), and against the float shadow model's differentiable
 estimate (the training rate), which the integer model should track within 2%.
 """
@@ -69,14 +70,14 @@ def main() -> int:
         lp = None
     results = []
     print(f"weights {loaded.path} sha256 {loaded.sha256}")
-    print("| clip | size | frames | quality | bpp | PSNR-YUV | PSNR-RGB | MS-SSIM | LPIPS-Alex | real/ideal bits | real/shadow bits |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| clip | size | frames | quality | bpp | PSNR-YUV | PSNR-RGB | MS-SSIM | LPIPS-Alex | grid | real/ideal bits | real/shadow bits |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name in a.clips.split(","):
         for q in range(loaded.config.qualities):
             r = run_clip(name, a.frames, loaded, shadow, lp, q)
             results.append(r)
             print(f"| {r['clip']} | {r['size']} | {r['frames']} | {q} | {r['bpp']:.4f} | {r['psnr_yuv']:.2f} | {r['psnr_rgb']:.2f} | "
-                  f"{r['ms_ssim']:.4f} | {r.get('lpips_alex', float('nan')):.4f} | {100 * r['payload_over_ideal']:+.2f}% | "
+                  f"{r['ms_ssim']:.4f} | {r.get('lpips_alex', float('nan')):.4f} | {r['grid']:.3f} | {100 * r['payload_over_ideal']:+.2f}% | "
                   f"{100 * r['payload_over_shadow']:+.2f}% |", flush=True)
     if a.json:
         Path(a.json).write_text(json.dumps({"weights_sha256": loaded.sha256, "results": results}, indent=1))

@@ -33,7 +33,8 @@ def frame_metrics(src: VideoFrame, dec: VideoFrame, src_color: ColorInfo = Color
                   dec_color: ColorInfo | None = None, lpips_net=None, dists_net=None) -> dict:
     """The quality of one decoded frame against its source.
 
-    ``psnr_yuv`` on the 8-bit planes; ``psnr_rgb``, ``ms_ssim`` and, when the networks are given,
+    ``psnr_yuv`` on the 8-bit planes; ``grid`` (:func:`metrics.grid_artefact`, 1.0 = no 16 px
+    grid beyond the source's) on luma; ``psnr_rgb``, ``ms_ssim`` and, when the networks are given,
     ``lpips_alex`` (a :class:`metrics.LPIPS`) and ``dists`` (a :class:`metrics.DISTS`) on RGB from
     the codec's one conversion (:func:`frame_to_rgb`; BT.709 limited range unless the colour says
     otherwise).
@@ -43,7 +44,7 @@ def frame_metrics(src: VideoFrame, dec: VideoFrame, src_color: ColorInfo = Color
     a = frame_to_rgb(src, src_color)[None]
     b = frame_to_rgb(dec, src_color if dec_color is None else dec_color)[None]
     row = {"psnr_yuv": metrics.psnr_yuv(src.planes, dec.planes), "psnr_rgb": float(metrics.psnr_rgb(a, b)),
-           "ms_ssim": float(metrics.ms_ssim(a, b))}
+           "ms_ssim": float(metrics.ms_ssim(a, b)), "grid": metrics.grid_artefact(src.planes[0], dec.planes[0])}
     with torch.no_grad():
         if lpips_net is not None:
             row["lpips_alex"] = float(lpips_net(a, b))

@@ -15,9 +15,9 @@ def rep(text, tag, body):
     pat = re.compile(rf"(<!-- {tag} -->\n).*?(\n<!-- /{tag} -->)", re.S)
     assert pat.search(text), tag
     return pat.sub(lambda m: m.group(1) + body + m.group(2), text)
-rows = ["| clip | quality | bpp | PSNR-YUV | PSNR-RGB | MS-SSIM | LPIPS-Alex | real / ideal bits | real / shadow estimate |", "|---|---|---|---|---|---|---|---|---|"]
+rows = ["| clip | quality | bpp | PSNR-YUV | PSNR-RGB | MS-SSIM | LPIPS-Alex | grid | real / ideal bits | real / shadow estimate |", "|---|---|---|---|---|---|---|---|---|---|"]
 for r in H["results"]:
-    rows.append(f"| {r['clip']} {r['size']} | {r['quality']} | {r['bpp']:.4f} | {r['psnr_yuv']:.2f} | {r['psnr_rgb']:.2f} | {r['ms_ssim']:.4f} | {r['lpips_alex']:.4f} | {100*r['payload_over_ideal']:+.2f}% | {100*r['payload_over_shadow']:+.2f}% |")
+    rows.append(f"| {r['clip']} {r['size']} | {r['quality']} | {r['bpp']:.4f} | {r['psnr_yuv']:.2f} | {r['psnr_rgb']:.2f} | {r['ms_ssim']:.4f} | {r['lpips_alex']:.4f} | {r.get('grid', float('nan')):.3f} | {100*r['payload_over_ideal']:+.2f}% | {100*r['payload_over_shadow']:+.2f}% |")
 card = open("weights/README.md").read()
 card = rep(card, "heldout-table", "\n".join(rows))
 card = re.sub(r"[0-9a-f]{64}", sha, card)

@@ -290,3 +290,19 @@ def test_dists_identical_is_zero(metric_weights):
     with torch.no_grad():
         assert abs(dists(a, a).item()) < 1e-5
         assert dists(a, b).item() > 0.01
+
+
+def test_grid_artefact_sees_a_16px_block_grid_and_not_the_content():
+    from gvc1d_codec.metrics import grid_artefact
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:96, 0:128]
+    src = 128 + 40 * np.sin(xx / 7.0) * np.cos(yy / 9.0) + rng.normal(0, 2, (96, 128))
+    assert abs(grid_artefact(src, src) - 1.0) < 1e-9
+    blurred = (src + np.roll(src, 1, 1) + np.roll(src, 1, 0)) / 3  # no grid: a smoother picture
+    assert grid_artefact(src, blurred) < 1.1
+    blocks = src.reshape(6, 16, 8, 16).mean(axis=(1, 3), keepdims=True)  # each 16 px block its own mean
+    blocky = (0.5 * src.reshape(6, 16, 8, 16) + 0.5 * blocks).reshape(96, 128)
+    assert grid_artefact(src, blocky) > 1.5
+    with pytest.raises(ValueError, match="shapes differ"):
+        grid_artefact(src, src[:-1])
