@@ -546,6 +546,13 @@ def _wait_for(predicate, proc: subprocess.Popen, what: str, timeout: float = 180
         time.sleep(0.05)
 
 
+def _default_sigint() -> None:
+    """Popen preexec: SIGINT back to its default in the child. A shell that runs the test suite in
+    the background (``cmd &`` without job control) ignores SIGINT, children inherit that, and
+    Python then installs no KeyboardInterrupt handler: the CLI would rightly ignore Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _partial_size(directory: Path, name: str) -> int:
     found = [p for p in directory.iterdir() if p.name.startswith(f".{name}.partial-")]
     return found[0].stat().st_size if found else -1
@@ -563,7 +570,7 @@ def test_cli_encode_interrupted_mid_stream(work, loaded, sig, status, keep):
     y4m = y4m_bytes(frames)
     name = f"sig-{sig}-{keep}.gvc"
     proc = subprocess.Popen(CLI + ["encode", "-o", name] + (["--keep-partial"] if keep else []), cwd=work,
-                            env=cli_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            env=cli_env(), preexec_fn=_default_sigint, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdin.write(y4m)
     proc.stdin.flush()
     _wait_for(lambda: _partial_size(work, name) == len(expected), proc, "two encoded frames")
@@ -583,7 +590,7 @@ def test_cli_encode_interrupted_mid_stream(work, loaded, sig, status, keep):
 def test_cli_decode_interrupted_with_keep_partial_keeps_the_decoded_frames(work, coded):
     header, packets, _ = coded
     name = "sigint.y4m"
-    proc = subprocess.Popen(CLI + ["decode", "-o", name, "--keep-partial"], cwd=work, env=cli_env(),
+    proc = subprocess.Popen(CLI + ["decode", "-o", name, "--keep-partial"], cwd=work, env=cli_env(), preexec_fn=_default_sigint,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdin.write(stream_bytes(header, packets[:3]))
     proc.stdin.flush()
