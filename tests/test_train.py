@@ -99,6 +99,34 @@ def test_generative_stage_trains_the_decoder_only_and_resumes(foreman, tmp_path)
     assert not all(torch_equal(disc_before[k], v) for k, v in _tensors(tmp_path / "g.disc.safetensors").items())
 
 
+def test_perceptual_rd_stage_trains_encoder_prior_and_decoder(foreman, tmp_path, perceptual="alex"):
+    """Stage prd (with LPIPS-Alex, the cheapest network; the default VGG is the same code path)."""
+    from gvc1d_codec.metrics import MetricWeightsUnavailable, fetch_metric_weights
+
+    try:
+        fetch_metric_weights()
+    except MetricWeightsUnavailable as e:
+        pytest.skip(f"LPIPS weights unavailable: {e}")
+    start = tmp_path / "start.safetensors"
+    proc, _ = train("--out", str(start), "--config", "tiny", "--steps", "1", *SMALL_RUN)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "p.safetensors"
+    prd = ["--stage", "prd", "--perceptual", perceptual, "--disc-start", "1", "--adaptive-every", "1"]
+    proc, _ = train("--out", str(out), "--init", str(start), "--steps", "2", *prd, *SMALL_RUN)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in (tmp_path / "p.log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2]
+    assert rows[0]["adv_w"] == 0.0 and rows[1]["adv_w"] > 0.0
+    assert all(0.0 < r["perceptual"] < 1.5 and r["bpp"] > 0 for r in rows)
+    from gvc1d_codec.weights import load_weights
+
+    assert json.loads(load_weights(out).metadata["training"])["stages"] == {"rd": 1, "prd": 2}
+    before, after = _tensors(start), _tensors(out)
+    for part in ("patch_embed", "encoder.", "to_tokens", "context_model", "decoder."):
+        keys = [k for k in before if k.startswith(part)]
+        assert keys and any(not torch_equal(before[k], after[k]) for k in keys), f"{part} learns in stage prd"
+
+
 def torch_equal(a, b) -> bool:
     import torch
 

@@ -2,6 +2,10 @@
 
 * :func:`sequence_rd_loss` (stages ``recon``, ``rd``, ``memory``): the paper's
   L = mean_t(R_t + lambda_q * D_t) with D the MSE.
+* :func:`sequence_perceptual_rd_loss` (stage ``prd``): joint perceptual rate-distortion, every
+  part learning: L = mean_t(R_t + lambda_q * (MSE + P / MSE_WEIGHT)) + w * adversarial, with P a
+  perceptual distance (LPIPS-VGG by default, LPIPS-Alex or DISTS) and the same adaptive weight w
+  and discriminator as the generative stage.
 * :func:`sequence_generative_loss` (stage ``gan``): the generative fine-tuning of the decoder.
   The encoder and the context model are frozen, so the symbols and the rate do not move; the
   decoder learns D = MSE_WEIGHT * MSE + LPIPS-Alex + w * adversarial, with w the adaptive weight
@@ -77,6 +81,32 @@ def sequence_rd_loss(model: GVC1D, frames: torch.Tensor, quality: torch.Tensor, 
         stats["mse"] += float(mse.detach().mean()) / t
         stats["psnr"] += _psnr(mse) / t
     return loss / t, stats
+
+
+def sequence_perceptual_rd_loss(model: GVC1D, frames: torch.Tensor, quality: torch.Tensor, perceptual,
+                                disc) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor], dict]:
+    """Joint perceptual RD (see the module doc): the encoder, the prior and the decoder all learn.
+
+    Returns (rate + lambda * perceptual distortion, adversarial loss, reconstructions per frame,
+    stats); the trainer adds the adversarial term with the adaptive weight (measured at the
+    decoder's last layer, which the rate does not reach) and trains ``disc``."""
+    lam = torch.tensor(model.cfg.lambdas, device=frames.device)[quality]
+    t = frames.shape[1]
+    rd = frames.new_zeros(())
+    adv = frames.new_zeros(())
+    fakes = []
+    stats = {"bpp": 0.0, "mse": 0.0, "psnr": 0.0, "perceptual": 0.0}
+    for f in unroll(model, frames, quality):
+        mse = (f.x_hat - f.x).pow(2).mean(dim=(1, 2, 3))
+        p = perceptual(f.x_hat.clamp(0, 1), f.x)
+        rd = rd + (f.bpp + lam * (mse + p / MSE_WEIGHT)).mean()
+        adv = adv - disc(f.x_hat).mean()  # hinge generator loss
+        fakes.append(f.x_hat)
+        stats["bpp"] += float(f.bpp.detach().mean()) / t
+        stats["mse"] += float(mse.detach().mean()) / t
+        stats["psnr"] += _psnr(mse) / t
+        stats["perceptual"] += float(p.detach().mean()) / t
+    return rd / t, adv / t, fakes, stats
 
 
 def sequence_generative_loss(model: GVC1D, frames: torch.Tensor, quality: torch.Tensor, lpips, disc) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor], dict]:

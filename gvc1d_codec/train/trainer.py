@@ -14,6 +14,9 @@ Stages (paper Sec. training):
 4. ``gan``: generative fine-tuning of the decoder (encoder and context model frozen: the rate
    does not move) with MSE + LPIPS-Alex + an adaptive-weight hinge adversarial loss against a
    LeCam-regularised patch discriminator (:mod:`gvc1d_codec.train.discriminator`).
+5. ``prd``: joint perceptual rate-distortion, everything learning: rate + lambda_q * (MSE +
+   perceptual / 100) with ``--perceptual`` (LPIPS-VGG by default; LPIPS-Alex, which we also
+   report, is cheaper but trains on the evaluation metric; DISTS) + the same adversarial term.
 
 After any stage: ``prior`` fits the entropy model alone to the symbols of ``--frames``-frame
 sequences, the transforms frozen (:mod:`gvc1d_codec.train.prior_stage`): fewer bits, the same
@@ -46,10 +49,11 @@ from ..data.dataset import VideoCropDataset
 from ..model.gvc1d import GVC1D
 from ..weights import load_weights, save_weights
 from .discriminator import LeCam, PatchDiscriminator, adaptive_weight, hinge_d_loss
-from .loss import sequence_generative_loss, sequence_rd_loss
+from .loss import sequence_generative_loss, sequence_perceptual_rd_loss, sequence_rd_loss
 from .prior_stage import build_cache, train_prior
 
-STAGES = ["recon", "rd", "memory", "gan", "prior"]
+STAGES = ["recon", "rd", "memory", "gan", "prd", "prior"]
+PERCEPTUAL = ("vgg", "alex", "dists")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,13 +84,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     prior = p.add_argument_group("entropy-model stage (--stage prior)")
     prior.add_argument("--sequences", type=int, default=128, help="random training sequences in the symbol cache")
-    gan = p.add_argument_group("generative stage (--stage gan)")
+    gan = p.add_argument_group("generative stages (--stage gan, prd)")
+    gan.add_argument("--perceptual", default="vgg", choices=PERCEPTUAL,
+                     help="stage prd's perceptual distance: LPIPS-VGG, LPIPS-Alex or DISTS (stage gan: LPIPS-Alex)")
     gan.add_argument("--disc-weight", type=float, default=0.1, help="scale of the adaptive adversarial weight")
     gan.add_argument("--disc-start", type=int, default=100, help="steps of discriminator-only warm-up before the adversarial term")
     gan.add_argument("--disc-lr", type=float, default=1e-4)
     gan.add_argument("--adaptive-every", type=int, default=8, help="recompute the adaptive weight every N steps (it costs two extra backward passes)")
     gan.add_argument("--lecam", type=float, default=0.001, help="LeCam regularisation weight")
     return p
+
+
+def _perceptual(name: str) -> torch.nn.Module:
+    """The perceptual distance of the generative stages (frozen; weights fetched once)."""
+    if name == "dists":
+        from ..metrics.dists import DISTS
+
+        return DISTS()
+    from ..metrics.lpips import LPIPS
+
+    return LPIPS(name)
 
 
 def _optimizer(model: GVC1D, lr: float) -> torch.optim.Optimizer:
@@ -267,17 +284,15 @@ def main(argv: list[str] | None = None) -> int:
             print("stage prior runs in one process", file=sys.stderr)
             return 2
         return _prior_stage(args, model.to(args.device), out, log_path, history)
-    generative = args.stage == "gan"
-    if generative:
+    generative = args.stage in ("gan", "prd")
+    if args.stage == "gan":
         _decoder_only(model)
     model.to(args.device)
     opt = _optimizer(model, args.lr)
     resumed_opt = args.resume and opt_path.exists() and _load_optimizer(opt, opt_path, args.stage)
     disc = lpips = lecam = opt_d = None
     if generative:
-        from ..metrics.lpips import LPIPS
-
-        lpips = LPIPS("alex").to(args.device)
+        lpips = _perceptual(args.perceptual if args.stage == "prd" else "alex").to(args.device)
         disc = PatchDiscriminator().to(args.device)
         if args.resume and disc_path.exists():
             disc.load_state_dict(load_file(str(disc_path)))
@@ -339,7 +354,8 @@ def main(argv: list[str] | None = None) -> int:
             frames = to_rgb_batch(data.sample_batch(args.batch, gen)).to(args.device)[:, :seq_len()]
             quality = torch.randint(0, cfg.qualities, (args.batch,), generator=gen).to(args.device)
             if generative:
-                nll, adv, fakes, stats = sequence_generative_loss(model, frames, quality, lpips, disc)
+                objective = sequence_perceptual_rd_loss if args.stage == "prd" else sequence_generative_loss
+                nll, adv, fakes, stats = objective(model, frames, quality, lpips, disc)
                 if step - first_step >= args.disc_start or resumed_opt:
                     if adv_w is None or (step - first_step) % args.adaptive_every == 0:
                         adv_w = adaptive_weight(nll, adv, model.last_layer(), args.disc_weight)
