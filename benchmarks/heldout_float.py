@@ -87,7 +87,7 @@ def main() -> int:
     ap.add_argument("--json")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    loaded = load_weights(args.weights, integer=False)
+    loaded = load_weights(args.weights)
     model = loaded.model.eval()
     training = json.loads(loaded.metadata.get("training", "{}"))
     qualities = [int(q) for q in args.qualities.split(",")] if args.qualities else range(model.cfg.qualities)
