@@ -152,7 +152,7 @@ def test_plain_ffmpeg_decodes_to_gvc1d_pipe_pixels(encoded, pipe_pixels, weights
 
 
 def test_decode_pipe_stream_and_timestamps(pipe_stream, weights_path, tmp_path):
-    """A gvc1d-pipe stream read from a pipe (probed by its magic); pts 0, 1, 2 at 1/25 s."""
+    """A gvc1d-pipe stream, from a file and from a pipe (probed by its magic); pts 0, 1, 2 in 1/fps."""
     src = tmp_path / "in.gvc"
     src.write_bytes(pipe_stream)
     p = ff("-i", src, "-f", "framecrc", "-", weights=weights_path)
@@ -172,8 +172,9 @@ def test_truncated_file_gives_clean_error_and_complete_frames(pipe_stream, pipe_
     bad.write_bytes(pipe_stream[:-7])  # the last packet loses its CRC and 3 payload bytes
     p = decode_raw(bad, weights_path)
     assert "Traceback" not in p.stderr
-    errors = [ln for ln in p.stderr.splitlines() if "truncated" in ln.lower()]
-    assert len(errors) == 1 and "frame 2" in errors[0], p.stderr
+    errors = [ln for ln in p.stderr.splitlines() if "truncated .gvc stream" in ln]
+    assert len(errors) == 1 and "in frame 2 (235 of 242 packet bytes)" in errors[0], p.stderr
+    assert "Invalid data found when processing input" in p.stderr  # AVERROR_INVALIDDATA, reported by ffmpeg
     frame = W * H * 3 // 2
     assert p.stdout == pipe_pixels[:2 * frame]
 
@@ -201,11 +202,30 @@ def test_foreign_weights_error_is_logged_once(encoded, other_weights_path):
 # ---- ffprobe --------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("ext", ["gvc", "mkv"])
-def test_ffprobe_shows_codec_size_rate_and_frames(encoded, weights_path, ext):
+def test_ffprobe_shows_codec_size_rate_and_frames(clip, encoded, weights_path, ext):
     p = ff("-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
            "stream=codec_name,width,height,r_frame_rate,nb_read_frames", "-of", "json", encoded[ext],
            weights=weights_path, exe=FFPROBE)
     assert p.returncode == 0, p.stderr
     s = json.loads(p.stdout)["streams"][0]
-    assert s == {"codec_name": "gvc1d", "width": W, "height": H, "r_frame_rate": "25/1",
+    fps = clip.read_bytes()[:80].split(b" F")[1].split(b" ")[0].decode().replace(":", "/")
+    assert s == {"codec_name": "gvc1d", "width": W, "height": H, "r_frame_rate": fps,
                  "nb_read_frames": str(FRAMES)}, s
+
+
+def test_rgb24_input_identical_to_gvc1d_pipe(clip, weights_path, tmp_path):
+    """-pix_fmt rgb24 reaches the library as rgb24 (no conversion in between): the bytes of
+    gvc1d-pipe encode --pix-fmt rgb24 on the same RGB frames; decoded back as rgb24."""
+    rgb = tmp_path / "clip.rgb"
+    p = ff("-i", clip, "-pix_fmt", "rgb24", "-f", "rawvideo", "-y", rgb, weights=weights_path)
+    assert p.returncode == 0, p.stderr
+    fps = clip.read_bytes()[:80].split(b" F")[1].split(b" ")[0].decode().replace(":", "/")
+    want = run_cli("encode", "-i", rgb, "-s", f"{W}x{H}", "--pix-fmt", "rgb24", "-r", fps, weights=weights_path)
+    assert want.returncode == 0, want.stderr
+    out = tmp_path / "rgb.gvc"
+    p = ff("-i", clip, "-pix_fmt", "rgb24", "-c:v", "libgvc1d", "-y", out, weights=weights_path)
+    assert p.returncode == 0, p.stderr
+    assert out.read_bytes() == want.stdout
+    p = ff("-i", out, "-f", "rawvideo", "-", weights=weights_path)
+    assert p.returncode == 0, p.stderr
+    assert "rgb24" in p.stderr and len(p.stdout) == FRAMES * W * H * 3
