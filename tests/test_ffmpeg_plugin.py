@@ -27,6 +27,12 @@ def _missing() -> str | None:
     for exe in (FFMPEG, FFPROBE):
         if not os.access(exe, os.X_OK):
             return f"{exe.relative_to(REPO)} not built (run ffbridge/ffmpeg/build.sh)"
+    try:
+        p = subprocess.run([str(FFMPEG), "-hide_banner", "-version"], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"{FFMPEG.relative_to(REPO)} does not run: {e}"
+    if p.returncode != 0:  # e.g. libgvc1d.so gone after make clean: rerun ffbridge/ffmpeg/build.sh
+        return f"{FFMPEG.relative_to(REPO)} does not run: {p.stderr.decode(errors='replace').strip()[:200]}"
     return None
 
 

@@ -123,7 +123,7 @@ fi
 
 # ---- 4. configure and build --------------------------------------------------------------------
 EXTERNAL="--enable-libgvc1d"
-ENC="libgvc1d,rawvideo,wrapped_avframe,ac3,aac,pcm_s16le"
+ENC="libgvc1d,rawvideo,wrapped_avframe,mpeg4,ac3,aac,pcm_s16le"
 if pkg-config --exists x264 2>/dev/null; then EXTERNAL="$EXTERNAL --enable-gpl --enable-libx264"; ENC="$ENC,libx264"; fi
 if pkg-config --exists x265 2>/dev/null; then
     case "$EXTERNAL" in *--enable-gpl*) ;; *) EXTERNAL="$EXTERNAL --enable-gpl";; esac
