@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_cli
+from conftest import REPO, needs_ffmpeg, run_cli
 
 FFDIR = REPO / "ffbridge" / "ffmpeg"
 FFMPEG = FFDIR / "bin" / "ffmpeg"
@@ -235,3 +235,27 @@ def test_rgb24_input_identical_to_gvc1d_pipe(clip, weights_path, tmp_path):
     p = ff("-i", out, "-f", "rawvideo", "-", weights=weights_path)
     assert p.returncode == 0, p.stderr
     assert "rgb24" in p.stderr and len(p.stdout) == FRAMES * W * H * 3
+
+
+@needs_ffmpeg
+def test_readme_command_lines_mp4_with_audio_to_mkv_and_back(weights_path, tmp_path):
+    """`ffmpeg -i in.mp4 -c:v libgvc1d out.mkv` and `ffmpeg -i out.mkv out.mp4`, with an audio track
+    (in.mp4: H.264 + AAC, made by the system's ffmpeg)."""
+    src = tmp_path / "in.mp4"
+    p = subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                        "testsrc2=size=48x32:rate=10", "-f", "lavfi", "-i", "sine=frequency=440",
+                        "-t", "0.3", "-pix_fmt", "yuv420p", "-c:a", "aac", str(src)], capture_output=True)
+    if p.returncode != 0:
+        pytest.skip(f"the system's ffmpeg cannot write H.264/AAC mp4: {p.stderr.decode(errors='replace')[-300:]}")
+    mkv, mp4 = tmp_path / "out.mkv", tmp_path / "out.mp4"
+    p = ff("-i", src, "-c:v", "libgvc1d", mkv, weights=weights_path)
+    assert p.returncode == 0, p.stderr
+    assert "gvc1d (libgvc1d)" in p.stderr
+    p = ff("-i", mkv, mp4, weights=weights_path)
+    assert p.returncode == 0, p.stderr
+    p = ff("-v", "error", "-show_entries", "stream=codec_name,nb_frames", "-of", "json", mp4,
+           weights=weights_path, exe=FFPROBE)
+    streams = json.loads(p.stdout)["streams"]
+    # mp4's default video encoder: libx264 when the build has it, else mpeg4
+    assert [s["codec_name"] for s in streams] in (["mpeg4", "aac"], ["h264", "aac"]), streams
+    assert streams[0]["nb_frames"] == "3", streams

@@ -138,10 +138,10 @@ fi
 CONFIG="$ASM --prefix=$BUILD/install --disable-everything --disable-autodetect --disable-doc --disable-debug
  --disable-ffplay --enable-ffmpeg --enable-ffprobe $EXTERNAL
  --enable-encoder=$ENC
- --enable-decoder=libgvc1d,rawvideo,wrapped_avframe,h264,hevc,mpeg4,vp9,av1,png,mjpeg,aac,mp3float,opus,vorbis,flac,pcm_s16le
+ --enable-decoder=libgvc1d,rawvideo,wrapped_avframe,h264,hevc,mpeg4,vp9,av1,png,mjpeg,aac,ac3,mp3float,opus,vorbis,flac,pcm_s16le
  --enable-demuxer=gvc,yuv4mpegpipe,matroska,nut,mov,h264,hevc,rawvideo,image2,wav,mp3,ogg,ivf
  --enable-muxer=gvc,yuv4mpegpipe,matroska,nut,rawvideo,framemd5,md5,framecrc,null,image2,mp4
- --enable-parser=h264,hevc,mpeg4video,vp9,av1,png,mjpeg,aac,mpegaudio,opus,vorbis,flac
+ --enable-parser=h264,hevc,mpeg4video,vp9,av1,png,mjpeg,aac,ac3,mpegaudio,opus,vorbis,flac
  --enable-bsf=h264_mp4toannexb,hevc_mp4toannexb,vp9_superframe,av1_frame_merge,extract_extradata
  --enable-protocol=file,pipe
  --enable-filter=scale,format,null,copy,aresample,aformat,anull,fps,crop,trim,atrim,setpts
