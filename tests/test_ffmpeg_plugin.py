@@ -259,3 +259,16 @@ def test_readme_command_lines_mp4_with_audio_to_mkv_and_back(weights_path, tmp_p
     # mp4's default video encoder: libx264 when the build has it, else mpeg4
     assert [s["codec_name"] for s in streams] in (["mpeg4", "aac"], ["h264", "aac"]), streams
     assert streams[0]["nb_frames"] == "3", streams
+
+
+def test_seeked_gvc1d_stream_is_refused_cleanly(encoded, weights_path, tmp_path):
+    """gvc1d decodes only from frame 0 on: after -ss to the intra frame 2 the muxer refuses to write
+    a .gvc that could not be decoded, and the decoder reports the packet it cannot take (once)."""
+    fps = int(json.loads(ff("-v", "error", "-show_entries", "stream=r_frame_rate", "-of", "json", encoded["mkv"],
+                            weights=weights_path, exe=FFPROBE).stdout)["streams"][0]["r_frame_rate"].split("/")[0])
+    ss = f"{2.4 / fps:.4f}"  # just after the intra frame 2 (intra period 2): the seek lands on it
+    p = ff("-ss", ss, "-i", encoded["mkv"], "-c", "copy", "-y", tmp_path / "cut.gvc", weights=weights_path)
+    assert p.returncode != 0 and "gvc1d packet of frame 2 where frame 0 belongs" in p.stderr, p.stderr
+    p = ff("-ss", ss, "-i", encoded["mkv"], "-f", "null", "-", weights=weights_path)
+    assert p.returncode != 0 and "Traceback" not in p.stderr
+    assert len([ln for ln in p.stderr.splitlines() if "gvc1d decode: frame index 2 out of order" in ln]) == 1, p.stderr
