@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import cli_env, moving_gradient
@@ -182,3 +183,23 @@ def test_prior_stage_changes_the_entropy_model_only(foreman, tmp_path):
     assert json.loads(load_weights(out).metadata["training"])["stages"] == {"rd": 1, "prior": 3}
     rows = [json.loads(line) for line in (tmp_path / "p.log.jsonl").read_text().splitlines()]
     assert rows[-1]["stage"] == "prior" and rows[-1]["step"] == 3
+
+
+def test_trainer_reads_packed_clips_and_refuses_held_out_ones(tmp_path):
+    """--data: the clips of scripts/pack_training_data.py's .npz (machines without network)."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(16, 236, (3, 128, 160), dtype=np.uint8)
+    u = rng.integers(16, 240, (3, 64, 80), dtype=np.uint8)
+    packed = tmp_path / "clips.npz"
+    np.savez(packed, **{"synthetic.y": y, "synthetic.u": u, "synthetic.v": u.copy()})
+    out = tmp_path / "d.safetensors"
+    args = ["--batch", "1", "--frames", "2", "--crop", "128", "--log-every", "1", "--save-every", "1000"]
+    proc, _ = train("--out", str(out), "--config", "tiny", "--steps", "1", "--data", str(packed), *args)
+    assert proc.returncode == 0, proc.stderr
+    from gvc1d_codec.weights import load_weights
+
+    assert json.loads(load_weights(out).metadata["training"])["clips"] == ["synthetic"]
+    held = tmp_path / "held.npz"
+    np.savez(held, **{"carphone.y": y, "carphone.u": u, "carphone.v": u})
+    proc, _ = train("--out", str(tmp_path / "h.safetensors"), "--config", "tiny", "--steps", "1", "--data", str(held), *args)
+    assert proc.returncode != 0 and "training never sees it" in proc.stderr

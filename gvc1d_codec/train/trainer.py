@@ -39,6 +39,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
@@ -76,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lambdas", help="comma-separated rate-distortion lambdas, one per quality level (stored in the config)")
     p.add_argument("--warmup", type=int, default=50)
     p.add_argument("--clips", default="train", help="comma-separated clip names, or 'train'")
+    p.add_argument("--data", help="train on the clips packed in this .npz (scripts/pack_training_data.py) "
+                                  "instead of the clip cache: for machines without network")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--save-every", type=int, default=100)
@@ -126,6 +129,19 @@ def _decoder_only(model: GVC1D) -> None:
 def _clip_list(spec: str) -> list[str]:
     """``--clips``: comma-separated names, or ``train`` for the whole training split."""
     return clip_names("train") if spec == "train" else spec.split(",")
+
+
+def _packed_clips(path: str) -> dict:
+    """``--data``: ``{name: (Y, U, V)}`` from an .npz of scripts/pack_training_data.py (plain
+    arrays, loaded without pickle); held-out clips are refused as for the clip cache."""
+    from ..data.clips import CLIPS
+
+    with np.load(path, allow_pickle=False) as z:
+        names = sorted({k.rsplit(".", 1)[0] for k in z.files})
+        for n in names:
+            if n in CLIPS and CLIPS[n].split != "train":
+                raise SystemExit(f"--data {path}: clip {n} is {CLIPS[n].split!r}: training never sees it")
+        return {n: (z[f"{n}.y"], z[f"{n}.u"], z[f"{n}.v"]) for n in names}
 
 
 def _crops(spec: str) -> list[int]:
@@ -298,9 +314,15 @@ def main(argv: list[str] | None = None) -> int:
             disc.load_state_dict(load_file(str(disc_path)))
         opt_d = torch.optim.Adam(disc.parameters(), lr=args.disc_lr, betas=(0.5, 0.9))
         lecam = LeCam()
-    names = _clip_list(args.clips)
-    datasets = [VideoCropDataset(names, seq_len=args.frames, crop=c, seed=args.seed, skip_unfit=True)
-                for c in _crops(args.crop)]
+    if args.data:
+        packed = _packed_clips(args.data)
+        names = list(packed)
+        datasets = [VideoCropDataset.from_arrays(packed, seq_len=args.frames, crop=c, seed=args.seed, skip_unfit=True)
+                    for c in _crops(args.crop)]
+    else:
+        names = _clip_list(args.clips)
+        datasets = [VideoCropDataset(names, seq_len=args.frames, crop=c, seed=args.seed, skip_unfit=True)
+                    for c in _crops(args.crop)]
     data = datasets[0]
     all_names = sorted({n for d in datasets for n in d.names}, key=names.index)
     gen = torch.Generator().manual_seed((args.seed * 1_000_003 + step) * replicas.world + replicas.rank)
