@@ -176,6 +176,7 @@ class _Run:
 
         item, s, chunk = job.item, job.settings, job.chunks[ci]
         if self.a.mode == "decode":
+            item.output.parent.mkdir(parents=True, exist_ok=True)
             for p in stale_partials(item.output):  # a killed writer's leftovers
                 p.unlink(missing_ok=True)
             ref = self.decode_file.remote(str(item.input), str(item.output), s)

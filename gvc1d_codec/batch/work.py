@@ -18,13 +18,13 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 
 from ..errors import GVC1DError, InputFormatError
 
 # test hook (tests/test_batch.py): "SECONDS:DIR" makes every task write its PID into DIR and sleep
 # SECONDS at a point where it holds work in progress, so a test can kill or interrupt it there
+# (one line per task in DIR/PID)
 TEST_STALL_ENV = "GVC1D_BATCH_TEST_STALL"
 
 _weights_cache: dict = {}
@@ -76,7 +76,8 @@ def _stall(s: Settings) -> None:
     if not s.stall:
         return
     seconds, _, where = s.stall.partition(":")
-    Path(where, str(os.getpid())).touch()
+    with open(Path(where, str(os.getpid())), "a") as f:  # one line per task reaching this point
+        f.write("stall\n")
     time.sleep(float(seconds))
 
 
@@ -155,7 +156,7 @@ def decode_file(path: str, output: str, s: Settings) -> DecodeResult:
         dec = Decoder(header, weights=_weights(s), device=s.device, pix_fmt="yuv420p", threads=s.threads)
         frames = 0
         with atomic_path(output) as tmp, open(tmp, "wb") as out:
-            writer = Y4MWriter(out, header.width, header.height, Fraction(header.fps_num, header.fps_den), dec.color)
+            writer = Y4MWriter(out, header.width, header.height, header.frame_rate, dec.color)
             for packet in PacketReader(f, header):
                 writer.write_frame(dec.decode(packet))
                 frames += 1
