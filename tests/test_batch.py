@@ -113,9 +113,12 @@ def test_items_from_directory_glob_and_manifests(clips, tmp_path):
 
 # ---- runs on the cluster -----------------------------------------------------------------------------
 
-def test_chunked_encode_is_byte_identical_to_serial(cluster, clips, tmp_path):
+def test_chunked_encode_is_byte_identical_to_serial(cluster, clips, tmp_path, capsys):
     out = tmp_path / "out"
-    assert batch("encode", clips, "-o", out, "--intra-period", 4, "--chunk-frames", 4, "--workers", 2) == 0
+    assert batch("encode", clips, "-o", out, "--intra-period", 4, "--chunk-frames", 4, "--progress") == 0
+    err = capsys.readouterr().err
+    assert "16/16" in err and "frame/s" in err and "items 2/2" in err  # the bar: frames, rate, items
+    assert err.strip().splitlines()[-1].endswith(f"2 items: 2 done, 0 skipped, 0 failed; report {out / 'gvc1d-batch.jsonl'}")
     assert (out / "a.gvc").read_bytes() == serial_encode(clips / "a.y4m", 4)  # 3 chunks, joined
     assert (out / "b.gvc").read_bytes() == serial_encode(clips / "b.y4m", 4)
     pipe = run_cli("encode", "-i", clips / "a.y4m", "-o", "-", "--intra-period", "4")

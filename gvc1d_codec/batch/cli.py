@@ -241,8 +241,8 @@ class _Run:
                     w, h = results[0].width, results[0].height
                     rec.update(frames=frames, bpp=round(8 * len(data) / (frames * w * h), 6), bytes=len(data),
                                sha256=file_sha256(item.output))
-            except (OSError, UsageError, Exception) as e:  # noqa: B014 (one failed item must not stop the run)
-                error = str(e) if not isinstance(e, OSError) else f"cannot write {item.output}: {e.strerror}"
+            except Exception as e:  # one failed item must not stop the run
+                error = f"cannot write {item.output}: {e.strerror}" if isinstance(e, OSError) else str(e)
         rec.update(status="failed" if error else "ok", error=error, seconds=round(time.monotonic() - job.t0, 3))
         self.report.write(**rec)
         self.items_done += 1
@@ -343,8 +343,13 @@ def run(a: argparse.Namespace) -> int:
 
             local = a.address is None
             workers = a.workers or max(1, available_cores() // a.threads)
-            ray.init(address=a.address, num_cpus=workers * a.threads if local else None,
-                     include_dashboard=False if local else None, logging_level=logging.ERROR, log_to_driver=False)
+            try:
+                ray.init(address=a.address, num_cpus=workers * a.threads if local else None,
+                         include_dashboard=False if local else None, logging_level=logging.ERROR, log_to_driver=False)
+            except (ConnectionError, RuntimeError, ValueError) as e:
+                text = str(e).strip().splitlines()
+                where = f"the Ray cluster at {a.address}" if a.address else "a local Ray cluster"
+                raise UsageError(f"cannot start or join {where}" + (f": {text[0]}" if text else "")) from None
         progress = _Progress(a.progress, sum(j.frames or 0 for j in todo))
         r = _Run(a, items, report, progress)
         r.items_done, r.failed = skipped + failed_early, failed_early
