@@ -165,18 +165,21 @@ def test_manifest_settings_rerun_skips_and_redoes_changed(cluster, clips, tmp_pa
 
 def test_failed_item_is_retried_then_recorded_while_the_rest_go_on(cluster, clips, tmp_path, capsys):
     (tmp_path / "cut.y4m").write_bytes(y4m_bytes(moving_gradient(16, 16, 2))[:-7])
+    (tmp_path / "empty.y4m").write_bytes(y4m_bytes(moving_gradient(16, 16, 1)).split(b"FRAME")[0])
     (tmp_path / "jobs.jsonl").write_text("\n".join(json.dumps(r) for r in [
         {"input": str(clips / "b.y4m"), "output": "bad-quality.gvc", "quality": 99},  # fails in the worker
         {"input": str(tmp_path / "cut.y4m")},                                          # fails in the plan
+        {"input": str(tmp_path / "empty.y4m")},                                        # no frames
         {"input": str(clips / "b.y4m"), "output": "good.gvc"},
     ]) + "\n")
     assert batch("encode", tmp_path / "jobs.jsonl", "--retries", 1) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith(PREFIX) and "2 of 3 items failed" in err[-1]
+    assert err[-1].startswith(PREFIX) and "3 of 4 items failed" in err[-1]
     recs = {Path(r["output"]).name: r for r in records(tmp_path / "gvc1d-batch.jsonl")}
     bad = recs["bad-quality.gvc"]
     assert (bad["status"], bad["attempts"]) == ("failed", 2) and "quality 99 out of range" in bad["error"]
     assert recs["cut.gvc"]["status"] == "failed" and "truncated frame 1" in recs["cut.gvc"]["error"]
+    assert recs["empty.gvc"]["status"] == "failed" and "no frames" in recs["empty.gvc"]["error"]
     assert recs["good.gvc"]["status"] == "ok" and (tmp_path / "good.gvc").is_file()
     assert not (tmp_path / "bad-quality.gvc").exists() and not (tmp_path / "cut.gvc").exists()
 

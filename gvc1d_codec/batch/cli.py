@@ -329,13 +329,15 @@ def run(a: argparse.Namespace) -> int:
                 continue
             try:
                 offsets, _ = y4m_frame_offsets(item.input)
-            except Exception as e:  # unreadable or malformed input: this item fails, the others go on
+                if not offsets:
+                    raise UsageError("no frames to encode")
+            except Exception as e:  # unreadable, malformed or empty input: this item fails, the others go on
                 msg = getattr(e, "strerror", None) or str(e)
                 report.write(item=str(item.input), output=str(item.output), mode=a.mode, status="failed",
                              error=f"{item.input.name}: {msg}", attempts=0, seconds=0.0)
                 failed_early += 1
                 continue
-            todo.append(_Job(item, s, plan_chunks(offsets, s.intra_period, a.chunk_frames) or [None], len(offsets)))
+            todo.append(_Job(item, s, plan_chunks(offsets, s.intra_period, a.chunk_frames), len(offsets)))
         skipped = len(items) - len(todo) - failed_early
         own = not ray.is_initialized()
         if own and todo:
