@@ -194,6 +194,18 @@ def _wait_for_pid(d: Path, timeout: float = 90) -> int:
     raise AssertionError("no task reached the test hook")
 
 
+def test_chunks_run_in_parallel_on_different_workers(cluster, clips, tmp_path, monkeypatch):
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    monkeypatch.setenv(TEST_STALL_ENV, f"4:{pids}")  # each chunk holds its worker 4 s
+    assert batch("encode", clips / "a.y4m", "-o", tmp_path, "--intra-period", 4, "--chunk-frames", 8) == 0  # 8 + 3
+    starts = {p.name: [float(t) for t in p.read_text().split()] for p in pids.iterdir()}
+    assert len(starts) == 2 and all(len(t) == 1 for t in starts.values())  # two workers, one chunk each
+    (t1,), (t2,) = starts.values()
+    assert abs(t1 - t2) < 4  # at the same time
+    assert (tmp_path / "a.gvc").read_bytes() == serial_encode(clips / "a.y4m", 4)
+
+
 def test_killed_worker_loses_nothing(cluster, clips, tmp_path, monkeypatch):
     pids = tmp_path / "pids"
     pids.mkdir()

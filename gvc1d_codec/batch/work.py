@@ -76,8 +76,8 @@ def _stall(s: Settings) -> None:
     if not s.stall:
         return
     seconds, _, where = s.stall.partition(":")
-    with open(Path(where, str(os.getpid())), "a") as f:  # one line per task reaching this point
-        f.write("stall\n")
+    with open(Path(where, str(os.getpid())), "a") as f:  # one line per task reaching this point: when
+        f.write(f"{time.time()}\n")
     time.sleep(float(seconds))
 
 
