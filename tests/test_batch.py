@@ -194,6 +194,23 @@ def _wait_for_pid(d: Path, timeout: float = 90) -> int:
     raise AssertionError("no task reached the test hook")
 
 
+def test_tasks_are_pinned_to_their_threads(cluster):
+    from gvc1d_codec.batch.cli import task_options
+
+    def probe():  # nested: shipped by value (workers cannot import this test module)
+        import os
+
+        import torch
+
+        import gvc1d_codec
+
+        return os.environ.get("OMP_NUM_THREADS"), torch.get_num_threads(), gvc1d_codec.__file__
+
+    omp, threads, package = ray.get(ray.remote(probe).options(**task_options(2, 0)).remote())
+    assert (omp, threads) == ("2", 2)
+    assert Path(package).resolve() == Path(batch_cli.__file__).resolve().parents[1] / "__init__.py"  # this checkout
+
+
 def test_chunks_run_in_parallel_on_different_workers(cluster, clips, tmp_path, monkeypatch):
     pids = tmp_path / "pids"
     pids.mkdir()

@@ -152,6 +152,17 @@ def _task_error(e: BaseException) -> str:
     return f"{name}: {text[0]}" if text else name
 
 
+def task_options(threads: int, retries: int) -> dict:
+    """Ray options of every task: ``threads`` CPUs reserved and as many OpenMP/torch threads (set
+    before the worker imports torch, and again by the Encoder's ``threads``), Ray's reruns of a task
+    whose worker died, and a PYTHONPATH so that the workers of a local cluster import this very
+    package (they would not see an uninstalled checkout; a path missing on a node is ignored there)."""
+    env = {"OMP_NUM_THREADS": str(threads), "OMP_WAIT_POLICY": "PASSIVE"}
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    return dict(num_cpus=threads, max_retries=retries, retry_exceptions=False, runtime_env={"env_vars": env})
+
+
 class _Run:
     def __init__(self, a: argparse.Namespace, items: list, report, progress):
         import ray
@@ -162,11 +173,7 @@ class _Run:
         self.pending: dict = {}  # ObjectRef -> (job, chunk index)
         self.jobs: list[_Job] = []
         self.items_total, self.items_done, self.failed = len(items), 0, 0
-        env = {"OMP_NUM_THREADS": str(a.threads), "OMP_WAIT_POLICY": "PASSIVE"}
-        # workers import this very package (a local cluster's workers do not see an uninstalled checkout)
-        root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
-        opts = dict(num_cpus=a.threads, max_retries=a.retries, retry_exceptions=False, runtime_env={"env_vars": env})
+        opts = task_options(a.threads, a.retries)
         self.encode_chunk = ray.remote(work.encode_chunk).options(**opts)
         self.encode_via_ffmpeg = ray.remote(work.encode_via_ffmpeg).options(**opts)
         self.decode_file = ray.remote(work.decode_file).options(**opts)
