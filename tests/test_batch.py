@@ -127,7 +127,9 @@ def test_chunked_encode_is_byte_identical_to_serial(cluster, clips, tmp_path, ca
     a = recs["a.y4m"]
     assert (a["status"], a["frames"], a["bytes"], a["error"]) == ("ok", 11, (out / "a.gvc").stat().st_size, None)
     assert a["bpp"] == pytest.approx(8 * a["bytes"] / (11 * 64 * 48), abs=1e-5) and a["seconds"] > 0
-    assert set(a) == {"item", "output", "mode", "status", "frames", "bpp", "seconds", "bytes", "sha256", "attempts", "error"}
+    assert set(a) == {"item", "output", "mode", "status", "frames", "bpp", "seconds", "bytes", "sha256", "attempts", "error",
+                      "quality", "intra_period"}
+    assert (a["quality"], a["intra_period"]) == (2, 4)  # the test model's middle level
     assert not list(out.glob(".*partial*"))
 
     # decode: the same Y4M as gvc1d-pipe decode
@@ -161,6 +163,12 @@ def test_manifest_settings_rerun_skips_and_redoes_changed(cluster, clips, tmp_pa
     assert last == {"a.y4m": "ok", "b.y4m": "skipped"}
     assert (tmp_path / "a.gvc").read_bytes() == good
     assert load_done(tmp_path / "gvc1d-batch.jsonl")[str(tmp_path / "a.gvc")]["status"] == "ok"
+
+    # other settings asked for: b (intra period from the command line) is done again, a (manifest) is not
+    assert batch("encode", tmp_path / "jobs.csv", "--intra-period", 3) == 0
+    last = {Path(r["item"]).name: (r["status"], r["intra_period"]) for r in records(tmp_path / "gvc1d-batch.jsonl")[6:]}
+    assert last == {"a.y4m": ("skipped", 8), "b.y4m": ("ok", 3)}
+    assert read_header(io.BytesIO((tmp_path / "b.gvc").read_bytes())).intra_period == 3
 
 
 def test_failed_item_is_retried_then_recorded_while_the_rest_go_on(cluster, clips, tmp_path, capsys):

@@ -14,7 +14,8 @@ Nothing is lost: the driver alone writes ``.gvc`` outputs, atomically, from the 
 return; a worker that dies is replaced and its task run again by Ray (``max_retries``); a task
 that fails is retried up to ``--retries`` times and then its item is recorded as failed while the
 others go on; Ctrl-C cancels the tasks and removes every temporary file; a rerun skips the items
-whose output still has the size and SHA-256 recorded in the report (:mod:`.report`).
+whose output still has the size and SHA-256 recorded in the report, made with the same settings
+(:mod:`.report`).
 
 Exit status (like gvc1d-pipe): 0 all items done or skipped, 1 an item failed or an error (one line
 ``gvc1d-batch: error: ...``), 2 bad command line, 130 interrupted, 143 terminated.
@@ -22,6 +23,7 @@ Exit status (like gvc1d-pipe): 0 all items done or skipped, 1 an item failed or 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import signal
 import sys
@@ -223,6 +225,7 @@ class _Run:
                     self.finish(job)
 
     def finish(self, job: _Job, error: str | None = None) -> None:
+        from ..bitstream import read_header
         from ..io.atomic import atomic_write
         from .work import file_sha256, join_chunks
 
@@ -246,6 +249,8 @@ class _Run:
                     item.output.parent.mkdir(parents=True, exist_ok=True)
                     atomic_write(item.output, data)
                     w, h = results[0].width, results[0].height
+                    header = read_header(io.BytesIO(results[0].header))
+                    rec.update(quality=header.quality, intra_period=header.intra_period)
                     rec.update(frames=frames, bpp=round(8 * len(data) / (frames * w * h), 6), bytes=len(data),
                                sha256=file_sha256(item.output))
             except Exception as e:  # one failed item must not stop the run
@@ -324,13 +329,12 @@ def run(a: argparse.Namespace) -> int:
     failed_early = 0
     try:
         for item in items:
-            if rep.still_valid(done.get(str(item.output)), item.output):
-                old = done[str(item.output)]
-                report.write(**{**old, "item": str(item.input), "status": "skipped", "seconds": 0.0, "attempts": 0})
-                continue
             s = Settings(weights, item.quality if item.quality is not None else a.quality,
                          item.intra_period if item.intra_period is not None else a.intra_period,
                          a.threads, a.device, os.environ.get(TEST_STALL_ENV) or None)
+            if rep.still_valid(done.get(str(item.output)), item, s.quality, s.intra_period):
+                report.write(**{**done[str(item.output)], "status": "skipped", "seconds": 0.0, "attempts": 0})
+                continue
             if a.mode == "decode" or item.via_ffmpeg:
                 todo.append(_Job(item, s, [None], None))
                 continue

@@ -4,11 +4,14 @@ One line per item and attempt outcome, appended and flushed (fsync) as each item
 report survives a crash or Ctrl-C of the driver up to the last finished item:
 
     {"item": "in/a.y4m", "output": "out/a.gvc", "mode": "encode", "status": "ok", "frames": 64,
-     "bpp": 0.031, "seconds": 12.5, "bytes": 10422, "sha256": "...", "attempts": 1, "error": null}
+     "bpp": 0.031, "seconds": 12.5, "bytes": 10422, "sha256": "...", "attempts": 1, "error": null,
+     "quality": 2, "intra_period": 32}
 
-``status`` is ``ok``, ``skipped`` (already done by an earlier run) or ``failed``. A rerun skips an
-item whose output exists with the size and SHA-256 of its last ``ok``/``skipped`` record: a file
-replaced, truncated or edited since is done again. A torn last line (the driver killed while
+``status`` is ``ok``, ``skipped`` (already done by an earlier run) or ``failed``; encode records
+also carry the stream's ``quality`` and ``intra_period``. A rerun skips an item whose output exists
+with the size and SHA-256 of its last ``ok``/``skipped`` record, from the same input and (encode)
+with the quality and intra period asked for now: a file replaced, truncated or edited since, or
+asked for with other settings, is done again. A torn last line (the driver killed while
 writing it) is ignored.
 """
 from __future__ import annotations
@@ -19,7 +22,8 @@ from pathlib import Path
 
 from .work import file_sha256
 
-FIELDS = ("item", "output", "mode", "status", "frames", "bpp", "seconds", "bytes", "sha256", "attempts", "error")
+FIELDS = ("item", "output", "mode", "status", "frames", "bpp", "seconds", "bytes", "sha256", "attempts", "error",
+          "quality", "intra_period")
 
 
 def load_done(report: Path) -> dict[str, dict]:
@@ -42,16 +46,20 @@ def load_done(report: Path) -> dict[str, dict]:
     return done
 
 
-def still_valid(record: dict | None, output: Path) -> bool:
-    """Is ``output`` the file that ``record`` describes (same size, same SHA-256)?"""
-    if not record or not isinstance(record.get("sha256"), str):
+def still_valid(record: dict | None, item, quality: int | None, intra_period: int | None) -> bool:
+    """Is ``item.output`` the file that ``record`` describes (same size, same SHA-256), made from the
+    same input with the settings asked for now (``quality`` None: any; encode only)?"""
+    if not record or not isinstance(record.get("sha256"), str) or record.get("item") != str(item.input):
+        return False
+    if record.get("mode") == "encode" and ((quality is not None and record.get("quality") != quality)
+                                           or record.get("intra_period") != intra_period):
         return False
     try:
-        if output.stat().st_size != record.get("bytes"):
+        if item.output.stat().st_size != record.get("bytes"):
             return False
     except OSError:
         return False
-    return file_sha256(output) == record["sha256"]
+    return file_sha256(item.output) == record["sha256"]
 
 
 class Report:
