@@ -111,6 +111,28 @@ def test_items_from_directory_glob_and_manifests(clips, tmp_path):
         collect_items(str(tmp_path / "dup.csv"), "encode", None)
 
 
+def test_joiner_writes_chunks_in_order_as_they_arrive(tmp_path):
+    from gvc1d_codec.batch.work import ChunkJoiner, ChunkResult, join_chunks
+
+    head = b"HEADER"
+    chunks = [ChunkResult(head, [("I", bytes([k])), ("P", bytes([k, k]))], 2, 16, 16, 0.1) for k in range(3)]
+    j = ChunkJoiner(tmp_path / "o.gvc")
+    j.add(2, chunks[2])
+    assert not j.tmp.exists() and j.next_chunk == 0  # waits for chunk 0
+    j.add(0, chunks[0])
+    assert j.tmp.exists() and j.next_chunk == 1 and j.frames == 2
+    j.add(1, chunks[1])
+    assert (j.next_chunk, j.frames) == (3, 6) and not (tmp_path / "o.gvc").exists()
+    j.commit()
+    assert (tmp_path / "o.gvc").read_bytes() == join_chunks(chunks) and j.bytes == len(join_chunks(chunks))
+    j = ChunkJoiner(tmp_path / "p.gvc")
+    j.add(0, chunks[0])
+    j.abort()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.gvc"]
+    with pytest.raises(GVC1DError, match="intra"):
+        ChunkJoiner(tmp_path / "q.gvc").add(0, ChunkResult(head, [("P", b"x")], 1, 16, 16, 0.1))
+
+
 # ---- runs on the cluster -----------------------------------------------------------------------------
 
 def test_chunked_encode_is_byte_identical_to_serial(cluster, clips, tmp_path, capsys):

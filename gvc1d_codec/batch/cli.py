@@ -11,7 +11,7 @@ that many torch/OpenMP threads; results are collected as they finish (``ray.wait
 progress bar (items, frames/s, ETA) moves per chunk and finished items are reported at once.
 
 Nothing is lost: the driver alone writes ``.gvc`` outputs, atomically, from the packets the tasks
-return; a worker that dies is replaced and its task run again by Ray (``max_retries``); a task
+return (appended in order as the chunks arrive, so its memory does not grow with the video); a worker that dies is replaced and its task run again by Ray (``max_retries``); a task
 that fails is retried up to ``--retries`` times and then its item is recorded as failed while the
 others go on; Ctrl-C cancels the tasks and removes every temporary file; a rerun skips the items
 whose output still has the size and SHA-256 recorded in the report, made with the same settings
@@ -29,7 +29,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 PROG = "gvc1d-batch"
@@ -133,6 +133,7 @@ class _Job:
     results: dict = field(default_factory=dict)
     attempts: dict = field(default_factory=dict)
     refs: set = field(default_factory=set)
+    joiner: object = None  # encode: the ChunkJoiner writing the output as chunks arrive
     t0: float = field(default_factory=time.monotonic)
     over: bool = False
 
@@ -198,6 +199,10 @@ class _Run:
         self.pending[ref] = (job, ci)
 
     def start(self, job: _Job) -> None:
+        from .work import ChunkJoiner
+
+        if self.a.mode == "encode":
+            job.joiner = ChunkJoiner(job.item.output)
         self.jobs.append(job)
         for ci in range(len(job.chunks)):
             self.submit(job, ci)
@@ -219,6 +224,14 @@ class _Run:
                     else:
                         self.finish(job, error=_task_error(e))
                     continue
+                if job.joiner is not None:  # encode: written at once, in order (memory stays bounded)
+                    try:
+                        job.joiner.add(ci, result)
+                    except Exception as e:
+                        self.finish(job, error=f"cannot write {job.item.output}: {e.strerror}"
+                                    if isinstance(e, OSError) else str(e))
+                        continue
+                    result = replace(result, packets=[])
                 job.results[ci] = result
                 self.progress.update(getattr(result, "frames", 0))
                 if len(job.results) == len(job.chunks):
@@ -226,8 +239,8 @@ class _Run:
 
     def finish(self, job: _Job, error: str | None = None) -> None:
         from ..bitstream import read_header
-        from ..io.atomic import atomic_write
-        from .work import file_sha256, join_chunks
+        from ..io.atomic import signals_held
+        from .work import file_sha256
 
         job.over = True
         for ref in list(job.refs):  # the item's other chunks are of no use now
@@ -241,20 +254,19 @@ class _Run:
                     r = job.results[0]
                     rec.update(frames=r.frames, bpp=round(r.bpp, 6), bytes=r.bytes, sha256=r.sha256)
                 else:
-                    results = [job.results[i] for i in range(len(job.chunks))]
-                    frames = sum(r.frames for r in results)
-                    if frames == 0:
+                    first, joined = job.results[0], job.joiner
+                    if joined.frames == 0:
                         raise UsageError("the input has no frames")
-                    data = join_chunks(results)
-                    item.output.parent.mkdir(parents=True, exist_ok=True)
-                    atomic_write(item.output, data)
-                    w, h = results[0].width, results[0].height
-                    header = read_header(io.BytesIO(results[0].header))
-                    rec.update(quality=header.quality, intra_period=header.intra_period)
-                    rec.update(frames=frames, bpp=round(8 * len(data) / (frames * w * h), 6), bytes=len(data),
-                               sha256=file_sha256(item.output))
+                    with signals_held():
+                        joined.commit()
+                    header = read_header(io.BytesIO(first.header))
+                    rec.update(frames=joined.frames, bpp=round(8 * joined.bytes / (joined.frames * first.width * first.height), 6),
+                               bytes=joined.bytes, sha256=file_sha256(item.output),
+                               quality=header.quality, intra_period=header.intra_period)
             except Exception as e:  # one failed item must not stop the run
                 error = f"cannot write {item.output}: {e.strerror}" if isinstance(e, OSError) else str(e)
+        if error is not None and job.joiner is not None:
+            job.joiner.abort()
         rec.update(status="failed" if error else "ok", error=error, seconds=round(time.monotonic() - job.t0, 3))
         self.report.write(**rec)
         self.items_done += 1
@@ -270,11 +282,14 @@ class _Run:
             self.ray.cancel(ref, force=True)
         if refs:
             self.ray.wait(refs, num_returns=len(refs), timeout=10)
-        if self.a.mode == "decode":
-            for job in self.jobs:
-                if not job.over:
-                    for p in stale_partials(job.item.output):
-                        p.unlink(missing_ok=True)
+        for job in self.jobs:
+            if job.over:
+                continue
+            if job.joiner is not None:
+                job.joiner.abort()
+            if self.a.mode == "decode":
+                for p in stale_partials(job.item.output):
+                    p.unlink(missing_ok=True)
         self.pending.clear()
 
 

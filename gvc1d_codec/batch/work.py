@@ -180,21 +180,66 @@ def stale_partials(output: Path) -> list[Path]:
     return sorted(output.parent.glob(f".{glob.escape(output.name)}.partial-*"))
 
 
-def join_chunks(results: list[ChunkResult]) -> bytes:
-    """One ``.gvc`` from the chunks of an item, in frame order: the first chunk's header, then
-    every packet re-packed with its index in the whole stream (the only bytes that differ from a
-    serial encode: index and CRC). A chunk that does not start with an intra frame (a wrong plan)
-    or was coded with other settings is refused rather than joined into an undecodable file."""
+def pack_chunk(r: ChunkResult, first_index: int, header: bytes) -> bytes:
+    """A chunk's packets re-packed with their index in the whole stream (the only bytes that differ
+    from a serial encode: index and CRC). A chunk that does not start with an intra frame (a wrong
+    plan) or was coded with other settings (``header``) is refused rather than joined into an
+    undecodable file."""
     from ..bitstream import Packet, pack_packet
 
-    out = [results[0].header]
-    index = 0
+    if r.header != header:
+        raise GVC1DError("chunks of one item were coded with different settings")
+    if r.packets and r.packets[0][0] != "I":
+        raise GVC1DError(f"the chunk at frame {first_index} does not start with an intra frame")
+    return b"".join(pack_packet(Packet(t, first_index + k, payload)) for k, (t, payload) in enumerate(r.packets))
+
+
+def join_chunks(results: list[ChunkResult]) -> bytes:
+    """One ``.gvc`` in memory from the chunks of an item, in frame order (the driver writes them
+    to the file as they come instead: :class:`ChunkJoiner`)."""
+    out, index = [results[0].header], 0
     for r in results:
-        if r.header != results[0].header:
-            raise GVC1DError("chunks of one item were coded with different settings")
-        if r.packets and r.packets[0][0] != "I":
-            raise GVC1DError(f"the chunk at frame {index} does not start with an intra frame")
-        for frame_type, payload in r.packets:
-            out.append(pack_packet(Packet(frame_type, index, payload)))
-            index += 1
+        out.append(pack_chunk(r, index, results[0].header))
+        index += r.frames
     return b"".join(out)
+
+
+class ChunkJoiner:
+    """Writes an item's ``.gvc`` while its chunks arrive: each chunk is appended, renumbered, as soon
+    as all chunks before it are written, so the driver holds only chunks that finished early, not
+    the whole compressed video. The file is written under :func:`~gvc1d_codec.io.atomic.partial_name`
+    and renamed by :meth:`commit`; :meth:`abort` removes it (the same contract as ``atomic_path``)."""
+
+    def __init__(self, output: Path):
+        from ..io.atomic import partial_name
+
+        self.output, self.tmp = output, partial_name(output)
+        self._f = None
+        self._header: bytes | None = None
+        self._waiting: dict[int, ChunkResult] = {}
+        self.next_chunk = self.frames = self.bytes = 0
+
+    def add(self, chunk: int, r: ChunkResult) -> None:
+        self._waiting[chunk] = r
+        while self.next_chunk in self._waiting:
+            r = self._waiting.pop(self.next_chunk)
+            if self._f is None:
+                self.output.parent.mkdir(parents=True, exist_ok=True)
+                self._f = open(self.tmp, "wb")
+                self._header = r.header
+                self._f.write(r.header)
+                self.bytes += len(r.header)
+            data = pack_chunk(r, self.frames, self._header)
+            self._f.write(data)
+            self.bytes += len(data)
+            self.frames += r.frames
+            self.next_chunk += 1
+
+    def commit(self) -> None:
+        self._f.close()
+        os.replace(self.tmp, self.output)
+
+    def abort(self) -> None:
+        if self._f is not None:
+            self._f.close()
+            self.tmp.unlink(missing_ok=True)
