@@ -282,8 +282,11 @@ def test_ctrl_c_leaves_no_partial_output(cluster, clips, tmp_path):
     env = cli_env()
     env[TEST_STALL_ENV] = f"60:{pids}"  # the decode stalls with its first frame written to the temporary file
     out = tmp_path / "out"
+    # SIGINT back to its default in the child: a test run started in the background (`cmd &`
+    # without job control) ignores it, and Python then installs no KeyboardInterrupt handler
     p = subprocess.Popen(BATCH + ["decode", str(gvc), "-o", str(out), "--address", cluster], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         _wait_for_pid(pids)
         assert list(out.glob(".a.y4m.partial-*"))  # the worker is mid-write
