@@ -8,8 +8,8 @@ pictures are the float model's low-delay reconstructions (frame 0 intra), exactl
 loop :func:`gvc1d_codec.train.loss.unroll`. Quality: PSNR-YUV ((6Y+U+V)/8) of the 8-bit 4:2:0
 planes after the codec's one colour conversion, as in the model card's table, and PSNR-RGB.
 
-For models with block motion (``motion_block``) the motion vectors are not coded yet;
-``mv_bpp`` estimates their cost as the zeroth-order entropy, over the whole clip, of each
+For models with block motion (``motion_block``) this float path does not count the motion
+vectors' bits (the codec codes them with integer tables, docs/bitstream.md); ``mv_bpp`` estimates their cost as the zeroth-order entropy, over the whole clip, of each
 component's difference to its left neighbour (the first block of a row: to zero), in bits per
 pixel. It is reported separately and not included in ``bpp``.
 """
