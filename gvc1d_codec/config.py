@@ -42,6 +42,9 @@ class ModelConfig:
     # search range in px (encoder side).
     motion_block: int = 0
     motion_search: int = 16
+    # Overlapped block motion compensation (model/motion.py::warp_overlapped) instead of the
+    # block copy: no block edges in the reference (the copy put 16 px edges into predicted frames).
+    motion_overlap: bool = False
     # Latent tokens per window that take part in the global layers (0 = all): caps the global
     # attention's cost at large frames (1080p with 64 px windows: 510 windows).
     global_tokens: int = 0

@@ -33,7 +33,7 @@ import torch
 from .entropy.model import EntropyContext
 from .entropy.prior import ContextGraph
 from .model.gvc1d import GVC1D
-from .model.motion import warp
+from .model.motion import compensate
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
     if not intra and cfg.motion_block:
         if motion is not None:
             mv = motion.to(ref.device)
-            ref = warp(ref, mv, cfg.motion_block)
+            ref = compensate(ref, mv, cfg.motion_block, cfg.motion_overlap)
         elif x is not None:
             ref, mv = model.motion_reference(x, ref)
         else:

@@ -1,4 +1,5 @@
 """Block motion (model/motion.py): the warp is an exact gather; estimation is integer and repeatable."""
+import pytest
 import torch
 
 from gvc1d_codec.model.motion import estimate_motion, warp
@@ -55,3 +56,26 @@ def test_odd_sizes_and_gradients_through_the_reference():
     assert mv.shape == (1, 2, 3, 4)
     warp(ref, mv + 1, 16).sum().backward()
     assert ref.grad is not None and ref.grad.sum() == 3 * 40 * 56
+
+
+def test_overlapped_compensation_is_the_copy_for_one_vector_and_has_no_block_edges():
+    from gvc1d_codec.metrics import grid_artefact
+    from gvc1d_codec.model.motion import compensate, warp, warp_overlapped
+
+    torch.manual_seed(0)
+    yy, xx = torch.meshgrid(torch.arange(64.0), torch.arange(96.0), indexing="ij")
+    ref = (0.5 + 0.3 * torch.sin(xx / 5) * torch.cos(yy / 7)).expand(1, 3, 64, 96).contiguous()
+    same = torch.zeros(1, 2, 4, 6, dtype=torch.long)
+    same[:, 0], same[:, 1] = 2, -3
+    assert torch.allclose(warp_overlapped(ref, same, 16), warp(ref, same, 16), atol=1e-6)
+    mixed = torch.randint(-4, 5, (1, 2, 4, 6))
+    copy, obmc = warp(ref, mixed, 16), warp_overlapped(ref, mixed, 16)
+    assert torch.equal(compensate(ref, mixed, 16, False), copy)
+    assert torch.equal(compensate(ref, mixed, 16, True), obmc)
+    src = (ref[0, 0] * 255).numpy()
+    grid_copy = grid_artefact(src, (copy[0, 0] * 255).numpy())
+    grid_obmc = grid_artefact(src, (obmc[0, 0] * 255).numpy())
+    assert grid_obmc < grid_copy and grid_obmc < 1.3, (grid_copy, grid_obmc)
+    assert torch.equal(warp_overlapped(ref, mixed, 16), obmc)  # deterministic
+    with pytest.raises(ValueError, match="does not fit"):
+        warp_overlapped(ref, mixed[:, :, :3], 16)

@@ -31,7 +31,18 @@ def panning(frame: VideoFrame, n: int, dy: int = 2, dx: int = 4) -> list[VideoFr
     return out
 
 
-def test_encoder_and_decoder_move_the_reference_identically(real_frames, motion_loaded):
+@pytest.fixture(scope="module")
+def overlap_loaded(tmp_path_factory):
+    from conftest import SMALL_MOTION, build_weights
+
+    path = build_weights(tmp_path_factory.mktemp("w") / "overlap.safetensors", seed=0,
+                         config=dict(SMALL_MOTION, name="test-overlap", motion_overlap=True))
+    return load_weights(path)
+
+
+@pytest.mark.parametrize("model", ["motion_loaded", "overlap_loaded"])
+def test_encoder_and_decoder_move_the_reference_identically(real_frames, model, request):
+    motion_loaded = request.getfixturevalue(model)
     frames = panning(real_frames[0], 4)
     f0 = frames[0]
     enc = Encoder(f0.width, f0.height, quality=2, intra_period=-1, weights=motion_loaded)

@@ -31,7 +31,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..entropy.intnet import FRAC, round_ste
 from ..entropy.prior import IntegerContextModel
-from .motion import estimate_motion, warp
+from .motion import compensate, estimate_motion
 from .conv import AnalysisStem, ContextPyramid, ContextualDecoder, copy_gate
 from .refiner import PixelRefiner
 from .transformer import LocalGlobalStack, window_position_embedding
@@ -226,7 +226,7 @@ class GVC1D(nn.Module):
         if not cfg.motion_block:
             return x_prev, None
         mv = estimate_motion(x, x_prev, cfg.motion_block, cfg.motion_search)
-        return warp(x_prev, mv, cfg.motion_block), mv
+        return compensate(x_prev, mv, cfg.motion_block, cfg.motion_overlap), mv
 
     def last_layer(self) -> torch.Tensor:
         """The weight of the synthesis' last layer (the adaptive adversarial weight is measured there)."""

@@ -11,6 +11,11 @@ integer motion vector per ``block`` x ``block`` block::
 
 * :func:`warp` is a gather with integer indices: no float arithmetic touches a pixel, so the
   decoder's reference is exactly the encoder's (given the same x̂_{t-1}), on every machine.
+* :func:`warp_overlapped` (configs with ``motion_overlap``): overlapped block motion
+  compensation. Each pixel blends the predictions of the four blocks whose centres surround it,
+  with bilinear (triangular) window weights in 1/(2*block) steps, so block edges do not appear in
+  the reference. The weights are exact dyadic fractions and the sum runs in a fixed order; only
+  pixels are computed in float (the entropy model never sees them).
 * :func:`estimate_motion` compares integer luma (R + G + B in 8-bit steps, 0..765) by integer
   SAD, so its choice does not depend on float summation order either. It is hierarchical: an
   exhaustive search of +-``search / 2^levels`` on a 2^levels-downsampled picture, then +-1
@@ -25,7 +30,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["estimate_motion", "warp", "ZERO_MV_BIAS"]
+__all__ = ["estimate_motion", "warp", "warp_overlapped", "compensate", "ZERO_MV_BIAS"]
 
 ZERO_MV_BIAS = 2
 """The zero vector wins unless another one saves more than this many luma steps per pixel of the
@@ -49,6 +54,44 @@ def warp(reference: torch.Tensor, mv: torch.Tensor, block: int) -> torch.Tensor:
     ix = (torch.arange(w, device=mv.device)[None, :] + mv[:, 1]).clamp_(0, w - 1)
     index = (iy * w + ix).view(b, 1, h * w).expand(b, c, h * w)
     return reference.reshape(b, c, h * w).gather(2, index).view(b, c, h, w)
+
+
+def warp_overlapped(reference: torch.Tensor, mv: torch.Tensor, block: int) -> torch.Tensor:
+    """Overlapped block motion compensation (see the module doc): ``reference`` [B, C, H, W]
+    (float), ``mv`` as for :func:`warp`. Where the four surrounding blocks share a vector, this is
+    that vector's block copy (up to float rounding of weights that sum to 1)."""
+    b, c, h, w = reference.shape
+    bh, bw = -(-h // block), -(-w // block)
+    if mv.shape != (b, 2, bh, bw):
+        raise ValueError(f"motion field {tuple(mv.shape)} does not fit a {h}x{w} picture in {block} px blocks")
+    mv = mv.long()
+    dev = mv.device
+
+    def axis(n: int, blocks: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        # pixel p lies between the centres of blocks k0 and k0 + 1 (clamped at the picture's edge),
+        # at fraction a = ((2p + 1) - block * (2 k0 + 1)) / (2 block): exact in float
+        p2 = 2 * torch.arange(n, device=dev) + 1
+        k0 = torch.div(p2 - block, 2 * block, rounding_mode="floor")
+        a = (p2 - block * (2 * k0 + 1)).to(reference.dtype) / (2 * block)
+        return k0.clamp(0, blocks - 1), (k0 + 1).clamp(0, blocks - 1), a
+
+    y0, y1, ay = axis(h, bh)
+    x0, x1, ax = axis(w, bw)
+    flat = reference.reshape(b, c, h * w)
+    out = torch.zeros_like(reference)
+    for ky, wy in ((y0, 1 - ay), (y1, ay)):
+        for kx, wx in ((x0, 1 - ax), (x1, ax)):
+            v = mv[:, :, ky][:, :, :, kx]  # [B, 2, H, W]: this neighbour's vector at every pixel
+            iy = (torch.arange(h, device=dev)[:, None] + v[:, 0]).clamp_(0, h - 1)
+            ix = (torch.arange(w, device=dev)[None, :] + v[:, 1]).clamp_(0, w - 1)
+            index = (iy * w + ix).view(b, 1, h * w).expand(b, c, h * w)
+            out = out + (wy[:, None] * wx[None, :]) * flat.gather(2, index).view(b, c, h, w)
+    return out
+
+
+def compensate(reference: torch.Tensor, mv: torch.Tensor, block: int, overlapped: bool) -> torch.Tensor:
+    """The motion-compensated reference of a model: block copy, or overlapped when the config says."""
+    return warp_overlapped(reference, mv, block) if overlapped else warp(reference, mv, block)
 
 
 def _luma(x: torch.Tensor) -> torch.Tensor:
