@@ -108,7 +108,7 @@ PRESETS: dict[str, ModelConfig] = {
         name="tiny2", patch_size=16, window=64,
         enc_width=96, enc_blocks=1, enc_local_layers=1,
         dec_width=96, dec_blocks=1, dec_local_layers=2, heads=4, mlp_ratio=2.0,
-        conv_width=16, motion_block=16, motion_search=16, global_tokens=4,
+        conv_width=16, motion_block=16, motion_search=16, motion_overlap=True, global_tokens=4,
         latent_tokens=16, token_dim=16, ar_groups=16,
         lambdas=(32.0, 100.0, 300.0, 1000.0),
     ),

@@ -203,3 +203,15 @@ def test_trainer_reads_packed_clips_and_refuses_held_out_ones(tmp_path):
     np.savez(held, **{"carphone.y": y, "carphone.u": u, "carphone.v": u})
     proc, _ = train("--out", str(tmp_path / "h.safetensors"), "--config", "tiny", "--steps", "1", "--data", str(held), *args)
     assert proc.returncode != 0 and "training never sees it" in proc.stderr
+
+
+def test_motion_overlap_switch_needs_block_motion(tmp_path):
+    proc, _ = train("--out", str(tmp_path / "m.safetensors"), "--config", "tiny", "--steps", "1", "--motion-overlap",
+                    *SMALL_RUN)
+    assert proc.returncode == 2 and "needs a model with block motion" in proc.stderr
+
+
+def test_tiny2_preset_uses_overlapped_motion():
+    from gvc1d_codec.config import PRESETS
+
+    assert PRESETS["tiny2"].motion_block and PRESETS["tiny2"].motion_overlap

@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=4e-4)
     p.add_argument("--refine-width", type=int, default=0,
                    help="give a model without one a pixel refiner of this width (model/refiner.py); it starts as the identity")
+    p.add_argument("--motion-overlap", action="store_true",
+                   help="switch a block-motion model to overlapped block motion compensation (stored in the config)")
     p.add_argument("--lambdas", help="comma-separated rate-distortion lambdas, one per quality level (stored in the config)")
     p.add_argument("--warmup", type=int, default=50)
     p.add_argument("--clips", default="train", help="comma-separated clip names, or 'train'")
@@ -294,6 +296,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"--lambdas needs {model.cfg.qualities} values", file=sys.stderr)
             return 2
         model.cfg = dataclasses.replace(model.cfg, lambdas=lambdas)
+        model.context_model.cfg = model.cfg
+    if args.motion_overlap and not model.cfg.motion_overlap:
+        if not model.cfg.motion_block:
+            print("--motion-overlap needs a model with block motion (motion_block > 0)", file=sys.stderr)
+            return 2
+        model.cfg = dataclasses.replace(model.cfg, motion_overlap=True)
         model.context_model.cfg = model.cfg
     if args.stage == "prior":
         if replicas.world > 1:
