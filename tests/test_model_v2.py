@@ -9,7 +9,7 @@ import torch
 from gvc1d_codec.config import PRESETS, ModelConfig
 from gvc1d_codec.model.conv import copy_gate
 from gvc1d_codec.model.gvc1d import GVC1D
-from gvc1d_codec.model.motion import warp
+from gvc1d_codec.model.motion import compensate, warp
 
 
 def _model() -> GVC1D:
@@ -51,8 +51,10 @@ def test_motion_reference_moves_the_previous_picture():
     x = torch.roll(prev, shifts=(-4, 6), dims=(2, 3))
     ref, mv = model.motion_reference(x, prev)
     assert mv.shape == (1, 2, 8, 8) and mv.dtype == torch.long
-    assert torch.equal(ref, warp(prev, mv, 16))
-    assert torch.equal(ref[:, :, 16:-16, 16:-16], x[:, :, 16:-16, 16:-16])
+    assert torch.equal(ref, compensate(prev, mv, 16, model.cfg.motion_overlap))
+    # one vector inside: the copy (overlapped weights sum to 1: equal up to float rounding)
+    assert torch.allclose(ref[:, :, 24:-24, 24:-24], x[:, :, 24:-24, 24:-24], atol=1e-6)
+    assert torch.equal(warp(prev, mv, 16)[:, :, 16:-16, 16:-16], x[:, :, 16:-16, 16:-16])
 
 
 def test_v1_configs_build_the_v1_modules():
