@@ -129,9 +129,11 @@ class _Session:
     @torch.inference_mode()
     def step(self, intra: bool, x: torch.Tensor | None = None, symbols: torch.Tensor | None = None,
              skip: np.ndarray | None = None, motion: torch.Tensor | None = None) -> tuple[StepOutput, CodingState]:
-        """Run the frame-coding step from the current state; the caller commits the new state."""
+        """Run the frame-coding step from the current state; the caller commits the new state.
+        An encoder's motion is chosen by rate-distortion cost with the level's lambda."""
+        lam = self.cfg.lambdas[self.quality] if x is not None and motion is None else None
         out, new = step(self.model, self.context_model, self.state, intra=intra, quality=self.quality, x=x,
-                        symbols=symbols, grid=(self.rows, self.cols), skip=skip, motion=motion)
+                        symbols=symbols, grid=(self.rows, self.cols), skip=skip, motion=motion, motion_lambda=lam)
         _check_finite(out.symbols, "analysis")
         _check_finite(out.x_hat, "synthesis")
         return out, new

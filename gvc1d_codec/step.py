@@ -85,7 +85,8 @@ def model_device(model: torch.nn.Module) -> torch.device:
 def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra: bool,
          quality: int | torch.Tensor, x: torch.Tensor | None = None, symbols: torch.Tensor | None = None,
          grid: tuple[int, int] | None = None, skip: np.ndarray | None = None, motion: torch.Tensor | None = None,
-         detach_context: bool = False, encoder_grad: bool = True) -> tuple[StepOutput, CodingState]:
+         detach_context: bool = False, encoder_grad: bool = True,
+         motion_lambda: float | None = None) -> tuple[StepOutput, CodingState]:
     """Code one frame. Give ``x`` ([B, 3, H, W] in [0, 1], whole windows; encoder and training) or
     ``symbols`` ([N, L, C] decoded from a packet) and the ``grid`` (rows, columns) of windows of
     the frame (decoder: one frame, ``x`` not needed).
@@ -94,7 +95,8 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
     (:mod:`gvc1d_codec.model.motion`) when the config has ``motion_block``: estimated from ``x``
     (encoder, training) unless ``motion`` is given (decoder: decoded; encoder: a second pass).
     ``skip`` (bool [N], P frames of one frame only): windows that are not coded: their symbols
-    repeat the previous frame's and their pixels are x̄_t's, exactly.
+    repeat the previous frame's and their pixels are x̄_t's, exactly. ``motion_lambda`` (the
+    codec's encoder): choose the estimated vectors by rate-distortion cost with this lambda.
 
     Training knobs: ``detach_context`` (stage ``recon``) lets the prior and the memory see the
     symbols without gradient, so the rate does not shape the tokens; ``encoder_grad=False`` (stage
@@ -113,7 +115,8 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
             mv = motion.to(ref.device)
             ref = compensate(ref, mv, cfg.motion_block, cfg.motion_overlap)
         elif x is not None:
-            ref, mv = model.motion_reference(x, ref)
+            rd = None if motion_lambda is None else (motion_lambda, state.motion)
+            ref, mv = model.motion_reference(x, ref, rd)
         else:
             raise ValueError("a predicted frame of this model needs its motion field")
     memory_f = None if state.memory is None else state.memory.to(device=device, dtype=torch.float32)

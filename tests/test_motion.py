@@ -79,3 +79,31 @@ def test_overlapped_compensation_is_the_copy_for_one_vector_and_has_no_block_edg
     assert torch.equal(warp_overlapped(ref, mixed, 16), obmc)  # deterministic
     with pytest.raises(ValueError, match="does not fit"):
         warp_overlapped(ref, mixed[:, :, :3], 16)
+
+
+def test_integer_log2_of_the_motion_costs():
+    import math
+
+    from gvc1d_codec.entropy.definition import MV_BITS16, MV_FREQ, MV_MAX, log2_ratio16
+    for num, den in [(1, 1), (2, 1), (3, 1), (1000, 7), (34910, 32768), (1 << 20, 3)]:
+        exact = 16 * math.log2(num / den)
+        assert log2_ratio16(num, den) == math.floor(exact + 1e-12), (num, den)
+    assert MV_BITS16.shape == MV_FREQ.shape and MV_BITS16.dtype.kind == "i"
+    assert MV_BITS16[0, 2 * MV_MAX] < 2 and MV_BITS16[0, 2 * MV_MAX + 1] > 16 * 4  # zero residual nearly free
+
+
+def test_rate_distortion_motion_keeps_the_cheap_vector_unless_the_picture_pays_for_another():
+    from gvc1d_codec.model.motion import choose_motion_rd
+    ref = _picture(b=1, h=64, w=64, seed=5)
+    # a slightly noisy copy: the plain search may find non-zero vectors; RD at a low lambda keeps zero
+    x = (ref + 0.01 * torch.randn(ref.shape, generator=torch.Generator().manual_seed(6))).clamp(0, 1)
+    noisy = torch.roll(ref, 1, dims=3)  # a reference 1 px off: a real shift, worth its bits at a high lambda
+    found = estimate_motion(x, noisy, 16, 8)
+    assert not choose_motion_rd(x, noisy, found, None, 16, lam=0.01).any()  # bits dominate: zero
+    high = choose_motion_rd(x, noisy, found, None, 16, lam=1000.0)
+    assert (high[:, 1, :, :-1] == 1).all() and (high[:, 0] == 0).all()  # the shift pays (not the edge column)
+    # the previous frame's vector is the prediction: kept when it is as good as the search's
+    prev = torch.zeros_like(found)
+    prev[:, 1] = 1
+    assert torch.equal(choose_motion_rd(x, noisy, torch.zeros_like(found), prev, 16, lam=1000.0)[:, :, :, :-1],
+                       prev[:, :, :, :-1])

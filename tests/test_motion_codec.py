@@ -96,3 +96,27 @@ def test_a_corrupt_motion_vector_is_a_corrupt_packet(real_frames, motion_loaded)
     with pytest.raises(CorruptPacketError):
         dec.decode(bad)
     assert dec._s.state is state  # a failed frame leaves the state as it was
+
+
+def test_the_encoder_chooses_vectors_by_rate_distortion_cost(real_frames, motion_loaded, monkeypatch):
+    """A still picture: the rate-distortion choice (the level's lambda, the syntax's bits) codes
+    fewer non-zero vectors and fewer bytes than the plain search's vectors would cost."""
+    import gvc1d_codec.model.gvc1d as gvc1d_module
+
+    def code(frames):
+        enc = Encoder(frames[0].width, frames[0].height, quality=1, intra_period=-1, weights=motion_loaded)
+        sizes, moving = [], 0
+        for f in frames:
+            enc.encode_packet(f)
+            sizes.append(enc.last.payload_bytes)
+            if enc._s.state.motion is not None:
+                moving += int((enc._s.state.motion != 0).any(dim=1).sum())
+        return sum(sizes[1:]), moving
+
+    frames = [real_frames[0]] * 4
+    rd_bytes, rd_moving = code(frames)
+    calls = []
+    monkeypatch.setattr(gvc1d_module, "choose_motion_rd", lambda x, ref, mv, *a: calls.append(1) or mv)
+    plain_bytes, plain_moving = code(frames)
+    assert len(calls) == 3  # the encoder asked for the RD choice at every P frame
+    assert rd_moving <= plain_moving and rd_bytes < plain_bytes, (rd_bytes, plain_bytes, rd_moving, plain_moving)

@@ -70,6 +70,28 @@ def _two_sided_geometric(peak: int, num: int, den: int) -> np.ndarray:
 MV_FREQ = np.stack([_two_sided_geometric(1 << 15, 1, 32),   # previous vector zero: mostly static
                     _two_sided_geometric(1 << 13, 5, 8)])   # moving: wider
 
+
+def log2_ratio16(num: int, den: int) -> int:
+    """floor(16 · log2(num / den)) for integers num >= den > 0, by integer squaring only (the same
+    on every machine, unlike a float log2)."""
+    whole = 0
+    while num >= 2 * den:
+        den *= 2
+        whole += 1
+    frac = 0
+    for _ in range(4):  # four fraction bits: 1/16 bit
+        num, den = num * num, den * den
+        frac <<= 1
+        if num >= 2 * den:
+            den *= 2
+            frac |= 1
+    return 16 * whole + frac
+
+
+# The cost in 1/16 bits of each motion residual under MV_FREQ[k] (the encoder's motion decision;
+# no decoder uses it): MV_BITS16[k, r] = floor(16 · log2(sum(MV_FREQ[k]) / MV_FREQ[k, r])).
+MV_BITS16 = np.array([[log2_ratio16(int(row.sum()), int(f)) for f in row] for row in MV_FREQ], dtype=np.int64)
+
 # Residual alphabet and frequency tables.
 RESIDUAL_RANGE = 64  # alphabet: 128 residuals; |symbol| <= 31 so |residual| <= 62 always fits
 TABLE_TOTAL = 1 << 16

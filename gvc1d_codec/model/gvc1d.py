@@ -31,7 +31,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..entropy.intnet import FRAC, round_ste
 from ..entropy.prior import IntegerContextModel
-from .motion import compensate, estimate_motion
+from .motion import choose_motion_rd, compensate, estimate_motion
 from .conv import AnalysisStem, ContextPyramid, ContextualDecoder, copy_gate
 from .refiner import PixelRefiner
 from .transformer import LocalGlobalStack, window_position_embedding
@@ -218,14 +218,19 @@ class GVC1D(nn.Module):
         gate = copy_gate(out[:, 3:4])
         return gate * ref + (1 - gate) * picture
 
-    def motion_reference(self, x: torch.Tensor, x_prev: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def motion_reference(self, x: torch.Tensor, x_prev: torch.Tensor,
+                         rd: tuple[float, torch.Tensor | None] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The short-term reference of a predicted frame: x̂_{t-1} moved by integer block motion
         estimated from x (encoder side, no gradients) when the config has ``motion_block``;
-        returns (reference, motion field or None). See model/motion.py."""
+        returns (reference, motion field or None). ``rd`` = (lambda, previous frame's field or
+        None): the codec's encoder then chooses each vector by rate-distortion cost
+        (:func:`~gvc1d_codec.model.motion.choose_motion_rd`). See model/motion.py."""
         cfg = self.cfg
         if not cfg.motion_block:
             return x_prev, None
         mv = estimate_motion(x, x_prev, cfg.motion_block, cfg.motion_search)
+        if rd is not None:
+            mv = choose_motion_rd(x, x_prev, mv, rd[1], cfg.motion_block, rd[0])
         return compensate(x_prev, mv, cfg.motion_block, cfg.motion_overlap), mv
 
     def last_layer(self) -> torch.Tensor:
