@@ -56,7 +56,7 @@ class SpecEntropyDecoder:
                 out.append(max(1, out[-1] * num // den))
             return out
 
-        g0, g1 = g(32768, 1, 32), g(8192, 5, 8)
+        g0, g1 = g(32768, 1, 32), g(16384, 1, 4)
         self.mv_freq = [np.array([gk[abs(r - 126)] for r in range(253)], np.float64) for gk in (g0, g1)]
 
     def layer(self, name: str, a: np.ndarray, token_axis: bool = False, rows: slice = slice(None)) -> np.ndarray:
@@ -79,16 +79,28 @@ class SpecEntropyDecoder:
         s = np.zeros((N, L, C), np.int64)
         skip = np.zeros((rows, cols), np.int64)
         B = self.cfg.get("motion_block", 0)
-        if not intra and B:  # step 0: motion vectors against the previous frame's, then the skip flags
-            bh, bw = rows * self.cfg["window"] // B, cols * self.cfg["window"] // B
+        if not intra and B:  # step 0: window vectors, then block deltas (format 3), then the skip flags
+            m = self.cfg["window"] // B
+            bh, bw = rows * m, cols * m
             pmv = self.pmv if self.pmv is not None else np.zeros((bh, bw, 2), np.int64)
+            P = np.zeros((rows, cols, 2), np.int64)  # lower median of the previous vectors of each window
+            for i in range(rows):
+                for j in range(cols):
+                    for c in range(2):
+                        P[i, j, c] = sorted(pmv[i * m:(i + 1) * m, j * m:(j + 1) * m, c].reshape(-1))[(m * m - 1) // 2]
+            V = np.zeros((rows, cols, 2), np.int64)
+            for i in range(rows):
+                for j in range(cols):
+                    for c in range(2):
+                        k = int(P[i, j].any())
+                        V[i, j, c] = dec.decode(self.model, self.mv_freq[k][None])[0] - 126 + P[i, j, c]
+                        assert abs(V[i, j, c]) <= 63
             mv = np.zeros((bh, bw, 2), np.int64)
             for i in range(bh):
                 for j in range(bw):
+                    k = int((pmv[i, j] != P[i // m, j // m]).any())
                     for c in range(2):
-                        k = int(pmv[i, j].any())
-                        r = dec.decode(self.model, self.mv_freq[k][None])[0]
-                        mv[i, j, c] = r - 126 + pmv[i, j, c]
+                        mv[i, j, c] = dec.decode(self.model, self.mv_freq[k][None])[0] - 126 + V[i // m, j // m, c]
                         assert abs(mv[i, j, c]) <= 63
             self.pmv = mv
             self.motions.append(int(np.abs(mv).sum()))

@@ -99,11 +99,11 @@ def test_rate_distortion_motion_keeps_the_cheap_vector_unless_the_picture_pays_f
     x = (ref + 0.01 * torch.randn(ref.shape, generator=torch.Generator().manual_seed(6))).clamp(0, 1)
     noisy = torch.roll(ref, 1, dims=3)  # a reference 1 px off: a real shift, worth its bits at a high lambda
     found = estimate_motion(x, noisy, 16, 8)
-    assert not choose_motion_rd(x, noisy, found, None, 16, lam=0.01).any()  # bits dominate: zero
-    high = choose_motion_rd(x, noisy, found, None, 16, lam=1000.0)
+    assert not choose_motion_rd(x, noisy, found, None, 16, 64, lam=0.01).any()  # bits dominate: zero
+    high = choose_motion_rd(x, noisy, found, None, 16, 64, lam=1000.0)
     assert (high[:, 1, :, :-1] == 1).all() and (high[:, 0] == 0).all()  # the shift pays (not the edge column)
     # the previous frame's vector is the prediction: kept when it is as good as the search's
     prev = torch.zeros_like(found)
     prev[:, 1] = 1
-    assert torch.equal(choose_motion_rd(x, noisy, torch.zeros_like(found), prev, 16, lam=1000.0)[:, :, :, :-1],
+    assert torch.equal(choose_motion_rd(x, noisy, torch.zeros_like(found), prev, 16, 64, lam=1000.0)[:, :, :, :-1],
                        prev[:, :, :, :-1])

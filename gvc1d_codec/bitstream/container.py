@@ -23,7 +23,7 @@ from ..errors import BitstreamError, CorruptPacketError, TruncatedStreamError, U
 from ..limits import MAX_DIMENSION
 
 MAGIC = b"GVC1"
-FORMAT_VERSION = 2  # 2: P-frame payloads carry skip flags (entropy model 2); header as in 1
+FORMAT_VERSION = 3  # 2: P-frame payloads carry skip flags (entropy model 2); 3: motion as window vectors + block deltas; header as in 1
 
 # --- field limits (docs/bitstream.md, "Field limits") -------------------------------------------
 UINT16_MAX = 0xFFFF

@@ -51,9 +51,9 @@ SKIP_FREQ = np.array([[3072, 1024], [2048, 2048], [1024, 3072],
                       [1536, 2560], [768, 3328], [256, 3840]], dtype=np.int64)
 
 # Motion vectors (P frames of models with ``motion_block`` > 0): one integer (dy, dx) per block,
-# |component| <= MV_MAX, coded before the skip flags as the residual against the same block's
-# vector in the previous frame (zero after an intra frame), with the row MV_FREQ[context] where
-# context = 0 if that previous vector is (0, 0), else 1. Residual alphabet: [-2 MV_MAX, 2 MV_MAX].
+# |component| <= MV_MAX, coded before the skip flags as window vectors and block deltas with the
+# rows MV_FREQ[0] or MV_FREQ[1] (format 3: :mod:`gvc1d_codec.entropy.motion_syntax` says which).
+# Residual alphabet: [-2 MV_MAX, 2 MV_MAX].
 MV_MAX = 63
 MV_ALPHABET = 4 * MV_MAX + 1
 
@@ -67,8 +67,8 @@ def _two_sided_geometric(peak: int, num: int, den: int) -> np.ndarray:
     return np.array(half[:0:-1] + half, dtype=np.int64)
 
 
-MV_FREQ = np.stack([_two_sided_geometric(1 << 15, 1, 32),   # previous vector zero: mostly static
-                    _two_sided_geometric(1 << 13, 5, 8)])   # moving: wider
+MV_FREQ = np.stack([_two_sided_geometric(1 << 15, 1, 32),   # row 0: nothing moved (or moved with its window)
+                    _two_sided_geometric(1 << 14, 1, 4)])   # row 1: moving, most often as before
 
 
 def log2_ratio16(num: int, den: int) -> int:

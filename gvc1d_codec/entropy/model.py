@@ -7,9 +7,8 @@ symbol ``s`` is coded as the residual ``s - floor(mu4 / 4) + RESIDUAL_RANGE`` wi
 one pass; the decoder predicts group by group. Both give the same integers, because masked weights
 are exactly zero and the arithmetic is exact.
 
-A P frame's payload starts, for models with block motion, with the motion field (each block's
-integer vector as the residual against the previous frame's vector of the block, ``MV_FREQ``),
-then one skip flag per window (raster order, before any token), coded
+A P frame's payload starts, for models with block motion, with the motion field (window vectors,
+then block deltas: :mod:`gvc1d_codec.entropy.motion_syntax`), then one skip flag per window (raster order, before any token), coded
 with the fixed table ``SKIP_FREQ`` of :mod:`gvc1d_codec.entropy.definition`; the tokens of skipped
 windows are not coded (they repeat the previous frame's). Intra frames have no flags.
 
@@ -25,6 +24,7 @@ import numpy as np
 import torch
 
 from ..errors import CorruptPacketError
+from . import motion_syntax
 from .coder import SymbolDecoder, SymbolEncoder
 from .definition import MV_FREQ, MV_MAX, RESIDUAL_RANGE, SKIP_FREQ, skip_contexts
 from .prior import IntegerEntropyModel
@@ -77,10 +77,13 @@ class EntropyCoder:
         if not ctx.intra and self.cfg.motion_block:
             if motion is None or tuple(motion.shape) != self.motion_shape(grid):
                 raise ValueError(f"a P frame of this model needs a motion field of shape {self.motion_shape(grid)}")
-            residual, rows = self._motion_rows(motion.cpu().long(), ctx.prev_motion)
-            if np.abs(motion.cpu().numpy()).max(initial=0) > MV_MAX:
+            motion = motion.cpu().long()
+            if int(motion.abs().max()) > MV_MAX:
                 raise ValueError(f"motion vectors beyond +-{MV_MAX}")
-            enc.encode(residual, rows)
+            m = self.cfg.window // self.cfg.motion_block
+            windows = motion_syntax.choose_windows(motion, ctx.prev_motion, m)
+            residual, rows = motion_syntax.to_residuals(motion, windows, ctx.prev_motion, m)
+            enc.encode(residual.numpy(), MV_FREQ[rows.numpy()])
         if not ctx.intra:
             skip = np.zeros(s.shape[0], dtype=bool) if skip is None else np.asarray(skip, dtype=bool)
             enc.encode(skip.astype(np.int64), SKIP_FREQ[skip_contexts(skip, ctx.prev_skip, *grid)])
@@ -95,21 +98,6 @@ class EntropyCoder:
         """Shape of a frame's motion field: one vector per ``motion_block`` block of the padded frame."""
         b, win = self.cfg.motion_block, self.cfg.window
         return (1, 2, -(-grid[0] * win // b), -(-grid[1] * win // b))
-
-    @staticmethod
-    def _motion_rows(motion: torch.Tensor | None, prev: torch.Tensor | None,
-                     shape: tuple[int, ...] | None = None) -> tuple[np.ndarray | None, np.ndarray]:
-        """Residual symbols (if ``motion`` is given) and their frequency rows, both components of
-        every block in raster order of blocks, dy before dx."""
-        shape = tuple(motion.shape) if motion is not None else shape
-        p = np.zeros(shape, dtype=np.int64) if prev is None else prev.cpu().numpy().astype(np.int64)
-        moving = (p != 0).any(axis=1, keepdims=True)  # [1, 1, bh, bw]: context of each block
-        ctx = np.broadcast_to(moving, shape).transpose(0, 2, 3, 1).reshape(-1).astype(np.int64)
-        pred = p.transpose(0, 2, 3, 1).reshape(-1)
-        residual = None
-        if motion is not None:
-            residual = motion.numpy().astype(np.int64).transpose(0, 2, 3, 1).reshape(-1) - pred + 2 * MV_MAX
-        return residual, MV_FREQ[ctx]
 
     def window_bits(self, symbols: torch.Tensor, ctx: EntropyContext) -> np.ndarray:
         """Ideal bits of each window's tokens [N] (float64; for the encoder's decisions only)."""
@@ -143,12 +131,12 @@ class EntropyCoder:
         coded = torch.ones(windows, dtype=torch.bool)
         if not ctx.intra and cfg.motion_block:
             shape = self.motion_shape(grid)
-            _, rows = self._motion_rows(None, ctx.prev_motion, shape)
-            pred = np.zeros(shape, dtype=np.int64) if ctx.prev_motion is None else ctx.prev_motion.cpu().numpy().astype(np.int64)
-            mv = _decode(dec, rows, frame_index) - 2 * MV_MAX + pred.transpose(0, 2, 3, 1).reshape(-1)
-            if np.abs(mv).max(initial=0) > MV_MAX:
+            m = cfg.window // cfg.motion_block
+            rows = motion_syntax.residual_rows(ctx.prev_motion, shape, m)
+            symbols = torch.from_numpy(_decode(dec, MV_FREQ[rows.numpy()], frame_index))
+            motion, window_mv = motion_syntax.from_residuals(symbols, ctx.prev_motion, shape, m)
+            if int(motion.abs().max()) > MV_MAX or int(window_mv.abs().max()) > MV_MAX:
                 raise CorruptPacketError(f"payload of frame {frame_index} decodes to out-of-range motion vectors", frame_index)
-            motion = torch.from_numpy(mv.reshape(shape[0], shape[2], shape[3], 2).transpose(0, 3, 1, 2).copy())
         if not ctx.intra:
             skip = self._decode_skip(dec, grid, ctx.prev_skip, frame_index)
             coded = torch.from_numpy(~skip)

@@ -230,7 +230,7 @@ class GVC1D(nn.Module):
             return x_prev, None
         mv = estimate_motion(x, x_prev, cfg.motion_block, cfg.motion_search)
         if rd is not None:
-            mv = choose_motion_rd(x, x_prev, mv, rd[1], cfg.motion_block, rd[0])
+            mv = choose_motion_rd(x, x_prev, mv, rd[1], cfg.motion_block, cfg.window, rd[0])
         return compensate(x_prev, mv, cfg.motion_block, cfg.motion_overlap), mv
 
     def last_layer(self) -> torch.Tensor:

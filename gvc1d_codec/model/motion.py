@@ -214,30 +214,48 @@ def _block_sse(cur: torch.Tensor, pred: torch.Tensor, block: int) -> torch.Tenso
 
 
 def choose_motion_rd(x: torch.Tensor, ref: torch.Tensor, mv: torch.Tensor, prev: torch.Tensor | None,
-                     block: int, lam: float) -> torch.Tensor:
-    """Per block, the vector of least rate-distortion cost among the previous frame's vector of the
-    block (the coding prediction: nearly free to code), zero, the search's vector ``mv`` and its
-    four neighbours' vectors: ``lambda16 · SSE_luma + 585225 · bits16``, all integers (bits from
-    ``MV_BITS16``, the coded syntax's tables). Without it, a search against a lossy reconstruction
-    picks small non-zero vectors that buy almost nothing and cost most of a P frame's bytes
-    (tiny2, cockatoo 720p: 70-95 % of them). ``prev``: [B, 2, bh, bw] or None (zero)."""
-    from ..entropy.definition import MV_BITS16, MV_MAX  # the coded syntax's costs (integers)
+                     block: int, window: int, lam: float) -> torch.Tensor:
+    """The encoder's field: per block, the vector of least rate-distortion cost
+    ``lambda16 · SSE_luma + 585225 · bits16`` (integers; bits of the coded syntax,
+    :mod:`gvc1d_codec.entropy.motion_syntax`) among its window's vector, zero, the previous
+    frame's vector of the block, the search's vector ``mv`` and its four neighbours'; per window,
+    the window vector (prediction, median of ``mv``, zero) whose blocks cost least in all.
+    Without it a search against a lossy reconstruction picks small non-zero vectors that buy
+    almost nothing and cost most of a P frame's bytes (tiny2, cockatoo 720p: 70-95 % of them).
+    ``prev``: [B, 2, bh, bw] or None (zero); ``window``: the window size in px."""
+    from ..entropy import motion_syntax as syntax  # the coded syntax's predictions and costs (integers)
+    from ..entropy.definition import MV_MAX
 
+    m = window // block
+    dev = mv.device
     cur, rl = _luma(x), _luma(ref)
-    pred = torch.zeros_like(mv) if prev is None else prev.to(mv.device, torch.long)
-    ctx = (pred != 0).any(dim=1, keepdim=True).long()  # [B, 1, bh, bw]: the residual's table
-    table = torch.from_numpy(MV_BITS16).to(mv.device)
+    shape = tuple(mv.shape)
+    pred, k_win, k_blk = syntax.contexts(prev, shape, m)
+    pred, k_win, k_blk = pred.to(dev), k_win.to(dev), k_blk.to(dev)
     lam16 = int(round(16 * lam))
-
-    def cost(v: torch.Tensor) -> torch.Tensor:
-        r = (v - pred + 2 * MV_MAX).clamp(0, 4 * MV_MAX)
-        bits16 = table[ctx.expand_as(r), r].sum(dim=1)  # dy + dx
-        return lam16 * _block_sse(cur, warp(rl[:, None], v, block)[:, 0], block) + _LUMA_SSE_PER_BIT * bits16
-
-    best = (pred, cost(pred))
     padded = F.pad(mv.float(), (1, 1, 1, 1), mode="replicate").long()  # small integers: exact
     h, w = mv.shape[-2:]
-    candidates = [torch.zeros_like(mv), mv] + [padded[:, :, dy:dy + h, dx:dx + w] for dy, dx in ((0, 1), (1, 0), (1, 2), (2, 1))]
-    for v in candidates:
-        best = _keep_better(best, v, cost(v))
-    return best[0]
+    blocks = [torch.zeros_like(mv), mv] + [padded[:, :, dy:dy + h, dx:dx + w] for dy, dx in ((0, 1), (1, 0), (1, 2), (2, 1))]
+    if prev is not None:
+        blocks.append(prev.to(dev, torch.long))
+    sse = [_block_sse(cur, warp(rl[:, None], v, block)[:, 0], block) for v in blocks]
+    best_field, best_total = None, None
+    for wv in syntax.window_candidates(mv, pred, m):
+        base = syntax.expand_windows(wv, m)
+
+        def cost(v: torch.Tensor, err: torch.Tensor) -> torch.Tensor:
+            bits = syntax.bits16(v - base + 2 * MV_MAX, k_blk[:, None].expand_as(v)).sum(dim=1)
+            return lam16 * err + _LUMA_SSE_PER_BIT * bits
+
+        choice = (base, cost(base, _block_sse(cur, warp(rl[:, None], base, block)[:, 0], block)))
+        for v, err in zip(blocks, sse):
+            choice = _keep_better(choice, v, cost(v, err))
+        own = syntax.bits16(wv - pred + 2 * MV_MAX, k_win[:, None].expand_as(wv)).sum(dim=1)
+        total = _LUMA_SSE_PER_BIT * own + syntax.window_blocks(choice[1][:, None], m)[:, 0].sum(dim=-1)
+        if best_field is None:
+            best_field, best_total = choice[0], total
+        else:
+            better = syntax.expand_windows((total < best_total)[:, None], m)[:, 0]
+            best_field = torch.where(better[:, None], choice[0], best_field)
+            best_total = torch.minimum(total, best_total)
+    return best_field
