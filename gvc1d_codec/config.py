@@ -112,6 +112,18 @@ PRESETS: dict[str, ModelConfig] = {
         latent_tokens=16, token_dim=16, ar_groups=16,
         lambdas=(32.0, 100.0, 300.0, 1000.0),
     ),
+    # v3: tiny2 with 64 channels per token (1/4 value per pixel): at 1/16, even float latents
+    # (no quantisation) stopped near 25.7 dB on carphone whatever the level, as autoencoders
+    # compressing 48x do; the quantiser gains of the low levels zero most channels. Grown from a
+    # tiny2 checkpoint (train --init ... --grow-to tiny3), wider lambdas for a wider rate range.
+    "tiny3": ModelConfig(
+        name="tiny3", patch_size=16, window=64,
+        enc_width=96, enc_blocks=1, enc_local_layers=1,
+        dec_width=96, dec_blocks=1, dec_local_layers=2, heads=4, mlp_ratio=2.0,
+        conv_width=16, motion_block=16, motion_search=16, motion_overlap=True, global_tokens=4,
+        latent_tokens=16, token_dim=64, ar_groups=16,
+        lambdas=(16.0, 80.0, 400.0, 2000.0),
+    ),
     "paper": ModelConfig(
         name="paper", patch_size=16, window=256,
         enc_width=768, enc_blocks=2, enc_local_layers=5,

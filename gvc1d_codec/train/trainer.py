@@ -44,7 +44,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..color import yuv420_to_rgb
-from ..config import PRESETS
+from ..config import PRESETS, ModelConfig
 from ..data.clips import clip_names
 from ..data.dataset import VideoCropDataset
 from ..model.gvc1d import GVC1D
@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="give a model without one a pixel refiner of this width (model/refiner.py); it starts as the identity")
     p.add_argument("--motion-overlap", action="store_true",
                    help="switch a block-motion model to overlapped block motion compensation (stored in the config)")
+    p.add_argument("--grow-to", choices=sorted(PRESETS),
+                   help="grow the loaded model (--init) to this preset's wider latent tokens (new channels start silent)")
     p.add_argument("--lambdas", help="comma-separated rate-distortion lambdas, one per quality level (stored in the config)")
     p.add_argument("--warmup", type=int, default=50)
     p.add_argument("--clips", default="train", help="comma-separated clip names, or 'train'")
@@ -156,6 +158,55 @@ def _with_refiner(model: GVC1D, width: int) -> GVC1D:
     grown = GVC1D(dataclasses.replace(model.cfg, refine_width=width)).train()
     missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
     assert not unexpected and all(k.startswith("refiner.") for k in missing), (missing, unexpected)
+    return grown
+
+
+def _with_token_dim(model: GVC1D, target: ModelConfig) -> GVC1D:
+    """The same model as ``target`` (a config that differs from the model's only by its name, its
+    lambdas and more channels per latent token, ``token_dim``): the old
+    channels keep their weights, the new ones start silent where they are read (synthesis input,
+    long-term memory, prior inputs: zero weights) and fresh where they are written (analysis
+    output), their quantiser gains and prior scales those of the old channels on average. It
+    decodes the old channels exactly as before; the rate-distortion loss then decides what the
+    new ones carry (net2net-style growth: a wider latent without training from scratch)."""
+    old = model.cfg
+    if target.token_dim <= old.token_dim:
+        raise ValueError(f"--grow-to {target.name}: the model already has {old.token_dim} channels per token")
+    same = dataclasses.replace(target, name=old.name, lambdas=old.lambdas, token_dim=old.token_dim)
+    if same != old:
+        diff = sorted(f.name for f in dataclasses.fields(old) if getattr(same, f.name) != getattr(old, f.name))
+        raise ValueError(f"--grow-to {target.name}: the model differs from it in more than token_dim ({', '.join(diff)})")
+    grown = GVC1D(target).train()
+    C, C2 = old.token_dim, target.token_dim
+    src = model.state_dict()
+    dst = grown.state_dict()
+    with torch.no_grad():
+        for name, t in src.items():
+            d = dst[name]
+            if d.shape == t.shape:
+                d.copy_(t)
+            elif name in ("to_tokens.weight", "to_tokens.bias"):
+                d[:C] = t  # new output channels: the fresh initialisation
+            elif name == "from_tokens.weight":
+                d.zero_()
+                d[:, :C] = t
+            elif name in ("log_gain", "log_inv_gain"):
+                d[:, :C] = t
+                d[:, C:] = t.mean(dim=1, keepdim=True)
+            elif name in ("context_model.mem_embed.weight", "context_model.ar_embed.weight"):
+                d.zero_()
+                d[:, :C] = t
+            elif name == "context_model.ctx.weight":  # inputs [prev symbols C | read | position | cond]
+                d.zero_()
+                d[:, :C] = t[:, :C]
+                d[:, C2:] = t[:, C:]
+            elif name in ("context_model.out.weight", "context_model.out.bias"):  # outputs [mean C | scale C]
+                d.zero_()
+                d[:C] = t[:C]
+                d[C2 : C2 + C] = t[C:]
+                d[C2 + C :] = t[C:].mean(dim=0, keepdim=True)
+            else:
+                raise ValueError(f"cannot grow {name} from {tuple(t.shape)} to {tuple(d.shape)}")
     return grown
 
 
@@ -290,6 +341,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"the model already has a refiner of width {model.cfg.refine_width}", file=sys.stderr)
             return 2
         model = _with_refiner(model, args.refine_width)
+    if args.grow_to:
+        try:
+            model = _with_token_dim(model, PRESETS[args.grow_to])
+        except ValueError as e:
+            print(e, file=sys.stderr)
+            return 2
     if args.lambdas:
         lambdas = tuple(float(v) for v in args.lambdas.split(","))
         if len(lambdas) != model.cfg.qualities:
