@@ -38,6 +38,8 @@ class ModelConfig:
     # v2 (model/conv.py, model/motion.py): convolutional analysis on x ⊕ warped reference and a
     # contextual convolutional decoder with a per-pixel copy gate. 0 = v1 (patch embedding, linear head).
     conv_width: int = 0
+    # v3: residual blocks at each of 1/4, 1/8 and 1/16 in the stem and the decoder (model/conv.py).
+    conv_blocks: int = 0
     # Block motion compensation of the short-term reference: block size in px (0 = none) and
     # search range in px (encoder side).
     motion_block: int = 0
@@ -112,16 +114,18 @@ PRESETS: dict[str, ModelConfig] = {
         latent_tokens=16, token_dim=16, ar_groups=16,
         lambdas=(32.0, 100.0, 300.0, 1000.0),
     ),
-    # v3: tiny2 with 64 channels per token (1/4 value per pixel): at 1/16, even float latents
-    # (no quantisation) stopped near 25.7 dB on carphone whatever the level, as autoencoders
-    # compressing 48x do; the quantiser gains of the low levels zero most channels. Grown from a
-    # tiny2 checkpoint (train --init ... --grow-to tiny3), wider lambdas for a wider rate range.
+    # v3: tiny2 with 64 channels per token (1/4 value per pixel) and two residual blocks per scale
+    # in the stem and the decoder. tiny2's float latents (no quantisation) stopped near 25.7 dB on
+    # carphone whatever the level, and latents optimised directly for its frozen decoder gained
+    # only ~1.5 dB: both the latent width and the synthesis limited quality. Grown from a tiny2
+    # checkpoint (train --init ... --grow-to tiny3: new channels and blocks start silent), wider
+    # lambdas for a wider rate range.
     "tiny3": ModelConfig(
         name="tiny3", patch_size=16, window=64,
         enc_width=96, enc_blocks=1, enc_local_layers=1,
         dec_width=96, dec_blocks=1, dec_local_layers=2, heads=4, mlp_ratio=2.0,
         conv_width=16, motion_block=16, motion_search=16, motion_overlap=True, global_tokens=4,
-        latent_tokens=16, token_dim=64, ar_groups=16,
+        conv_blocks=2, latent_tokens=16, token_dim=64, ar_groups=16,
         lambdas=(16.0, 80.0, 400.0, 2000.0),
     ),
     "paper": ModelConfig(

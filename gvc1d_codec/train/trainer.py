@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--motion-overlap", action="store_true",
                    help="switch a block-motion model to overlapped block motion compensation (stored in the config)")
     p.add_argument("--grow-to", choices=sorted(PRESETS),
-                   help="grow the loaded model (--init) to this preset's wider latent tokens (new channels start silent)")
+                   help="grow the loaded model (--init) to this preset: more token channels and residual blocks (new ones start near silent)")
     p.add_argument("--lambdas", help="comma-separated rate-distortion lambdas, one per quality level (stored in the config)")
     p.add_argument("--warmup", type=int, default=50)
     p.add_argument("--clips", default="train", help="comma-separated clip names, or 'train'")
@@ -161,21 +161,26 @@ def _with_refiner(model: GVC1D, width: int) -> GVC1D:
     return grown
 
 
-def _with_token_dim(model: GVC1D, target: ModelConfig) -> GVC1D:
-    """The same model as ``target`` (a config that differs from the model's only by its name, its
-    lambdas and more channels per latent token, ``token_dim``): the old
-    channels keep their weights, the new ones start silent where they are read (synthesis input,
-    long-term memory, prior inputs: zero weights) and fresh where they are written (analysis
-    output), their quantiser gains and prior scales those of the old channels on average. It
-    decodes the old channels exactly as before; the rate-distortion loss then decides what the
-    new ones carry (net2net-style growth: a wider latent without training from scratch)."""
+def _grown(model: GVC1D, target: ModelConfig) -> GVC1D:
+    """The model grown to ``target``: a config that differs from the model's only by its name, its
+    lambdas, more channels per latent token (``token_dim``) and more residual blocks
+    (``conv_blocks``). Old weights are kept; new residual blocks start as the identity; new token
+    channels are fresh where they are written (analysis output) and small where the synthesis reads
+    them, silent in the long-term memory and the prior's inputs, with the old channels' average
+    quantiser gains and prior scales. A frame whose new channels are zero decodes exactly as before.
+    (If the synthesis read new channels with zero weights, their symbols would quantise to zero
+    under the rate term before those weights grew, and zero symbols times zero weights have no
+    gradient: a first attempt of tiny3 left all 48 new channels dead after 1600 steps.)"""
     old = model.cfg
-    if target.token_dim <= old.token_dim:
-        raise ValueError(f"--grow-to {target.name}: the model already has {old.token_dim} channels per token")
-    same = dataclasses.replace(target, name=old.name, lambdas=old.lambdas, token_dim=old.token_dim)
+    if target.token_dim < old.token_dim or target.conv_blocks < old.conv_blocks:
+        raise ValueError(f"--grow-to {target.name}: it has fewer token channels or blocks than the model")
+    same = dataclasses.replace(target, name=old.name, lambdas=old.lambdas, token_dim=old.token_dim,
+                               conv_blocks=old.conv_blocks)
     if same != old:
         diff = sorted(f.name for f in dataclasses.fields(old) if getattr(same, f.name) != getattr(old, f.name))
-        raise ValueError(f"--grow-to {target.name}: the model differs from it in more than token_dim ({', '.join(diff)})")
+        raise ValueError(f"--grow-to {target.name}: the model differs from it in more than token_dim and conv_blocks ({', '.join(diff)})")
+    if same == dataclasses.replace(target, name=old.name, lambdas=old.lambdas):
+        raise ValueError(f"--grow-to {target.name}: the model already has its token channels and blocks")
     grown = GVC1D(target).train()
     C, C2 = old.token_dim, target.token_dim
     src = model.state_dict()
@@ -188,7 +193,7 @@ def _with_token_dim(model: GVC1D, target: ModelConfig) -> GVC1D:
             elif name in ("to_tokens.weight", "to_tokens.bias"):
                 d[:C] = t  # new output channels: the fresh initialisation
             elif name == "from_tokens.weight":
-                d.zero_()
+                d[:, C:] *= 0.25
                 d[:, :C] = t
             elif name in ("log_gain", "log_inv_gain"):
                 d[:, :C] = t
@@ -343,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         model = _with_refiner(model, args.refine_width)
     if args.grow_to:
         try:
-            model = _with_token_dim(model, PRESETS[args.grow_to])
+            model = _grown(model, PRESETS[args.grow_to])
         except ValueError as e:
             print(e, file=sys.stderr)
             return 2
