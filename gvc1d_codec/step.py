@@ -70,6 +70,7 @@ class StepOutput:
     context: EntropyContext  # what s_t is entropy coded with
     reference: torch.Tensor | None = None  # the short-term reference x̄_t (x̂_{t-1}, motion compensated)
     motion: torch.Tensor | None = None  # long [B, 2, bh, bw] block motion of a P frame (None: none)
+    rate_symbols: torch.Tensor | None = None  # training with ``rate_noise``: y · gain + uniform noise
 
 
 def window_quality(quality: int | torch.Tensor, batch: int, windows: int, device) -> torch.Tensor:
@@ -86,7 +87,7 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
          quality: int | torch.Tensor, x: torch.Tensor | None = None, symbols: torch.Tensor | None = None,
          grid: tuple[int, int] | None = None, skip: np.ndarray | None = None, motion: torch.Tensor | None = None,
          detach_context: bool = False, encoder_grad: bool = True,
-         motion_lambda: float | None = None) -> tuple[StepOutput, CodingState]:
+         motion_lambda: float | None = None, rate_noise: bool = False) -> tuple[StepOutput, CodingState]:
     """Code one frame. Give ``x`` ([B, 3, H, W] in [0, 1], whole windows; encoder and training) or
     ``symbols`` ([N, L, C] decoded from a packet) and the ``grid`` (rows, columns) of windows of
     the frame (decoder: one frame, ``x`` not needed).
@@ -100,7 +101,10 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
 
     Training knobs: ``detach_context`` (stage ``recon``) lets the prior and the memory see the
     symbols without gradient, so the rate does not shape the tokens; ``encoder_grad=False`` (stage
-    ``gan``) runs analysis, quantiser and memory without gradients (only the synthesis learns).
+    ``gan``) runs analysis, quantiser and memory without gradients (only the synthesis learns);
+    ``rate_noise`` also returns y · gain plus uniform noise (``rate_symbols``) for the rate estimate
+    (mixed quantisation: the pictures, the prior's contexts and the memory still see the rounded
+    symbols).
     """
     if intra:
         state = CodingState(index=state.index)
@@ -127,11 +131,14 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
         batch, rows, cols = x.shape[0], x.shape[-2] // win, x.shape[-1] // win
         q_win = window_quality(quality, batch, rows * cols, device)
         with encoder_ctx:
-            s = model.quantise(model.analysis(x, ref if ref is None or encoder_grad else ref.detach(), memory_f, intra), q_win)
+            y = model.analysis(x, ref if ref is None or encoder_grad else ref.detach(), memory_f, intra)
+            s = model.quantise(y, q_win)
+            rate_symbols = model.noisy(y, q_win) if rate_noise else None
     else:
         if grid is None or grid[0] * grid[1] != symbols.shape[0]:
             raise ValueError(f"decoding symbols of {symbols.shape[0]} windows needs their grid of windows, got {grid}")
         s = symbols.to(device=device, dtype=torch.float32)
+        rate_symbols = None
         batch, (rows, cols) = 1, grid
         q_win = window_quality(quality, batch, rows * cols, device)
     context = state.entropy_context(q_win if torch.is_tensor(quality) else quality, intra)
@@ -139,8 +146,8 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
     s_ctx = context_model.symbols_in(symbols if symbols is not None else s.detach() if detach_context else s)
     skipped = None
     if skip is not None and not intra and np.any(skip):
-        if batch != 1:
-            raise ValueError("skip flags are per window of one frame")
+        if batch != 1 or rate_symbols is not None:
+            raise ValueError("skip flags are per window of one frame (and not for training)")
         skipped = torch.from_numpy(np.asarray(skip, dtype=bool))
         s_ctx = torch.where(skipped[:, None, None].to(s_ctx.device), state.prev_symbols, s_ctx)
         s = torch.where(skipped[:, None, None].to(device), state.prev_symbols.to(device, s.dtype), s)
@@ -153,7 +160,9 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
     new = advance(context_model, state, s_ctx, x_hat, memory_grad=encoder_grad)
     new = dataclasses.replace(new, skip=None if skipped is None else skipped.numpy(),
                               motion=None if mv is None else mv.detach().cpu())
-    return StepOutput(s_ctx, x_hat, context, ref, None if mv is None else mv.detach().cpu()), new
+    if rate_symbols is not None and detach_context:
+        rate_symbols = rate_symbols.detach()
+    return StepOutput(s_ctx, x_hat, context, ref, None if mv is None else mv.detach().cpu(), rate_symbols), new
 
 
 def copy_windows(x_hat: torch.Tensor, reference: torch.Tensor, skipped: torch.Tensor, rows: int, cols: int,

@@ -137,7 +137,7 @@ def torch_equal(a, b) -> bool:
 def test_memory_stage_grows_the_sequences(foreman, tmp_path):
     out = tmp_path / "m.safetensors"
     args = ["--batch", "1", "--crop", "128", "--clips", "foreman", "--log-every", "1", "--save-every", "1000"]
-    proc, _ = train("--out", str(out), "--config", "tiny", "--stage", "memory", "--frames", "4", "--steps", "4", *args)
+    proc, _ = train("--out", str(out), "--config", "tiny", "--stage", "memory", "--frames", "4", "--steps", "4", "--rate-noise", *args)
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in (tmp_path / "m.log.jsonl").read_text().splitlines()]
     lengths = [r["frames"] for r in rows]
@@ -215,3 +215,42 @@ def test_tiny2_preset_uses_overlapped_motion():
     from gvc1d_codec.config import PRESETS
 
     assert PRESETS["tiny2"].motion_block and PRESETS["tiny2"].motion_overlap
+
+
+def test_rate_noise_changes_the_rate_estimate_only():
+    """--rate-noise (mixed quantisation): the rate is estimated on y·gain + U(-1/2, 1/2), within
+    half a step of y·gain and not rounded; the pictures, and so the distortion, are those of the
+    rounded symbols; a channel whose symbols all round to zero still gets a rate gradient."""
+    import torch
+
+    from gvc1d_codec.config import PRESETS
+    from gvc1d_codec.model.gvc1d import GVC1D
+    from gvc1d_codec.step import CodingState, step
+    from gvc1d_codec.train.loss import sequence_rd_loss
+
+    torch.manual_seed(0)
+    model = GVC1D(PRESETS["tiny2"]).train()
+    frames = torch.rand(1, 2, 3, 64, 128)
+    q = torch.tensor([2])
+    out, _ = step(model, model.context_model, CodingState(), intra=True, quality=q, x=frames[:, 0], rate_noise=True)
+    with torch.no_grad():
+        yg = model.scaled(model.analysis(frames[:, 0], None, None, True), q.repeat(2))
+    assert out.rate_symbols.shape == out.symbols.shape
+    assert (out.rate_symbols - yg).abs().max() <= 0.5 + 1e-6
+    assert not torch.equal(out.rate_symbols, out.rate_symbols.round())
+    assert torch.equal(out.symbols, yg.round().clamp(-31, 31))
+    torch.manual_seed(1)
+    _, plain = sequence_rd_loss(model, frames, q)
+    torch.manual_seed(1)
+    loss, noisy = sequence_rd_loss(model, frames, q, rate_noise=True)
+    assert noisy["mse"] == plain["mse"] and noisy["bpp"] != plain["bpp"]
+    with torch.no_grad():  # a channel silenced at the analysis output: every symbol of it rounds to 0
+        model.to_tokens.weight[5].zero_()
+        model.to_tokens.bias[5] = 0.01
+    import dataclasses
+
+    model.cfg = dataclasses.replace(model.cfg, lambdas=(0.0,) * 4)  # the loss is the rate alone
+    torch.manual_seed(1)
+    loss, _ = sequence_rd_loss(model, frames, q, rate_noise=True)
+    loss.backward()
+    assert float(model.to_tokens.bias.grad[5].abs()) > 0

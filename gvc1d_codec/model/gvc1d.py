@@ -164,10 +164,19 @@ class GVC1D(nn.Module):
         seq = self.encoder(seq, x.shape[0], slice(P, P + L), wpos)
         return self.to_tokens(self.enc_norm(seq[:, P : P + L]))
 
+    def scaled(self, y: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
+        """y · gain_q, before rounding. ``quality``: LongTensor [N] per window."""
+        return y * self.log_gain[quality][:, None, :].exp()
+
     def quantise(self, y: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
         """Symbols: integers in [-symbol_max, symbol_max]. ``quality``: LongTensor [N] per window."""
-        s = round_ste(y * self.log_gain[quality][:, None, :].exp())
-        return s.clamp(-self.cfg.symbol_max, self.cfg.symbol_max)
+        return round_ste(self.scaled(y, quality)).clamp(-self.cfg.symbol_max, self.cfg.symbol_max)
+
+    def noisy(self, y: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
+        """Training only: y · gain_q + u, u ~ U(-1/2, 1/2), what the rate is estimated on under
+        mixed quantisation (Ballé et al.'s noise for the rate, rounding for everything else)."""
+        yg = self.scaled(y, quality)
+        return (yg + torch.rand_like(yg) - 0.5).clamp(-self.cfg.symbol_max, self.cfg.symbol_max)
 
     def dequantise(self, s: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
         return s * self.log_inv_gain[quality][:, None, :].exp()

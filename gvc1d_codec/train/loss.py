@@ -37,13 +37,15 @@ class FrameResult:
 
 
 def unroll(model: GVC1D, frames: torch.Tensor, quality: torch.Tensor, rate_to_encoder: bool = True,
-           frozen_encoder: bool = False) -> Iterator[FrameResult]:
+           frozen_encoder: bool = False, rate_noise: bool = False) -> Iterator[FrameResult]:
     """Code frames [B, T, 3, H, W] (H, W whole windows) in low delay with the codec's own
     frame-coding step (:func:`gvc1d_codec.step.step`): frame 0 intra, the rest predicted.
 
     ``rate_to_encoder=False`` (stage ``recon``): the prior still learns, but the rate does not
     shape the tokens. ``frozen_encoder=True`` (stage ``gan``): analysis, quantiser and context
-    model run without gradients; only the synthesis learns.
+    model run without gradients; only the synthesis learns. ``rate_noise=True``: the rate is the
+    prior's probability mass around y · gain + uniform noise instead of the rounded symbols
+    (mixed quantisation); the pictures and the prior's contexts use the rounded symbols.
     """
     b, t, _, h, w = frames.shape
     cm = model.context_model  # the float shadow of the integer context model
@@ -51,30 +53,33 @@ def unroll(model: GVC1D, frames: torch.Tensor, quality: torch.Tensor, rate_to_en
     for i in range(t):
         x = frames[:, i]
         out, state = step(model, cm, state, intra=i == 0, quality=quality, x=x,
-                          detach_context=not rate_to_encoder, encoder_grad=not frozen_encoder)
+                          detach_context=not rate_to_encoder, encoder_grad=not frozen_encoder, rate_noise=rate_noise)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen_encoder):
-            bits = prior_bits(cm, out.symbols, out.context).view(b, -1).sum(1)
+            bits = prior_bits(cm, out.symbols, out.context, out.rate_symbols).view(b, -1).sum(1)
         yield FrameResult(x, out.x_hat, bits / (h * w))
 
 
-def prior_bits(cm: IntegerContextModel, symbols: torch.Tensor, ctx: EntropyContext) -> torch.Tensor:
-    """Differentiable bits [N, L, C] of symbols under the (shadow) prior, given their context."""
+def prior_bits(cm: IntegerContextModel, symbols: torch.Tensor, ctx: EntropyContext,
+               rate_symbols: torch.Tensor | None = None) -> torch.Tensor:
+    """Differentiable bits [N, L, C] of symbols under the (shadow) prior, given their context; of
+    ``rate_symbols`` (noisy values) instead when given, with the contexts of ``symbols``."""
     mu4, idx = cm.params(cm.context(ctx.prev_symbols, ctx.memory, ctx.quality, ctx.intra, symbols.shape[0]), symbols)
-    return cm.estimate_bits(symbols, mu4, idx)
+    return cm.estimate_bits(symbols if rate_symbols is None else rate_symbols, mu4, idx)
 
 
 def _psnr(mse: torch.Tensor) -> float:
     return float((-10 * torch.log10(mse.detach().clamp_min(1e-10))).mean())
 
 
-def sequence_rd_loss(model: GVC1D, frames: torch.Tensor, quality: torch.Tensor, rate_to_encoder: bool = True) -> tuple[torch.Tensor, dict]:
+def sequence_rd_loss(model: GVC1D, frames: torch.Tensor, quality: torch.Tensor, rate_to_encoder: bool = True,
+                     rate_noise: bool = False) -> tuple[torch.Tensor, dict]:
     """frames [B, T, 3, H, W] in [0, 1]; quality LongTensor [B]. Returns (loss, stats) with
     per-sequence means of bpp, mse and psnr."""
     lam = torch.tensor(model.cfg.lambdas, device=frames.device)[quality]
     loss = frames.new_zeros(())
     stats = {"bpp": 0.0, "mse": 0.0, "psnr": 0.0}
     t = frames.shape[1]
-    for f in unroll(model, frames, quality, rate_to_encoder):
+    for f in unroll(model, frames, quality, rate_to_encoder, rate_noise=rate_noise):
         mse = (f.x_hat - f.x).pow(2).mean(dim=(1, 2, 3))
         loss = loss + (f.bpp + lam * mse).mean()
         stats["bpp"] += float(f.bpp.detach().mean()) / t

@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grow-to", choices=sorted(PRESETS),
                    help="grow the loaded model (--init) to this preset: more token channels and residual blocks (new ones start near silent)")
     p.add_argument("--lambdas", help="comma-separated rate-distortion lambdas, one per quality level (stored in the config)")
+    p.add_argument("--rate-noise", action="store_true",
+                   help="stages recon/rd/memory: estimate the rate on y·gain + uniform noise (mixed quantisation) "
+                        "instead of the rounded symbols, so unused token channels can come back")
     p.add_argument("--warmup", type=int, default=50)
     p.add_argument("--clips", default="train", help="comma-separated clip names, or 'train'")
     p.add_argument("--data", help="train on the clips packed in this .npz (scripts/pack_training_data.py) "
@@ -87,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--save-every", type=int, default=100)
     p.add_argument("--log-every", type=int, default=10)
-    p.add_argument("--log", help="JSONL log file (default: <out>.log.jsonl)")
+    p.add_argument("--log", "--train-log", dest="log", help="JSONL log file (default: <out>.log.jsonl)")
     p.add_argument("--device", default="cpu")
     prior = p.add_argument_group("entropy-model stage (--stage prior)")
     prior.add_argument("--sequences", type=int, default=128, help="random training sequences in the symbol cache")
@@ -457,7 +460,8 @@ def main(argv: list[str] | None = None) -> int:
                 loss = nll + w * adv
                 stats.update(adv=float(adv.detach()), adv_w=float(w))
             else:
-                loss, stats = sequence_rd_loss(model, frames, quality, rate_to_encoder=args.stage != "recon")
+                loss, stats = sequence_rd_loss(model, frames, quality, rate_to_encoder=args.stage != "recon",
+                                               rate_noise=args.rate_noise)
             opt.zero_grad(set_to_none=True)
             if disc is not None:
                 disc.requires_grad_(False)
