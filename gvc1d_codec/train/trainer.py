@@ -405,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     prior_wall = float(history.get("wall_seconds", 0.0))
     first_step = step
     stats_acc: dict[str, float] = {}
+    acc_steps = 0
     adv_w = None
     if replicas.main:
         print(f"training {cfg.name} stage={args.stage} from step {step} on {','.join(all_names)}"
@@ -485,14 +486,15 @@ def main(argv: list[str] | None = None) -> int:
             stats["loss"] = float(loss.detach())
             for k, v in stats.items():
                 stats_acc[k] = stats_acc.get(k, 0.0) + v
-            if step % args.log_every == 0:
-                row = {k: round(v / args.log_every, 5) for k, v in stats_acc.items()}
+            acc_steps += 1
+            if step % args.log_every == 0:  # means over the steps since the last row (fewer after a resume)
+                row = {k: round(v / acc_steps, 5) for k, v in stats_acc.items()}
                 row.update(step=step, stage=args.stage, frames=frames.shape[1], lr=lr, elapsed=round(time.time() - t_start, 1))
                 log.write(json.dumps(row) + "\n")
                 log.flush()
                 if replicas.main:
                     print(json.dumps(row), file=sys.stderr)
-                stats_acc = {}
+                stats_acc, acc_steps = {}, 0
             if step % args.save_every == 0:
                 save()
             if args.minutes and time.time() - t_start > args.minutes * 60:
