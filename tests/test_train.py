@@ -151,6 +151,11 @@ def test_data_parallel_on_two_gloo_processes(foreman, tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "gvc1d_codec.train", "--out", str(out), "--config", "tiny", "--steps", "2",
            "--threads", "1", "--save-every", "1", *SMALL_RUN]
+    # the time budget ends the run on both replicas together (one leaving alone aborted the other)
+    timed = cmd[:cmd.index("--steps")] + ["--steps", "50", "--minutes", "0.0001"] + cmd[cmd.index("--steps") + 2:]
+    timed[timed.index("--out") + 1] = str(tmp_path / "t.safetensors")
+    proc = subprocess.run(timed, capture_output=True, text=True, env=cli_env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=cli_env(), timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 data-parallel processes" in proc.stderr

@@ -307,6 +307,16 @@ class _Replicas:
                 self.dist.all_reduce(p.grad)
                 p.grad /= self.world
 
+    def any(self, flag: bool) -> bool:
+        """True on every replica when it is true on any: decisions taken from the wall clock (the
+        --minutes budget) must be the same everywhere, or one replica leaves the loop while the
+        other waits in an all-reduce (gloo then aborts it)."""
+        if self.world == 1:
+            return flag
+        t = torch.tensor([1.0 if flag else 0.0])
+        self.dist.all_reduce(t, op=self.dist.ReduceOp.MAX)
+        return bool(t.item() > 0)
+
     def check_identical(self, model: torch.nn.Module) -> None:
         """Raise if the replicas' parameters have drifted apart (they must be bit-identical)."""
         if self.world == 1:
@@ -497,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
                 stats_acc, acc_steps = {}, 0
             if step % args.save_every == 0:
                 save()
-            if args.minutes and time.time() - t_start > args.minutes * 60:
+            if args.minutes and replicas.any(time.time() - t_start > args.minutes * 60):
                 break
             if not math.isfinite(stats["loss"]):
                 print("loss is not finite; stopping without saving", file=sys.stderr)
