@@ -32,14 +32,18 @@ def expand_windows(v: torch.Tensor, m: int) -> torch.Tensor:
     return v.repeat_interleave(m, dim=2).repeat_interleave(m, dim=3)
 
 
+def _window_median(field: torch.Tensor, m: int) -> torch.Tensor:
+    """The lower median (component-wise) of each window's block vectors, [B, 2, rows, cols]."""
+    return window_blocks(field.long(), m).sort(dim=-1).values[..., (m * m - 1) // 2]
+
+
 def window_prediction(prev: torch.Tensor | None, shape: tuple[int, int, int, int], m: int) -> torch.Tensor:
     """``P``: the lower median of the previous field's vectors in each window, [B, 2, rows, cols]
     (long); zero when ``prev`` is None. ``shape`` is the block field's, ``m`` blocks per window side."""
     b, _, bh, bw = shape
     if prev is None:
         return torch.zeros(b, 2, bh // m, bw // m, dtype=torch.long)
-    blocks = window_blocks(prev.long().cpu(), m)
-    return blocks.sort(dim=-1).values[..., (m * m - 1) // 2]
+    return _window_median(prev.cpu(), m)
 
 
 def contexts(prev: torch.Tensor | None, shape: tuple[int, int, int, int], m: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -60,10 +64,16 @@ def bits16(residual: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     return table[rows.to(residual.device), residual.clamp(0, 4 * MV_MAX)]
 
 
+def residual_bits16(value: torch.Tensor, prediction: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """Cost in 1/16 bits of coding vectors ``value`` [B, 2, ...] against ``prediction`` with the
+    rows ``rows`` [B, ...], dy + dx: [B, ...]."""
+    return bits16(value - prediction + 2 * MV_MAX, rows[:, None].expand_as(value)).sum(dim=1)
+
+
 def window_candidates(mv: torch.Tensor, pred: torch.Tensor, m: int) -> list[torch.Tensor]:
     """Window vectors worth trying for a block field: the prediction, the lower median of the
     field's blocks in the window, zero ([B, 2, rows, cols] each)."""
-    median = window_blocks(mv.long(), m).sort(dim=-1).values[..., (m * m - 1) // 2]
+    median = _window_median(mv, m)
     return [pred.to(mv.device), median, torch.zeros_like(median)]
 
 
@@ -75,8 +85,8 @@ def choose_windows(mv: torch.Tensor, prev: torch.Tensor | None, m: int) -> torch
     pred, k_win, k_blk = contexts(prev, tuple(mv.shape), m)
     best, best_bits = None, None
     for v in window_candidates(mv, pred, m):
-        own = bits16(v - pred + 2 * MV_MAX, k_win[:, None].expand_as(v)).sum(dim=1)
-        blocks = bits16(mv - expand_windows(v, m) + 2 * MV_MAX, k_blk[:, None].expand_as(mv)).sum(dim=1)
+        own = residual_bits16(v, pred, k_win)
+        blocks = residual_bits16(mv, expand_windows(v, m), k_blk)
         total = own + window_blocks(blocks[:, None], m)[:, 0].sum(dim=-1)
         if best is None:
             best, best_bits = v, total
@@ -93,13 +103,17 @@ def to_residuals(mv: torch.Tensor, windows: torch.Tensor, prev: torch.Tensor | N
     pred, k_win, k_blk = contexts(prev, tuple(mv.shape), m)
     r_win = (windows.long().cpu() - pred + 2 * MV_MAX).permute(0, 2, 3, 1).reshape(-1)
     r_blk = (mv.long().cpu() - expand_windows(windows.long().cpu(), m) + 2 * MV_MAX).permute(0, 2, 3, 1).reshape(-1)
-    rows = torch.cat([k_win.repeat_interleave(2).reshape(-1), k_blk.repeat_interleave(2).reshape(-1)])
-    return torch.cat([r_win, r_blk]), rows
+    return torch.cat([r_win, r_blk]), _rows(k_win, k_blk)
 
 
 def residual_rows(prev: torch.Tensor | None, shape: tuple[int, int, int, int], m: int) -> torch.Tensor:
     """The MV_FREQ row index of every coded symbol (payload order), known before decoding."""
     _, k_win, k_blk = contexts(prev, shape, m)
+    return _rows(k_win, k_blk)
+
+
+def _rows(k_win: torch.Tensor, k_blk: torch.Tensor) -> torch.Tensor:
+    """Row indices in payload order: both components of every window, then of every block."""
     return torch.cat([k_win.repeat_interleave(2).reshape(-1), k_blk.repeat_interleave(2).reshape(-1)])
 
 
@@ -116,4 +130,4 @@ def from_residuals(symbols: torch.Tensor, prev: torch.Tensor | None, shape: tupl
     return expand_windows(windows, m) + delta, windows
 
 
-__all__ = ["bits16", "choose_windows", "contexts", "window_blocks", "expand_windows", "from_residuals", "residual_rows", "to_residuals", "window_candidates", "window_prediction"]
+__all__ = ["bits16", "residual_bits16", "choose_windows", "contexts", "window_blocks", "expand_windows", "from_residuals", "residual_rows", "to_residuals", "window_candidates", "window_prediction"]

@@ -224,7 +224,6 @@ def choose_motion_rd(x: torch.Tensor, ref: torch.Tensor, mv: torch.Tensor, prev:
     almost nothing and cost most of a P frame's bytes (tiny2, cockatoo 720p: 70-95 % of them).
     ``prev``: [B, 2, bh, bw] or None (zero); ``window``: the window size in px."""
     from ..entropy import motion_syntax as syntax  # the coded syntax's predictions and costs (integers)
-    from ..entropy.definition import MV_MAX
 
     m = window // block
     dev = mv.device
@@ -244,13 +243,13 @@ def choose_motion_rd(x: torch.Tensor, ref: torch.Tensor, mv: torch.Tensor, prev:
         base = syntax.expand_windows(wv, m)
 
         def cost(v: torch.Tensor, err: torch.Tensor) -> torch.Tensor:
-            bits = syntax.bits16(v - base + 2 * MV_MAX, k_blk[:, None].expand_as(v)).sum(dim=1)
+            bits = syntax.residual_bits16(v, base, k_blk)
             return lam16 * err + _LUMA_SSE_PER_BIT * bits
 
         choice = (base, cost(base, _block_sse(cur, warp(rl[:, None], base, block)[:, 0], block)))
         for v, err in zip(blocks, sse):
             choice = _keep_better(choice, v, cost(v, err))
-        own = syntax.bits16(wv - pred + 2 * MV_MAX, k_win[:, None].expand_as(wv)).sum(dim=1)
+        own = syntax.residual_bits16(wv, pred, k_win)
         total = _LUMA_SSE_PER_BIT * own + syntax.window_blocks(choice[1][:, None], m)[:, 0].sum(dim=-1)
         if best_field is None:
             best_field, best_total = choice[0], total
