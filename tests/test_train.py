@@ -259,3 +259,57 @@ def test_rate_noise_changes_the_rate_estimate_only():
     loss, _ = sequence_rd_loss(model, frames, q, rate_noise=True)
     loss.backward()
     assert float(model.to_tokens.bias.grad[5].abs()) > 0
+
+
+def test_prior_scale_below_the_range_gets_a_gradient_back_up():
+    """The shadow prior clamps its scale index to the table; a plain clamp would give a scale
+    pushed below the smallest one no gradient ever again (a dead channel's prior). clamp_ste keeps
+    the clamp's values and lets a gradient through when descent moves the value back inside."""
+    import torch
+
+    from gvc1d_codec.entropy.intnet import clamp_ste
+
+    x = torch.tensor([-3.0, 0.5, 5.0, -3.0, 5.0], requires_grad=True)
+    y = clamp_ste(x, 0.0, 4.0)
+    assert torch.equal(y.detach(), x.detach().clamp(0, 4))
+    (y * torch.tensor([-1.0, 1.0, 1.0, 1.0, -1.0])).sum().backward()
+    # below the range: passes when descent raises it (grad < 0), not when it would lower it further
+    assert x.grad.tolist() == [-1.0, 1.0, 1.0, 0.0, 0.0]
+
+
+def test_revive_gives_dead_channels_fresh_weights_and_keeps_the_live_ones(tmp_path):
+    """_revive: channels whose symbols round to zero at the highest level get a fresh analysis row,
+    the live channels' mean gains and prior scale bias; the live channels are untouched; the same
+    seed revives the same way (data-parallel replicas agree)."""
+    import torch
+
+    from gvc1d_codec.config import PRESETS
+    from gvc1d_codec.model.gvc1d import GVC1D
+    from gvc1d_codec.train.trainer import _revive
+
+    torch.manual_seed(0)
+    model = GVC1D(PRESETS["tiny2"]).train()
+    with torch.no_grad():
+        model.to_tokens.weight[[3, 7]] = 0.0
+        model.to_tokens.bias[[3, 7]] = 0.0
+        model.from_tokens.weight[:, 7] = 0.0
+    twin = GVC1D(PRESETS["tiny2"]).train()
+    twin.load_state_dict(model.state_dict())
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    frames = torch.rand(2, 3, 64, 128)
+    dead = _revive(model, frames, seed=5)
+    assert dead == [3, 7]
+    assert _revive(twin, frames, seed=5) == dead
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, twin.state_dict()[k]), k
+    assert model.training
+    assert model.to_tokens.weight[[3, 7]].abs().min() > 0
+    live = [c for c in range(model.cfg.token_dim) if c not in dead]
+    assert torch.equal(model.to_tokens.weight[live], before["to_tokens.weight"][live])
+    assert torch.allclose(model.log_gain[:, 3], before["log_gain"][:, live].mean(dim=1))
+    assert torch.equal(model.from_tokens.weight[:, 3], before["from_tokens.weight"][:, 3])  # not zero: kept
+    assert model.from_tokens.weight[:, 7].abs().max() > 0  # was zero: a small fresh column
+    with torch.no_grad():
+        top = torch.full((4,), model.cfg.qualities - 1)
+        s = model.scaled(model.analysis(frames, None, None, True), top).round()
+    assert (s[:, :, [3, 7]] != 0).any()

@@ -29,6 +29,31 @@ def round_ste(x: torch.Tensor) -> torch.Tensor:
     return x + (torch.floor(x + 0.5) - x).detach()
 
 
+class _BoundedClamp(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.lo, ctx.hi = lo, hi
+        return x.clamp(lo, hi)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        inside = (x >= ctx.lo) & (x <= ctx.hi)
+        back_in = ((x < ctx.lo) & (grad < 0)) | ((x > ctx.hi) & (grad > 0))  # descent moves x inwards
+        return grad * (inside | back_in), None, None
+
+
+def clamp_ste(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    """``x.clamp(lo, hi)`` in the forward pass; the gradient also passes outside the range when a
+    descent step would move x back into it (CompressAI's LowerBound, on both sides). A plain clamp
+    has no gradient out of its range, so a prior scale pushed below the smallest one could never
+    come back up when its channel starts to carry symbols (dead token channels)."""
+    if not x.requires_grad:
+        return x.clamp(lo, hi)
+    return _BoundedClamp.apply(x, lo, hi)
+
+
 def check_exact(*tensors: torch.Tensor) -> None:
     for t in tensors:
         if t.numel() and float(t.abs().max()) >= EXACT_LIMIT:

@@ -41,7 +41,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from .definition import ACT_MAX, FRAC, SHIFT, check_freq_table, scale_grid
-from .intnet import IntLinear, prepare, round_ste
+from .intnet import IntLinear, clamp_ste, prepare, round_ste
 
 ONE = 2**FRAC  # the integer that stands for 1.0
 LAYERS = ("mem_embed", "mem_gather", "mem_update", "mem_read", "ctx", "ar_embed", "ar_mix", "hidden", "out")
@@ -123,8 +123,8 @@ class ContextGraph:
         h = self._layer("hidden", torch.cat([c, mix], dim=-1))
         o = self._layer("out", h)
         cfg = self.cfg
-        mu = o[..., :C].clamp(-cfg.symbol_max * ONE, cfg.symbol_max * ONE)
-        t = o[..., C:].clamp(0, (cfg.scale_levels - 1) * ONE)
+        mu = clamp_ste(o[..., :C], -cfg.symbol_max * ONE, cfg.symbol_max * ONE)
+        t = clamp_ste(o[..., C:], 0, (cfg.scale_levels - 1) * ONE)
         # integers (1/16 units), rounded half up to quarter steps and scale indices: exact in float
         return round_ste(mu / 4), round_ste(t / ONE)
 

@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate-noise", action="store_true",
                    help="stages recon/rd/memory: estimate the rate on y·gain + uniform noise (mixed quantisation) "
                         "instead of the rounded symbols, so unused token channels can come back")
+    p.add_argument("--revive", action="store_true",
+                   help="before training, give token channels that carry (almost) no symbols even at the "
+                        "highest level fresh analysis weights, the live channels' gains and prior scales, and "
+                        "restart the optimiser (see _revive)")
     p.add_argument("--warmup", type=int, default=50)
     p.add_argument("--clips", default="train", help="comma-separated clip names, or 'train'")
     p.add_argument("--data", help="train on the clips packed in this .npz (scripts/pack_training_data.py) "
@@ -216,6 +220,53 @@ def _grown(model: GVC1D, target: ModelConfig) -> GVC1D:
             else:
                 raise ValueError(f"cannot grow {name} from {tuple(t.shape)} to {tuple(d.shape)}")
     return grown
+
+
+DEAD_SHARE = 0.02  # a token channel is dead when under 2% of its top-level symbols are non-zero
+
+
+@torch.no_grad()
+def _revive(model: GVC1D, frames: torch.Tensor, seed: int) -> list[int]:
+    """Bring back dead token channels; returns their indices.
+
+    A channel whose symbols round to zero has no gradient where the synthesis reads it (zero input
+    times any weight), and a prior that learned a scale below the smallest one for it had none
+    either (a clamp; see :func:`~gvc1d_codec.entropy.intnet.clamp_ste`): such channels stay dead
+    whatever the lambda, which caps the quality of the highest level. Measured on ``frames``
+    ([B, 3, H, W], intra, whole windows) at the highest level. A dead channel gets a fresh
+    analysis row (seeded, so data-parallel replicas agree), the live channels' mean quantiser gains
+    per level and mean prior scale bias; its synthesis weights are kept (they are not zero, see
+    :func:`_grown`) or set to a small fresh column where they are."""
+    cfg = model.cfg
+    was_training = model.training
+    model.eval()
+    y = model.analysis(frames, None, None, True)
+    top = torch.full((y.shape[0],), cfg.qualities - 1, dtype=torch.long, device=y.device)
+    share = (model.scaled(y, top).abs() >= 0.5).float().mean(dim=(0, 1))
+    model.train(was_training)
+    dead = [int(c) for c in torch.nonzero(share < DEAD_SHARE).flatten()]
+    live = [c for c in range(cfg.token_dim) if c not in dead]
+    if not dead or not live:
+        return dead if live else []
+    gen = torch.Generator().manual_seed(seed)
+    fresh = torch.nn.Linear(model.to_tokens.in_features, len(dead))
+    bound = 1 / math.sqrt(model.to_tokens.in_features)
+    fresh_w = (torch.rand(fresh.weight.shape, generator=gen) * 2 - 1) * bound
+    fresh_b = (torch.rand(fresh.bias.shape, generator=gen) * 2 - 1) * bound
+    dev = model.to_tokens.weight.device
+    model.to_tokens.weight[dead] = fresh_w.to(dev)
+    model.to_tokens.bias[dead] = fresh_b.to(dev)
+    for g in (model.log_gain, model.log_inv_gain):
+        g[:, dead] = g[:, live].mean(dim=1, keepdim=True)
+    w = model.from_tokens.weight
+    col = w[:, live].norm(dim=0).mean()
+    for c in dead:
+        if w[:, c].norm() < 0.05 * col:
+            w[:, c] = ((torch.rand(w.shape[0], generator=gen) * 2 - 1) * 0.25 / math.sqrt(cfg.token_dim)).to(dev)
+    C = cfg.token_dim
+    out_b = model.context_model.out.bias
+    out_b[[C + c for c in dead]] = out_b[[C + c for c in live]].mean()
+    return dead
 
 
 def _prior_stage(args, model: GVC1D, out: Path, log_path: Path, history: dict) -> int:
@@ -407,6 +458,12 @@ def main(argv: list[str] | None = None) -> int:
         datasets = [VideoCropDataset(names, seq_len=args.frames, crop=c, seed=args.seed, skip_unfit=True)
                     for c in _crops(args.crop)]
     data = datasets[0]
+    if args.revive:
+        probe = to_rgb_batch(data.sample_batch(8, torch.Generator().manual_seed(args.seed)))[:, 0].to(args.device)
+        dead = _revive(model, probe, args.seed)
+        opt, resumed_opt = _optimizer(model, args.lr), False
+        if replicas.main:
+            print(f"revived {len(dead)} dead token channels: {dead}", file=sys.stderr)
     all_names = sorted({n for d in datasets for n in d.names}, key=names.index)
     gen = torch.Generator().manual_seed((args.seed * 1_000_003 + step) * replicas.world + replicas.rank)
     cfg = model.cfg
@@ -452,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a") if replicas.main else open(os.devnull, "w") as log:
         while step < args.steps:
-            warm = step + 1 if not resumed_opt else step - first_step + 1 + args.warmup
+            warm = step - first_step + 1 + (args.warmup if resumed_opt else 0)  # a fresh optimiser warms up
             lr = args.lr * min(1.0, warm / args.warmup)
             for g in opt.param_groups:
                 g["lr"] = lr
