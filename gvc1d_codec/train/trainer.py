@@ -247,15 +247,13 @@ def _revive(model: GVC1D, frames: torch.Tensor, seed: int) -> list[int]:
     dead = [int(c) for c in torch.nonzero(share < DEAD_SHARE).flatten()]
     live = [c for c in range(cfg.token_dim) if c not in dead]
     if not dead or not live:
-        return dead if live else []
+        return []
     gen = torch.Generator().manual_seed(seed)
-    fresh = torch.nn.Linear(model.to_tokens.in_features, len(dead))
-    bound = 1 / math.sqrt(model.to_tokens.in_features)
-    fresh_w = (torch.rand(fresh.weight.shape, generator=gen) * 2 - 1) * bound
-    fresh_b = (torch.rand(fresh.bias.shape, generator=gen) * 2 - 1) * bound
+    width = model.to_tokens.in_features
+    bound = 1 / math.sqrt(width)  # nn.Linear's default initialisation range
     dev = model.to_tokens.weight.device
-    model.to_tokens.weight[dead] = fresh_w.to(dev)
-    model.to_tokens.bias[dead] = fresh_b.to(dev)
+    model.to_tokens.weight[dead] = ((torch.rand(len(dead), width, generator=gen) * 2 - 1) * bound).to(dev)
+    model.to_tokens.bias[dead] = ((torch.rand(len(dead), generator=gen) * 2 - 1) * bound).to(dev)
     for g in (model.log_gain, model.log_inv_gain):
         g[:, dead] = g[:, live].mean(dim=1, keepdim=True)
     w = model.from_tokens.weight
