@@ -104,9 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("encode", help="Y4M or raw video in, .gvc out")
     e.add_argument("-i", "--input", default="-", help="input file, or - for stdin (default)")
     e.add_argument("-o", "--output", default="-", help="output .gvc file, or - for stdout (default)")
-    e.add_argument("-q", "--quality", type=int,
-                   help="quality level 0..Q-1, higher = better (default: the model's middle level Q//2, "
-                        "2 for the shipped gvc1d-tiny with its 4 levels; see info --qualities)")
+    rate = e.add_mutually_exclusive_group()
+    rate.add_argument("-q", "--quality", type=float,
+                      help="quality 0..Q-1, higher = better: a level or any value between levels, e.g. 1.5 "
+                           "(steps of 1/16; default: the model's middle level Q//2, 2 for the shipped gvc1d-tiny "
+                           "with its 4 levels; see info --qualities)")
+    rate.add_argument("-b", "--bitrate", type=_parse_bitrate, metavar="RATE",
+                      help="target bitrate in bits/s, e.g. 500k or 1.5M: one-pass rate control picks each frame's "
+                           "quality (the whole stream within a few per cent once it is longer than an intra period)")
+    rate.add_argument("--target-bpp", type=float, metavar="BPP",
+                      help="target bits per pixel per frame (rate control, as --bitrate)")
     e.add_argument("--intra-period", type=int, default=DEFAULT_INTRA_PERIOD, metavar="N",
                    help=f"an intra frame every N frames (default {DEFAULT_INTRA_PERIOD}, so that a lost or corrupt "
                         "packet damages at most N frames); -1: only the first frame is intra (fewer bits, but one "
@@ -264,6 +271,15 @@ class _Progress:
         _Progress.line_open = not final
 
 
+def _parse_bitrate(text: str) -> float:
+    from .ratecontrol import parse_bitrate
+
+    try:
+        return parse_bitrate(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _parse_size(text: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in text.lower().split("x"))
@@ -319,7 +335,8 @@ def cmd_encode(a: argparse.Namespace) -> int:
         reader = Y4MReader(src)
         w, h, fps, color, pix_fmt = reader.width, reader.height, reader.fps, reader.color, "yuv420p"
     enc = Encoder(w, h, fps, pix_fmt=pix_fmt, color=color, quality=a.quality, intra_period=a.intra_period,
-                  weights=a.weights, device=a.device, threads=a.threads, max_pixels=a.max_pixels)
+                  weights=a.weights, device=a.device, threads=a.threads, max_pixels=a.max_pixels,
+                  bitrate=a.bitrate, target_bpp=a.target_bpp)
     progress = _Progress(a.progress, "encode")
     bits = 0
     with _output(a.output, a.keep_partial) as sink:
@@ -342,6 +359,11 @@ def cmd_encode(a: argparse.Namespace) -> int:
                 raise InputFormatError("empty input: no frames to encode")
             out.write(header)  # --frames 0: a valid stream of no frames
         progress.update(sink.frames, bits, float(fps), final=True)
+    report = enc.rate_report()
+    if report is not None and report.frames and report.frames_at_lowest and report.ratio > 1.05:
+        _error_line(f"warning: the target rate is below what the lowest quality reaches on this input: "
+                    f"{report.frames_at_lowest} of {report.frames} frames at quality 0, "
+                    f"{report.ratio:.2f}x the target bits")
     return 0
 
 
@@ -386,6 +408,7 @@ def cmd_info(a: argparse.Namespace) -> int:
     if not a.file:
         raise UsageError("info needs a .gvc file (or --qualities)")
     from .bitstream import HEADER_SIZE_V1, PACKET_OVERHEAD, PacketReader, read_header
+    from .quality import from_code, header_quality
 
     src = _open_input(a.file)
     h = read_header(src)
@@ -394,14 +417,16 @@ def cmd_info(a: argparse.Namespace) -> int:
     out.write(f"size            {h.width}x{h.height}\n")
     out.write(f"frame rate      {h.fps_num}/{h.fps_den}\n")
     out.write(f"source format   {h.pix_fmt} ({h.color_matrix}, {h.color_range} range)\n")
-    out.write(f"quality         {h.quality}\n")
+    fixed = header_quality(h.quality)
+    out.write(f"quality         {'variable (rate control)' if fixed is None else f'{fixed:g}'}\n")
     out.write(f"intra period    {h.intra_period}\n")
     out.write(f"model           {h.config_id}, weights sha256 {h.weights_sha256_prefix.hex()}..., entropy model {h.entropy_model_id}\n")
-    out.write("frame  type  bytes\n")
+    out.write("frame  type  quality  bytes\n")
     total, n = HEADER_SIZE_V1, 0
     for p in PacketReader(src, h):
         size = len(p.payload) + PACKET_OVERHEAD
-        out.write(f"{p.frame_index:5d}  {p.frame_type:>4}  {size}\n")
+        quality = f"{from_code(p.payload[0]):g}" if p.payload else "-"
+        out.write(f"{p.frame_index:5d}  {p.frame_type:>4}  {quality:>7}  {size}\n")
         total += size
         n += 1
     bpp = 8 * total / (h.width * h.height * max(n, 1))

@@ -1,6 +1,6 @@
 """The frame-level API: the one place that wires model, entropy coder and bitstream together.
 
-    enc = Encoder(width, height, fps=Fraction(25), quality=2)
+    enc = Encoder(width, height, fps=Fraction(25), quality=2)      # or quality=1.5, or bitrate=500e3
     out.write(enc.header_bytes())
     for frame in frames:
         out.write(enc.encode(frame))          # one packet per frame, as frames arrive
@@ -22,6 +22,7 @@ decoder's state as it was, so the caller may skip or conceal the frame and go on
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -32,6 +33,7 @@ import torch
 
 from .bitstream import (
     PACKET_OVERHEAD,
+    QUALITY_VARIABLE,
     Packet,
     PacketLoss,
     PacketReader,
@@ -54,8 +56,10 @@ from .config import DEFAULT_INTRA_PERIOD
 from .frame import PIX_FMTS, ColorInfo, VideoFrame
 from .limits import DEFAULT_MAX_PIXELS, check_frame_size
 from .model.gvc1d import pad_to_windows
+from .quality import from_code, level_lambda, quality_code
+from .ratecontrol import RateController, RateReport
 from .runtime import configure_threads
-from .step import CodingState, StepOutput, frame_grid, step
+from .step import CodingState, StepOutput, analyse, frame_grid, step
 from .weights import LoadedWeights, load_weights
 
 ON_ERROR_MODES = ("stop", "skip", "conceal")
@@ -100,6 +104,7 @@ class FrameStats:
     payload_bytes: int
     ideal_bits: float
     skipped_windows: int = 0  # windows copied from the reference (not coded)
+    quality: float = 0.0  # the frame's quality (a level, or between levels in steps of 1/16)
 
 
 def _check_finite(t: torch.Tensor, what: str) -> None:
@@ -113,7 +118,7 @@ class _Session:
 
     ``state`` is replaced after every frame, never modified: a frame that fails leaves it as it was."""
 
-    def __init__(self, loaded: LoadedWeights, device: torch.device, width: int, height: int, quality: int):
+    def __init__(self, loaded: LoadedWeights, device: torch.device, width: int, height: int):
         self.model = loaded.model
         self.cfg = loaded.config
         self.device = device
@@ -122,29 +127,46 @@ class _Session:
         self.rows, self.cols = frame_grid(height, width, self.cfg.window)
         self.windows = self.rows * self.cols
         self.width, self.height = width, height
-        self.quality = quality
         self.state = CodingState()
         self.last_symbols: np.ndarray | None = None  # int8 [windows, tokens, channels] of the last frame
 
     @torch.inference_mode()
-    def step(self, intra: bool, x: torch.Tensor | None = None, symbols: torch.Tensor | None = None,
-             skip: np.ndarray | None = None, motion: torch.Tensor | None = None) -> tuple[StepOutput, CodingState]:
-        """Run the frame-coding step from the current state; the caller commits the new state.
-        An encoder's motion is chosen by rate-distortion cost with the level's lambda."""
-        lam = self.cfg.lambdas[self.quality] if x is not None and motion is None else None
-        out, new = step(self.model, self.context_model, self.state, intra=intra, quality=self.quality, x=x,
-                        symbols=symbols, grid=(self.rows, self.cols), skip=skip, motion=motion, motion_lambda=lam)
+    def step(self, intra: bool, quality: float, x: torch.Tensor | None = None, symbols: torch.Tensor | None = None,
+             skip: np.ndarray | None = None, motion: torch.Tensor | None = None,
+             latents: torch.Tensor | None = None) -> tuple[StepOutput, CodingState]:
+        """Run the frame-coding step from the current state at ``quality``; the caller commits
+        the new state. An encoder's motion is chosen by rate-distortion cost with the quality's lambda."""
+        lam = level_lambda(self.cfg.lambdas, quality) if x is not None and motion is None else None
+        out, new = step(self.model, self.context_model, self.state, intra=intra, quality=quality, x=x,
+                        symbols=symbols, grid=(self.rows, self.cols), skip=skip, motion=motion, motion_lambda=lam,
+                        latents=latents)
         _check_finite(out.symbols, "analysis")
         _check_finite(out.x_hat, "synthesis")
         return out, new
 
     @torch.inference_mode()
-    def choose_skip(self, x: torch.Tensor, out: StepOutput) -> np.ndarray:
+    def rate_curve(self, x: torch.Tensor, intra: bool, motion_quality: float) -> tuple[np.ndarray, torch.Tensor, torch.Tensor | None]:
+        """What frame ``x`` costs at every level 0..Q-1 before its quality is chosen (rate
+        control): the analysis once (it does not depend on the quality; a P frame's motion is
+        chosen with ``motion_quality``'s lambda), then one pass of the integer prior per level,
+        no synthesis. Returns (the entropy model's ideal bits of every window's tokens plus the
+        packet's overhead, per level; the analysis y; its motion) for :meth:`step`'s ``latents``."""
+        cfg = self.cfg
+        y, motion = analyse(self.model, self.state, x, intra, None if intra else level_lambda(cfg.lambdas, motion_quality))
+        bits = []
+        for level in range(cfg.qualities):
+            q = torch.full((y.shape[0],), level, dtype=torch.long, device=y.device)
+            s = self.model.quantise(y, q).cpu()
+            bits.append(float(self.entropy.window_bits(s, self.state.entropy_context(level, intra)).sum()))
+        return np.array(bits) + 8 * (PACKET_OVERHEAD + 1) + 32, y, motion
+
+    @torch.inference_mode()
+    def choose_skip(self, x: torch.Tensor, out: StepOutput, quality: float) -> np.ndarray:
         """The encoder's skip decision per window, by rate-distortion cost with the level's lambda
         (the training objective bpp + lambda * MSE, times the frame's pixels):
         skip when  lambda/3 * SSE(reference)  <=  bits(tokens) + lambda/3 * SSE(coded),
         with the motion-compensated reference when the model has block motion."""
-        lam = self.cfg.lambdas[self.quality] / 3
+        lam = level_lambda(self.cfg.lambdas, quality) / 3
         bits = self.entropy.window_bits(out.symbols, out.context)
         sse_code = self._window_sse(out.x_hat.clamp(0, 1), x)
         sse_skip = self._window_sse(out.reference, x)
@@ -180,24 +202,39 @@ class _Coder:
 
 
 class Encoder(_Coder):
-    """Encodes frames to packets. ``quality`` 0..Q-1 (higher = better); ``intra_period`` N = an
-    intra frame every N frames (default :data:`~gvc1d_codec.config.DEFAULT_INTRA_PERIOD`, so a lost
-    packet damages at most that many frames), -1 = only the first frame is intra."""
+    """Encodes frames to packets.
+
+    Rate: ``quality`` in 0..Q-1 (higher = better), a level or any value between levels (rounded to
+    1/16: :mod:`gvc1d_codec.quality`); or ``bitrate`` (bits per second) or ``target_bpp`` (bits per
+    pixel per frame): one-pass rate control (:mod:`gvc1d_codec.ratecontrol`) then picks each
+    frame's quality. Default: the model's middle level. ``intra_period`` N = an intra frame every N
+    frames (default :data:`~gvc1d_codec.config.DEFAULT_INTRA_PERIOD`, so a lost packet damages at
+    most that many frames), -1 = only the first frame is intra."""
 
     def __init__(self, width: int, height: int, fps: Fraction | int | float = Fraction(25), *, pix_fmt: str = "yuv420p",
-                 color: ColorInfo = ColorInfo(), quality: int | None = None, intra_period: int = DEFAULT_INTRA_PERIOD,
+                 color: ColorInfo = ColorInfo(), quality: float | None = None, intra_period: int = DEFAULT_INTRA_PERIOD,
                  weights: str | LoadedWeights | None = None, device: str = "cpu", threads: int | None = None,
-                 max_pixels: int | None = DEFAULT_MAX_PIXELS, skip: bool = True):
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS, skip: bool = True,
+                 bitrate: float | None = None, target_bpp: float | None = None):
         if isinstance(width, int) and isinstance(height, int):
             check_frame_size(width, height, max_pixels)  # before loading anything
         configure_threads(threads)  # process-wide in torch (gvc1d_codec/runtime.py)
         dev = resolve_device(device)
         loaded = _load(weights, dev)
         cfg = loaded.config
-        if quality is None:
+        if sum(v is not None for v in (quality, bitrate, target_bpp)) > 1:
+            raise GVC1DError("give one of quality, bitrate and target bpp")
+        if quality is None and bitrate is None and target_bpp is None:
             quality = cfg.qualities // 2
-        if not 0 <= quality < cfg.qualities:
-            raise GVC1DError(f"quality {quality} out of range (this model has 0..{cfg.qualities - 1})")
+        code = None
+        if quality is not None:
+            try:
+                code = quality_code(quality, cfg.qualities)
+            except (TypeError, ValueError) as e:
+                raise GVC1DError(str(e)) from None
+        for name, value in (("bitrate", bitrate), ("target bpp", target_bpp)):
+            if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise GVC1DError(f"{name} must be a positive number, got {value!r}")
         if intra_period == 0 or intra_period < -1:
             raise GVC1DError("intra period must be -1 (first frame only) or a positive number of frames")
         if pix_fmt not in PIX_FMTS:
@@ -208,12 +245,18 @@ class Encoder(_Coder):
         try:
             self.header = StreamHeader(
                 width=width, height=height, fps_num=fps.numerator, fps_den=fps.denominator, pix_fmt=pix_fmt,
-                color_matrix=color.matrix, color_range=color.range, quality=quality, intra_period=intra_period,
+                color_matrix=color.matrix, color_range=color.range, intra_period=intra_period,
+                quality=QUALITY_VARIABLE if code is None else code,
                 config_id=cfg.name, weights_sha256_prefix=bytes.fromhex(loaded.sha256)[:16], entropy_model_id=ENTROPY_MODEL_ID)
         except GVC1DError as e:
             raise InputFormatError(str(e)) from None
         self.color = color
-        self._s = _Session(loaded, dev, width, height, quality)
+        self._s = _Session(loaded, dev, width, height)
+        self.quality = None if code is None else from_code(code)  # fixed quality, or None: rate control
+        self.rate: RateController | None = None
+        if code is None:
+            per_frame = bitrate / float(fps) if bitrate is not None else target_bpp * width * height
+            self.rate = RateController(per_frame, cfg.qualities, intra_period, 8 * len(self.header.pack()))
         self.skip = skip  # False: code every window of every P frame (analysis, the entropy ablation)
         self.last: FrameStats | None = None
 
@@ -236,16 +279,28 @@ class Encoder(_Coder):
             raise InputFormatError(f"frame is {frame.pix_fmt}, the stream was opened for {self.header.pix_fmt}")
         index, intra = s.state.index, self._is_intra(s.state.index)
         x = pad_to_windows(frame_to_rgb(frame, self.color, s.device)[None], s.cfg.window)
-        out, new = s.step(intra, x=x)
+        latents = motion = None
+        if self.rate is None:
+            quality = self.quality
+        else:
+            curve, latents, motion = s.rate_curve(x, intra, self.rate.last_quality or 0.0)
+            quality = self.rate.choose(intra, curve)
+        out, new = s.step(intra, quality, x=x, motion=motion, latents=latents)
         skip = None
         if not intra:
-            skip = s.choose_skip(x, out) if self.skip else np.zeros(s.windows, dtype=bool)
+            skip = s.choose_skip(x, out, quality) if self.skip else np.zeros(s.windows, dtype=bool)
             if skip.any():  # code again with those windows copied from the reference
-                out, new = s.step(intra, symbols=out.symbols, skip=skip, motion=out.motion)
+                out, new = s.step(intra, quality, symbols=out.symbols, skip=skip, motion=out.motion)
         payload, ideal = s.entropy.encode(out.symbols, out.context, skip, (s.rows, s.cols), out.motion)
         s.commit(out, new)
-        self.last = FrameStats("I" if intra else "P", len(payload), ideal, 0 if skip is None else int(skip.sum()))
+        if self.rate is not None:
+            self.rate.update(intra, quality, 8 * (len(payload) + PACKET_OVERHEAD))
+        self.last = FrameStats("I" if intra else "P", len(payload), ideal, 0 if skip is None else int(skip.sum()), quality)
         return Packet("I" if intra else "P", index, payload)
+
+    def rate_report(self) -> RateReport | None:
+        """Rate control's account so far (``None`` at a fixed quality)."""
+        return None if self.rate is None else self.rate.report()
 
     def encode(self, frame: VideoFrame) -> bytes:
         """One frame in, one packet (bytes) out."""
@@ -279,13 +334,12 @@ class Decoder(_Coder):
         if header.config_id != loaded.config.name or need != have:
             raise UnsupportedStreamError(
                 f"stream needs weights {header.config_id} sha256 {need}..., loaded {loaded.config.name} sha256 {have}...")
-        if header.quality >= loaded.config.qualities:
-            raise UnsupportedStreamError(f"stream quality {header.quality} does not exist in this model")
         self.pix_fmt = pix_fmt or header.pix_fmt
         if self.pix_fmt not in PIX_FMTS:
             raise GVC1DError(f"unsupported output pixel format {self.pix_fmt!r} (need one of {', '.join(PIX_FMTS)})")
         self.color = ColorInfo(header.color_matrix, header.color_range)
-        self._s = _Session(loaded, dev, header.width, header.height, header.quality)
+        self._s = _Session(loaded, dev, header.width, header.height)
+        self.last_quality: float | None = None  # the quality of the last frame decoded
         self.frames_lost = 0  # frames skipped or concealed by decode_stream
         self.lost_frame_indices: list[int] = []  # the first LOST_INDICES_KEPT of them
         self.first_error: BitstreamError | None = None  # what lost the first of them
@@ -309,8 +363,10 @@ class Decoder(_Coder):
         intra = packet.frame_type == "I"
         if not intra and s.state.reference is None:  # only after frames were lost
             raise CorruptPacketError(f"frame {index} is predicted from a lost frame (no intra frame decoded yet)", index)
-        symbols, skip, motion = s.entropy.decode(packet.payload, (s.rows, s.cols), s.state.entropy_context(s.quality, intra), index)
-        s.commit(*s.step(intra, symbols=symbols, skip=skip, motion=motion))
+        quality = s.entropy.payload_quality(packet.payload, index)
+        symbols, skip, motion = s.entropy.decode(packet.payload, (s.rows, s.cols), s.state.entropy_context(quality, intra), index)
+        s.commit(*s.step(intra, quality, symbols=symbols, skip=skip, motion=motion))
+        self.last_quality = quality
         return s.picture()
 
     def decode(self, packet: Packet) -> VideoFrame:

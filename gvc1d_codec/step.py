@@ -74,8 +74,10 @@ class StepOutput:
 
 
 def window_quality(quality: int | torch.Tensor, batch: int, windows: int, device) -> torch.Tensor:
-    """Quality level per window [B * windows] from an int or a LongTensor [B]."""
-    q = torch.as_tensor(quality, dtype=torch.long, device=device).reshape(-1).expand(batch)
+    """Quality per window [B * windows] from a level or a LongTensor [B] of levels (long), or a
+    quality between levels (a multiple of 1/16, :mod:`gvc1d_codec.quality`: float32, exact)."""
+    whole = isinstance(quality, int) or (torch.is_tensor(quality) and not quality.is_floating_point())
+    q = torch.as_tensor(quality, dtype=torch.long if whole else torch.float32, device=device).reshape(-1).expand(batch)
     return q.repeat_interleave(windows)
 
 
@@ -87,7 +89,8 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
          quality: int | torch.Tensor, x: torch.Tensor | None = None, symbols: torch.Tensor | None = None,
          grid: tuple[int, int] | None = None, skip: np.ndarray | None = None, motion: torch.Tensor | None = None,
          detach_context: bool = False, encoder_grad: bool = True,
-         motion_lambda: float | None = None, rate_noise: bool = False) -> tuple[StepOutput, CodingState]:
+         motion_lambda: float | None = None, rate_noise: bool = False,
+         latents: torch.Tensor | None = None) -> tuple[StepOutput, CodingState]:
     """Code one frame. Give ``x`` ([B, 3, H, W] in [0, 1], whole windows; encoder and training) or
     ``symbols`` ([N, L, C] decoded from a packet) and the ``grid`` (rows, columns) of windows of
     the frame (decoder: one frame, ``x`` not needed).
@@ -98,6 +101,8 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
     ``skip`` (bool [N], P frames of one frame only): windows that are not coded: their symbols
     repeat the previous frame's and their pixels are x̄_t's, exactly. ``motion_lambda`` (the
     codec's encoder): choose the estimated vectors by rate-distortion cost with this lambda.
+    ``latents``: the analysis of ``x`` already made by :func:`analyse` from this state (with its
+    ``motion``): the encoder's rate control measures a frame's rates before choosing its quality.
 
     Training knobs: ``detach_context`` (stage ``recon``) lets the prior and the memory see the
     symbols without gradient, so the rate does not shape the tokens; ``encoder_grad=False`` (stage
@@ -108,22 +113,11 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
     """
     if intra:
         state = CodingState(index=state.index)
-    elif state.reference is None:
-        raise ValueError("a predicted frame needs a reference (code an intra frame first)")
     device = model_device(model)
     cfg = model.cfg
     win = cfg.window
-    ref, mv = state.reference, None
-    if not intra and cfg.motion_block:
-        if motion is not None:
-            mv = motion.to(ref.device)
-            ref = compensate(ref, mv, cfg.motion_block, cfg.motion_overlap)
-        elif x is not None:
-            rd = None if motion_lambda is None else (motion_lambda, state.motion)
-            ref, mv = model.motion_reference(x, ref, rd)
-        else:
-            raise ValueError("a predicted frame of this model needs its motion field")
-    memory_f = None if state.memory is None else state.memory.to(device=device, dtype=torch.float32)
+    ref, mv = short_term_reference(model, state, intra, x, motion, motion_lambda)
+    memory_f = _memory(state, device)
     encoder_ctx = torch.set_grad_enabled(torch.is_grad_enabled() and encoder_grad)
     if symbols is None:
         if x is None:
@@ -131,7 +125,7 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
         batch, rows, cols = x.shape[0], x.shape[-2] // win, x.shape[-1] // win
         q_win = window_quality(quality, batch, rows * cols, device)
         with encoder_ctx:
-            y = model.analysis(x, ref if ref is None or encoder_grad else ref.detach(), memory_f, intra)
+            y = latents if latents is not None else model.analysis(x, ref if ref is None or encoder_grad else ref.detach(), memory_f, intra)
             s = model.quantise(y, q_win)
             rate_symbols = model.noisy(y, q_win) if rate_noise else None
     else:
@@ -163,6 +157,42 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
     if rate_symbols is not None and detach_context:
         rate_symbols = rate_symbols.detach()
     return StepOutput(s_ctx, x_hat, context, ref, None if mv is None else mv.detach().cpu(), rate_symbols), new
+
+
+def short_term_reference(model: GVC1D, state: CodingState, intra: bool, x: torch.Tensor | None,
+                         motion: torch.Tensor | None, motion_lambda: float | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """x̄_t and its block motion (None: none): see :func:`step`."""
+    if intra:
+        return None, None
+    if state.reference is None:
+        raise ValueError("a predicted frame needs a reference (code an intra frame first)")
+    cfg = model.cfg
+    ref, mv = state.reference, None
+    if cfg.motion_block:
+        if motion is not None:
+            mv = motion.to(ref.device)
+            ref = compensate(ref, mv, cfg.motion_block, cfg.motion_overlap)
+        elif x is not None:
+            rd = None if motion_lambda is None else (motion_lambda, state.motion)
+            ref, mv = model.motion_reference(x, ref, rd)
+        else:
+            raise ValueError("a predicted frame of this model needs its motion field")
+    return ref, mv
+
+
+def _memory(state: CodingState, device: torch.device) -> torch.Tensor | None:
+    return None if state.memory is None else state.memory.to(device=device, dtype=torch.float32)
+
+
+def analyse(model: GVC1D, state: CodingState, x: torch.Tensor, intra: bool,
+            motion_lambda: float | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The encoder's analysis of frame ``x`` from ``state``, before any quality is chosen:
+    (y [N, L, C], the block motion it used or None). Quantising y at a quality and coding it with
+    ``step(..., motion=that motion, latents=y)`` is exactly what ``step`` does from ``x``."""
+    if intra:
+        state = CodingState(index=state.index)
+    ref, mv = short_term_reference(model, state, intra, x, None, motion_lambda)
+    return model.analysis(x, ref, _memory(state, model_device(model)), intra), None if mv is None else mv.detach().cpu()
 
 
 def copy_windows(x_hat: torch.Tensor, reference: torch.Tensor, skipped: torch.Tensor, rows: int, cols: int,

@@ -100,7 +100,7 @@ def test_header_round_trip_and_layout():
                     intra_period=2**31 - 1, config_id="x" * 32, entropy_model_id=65535)
     raw = h.pack()
     assert len(raw) == HEADER_SIZE_V1 == 82
-    assert raw[:4] == MAGIC == b"GVC1" and raw[4] == FORMAT_VERSION == 3
+    assert raw[:4] == MAGIC == b"GVC1" and raw[4] == FORMAT_VERSION == 4
     assert struct.unpack_from("<H", raw, OFF_HLEN)[0] == 75
     assert struct.unpack_from("<HH", raw, OFF_WIDTH) == (16384, 1)
     assert struct.unpack_from("<I", raw, OFF_HCRC)[0] == zlib.crc32(raw[:OFF_HCRC])
@@ -139,8 +139,8 @@ def test_header_field_limits_on_construction(field, value):
 
 
 def test_header_format_version_field():
-    assert make_header().format_version == 3
-    for other in (1, 2, 4):
+    assert make_header().format_version == 4
+    for other in (1, 2, 3):
         with pytest.raises(UnsupportedStreamError):
             make_header(format_version=other)
 
@@ -180,14 +180,14 @@ def test_bad_magic():
             read_header(io.BytesIO(bad))
 
 
-@pytest.mark.parametrize("version", [0, 1, 2, 4, 255])
+@pytest.mark.parametrize("version", [0, 1, 2, 3, 255])
 def test_wrong_version(version):
     raw = bytearray(make_header().pack())
     raw[OFF_VERSION] = version
     for parse in (lambda: StreamHeader.unpack(bytes(raw)), lambda: read_header(io.BytesIO(raw))):
         with pytest.raises(UnsupportedStreamError) as info:
             parse()
-        assert f"version {version}" in str(info.value) and "version 3" in str(info.value)
+        assert f"version {version}" in str(info.value) and "version 4" in str(info.value)
 
 
 def test_header_crc_mismatch():
@@ -422,7 +422,7 @@ def test_golden_vectors_from_spec():
     h = StreamHeader(64, 48, 30000, 1001, "yuv420p", "bt709", "limited", 50, -1, "tiny",
                      bytes(16), 3)
     assert h.pack().hex() == (
-        "47564331034b004000300030750000e903000000000032ffffffff030004" + "74696e79" + "00" * 28
-        + "00" * 16 + "f9ba22b3")
+        "47564331044b004000300030750000e903000000000032ffffffff030004" + "74696e79" + "00" * 28
+        + "00" * 16 + "bb165e6a")
     assert pack_packet(Packet("I", 0, b"abc")).hex() == "a54900000000030000006162635f940857"
     assert zlib.crc32(b"123456789") == 0xCBF43926

@@ -100,7 +100,32 @@ def test_info_describes_the_stream_and_its_bits_per_pixel(clip_gvc):
     assert last == f"frames 4, {size} bytes, {8 * size / (320 * 192 * 4):.4f} bpp"
     rows = [line.split() for line in text.splitlines() if line[:5].strip().isdigit()]
     assert [r[1] for r in rows] == ["I", "P", "P", "P"]
-    assert HEADER_SIZE_V1 + sum(int(r[2]) for r in rows) == size
+    assert "quality         2\n" in text and [r[2] for r in rows] == ["2"] * 4  # the default level
+    assert HEADER_SIZE_V1 + sum(int(r[3]) for r in rows) == size
+
+
+def test_bitrate_rate_control_and_info_per_frame_quality(work, real_clip_path):
+    """``-b`` codes each frame at the quality rate control chose; info shows it per frame."""
+    proc = run_shell(f"{FFMPEG} -i {real_clip_path} -f yuv4mpegpipe - 2>/dev/null | "
+                     "$GVC encode --frames 6 --intra-period 3 -b 60k -o rc.gvc", cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    text = run_cli("info", work / "rc.gvc").stdout.decode()
+    assert "quality         variable (rate control)" in text
+    rows = [line.split() for line in text.splitlines() if line[:5].strip().isdigit()]
+    assert len(rows) == 6 and all(0 <= float(r[2]) <= 3 for r in rows)
+    proc = run_cli("decode", "-i", work / "rc.gvc", "-o", work / "rc.y4m")
+    assert proc.returncode == 0, proc.stderr
+    assert len(y4m_frames((work / "rc.y4m").read_bytes())) == 6
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-q", "1", "-b", "50k"], "not allowed with"),
+    (["-b", "fast"], "not a number of bits per second"),
+    (["-b=-5k"], "must be positive"),
+    (["-q", "7"], "quality 7 out of range"),
+])
+def test_bad_rate_options_are_one_line_errors(work, small_y4m, args, message):
+    assert_cli_error(run_cli("encode", *args, "-o", work / "bad.gvc", input=small_y4m), message)
 
 
 def test_info_qualities_lists_one_integer_per_line(loaded):

@@ -110,7 +110,7 @@ def test_every_quality_level_round_trips_exactly(loaded):
     for q in range(loaded.config.qualities):
         trace = round_trip(frames, loaded, quality=q)
         assert_exact(trace, 2)
-        assert read_header(io.BytesIO(trace.stream)).quality == q
+        assert read_header(io.BytesIO(trace.stream)).quality == 16 * q  # the quality code (levels x 16)
         streams.append(trace.stream)
     assert len(set(streams)) == len(streams), "quality levels must code differently"
 
@@ -206,9 +206,42 @@ def test_decoder_refuses_a_stream_made_for_another_config(loaded, header):
     assert "paper" in str(e.value)
 
 
-def test_decoder_refuses_a_quality_level_the_model_does_not_have(loaded, header):
-    with pytest.raises(UnsupportedStreamError):
-        Decoder(dataclasses.replace(header, quality=loaded.config.qualities), weights=loaded)
+def test_a_packet_with_a_quality_the_model_does_not_have_is_corrupt(loaded):
+    """Each payload starts with its quality code (16 x level); beyond the top level it is corrupt,
+    and the decoder's state is kept (the next good packet still decodes)."""
+    frames = moving_gradient(32, 32, 2)
+    enc = Encoder(32, 32, weights=loaded, quality=1)
+    header, p0, p1 = enc.header_bytes(), enc.encode_packet(frames[0]), enc.encode_packet(frames[1])
+    assert p0.payload[0] == p1.payload[0] == 16
+    dec = Decoder(header, weights=loaded)
+    bad = dataclasses.replace(p0, payload=bytes([16 * loaded.config.qualities - 15]) + p0.payload[1:])
+    with pytest.raises(CorruptPacketError, match="quality code"):
+        dec.decode(bad)
+    with pytest.raises(CorruptPacketError, match="empty"):
+        dec.decode(dataclasses.replace(p0, payload=b""))
+    dec.decode(p0)
+    dec.decode(p1)
+    assert dec.last_quality == 1.0
+
+
+def test_a_quality_between_levels_codes_between_them_and_round_trips_exactly(loaded, real_frames):
+    """Continuous quality: 1.5 is carried in every packet (code 24); its bits lie between
+    levels 1 and 2's, and the decoder reproduces the encoder's symbols and pictures exactly."""
+    frames = real_frames[:3]
+    sizes = {}
+    for q in (1, 1.5, 2):
+        trace = round_trip(frames, loaded, quality=q, intra_period=-1)
+        assert_exact(trace, 3)
+        assert all(f.quality == q for f in trace.stats)
+        sizes[q] = sum(f.ideal_bits for f in trace.stats)
+    assert read_header(io.BytesIO(round_trip(frames[:1], loaded, quality=1.5).stream)).quality == 24
+    assert sizes[1] < sizes[1.5] < sizes[2], sizes
+
+
+@pytest.mark.parametrize("bad", [-0.5, 3.5, float("nan"), "high"])
+def test_a_quality_out_of_range_is_a_one_line_error(loaded, bad):
+    with pytest.raises(GVC1DError, match="quality"):
+        Encoder(32, 32, weights=loaded, quality=bad)
 
 
 def test_decoder_refuses_a_stream_made_with_another_model(other_weights_path, loaded):

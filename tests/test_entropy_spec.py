@@ -1,4 +1,4 @@
-"""docs/bitstream.md, "Entropy model definition 2" (skip flags included), implemented independently from the text.
+"""docs/bitstream.md, "Entropy model definition 3" (quality code, skip flags, motion), implemented independently from the text.
 
 This decoder uses only the weights file (safetensors + its JSON metadata), numpy int64 arithmetic
 and constriction's range decoder; it imports nothing from gvc1d_codec's entropy model. It must
@@ -27,7 +27,7 @@ class SpecEntropyDecoder:
         raw = Path(weights).read_bytes()
         n = int.from_bytes(raw[:8], "little")
         meta = json.loads(raw[8 : 8 + n])["__metadata__"]
-        assert meta["format"] == "gvc1d-weights-v1" and meta["entropy_model_id"] in ("1", "2")
+        assert meta["format"] == "gvc1d-weights-v1" and meta["entropy_model_id"] in ("1", "2", "3")
         self.cfg = json.loads(meta["config"])
         t = load_file(str(weights))
         self.layers = {}
@@ -48,6 +48,7 @@ class SpecEntropyDecoder:
         self.model = constriction.stream.model.Categorical(perfect=False)
         self.prev = self.mem = self.pskip = self.pmv = None
         self.skipped: list[int] = []  # skipped windows per frame, for the test
+        self.codes: list[int] = []  # quality code per frame, for the test
         self.motions: list[int] = []  # sum of |vector components| per P frame, for the test
 
         def g(peak, num, den):  # the spec's integer sequences, |r - 126| = 0..126
@@ -70,10 +71,13 @@ class SpecEntropyDecoder:
 
     SKIP_FREQ = [(3072, 1024), (2048, 2048), (1024, 3072), (1536, 2560), (768, 3328), (256, 3840)]  # the spec's table
 
-    def decode(self, payload: bytes, rows: int, cols: int, quality: int, intra: bool) -> np.ndarray:
+    def decode(self, payload: bytes, rows: int, cols: int, intra: bool) -> np.ndarray:
         L, C, M, D, H, Q = self.L, self.C, self.M, self.D, self.H, self.Q
         N = rows * cols
-        dec = constriction.stream.queue.RangeDecoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
+        code = payload[0]  # the quality code: 16 x (level + fraction)
+        assert code <= 16 * (Q - 1)
+        self.codes.append(code)
+        dec = constriction.stream.queue.RangeDecoder(np.frombuffer(payload[1:], dtype="<u4").astype(np.uint32))
         if intra:
             self.prev = self.mem = self.pskip = self.pmv = None
         s = np.zeros((N, L, C), np.int64)
@@ -121,7 +125,9 @@ class SpecEntropyDecoder:
         read = self.layer("mem_read", mem, token_axis=True)
         pos = np.broadcast_to(np.eye(L, dtype=np.int64) * FRAC_ONE, (n, L, L))
         cond = np.zeros((n, L, 2 * Q), np.int64)
-        cond[:, :, 2 * quality + int(intra)] = FRAC_ONE
+        lo, k = code // 16, code % 16
+        cond[:, :, 2 * lo + int(intra)] += FRAC_ONE * (16 - k) // 16
+        cond[:, :, 2 * min(lo + 1, Q - 1) + int(intra)] += FRAC_ONE * k // 16
         ctx = self.layer("ctx", np.concatenate([prev * FRAC_ONE, read, pos, cond], axis=-1))
         E = np.zeros((n, L, H), np.int64)
         sc = np.zeros((n, L, C), np.int64)
@@ -155,7 +161,6 @@ class SpecEntropyDecoder:
 def spec_decode_stream(data: bytes, weights: str | Path) -> list[np.ndarray]:
     """Header and packets parsed by hand from the documented layout."""
     w, h = struct.unpack_from("<HH", data, 7)
-    quality = data[22]
     dec = SpecEntropyDecoder(weights)
     window = dec.cfg["window"]
     rows, cols = -(-h // window), -(-w // window)
@@ -163,9 +168,10 @@ def spec_decode_stream(data: bytes, weights: str | Path) -> list[np.ndarray]:
     while pos < len(data):
         ftype, _index, length = data[pos + 1], *struct.unpack_from("<II", data, pos + 2)
         payload = data[pos + 10 : pos + 10 + length]
-        out.append(dec.decode(payload, rows, cols, quality, ftype == 0x49))
+        out.append(dec.decode(payload, rows, cols, ftype == 0x49))
         pos += 14 + length
     spec_decode_stream.skipped = dec.skipped
+    spec_decode_stream.codes = dec.codes
     spec_decode_stream.motions = dec.motions
     return out
 
@@ -173,9 +179,10 @@ def spec_decode_stream(data: bytes, weights: str | Path) -> list[np.ndarray]:
 def test_spec_decoder_matches_reference(real_frames, loaded, weights_path):
     frames = real_frames[:4]
     f0 = frames[0]
-    skipped = 0
-    for quality, ip in ((0, -1), (3, 2)):
-        enc = Encoder(f0.width, f0.height, Fraction(12), quality=quality, intra_period=ip, weights=loaded)
+    skipped, codes = 0, set()
+    # whole levels, a quality between levels (the two-hot condition), and rate control (a quality per frame)
+    for rate, ip in (({"quality": 0}, -1), ({"quality": 3}, 2), ({"quality": 1.3}, 2), ({"target_bpp": 0.3}, 3)):
+        enc = Encoder(f0.width, f0.height, Fraction(12), intra_period=ip, weights=loaded, **rate)
         data = enc.header_bytes() + b"".join(enc.encode(f) for f in frames)
         src = io.BytesIO(data)
         hdr = read_header(src)
@@ -189,7 +196,9 @@ def test_spec_decoder_matches_reference(real_frames, loaded, weights_path):
         for a, b in zip(spec, ref_syms):
             assert np.array_equal(a, b.astype(np.int64))
         skipped += sum(spec_decode_stream.skipped)
+        codes.update(spec_decode_stream.codes)
     assert skipped > 0, "the streams exercised no skipped window"
+    assert {0, 48, 21} <= codes, codes
 
 
 def test_spec_decoder_matches_reference_with_block_motion(real_frames, motion_weights_path):

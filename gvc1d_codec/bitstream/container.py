@@ -23,7 +23,9 @@ from ..errors import BitstreamError, CorruptPacketError, TruncatedStreamError, U
 from ..limits import MAX_DIMENSION
 
 MAGIC = b"GVC1"
-FORMAT_VERSION = 3  # 2: P-frame payloads carry skip flags (entropy model 2); 3: motion as window vectors + block deltas; header as in 1
+FORMAT_VERSION = 4  # 2: P-frame payloads carry skip flags (entropy model 2); 3: motion as window vectors + block deltas;
+# 4: each payload starts with its frame's quality code (entropy model 3, continuous quality); header as in 1
+QUALITY_VARIABLE = 255  # header ``quality``: the encoder chose each frame's quality (rate control)
 
 # --- field limits (docs/bitstream.md, "Field limits") -------------------------------------------
 UINT16_MAX = 0xFFFF
@@ -91,7 +93,7 @@ class StreamHeader:
     pix_fmt: str  # "yuv420p" | "rgb24": source format, a decoder's default output format
     color_matrix: str  # "bt709" | "bt601"
     color_range: str  # "limited" | "full"
-    quality: int  # 0..255
+    quality: int  # 0..255, informative: the encoder's quality code (16 x level), 255 = variable (rate control)
     intra_period: int  # -1 (only frame 0 is intra) or 1..2**31-1
     config_id: str  # visible ASCII, 1..32 bytes, e.g. "tiny"
     weights_sha256_prefix: bytes  # first 16 bytes of SHA-256 of the weights file

@@ -30,10 +30,12 @@ import numpy as np
 
 from ..config import ModelConfig
 
-ENTROPY_MODEL_ID = 2  # 1: tokens of every window; 2: + skip flags (and motion vectors) in P frames
+ENTROPY_MODEL_ID = 3  # 1: tokens of every window; 2: + skip flags (and motion vectors) in P frames;
+# 3: + a quality code per packet (continuous quality, the two-hot condition: gvc1d_codec/quality.py)
 # Weights files exported for these ids hold integer networks and tables this definition reads
-# unchanged (model 2 only added the skip flags, whose table is a constant of this module).
-WEIGHTS_COMPATIBLE_IDS = (1, 2)
+# unchanged (model 2 only added the skip flags, whose table is a constant of this module; model 3
+# only changed what is fed to the condition input, which is a one-hot at whole levels as before).
+WEIGHTS_COMPATIBLE_IDS = (1, 2, 3)
 
 # Integer networks (intnet.py): an activation ``a`` stands for ``a / 2**FRAC``.
 FRAC = 4  # fractional bits of every activation: real = int / 16

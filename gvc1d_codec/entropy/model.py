@@ -7,7 +7,9 @@ symbol ``s`` is coded as the residual ``s - floor(mu4 / 4) + RESIDUAL_RANGE`` wi
 one pass; the decoder predicts group by group. Both give the same integers, because masked weights
 are exactly zero and the arithmetic is exact.
 
-A P frame's payload starts, for models with block motion, with the motion field (window vectors,
+Every payload starts with one byte, the frame's quality code (16 x the quality, a level plus a
+fraction in steps of 1/16: :mod:`gvc1d_codec.quality`); the range-coded data follows.
+A P frame's range-coded data starts, for models with block motion, with the motion field (window vectors,
 then block deltas: :mod:`gvc1d_codec.entropy.motion_syntax`), then one skip flag per window (raster order, before any token), coded
 with the fixed table ``SKIP_FREQ`` of :mod:`gvc1d_codec.entropy.definition`; the tokens of skipped
 windows are not coded (they repeat the previous frame's). Intra frames have no flags.
@@ -24,6 +26,7 @@ import numpy as np
 import torch
 
 from ..errors import CorruptPacketError
+from ..quality import from_code, max_code, quality_code
 from . import motion_syntax
 from .coder import SymbolDecoder, SymbolEncoder
 from .definition import MV_FREQ, MV_MAX, RESIDUAL_RANGE, SKIP_FREQ, skip_contexts
@@ -33,12 +36,12 @@ from .prior import IntegerEntropyModel
 @dataclass(frozen=True)
 class EntropyContext:
     """What the entropy model knows before a frame: the previous frame's symbols and the long-term
-    memory (integer-valued float64 CPU tensors; ``None`` at an intra frame), the quality level and
-    the frame type."""
+    memory (integer-valued float64 CPU tensors; ``None`` at an intra frame), the quality (a level,
+    or a multiple of 1/16 between levels) and the frame type."""
 
     prev_symbols: torch.Tensor | None
     memory: torch.Tensor | None
-    quality: int
+    quality: int | float
     intra: bool
     prev_skip: np.ndarray | None = None  # bool [N]: the previous frame's skip flags (None: none)
     prev_motion: torch.Tensor | None = None  # long [1, 2, bh, bw]: the previous frame's vectors (None: zero)
@@ -92,7 +95,17 @@ class EntropyCoder:
             raise ValueError("an intra frame has no skipped windows")
         mu4, idx = self.cm.params(self._context(ctx, s.shape[0]), s) if params is None else params
         self._encode_tokens(enc, s[coded], mu4[coded], idx[coded])
-        return enc.finish(), enc.ideal_bits
+        return bytes([quality_code(ctx.quality, self.cfg.qualities)]) + enc.finish(), enc.ideal_bits
+
+    def payload_quality(self, payload: bytes, frame_index: int) -> float:
+        """The quality a payload was coded at (its first byte); CorruptPacketError if there is
+        none or it is beyond the model's levels."""
+        if not payload:
+            raise CorruptPacketError(f"payload of frame {frame_index} is empty (no quality code)", frame_index)
+        if payload[0] > max_code(self.cfg.qualities):
+            raise CorruptPacketError(f"payload of frame {frame_index} has quality code {payload[0]} "
+                                     f"(this model has 0..{max_code(self.cfg.qualities)})", frame_index)
+        return from_code(payload[0])
 
     def motion_shape(self, grid: tuple[int, int]) -> tuple[int, int, int, int]:
         """Shape of a frame's motion field: one vector per ``motion_block`` block of the padded frame."""
@@ -118,14 +131,18 @@ class EntropyCoder:
 
     def decode(self, payload: bytes, grid: tuple[int, int], ctx: EntropyContext,
                frame_index: int) -> tuple[torch.Tensor, np.ndarray | None, torch.Tensor | None]:
-        """The symbols [windows, L, C] (float64 CPU) of a payload, its skip flags (bool [windows],
+        """The symbols [windows, L, C] (float64 CPU) of a payload (``ctx`` at the payload's quality:
+        :meth:`payload_quality`), its skip flags (bool [windows],
         ``None`` for an intra frame) and its motion field (long [1, 2, bh, bw], ``None`` for an
         intra frame or a model without motion); CorruptPacketError if it does not decode."""
         cfg = self.cfg
         L, C, G = cfg.latent_tokens, cfg.token_dim, cfg.ar_groups
         per = L // G
         windows = grid[0] * grid[1]
-        dec = SymbolDecoder(payload, frame_index)
+        self.payload_quality(payload, frame_index)  # checks the code
+        if quality_code(ctx.quality, cfg.qualities) != payload[0]:
+            raise ValueError("decode with the context of the payload's own quality (payload_quality)")
+        dec = SymbolDecoder(payload[1:], frame_index)
         s = torch.zeros(windows, L, C, dtype=torch.float64)
         skip = motion = None
         coded = torch.ones(windows, dtype=torch.bool)

@@ -14,7 +14,10 @@ Long-term 1D memory (paper Fig. 3), per window::
 
 Autoregressive prior for token k (paper: token by token, windows in parallel)::
 
-    ctx_k  = relu(ctx([s_{t-1,k} ; read_k ; onehot(k) ; onehot(quality, frame type)]))
+    ctx_k  = relu(ctx([s_{t-1,k} ; read_k ; onehot(k) ; twohot(quality, frame type)]))
+
+(``twohot``: a one-hot of (level, frame type) at a whole quality level, the two neighbouring
+levels' entries in proportion at a fractional one: :mod:`gvc1d_codec.quality`.)
     a_j    = relu(ar_embed(s_{t,j}))
     mix_k  = relu(sum_{j in earlier groups} A[k, j] a_j + bias_k)      (strictly causal mask)
     h_k    = relu(hidden([ctx_k ; mix_k]))
@@ -40,6 +43,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
+from ..quality import condition
 from .definition import ACT_MAX, FRAC, SHIFT, check_freq_table, scale_grid
 from .intnet import IntLinear, clamp_ste, prepare, round_ste
 
@@ -96,15 +100,15 @@ class ContextGraph:
     # ---- prior -------------------------------------------------------------------------------
     def context(self, prev_symbols: torch.Tensor | None, memory: torch.Tensor | None, quality: int | torch.Tensor, intra: bool, n: int) -> torch.Tensor:
         """Per-token context features [N, L, H] from everything known before this frame.
-        ``quality``: an int, or a LongTensor [N] (training mixes quality levels)."""
+        ``quality``: a level (int, or a multiple of 1/16 between levels), or a tensor [N] of them
+        (training mixes quality levels)."""
         cfg = self.cfg
         L, C, Q = cfg.latent_tokens, cfg.token_dim, cfg.qualities
         if prev_symbols is None:
             prev_symbols = self._zeros(n, L, C)
         read = self.memory_read(memory, n)
         pos = (torch.eye(L, dtype=read.dtype, device=read.device) * ONE).expand(n, L, L)
-        qt = torch.as_tensor(quality, device=read.device).expand(n) * 2 + int(intra)
-        cond = (torch.nn.functional.one_hot(qt, 2 * Q).to(read.dtype) * ONE)[:, None, :].expand(n, L, 2 * Q)
+        cond = condition(quality, intra, Q, n, ONE, read.device, read.dtype)[:, None, :].expand(n, L, 2 * Q)
         return self._layer("ctx", torch.cat([prev_symbols * ONE, read, pos, cond], dim=-1))
 
     def embed(self, symbols: torch.Tensor) -> torch.Tensor:

@@ -31,6 +31,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..entropy.intnet import FRAC, round_ste
 from ..entropy.prior import IntegerContextModel
+from ..quality import interpolate
 from .motion import choose_motion_rd, compensate, estimate_motion
 from .conv import AnalysisStem, ContextPyramid, ContextualDecoder, copy_gate
 from .refiner import PixelRefiner
@@ -165,8 +166,9 @@ class GVC1D(nn.Module):
         return self.to_tokens(self.enc_norm(seq[:, P : P + L]))
 
     def scaled(self, y: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
-        """y · gain_q, before rounding. ``quality``: LongTensor [N] per window."""
-        return y * self.log_gain[quality][:, None, :].exp()
+        """y · gain_q, before rounding. ``quality``: [N] per window, levels (LongTensor) or
+        qualities between them (float, multiples of 1/16: :mod:`gvc1d_codec.quality`)."""
+        return y * interpolate(self.log_gain, quality)[:, None, :].exp()
 
     def quantise(self, y: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
         """Symbols: integers in [-symbol_max, symbol_max]. ``quality``: LongTensor [N] per window."""
@@ -179,7 +181,7 @@ class GVC1D(nn.Module):
         return (yg + torch.rand_like(yg) - 0.5).clamp(-self.cfg.symbol_max, self.cfg.symbol_max)
 
     def dequantise(self, s: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
-        return s * self.log_inv_gain[quality][:, None, :].exp()
+        return s * interpolate(self.log_inv_gain, quality)[:, None, :].exp()
 
     def synthesis(self, y_hat: torch.Tensor, x_prev: torch.Tensor | None, memory: torch.Tensor | None, intra: bool, rows: int, cols: int) -> torch.Tensor:
         """y_hat [B * windows, L, C] -> x̂ [B, 3, rows * window, cols * window] (not clamped)."""

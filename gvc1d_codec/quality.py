@@ -1,0 +1,98 @@
+"""Continuous quality: a quality is a level of the model plus a fraction, in steps of 1/16.
+
+A model is trained at ``Q`` levels 0..Q-1, each with its own quantiser gains (DCVC-FM style, one
+model for every rate) and condition of the entropy model. A quality q between two levels
+``lo = floor(q)`` and ``lo + 1`` uses (DCVC-FM's continuous q-scale)::
+
+    log gain_q     = (1 - f) · log gain_lo     + f · log gain_{lo+1}        f = q - lo
+    log inv_gain_q = (1 - f) · log inv_gain_lo + f · log inv_gain_{lo+1}
+    condition_q    = (16 - k) · e(lo) + k · e(lo + 1)                       k = 16 f, an integer
+    lambda_q       = lambda_lo^(1 - f) · lambda_{lo+1}^f                    (encoder decisions)
+
+The entropy model only ever sees the integer ``code = 16 q`` (``k`` and ``lo``; the "two-hot"
+condition in ``docs/bitstream.md``), and each packet carries that code, so a decoder needs nothing
+else and symbols stay exact on every machine. At a whole level (k = 0) everything is exactly the
+level's own. The gains are float, but only the encoder's symbols and the decoder's pixels depend
+on them, never a probability.
+
+Torch is imported only by the functions on tensors: ``gvc1d-pipe info`` reads qualities without it.
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+QUALITY_STEPS = 16
+"""A quality is a multiple of 1/QUALITY_STEPS of a level; its code is QUALITY_STEPS · q."""
+
+
+def max_code(levels: int) -> int:
+    return QUALITY_STEPS * (levels - 1)
+
+
+def quality_code(quality: float, levels: int) -> int:
+    """The code of a quality (rounded to the nearest 1/16, halves up); ValueError out of range."""
+    try:
+        q = float(quality)
+    except (TypeError, ValueError):
+        raise ValueError(f"quality {quality!r} is not a number") from None
+    if not math.isfinite(q) or not 0 <= q <= levels - 1:
+        raise ValueError(f"quality {q:g} out of range (this model has 0..{levels - 1}, in steps of 1/{QUALITY_STEPS})")
+    return min(math.floor(q * QUALITY_STEPS + 0.5), max_code(levels))
+
+
+def from_code(code: int) -> float:
+    """The quality of a code (exact in binary floating point)."""
+    return code / QUALITY_STEPS
+
+
+def split(quality: torch.Tensor, levels: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Qualities (a tensor of levels, whole or multiples of 1/16) -> integer (lo, hi, k) with
+    q = lo + k / 16 and hi = min(lo + 1, levels - 1)."""
+    code = (quality.double() * QUALITY_STEPS + 0.5).floor().long()
+    lo = code.div(QUALITY_STEPS, rounding_mode="floor")
+    return lo, (lo + 1).clamp(max=levels - 1), code - QUALITY_STEPS * lo
+
+
+def interpolate(table: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
+    """Rows of a per-level ``table`` [Q, C] at ``quality`` [N] -> [N, C], linear between levels
+    (exactly the level's row at a whole level)."""
+    if not quality.is_floating_point():
+        return table[quality]
+    lo, hi, k = split(quality, table.shape[0])
+    f = (k.to(table.dtype) / QUALITY_STEPS)[:, None]
+    return table[lo] * (1 - f) + table[hi] * f
+
+
+def condition(quality: int | float | torch.Tensor, intra: bool, levels: int, n: int, one: int,
+              device: torch.device | str = "cpu", dtype: torch.dtype | None = None) -> torch.Tensor:
+    """The entropy model's condition input [n, 2·levels] (integers): ``one`` at index
+    2·level + intra for a whole level; for lo + k/16, ``one · (16 - k) / 16`` at lo's index and
+    ``one · k / 16`` at lo + 1's (``one`` is a multiple of 16). Order: q0-P, q0-I, q1-P, ..."""
+    import torch
+
+    q = torch.as_tensor(quality, device=device).reshape(-1).expand(n)
+    lo, hi, k = split(q, levels)
+    out = torch.zeros(n, 2 * levels, dtype=torch.long, device=device)
+    unit = one // QUALITY_STEPS
+    out.scatter_add_(1, (2 * lo + int(intra))[:, None], ((QUALITY_STEPS - k) * unit)[:, None])
+    out.scatter_add_(1, (2 * hi + int(intra))[:, None], (k * unit)[:, None])
+    return out.to(torch.float64 if dtype is None else dtype)
+
+
+def level_lambda(lambdas: tuple[float, ...] | list[float], quality: float) -> float:
+    """The rate-distortion lambda at a quality: geometric between the levels' lambdas."""
+    lo = min(int(math.floor(quality)), len(lambdas) - 1)
+    f = quality - lo
+    if f <= 0 or lo + 1 >= len(lambdas):
+        return float(lambdas[lo])
+    return float(lambdas[lo]) ** (1 - f) * float(lambdas[lo + 1]) ** f
+
+
+def header_quality(code: int) -> float | None:
+    """The stream header's informative ``quality`` field: the encoder's fixed quality, or ``None``
+    for 255 (each frame's quality chosen by rate control)."""
+    return None if code == 255 else from_code(code)
