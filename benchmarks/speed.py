@@ -150,7 +150,7 @@ def child_encode(a) -> dict:
             f.write(p)
     return dict(phase="encode", frames=len(frames), seconds=sum(times), frame_seconds=times, setup_seconds=setup,
                 peak_rss_mib=rss, header_bytes=len(header), packet_bytes=[len(p) for p in packets],
-                payload_bytes=payload, ideal_bits=ideal, quality=enc.header.quality,
+                payload_bytes=payload, ideal_bits=ideal, quality=enc.quality,
                 torch_version=torch.__version__, torch_threads=torch.get_num_threads())
 
 

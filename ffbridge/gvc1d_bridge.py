@@ -203,8 +203,18 @@ def install(ffi, lib, extra_paths: list[str]) -> None:
         quality = int(p.quality)
         if quality < -1:
             raise BridgeError(ERR_INVALID_ARG, f"quality {quality} out of range (-1 = the model's default, else 0..Q-1)")
+        value, bitrate = float(p.quality_value), int(p.bitrate)
+        if bitrate < 0:
+            raise BridgeError(ERR_INVALID_ARG, f"bitrate {bitrate} is negative (0 = off, else bits per second)")
+        if bitrate and (quality != -1 or value >= 0):
+            raise BridgeError(ERR_INVALID_ARG, "give a bitrate or a quality, not both")
+        if value >= 0:
+            if quality != -1:
+                raise BridgeError(ERR_INVALID_ARG, "give quality or quality_value, not both")
+            quality = value
         enc = api.Encoder(width, height, Fraction(int(p.fps_num), int(p.fps_den)), pix_fmt=pix_fmt,
-                          color=api.ColorInfo(matrix, rng), quality=None if quality == -1 else quality,
+                          color=api.ColorInfo(matrix, rng), quality=None if quality == -1 or bitrate else quality,
+                          bitrate=float(bitrate) if bitrate else None,
                           intra_period=int(p.intra_period), weights=cstr(p.weights), device=cstr(p.device) or "cpu")
         obj = _Encoder(enc, enc.header_bytes(), ffi)
         id_out[0] = _register(obj)

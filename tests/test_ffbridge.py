@@ -114,7 +114,7 @@ def test_build_outputs(built):
         dyn = subprocess.run(["readelf", "-d", str(lib)], capture_output=True, text=True).stdout
         assert sysconfig.get_config_var("LIBDIR") in dyn  # rpath/runpath to libpython
     p = run([FFPIPE, "--version"])
-    assert p.returncode == 0 and p.stdout.decode().strip() == f"gvc1d {__version__} (C API 1)"
+    assert p.returncode == 0 and p.stdout.decode().strip() == f"gvc1d {__version__} (C API 2)"
     assert p.stderr == ""
     pc = (built / "gvc1d.pc").read_text()
     assert f"Version: {__version__}" in pc and str(built) in pc
@@ -218,7 +218,9 @@ def python_decode_y4m(stream: bytes) -> bytes:
     (("-q", "1", "--intra-period", "2"), dict(quality=1, intra_period=2), None),
     (("--quality=0",), dict(quality=0, fps=Fraction(30000, 1001), color_range="full"),
      b"YUV4MPEG2 W45 H35 F30000:1001 Ip A1:1 C420jpeg XCOLORRANGE=FULL"),
-], ids=["defaults", "quality-intra-period", "full-range-ntsc"])
+    (("-q", "1.25"), dict(quality=1.25), None),
+    (("-b", "40k", "--intra-period", "3"), dict(bitrate=40000.0, intra_period=3), None),
+], ids=["defaults", "quality-intra-period", "full-range-ntsc", "quality-between-levels", "bitrate"])
 def test_ffpipe_streams_identical_to_python(built, weights_path, args, kw, y4m_header):
     frames = moving_gradient(45, 35, 4)
     y4m = y4m_bytes(frames)
@@ -311,7 +313,9 @@ def test_ffpipe_refuses_input(built, data, words):
 
 @pytest.mark.parametrize("args, words", [
     (["encode", "--bogus"], ["unrecognized arguments: --bogus"]),
-    (["encode", "-q", "x"], ["invalid int value"]),
+    (["encode", "-q", "x"], ["invalid quality value"]),
+    (["encode", "-b", "fast"], ["invalid bitrate value"]),
+    (["encode", "-b", "500k", "-q", "1"], ["not allowed with"]),
     (["encode", "-q"], ["expected one argument"]),
     (["transcode"], ["invalid command"]),
     ([], ["required"]),

@@ -51,7 +51,7 @@
 extern "C" {
 #endif
 
-#define GVC1D_API_VERSION 1
+#define GVC1D_API_VERSION 2  /* 2: gvc1d_encoder_params.quality_value and .bitrate */
 
 /* Longest message (bytes, including the terminating NUL) an error string can hold. */
 #define GVC1D_ERROR_MAX 512
@@ -118,6 +118,10 @@ typedef struct gvc1d_encoder_params {
     const char *device;   /* "cpu" (default when NULL), "cuda" or "auto" */
     int color_matrix;     /* gvc1d_color_matrix: how Y'CbCr relates to RGB (default BT709) */
     int color_range;      /* gvc1d_color_range (default LIMITED) */
+    double quality_value; /* >= 0: a quality between levels, e.g. 1.5 (0..Q-1 in steps of 1/16), used instead of
+                           * quality; < 0 (default -1): use quality */
+    int64_t bitrate;      /* > 0: target bits per second; one-pass rate control chooses each frame's quality (the
+                           * quality fields must stay at their defaults); 0 (default): off */
 } gvc1d_encoder_params;
 
 /* What a stream header says (gvc1d_decoder_info). */
@@ -130,7 +134,7 @@ typedef struct gvc1d_stream_info {
     int out_pix_fmt;      /* the format gvc1d_decoder_decode returns */
     int color_matrix;
     int color_range;
-    int quality;
+    int quality;          /* the header's quality code: 16 x the encoder's quality, 255 = rate control (variable) */
     int intra_period;
     size_t max_payload;   /* largest payload length a conforming packet of this stream has */
 } gvc1d_stream_info;

@@ -246,6 +246,8 @@ GVC1D_EXPORT void gvc1d_encoder_params_default(gvc1d_encoder_params *p)
     p->device = NULL;
     p->color_matrix = GVC1D_COLOR_MATRIX_BT709;
     p->color_range = GVC1D_COLOR_RANGE_LIMITED;
+    p->quality_value = -1.0;
+    p->bitrate = 0;
 }
 
 GVC1D_EXPORT gvc1d_encoder *gvc1d_encoder_open(const gvc1d_encoder_params *p)

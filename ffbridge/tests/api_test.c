@@ -191,6 +191,24 @@ static int test_errors(const char *weights, const char *other_weights, const cha
     BAD_PARAMS("pix_fmt NONE", pix_fmt, GVC1D_PIX_FMT_NONE, GVC1D_ERR_INVALID_ARG, "pixel format");
     BAD_PARAMS("quality 99", quality, 99, GVC1D_ERR_INVALID_ARG, "quality");
     BAD_PARAMS("quality -7", quality, -7, GVC1D_ERR_INVALID_ARG, "quality");
+    BAD_PARAMS("quality_value 3.5", quality_value, 3.5, GVC1D_ERR_INVALID_ARG, "quality");
+    BAD_PARAMS("bitrate -1", bitrate, -1, GVC1D_ERR_INVALID_ARG, "bitrate");
+    gvc1d_encoder_params_default(&p);
+    p.width = W;
+    p.height = H;
+    p.weights = weights;
+    p.quality = 1;
+    p.bitrate = 100000;
+    expect_open_fail("bitrate with quality", gvc1d_encoder_open(&p), GVC1D_ERR_INVALID_ARG, "not both");
+    p.quality = -1; /* a bitrate alone, or a quality between levels alone: both open */
+    gvc1d_encoder *rc_enc = gvc1d_encoder_open(&p);
+    check(rc_enc != NULL, "open with bitrate 100000: %s", gvc1d_open_error());
+    gvc1d_encoder_close(rc_enc);
+    p.bitrate = 0;
+    p.quality_value = 1.5;
+    rc_enc = gvc1d_encoder_open(&p);
+    check(rc_enc != NULL, "open with quality_value 1.5: %s", gvc1d_open_error());
+    gvc1d_encoder_close(rc_enc);
     BAD_PARAMS("intra period 0", intra_period, 0, GVC1D_ERR_INVALID_ARG, "intra period");
     BAD_PARAMS("fps_den 0", fps_den, 0, GVC1D_ERR_INVALID_ARG, "frame rate");
     BAD_PARAMS("color range 5", color_range, 5, GVC1D_ERR_INVALID_ARG, "range");

@@ -1,7 +1,7 @@
 /*
  * gvc1d-ffpipe: gvc1d-pipe's encode and decode, written against the C API only (gvc1d.h).
  *
- *   ffmpeg -i in.mp4 -f yuv4mpegpipe - | gvc1d-ffpipe encode [-q Q] [--intra-period N] [-w WEIGHTS] > out.gvc
+ *   ffmpeg -i in.mp4 -f yuv4mpegpipe - | gvc1d-ffpipe encode [-q Q | -b RATE] [--intra-period N] [-w WEIGHTS] > out.gvc
  *   gvc1d-ffpipe decode [-w WEIGHTS] < out.gvc | ffmpeg -i - out.mp4
  *
  * Same defaults and the same bytes as gvc1d-pipe: quality = the model's default, intra period 32 (GVC1D_DEFAULT_INTRA_PERIOD),
@@ -82,7 +82,8 @@ static size_t read_in(void *buf, size_t n)
 /* ---- arguments ------------------------------------------------------------------------------- */
 
 typedef struct options {
-    int quality;
+    double quality;   /* < 0: the model's default */
+    int64_t bitrate;  /* bits per second, 0 = off */
     int intra_period;
     const char *weights;
     const char *device;
@@ -116,16 +117,44 @@ static int parse_int(const char *text, const char *what)
     return (int)v;
 }
 
+static double parse_quality(const char *text)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end != '\0' || !(v >= 0 && v <= 255))
+        usage_error("argument -q/--quality: invalid quality value: '%s'", text);
+    return v;
+}
+
+/* "500k", "1.5M", "800000": bits per second (k = 1000, M = 10^6, as FFmpeg's -b). */
+static int64_t parse_bitrate(const char *text)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end != text && (*end == 'k' || *end == 'K'))
+        v *= 1e3, end++;
+    else if (end != text && (*end == 'm' || *end == 'M'))
+        v *= 1e6, end++;
+    if (errno || end == text || *end != '\0' || !(v >= 1 && v < 9.2e18))
+        usage_error("argument -b/--bitrate: invalid bitrate value: '%s' (bits per second, e.g. 500k or 1.5M)", text);
+    return (int64_t)v;
+}
+
 static void parse_options(int argc, char **argv, int encode, options *o)
 {
     o->quality = -1;
+    o->bitrate = 0;
     o->intra_period = GVC1D_DEFAULT_INTRA_PERIOD;
     o->weights = NULL;
     o->device = NULL;
     for (int i = 2; i < argc; i++) {
         const char *v;
         if (encode && (v = option_value(argc, argv, &i, "-q", "--quality")))
-            o->quality = parse_int(v, "-q/--quality");
+            o->quality = parse_quality(v);
+        else if (encode && (v = option_value(argc, argv, &i, "-b", "--bitrate")))
+            o->bitrate = parse_bitrate(v);
         else if (encode && (v = option_value(argc, argv, &i, NULL, "--intra-period")))
             o->intra_period = parse_int(v, "--intra-period");
         else if ((v = option_value(argc, argv, &i, "-w", "--weights")))
@@ -135,6 +164,8 @@ static void parse_options(int argc, char **argv, int encode, options *o)
         else
             usage_error("unrecognized arguments: %s", argv[i]);
     }
+    if (o->bitrate && o->quality >= 0)
+        usage_error("argument -b/--bitrate: not allowed with argument -q/--quality");
 }
 
 /* ---- Y4M input ------------------------------------------------------------------------------- */
@@ -294,7 +325,8 @@ static int cmd_encode(const options *o)
     p.fps_den = (uint32_t)y.fps_den;
     p.pix_fmt = GVC1D_PIX_FMT_YUV420P;
     p.color_range = y.full_range ? GVC1D_COLOR_RANGE_FULL : GVC1D_COLOR_RANGE_LIMITED;
-    p.quality = o->quality;
+    p.quality_value = o->quality;
+    p.bitrate = o->bitrate;
     p.intra_period = o->intra_period;
     p.weights = o->weights;
     p.device = o->device;

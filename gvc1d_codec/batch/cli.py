@@ -239,6 +239,7 @@ class _Run:
 
     def finish(self, job: _Job, error: str | None = None) -> None:
         from ..bitstream import read_header
+        from ..quality import header_quality
         from ..io.atomic import signals_held
         from .work import file_sha256
 
@@ -262,7 +263,7 @@ class _Run:
                     header = read_header(io.BytesIO(first.header))
                     rec.update(frames=joined.frames, bpp=round(8 * joined.bytes / (joined.frames * first.width * first.height), 6),
                                bytes=joined.bytes, sha256=file_sha256(item.output),
-                               quality=header.quality, intra_period=header.intra_period)
+                               quality=header_quality(header.quality), intra_period=header.intra_period)
             except Exception as e:  # one failed item must not stop the run
                 error = f"cannot write {item.output}: {e.strerror}" if isinstance(e, OSError) else str(e)
         if error is not None and job.joiner is not None:
