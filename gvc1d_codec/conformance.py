@@ -95,18 +95,26 @@ def file_sha256(path: Path) -> str:
 
 @dataclass(frozen=True)
 class StreamSpec:
-    """One conformance stream: the first ``frames`` frames of registry clip ``clip``."""
+    """One conformance stream: the first ``frames`` frames of registry clip ``clip``, at a fixed
+    ``quality`` (a level, or between levels) or, with ``bitrate`` (bits/s), under rate control."""
 
     clip: str
-    quality: int
+    quality: float | None
     intra_period: int
     frames: int
     why: str = ""
+    bitrate: float | None = None
 
     @property
     def name(self) -> str:
         ip = "inf" if self.intra_period == -1 else str(self.intra_period)
-        return f"{self.clip}_q{self.quality}_ip{ip}_f{self.frames}"
+        rate = f"b{self.bitrate / 1000:g}k" if self.bitrate else f"q{self.quality:g}"
+        return f"{self.clip}_{rate}_ip{ip}_f{self.frames}"
+
+    @property
+    def settings(self) -> dict:
+        out = {"quality": self.quality, "intra_period": self.intra_period}
+        return out if self.bitrate is None else {**out, "bitrate": self.bitrate}
 
     @property
     def file(self) -> str:
@@ -120,7 +128,9 @@ STREAM_SPECS: tuple[StreamSpec, ...] = (
     StreamSpec("carphone", 0, -1, 16, "176x144 (not a multiple of the window), lowest quality, P frames only after frame 0"),
     StreamSpec("foreman", 3, 8, 16, "352x288, highest quality, intra refresh at frame 8 (context reset)"),
     StreamSpec("cisco_2people", 1, 4, 9, "320x192, the whole clip, intra at frames 0, 4, 8"),
-    StreamSpec("cisco_men", 2, -1, 9, "640x320 (15 windows), the whole clip"),
+    StreamSpec("cisco_men", 1.5, -1, 9, "640x320 (15 windows), the whole clip, a quality between levels (two-hot condition)"),
+    StreamSpec("foreman", None, 8, 16, "rate control: each frame's quality chosen for 60 kbit/s, intra refresh at frame 8",
+               bitrate=60000.0),
     StreamSpec("foreman", 1, -1, 1, "one-frame stream"),
     StreamSpec("carphone", 2, 2, 4, "short stream alternating I and P frames (the quick CI subset)"),
 )
@@ -415,7 +425,7 @@ def _encode(spec: StreamSpec, frames: list[VideoFrame], fps: Fraction, color, lo
 
     f0 = frames[0]
     enc = Encoder(f0.width, f0.height, fps, pix_fmt=f0.pix_fmt, color=color, quality=spec.quality,
-                  intra_period=spec.intra_period, weights=loaded)
+                  intra_period=spec.intra_period, weights=loaded, bitrate=spec.bitrate)
     parts, hashes, types = [enc.header_bytes()], [], ""
     for f in frames:
         packet = enc.encode_packet(f)
@@ -471,7 +481,7 @@ def generate(out_dir: str | os.PathLike, weights, specs: Iterable[StreamSpec] = 
             "source": {"clip": spec.clip, "frames": spec.frames, "width": h.width, "height": h.height,
                        "fps": f"{h.fps_num}/{h.fps_den}", "pix_fmt": h.pix_fmt, "color_matrix": h.color_matrix,
                        "color_range": h.color_range, "planes_sha256": src_hash},
-            "settings": {"quality": spec.quality, "intra_period": spec.intra_period},
+            "settings": spec.settings,
             "frames": len(trace.symbols_sha256),
             "windows": _windows(h, loaded.config.window),
             "frame_types": types,
