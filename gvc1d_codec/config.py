@@ -40,6 +40,9 @@ class ModelConfig:
     conv_width: int = 0
     # v3: residual blocks at each of 1/4, 1/8 and 1/16 in the stem and the decoder (model/conv.py).
     conv_blocks: int = 0
+    # v4: the convolutions' layout (model/conv.py): 1 = 3x3 and sub-pixel upsampling (v2, v3);
+    # 2 = 5x5 stride-2 convolutions and transposed convolutions (Ballé et al.), no residual blocks.
+    conv_design: int = 1
     # Block motion compensation of the short-term reference: block size in px (0 = none) and
     # search range in px (encoder side).
     motion_block: int = 0
@@ -80,6 +83,8 @@ class ModelConfig:
             raise ValueError("motion compensation needs the v2 transform (conv_width > 0)")
         if self.global_tokens > self.latent_tokens:
             raise ValueError("global_tokens cannot exceed latent_tokens")
+        if self.conv_design not in (1, 2) or (self.conv_design == 2 and self.conv_blocks):
+            raise ValueError("conv_design is 1, or 2 (which has no residual blocks)")
         if len(self.lambdas) != self.qualities:
             raise ValueError("one lambda per quality level")
 

@@ -17,7 +17,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
@@ -70,20 +70,23 @@ class CodedClip:
     decode_seconds: float       # the Decoder.decode calls only
     ideal_bits: float           # the integer model's ideal bits for the payloads
     payload_bits: int           # the entropy coder's real payload bits
+    qualities: list[float] = field(default_factory=list)  # each frame's quality
 
     def bpp(self, width: int, height: int) -> float:
         return 8 * len(self.stream) / (width * height * len(self.decoded))
 
 
-def code_clip(frames: Sequence[VideoFrame], quality: int, weights=None, intra_period: int = -1,
-              fps: Fraction | int = 25) -> CodedClip:
+def code_clip(frames: Sequence[VideoFrame], quality: float | None, weights=None, intra_period: int = -1,
+              fps: Fraction | int = 25, bitrate: float | None = None) -> CodedClip:
     """Encode ``frames`` with :class:`Encoder` into one in-memory .gvc stream, then decode it with
-    :class:`Decoder`, as the CLI does (``weights``: a registry name, path or loaded weights)."""
+    :class:`Decoder`, as the CLI does (``weights``: a registry name, path or loaded weights).
+    ``bitrate`` (bits/s, ``quality`` None): rate control instead of a fixed quality."""
     from .bitstream import PacketReader, read_header
     from .codec import Decoder, Encoder
 
     h, w = frames[0].height, frames[0].width
-    enc = Encoder(w, h, fps=fps, quality=quality, intra_period=intra_period, weights=weights)
+    enc = Encoder(w, h, fps=fps, quality=quality, intra_period=intra_period, weights=weights, bitrate=bitrate)
+    qualities = []
     buf = io.BytesIO()
     buf.write(enc.header_bytes())
     ideal, t_enc = 0.0, 0.0
@@ -93,6 +96,7 @@ def code_clip(frames: Sequence[VideoFrame], quality: int, weights=None, intra_pe
         t_enc += time.perf_counter() - t0
         buf.write(packet)
         ideal += enc.last.ideal_bits
+        qualities.append(enc.last.quality)
     stream = buf.getvalue()
     buf.seek(0)
     header = read_header(buf)
@@ -105,7 +109,7 @@ def code_clip(frames: Sequence[VideoFrame], quality: int, weights=None, intra_pe
         payload += 8 * len(p.payload)
     if len(decoded) != len(frames):
         raise GVC1DError(f"decoded {len(decoded)} frames of {len(frames)}")
-    return CodedClip(stream, decoded, t_enc, t_dec, ideal, payload)
+    return CodedClip(stream, decoded, t_enc, t_dec, ideal, payload, qualities)
 
 
 def compare(src_path: str, dec_path: str, gvc_path: str | None = None, lpips: bool = True) -> dict:

@@ -147,6 +147,18 @@ def test_gvc_copied_through_mkv_and_nut_is_identical(encoded, pipe_stream, weigh
     assert back.read_bytes() == pipe_stream
 
 
+def test_bitrate_option_is_rate_control_as_gvc1d_pipe(clip, weights_path, tmp_path):
+    """``-b:v 40k`` is gvc1d-pipe's ``-b 40k`` (one-pass rate control), byte for byte."""
+    out = tmp_path / "rc.gvc"
+    p = ff("-i", clip, "-c:v", "libgvc1d", "-b:v", "40k", "-intra-period", 2, "-threads", 1, "-y", out,
+           weights=weights_path)
+    assert p.returncode == 0, p.stderr
+    pipe = run_cli("encode", "-i", clip, "-b", "40k", "--intra-period", 2, weights=weights_path)
+    assert pipe.returncode == 0, pipe.stderr
+    assert out.read_bytes() == pipe.stdout
+    assert pipe.stdout[22] == 255  # header quality: variable (rate control)
+
+
 # ---- decode: the same pixels as gvc1d-pipe --------------------------------------------------------
 
 @pytest.mark.parametrize("ext", ["gvc", "mkv", "nut"])

@@ -33,7 +33,7 @@ from ..entropy.intnet import FRAC, round_ste
 from ..entropy.prior import IntegerContextModel
 from ..quality import interpolate
 from .motion import choose_motion_rd, compensate, estimate_motion
-from .conv import AnalysisStem, ContextPyramid, ContextualDecoder, copy_gate
+from .conv import AnalysisStem, AnalysisStem5, ContextPyramid, ContextualDecoder, ContextualDecoder5, copy_gate
 from .refiner import PixelRefiner
 from .transformer import LocalGlobalStack, window_position_embedding
 
@@ -77,7 +77,12 @@ class GVC1D(nn.Module):
         # Encoder
         self.v2 = cfg.conv_width > 0
         # v1: a 16 px patch embedding; v2: convolutions down to one embedding per patch (model/conv.py)
-        self.patch_embed = AnalysisStem(cfg.conv_width, E, cfg.conv_blocks) if self.v2 else nn.Conv2d(6, E, p, p)
+        if not self.v2:
+            self.patch_embed = nn.Conv2d(6, E, p, p)
+        elif cfg.conv_design == 2:
+            self.patch_embed = AnalysisStem5(cfg.conv_width, E)
+        else:
+            self.patch_embed = AnalysisStem(cfg.conv_width, E, cfg.conv_blocks)
         self.latent_tokens = nn.Parameter(torch.randn(L, E) * 0.02)
         self.latent_gather = nn.Linear(P, L, bias=False)  # learned patch -> token pooling (token axis)
         self.enc_pos = nn.Parameter(torch.randn(P + L + M, E) * 0.02)
@@ -104,7 +109,8 @@ class GVC1D(nn.Module):
         self.decoder = LocalGlobalStack(Dw, cfg.heads, cfg.mlp_ratio, cfg.dec_blocks, cfg.dec_local_layers, cfg.global_tokens)
         self.dec_norm = nn.LayerNorm(Dw)
         if self.v2:
-            self.conv_decoder = ContextualDecoder(cfg.conv_width, Dw, cfg.conv_blocks)
+            self.conv_decoder = (ContextualDecoder5(cfg.conv_width, Dw) if cfg.conv_design == 2
+                                 else ContextualDecoder(cfg.conv_width, Dw, cfg.conv_blocks))
         else:
             self.head = nn.Linear(Dw, p * p * 4)  # RGB residual + copy gate per pixel
             self.refine = nn.Conv2d(3, 3, 3, padding=1)

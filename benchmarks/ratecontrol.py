@@ -1,0 +1,74 @@
+"""Rate control: target against achieved bitrate on the held-out clips (README's table).
+
+    python benchmarks/ratecontrol.py [--weights W] [--frames 32] [--bpp 0.02,0.04,0.08]
+        [--clips carphone,cisco_2people,cisco_men] [--intra-period 32] [--json out.json]
+
+For each clip and target (given in bits per pixel per frame, so one list fits every size; the
+bitrate asked for is ``bpp x width x height x 25 fps``), encodes with ``Encoder(bitrate=...)``
+through the frame-level API, decodes, and prints the achieved bitrate (the whole .gvc file, header
+included), its error against the target, PSNR-YUV and the range of qualities rate control chose.
+Also the fixed levels' own bitrates on the same frames, to show where the targets sit.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from gvc1d_codec import VideoFrame  # noqa: E402
+from gvc1d_codec.data.clips import load_clip  # noqa: E402
+from gvc1d_codec.evaluate import code_clip, frame_metrics, mean_metrics  # noqa: E402
+from gvc1d_codec.weights import load_weights  # noqa: E402
+
+FPS = 25
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--weights")
+    ap.add_argument("--frames", type=int, default=32)
+    ap.add_argument("--bpp", default="0.02,0.04,0.08", help="targets, bits per pixel per frame")
+    ap.add_argument("--clips", default="carphone,cisco_2people,cisco_men")
+    ap.add_argument("--intra-period", type=int, default=32)
+    ap.add_argument("--json")
+    a = ap.parse_args()
+    loaded = load_weights(a.weights)
+    rows = []
+    print("| clip | frames | target kbit/s | achieved kbit/s | error | PSNR-YUV | qualities chosen | levels 0..Q-1, kbit/s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in a.clips.split(","):
+        y, u, v = load_clip(name, max_frames=a.frames)
+        t, h, w = y.shape
+        src = [VideoFrame("yuv420p", (y[i], u[i], v[i])) for i in range(t)]
+        levels = []
+        for q in range(loaded.config.qualities):
+            coded = code_clip(src, q, weights=loaded, intra_period=a.intra_period, fps=FPS)
+            levels.append(coded.bpp(w, h) * w * h * FPS / 1000)
+        for bpp in (float(b) for b in a.bpp.split(",")):
+            target = bpp * w * h * FPS
+            t0 = time.perf_counter()
+            coded = code_clip(src, None, weights=loaded, intra_period=a.intra_period, fps=FPS, bitrate=target)
+            achieved = coded.bpp(w, h) * w * h * FPS
+            m = mean_metrics([frame_metrics(f, d, lpips_net=None) for f, d in zip(src, coded.decoded)])
+            row = {"clip": name, "size": f"{w}x{h}", "frames": t, "intra_period": a.intra_period,
+                   "target_bps": target, "achieved_bps": achieved, "error": achieved / target - 1,
+                   "psnr_yuv": m["psnr_yuv"], "qualities": coded.qualities, "level_kbps": levels,
+                   "seconds": time.perf_counter() - t0}
+            rows.append(row)
+            print(f"| {name} {w}x{h} | {t} | {target / 1000:.1f} | {achieved / 1000:.1f} | {100 * row['error']:+.1f}% "
+                  f"| {m['psnr_yuv']:.2f} | {min(coded.qualities):g}..{max(coded.qualities):g} "
+                  f"| {' / '.join(f'{k:.1f}' for k in levels)} |", flush=True)
+    errors = [abs(r["error"]) for r in rows]
+    print(f"\nmean |error| {100 * sum(errors) / len(errors):.1f}%, max {100 * max(errors):.1f}%, "
+          f"within 5%: {sum(e <= 0.05 for e in errors)} of {len(errors)}")
+    if a.json:
+        Path(a.json).write_text(json.dumps({"weights_sha256": loaded.sha256, "rows": rows}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
