@@ -114,3 +114,30 @@ def test_a_grown_model_decodes_as_before_when_its_new_channels_are_zero():
         _grown(model, dataclasses.replace(model.cfg, token_dim=32, window=128))
     assert PRESETS["tiny3"] == dataclasses.replace(PRESETS["tiny2"], name="tiny3", token_dim=64, conv_blocks=2,
                                                    lambdas=PRESETS["tiny3"].lambdas)
+
+
+def test_conv_design_2_codes_intra_and_predicted_frames_and_learns_through_every_layer():
+    """Design 2 (5x5 convolutions down, transposed convolutions up, contexts fused at every scale):
+    same shapes as design 1; every parameter gets a gradient from a predicted frame; the context
+    fusions start as the identity; residual blocks are refused."""
+    import pytest
+
+    from gvc1d_codec.model.conv import AnalysisStem5, ContextualDecoder5
+
+    cfg = dataclasses.replace(PRESETS["tiny3"], conv_design=2, conv_blocks=0)
+    assert ModelConfig.from_json(cfg.to_json()) == cfg
+    torch.manual_seed(0)
+    model = GVC1D(cfg)
+    assert isinstance(model.patch_embed, AnalysisStem5) and isinstance(model.conv_decoder, ContextualDecoder5)
+    assert all(float(f.weight.abs().sum()) == 0 for f in model.conv_decoder.fuse)
+    x, ref = torch.rand(1, 3, 128, 192), torch.rand(1, 3, 128, 192)
+    q = torch.full((6,), 2)
+    for intra in (True, False):
+        y = model.analysis(x, None if intra else ref, None, intra)
+        x_hat = model.synthesis(model.dequantise(model.quantise(y, q), q), None if intra else ref, None, intra, 2, 3)
+        assert x_hat.shape == x.shape and bool(torch.isfinite(x_hat).all())
+    (x_hat - x).pow(2).mean().backward()
+    for name in ("patch_embed.down.0.weight", "conv_decoder.out.weight", "conv_decoder.fuse.3.bias", "conv_decoder.up.0.weight"):
+        assert float(dict(model.named_parameters())[name].grad.abs().sum()) > 0, name
+    with pytest.raises(ValueError, match="conv_design"):
+        dataclasses.replace(cfg, conv_blocks=2)
