@@ -133,6 +133,18 @@ PRESETS: dict[str, ModelConfig] = {
         conv_blocks=2, latent_tokens=16, token_dim=64, ar_groups=16,
         lambdas=(4.0, 30.0, 200.0, 1500.0),
     ),
+    # v4: tiny3 with design-2 convolutions (5x5 stride-2 convolutions down, transposed convolutions
+    # up, contexts fused at every scale; no residual blocks). Trained alone as an intra autoencoder
+    # (scripts/intra_ceiling.py, float latents, one CPU core) design 2 reached in 5 minutes what
+    # tiny3's design needed far longer for (model card): tiny3's quality stopped at the transform.
+    "tiny4": ModelConfig(
+        name="tiny4", patch_size=16, window=64,
+        enc_width=96, enc_blocks=1, enc_local_layers=1,
+        dec_width=96, dec_blocks=1, dec_local_layers=2, heads=4, mlp_ratio=2.0,
+        conv_width=16, conv_design=2, motion_block=16, motion_search=16, motion_overlap=True, global_tokens=4,
+        latent_tokens=16, token_dim=64, ar_groups=16,
+        lambdas=(4.0, 30.0, 200.0, 1500.0),
+    ),
     "paper": ModelConfig(
         name="paper", patch_size=16, window=256,
         enc_width=768, enc_blocks=2, enc_local_layers=5,

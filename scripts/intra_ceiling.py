@@ -1,7 +1,7 @@
 """How high can a transform go, per CPU-minute? The intra autoencoder alone, no quantiser, no rate.
 
     PYTHONPATH=. python scripts/intra_ceiling.py --config tiny3 [--set conv_width=32 ...]
-        [--init W] [--minutes 12] [--json out.json]
+        [--init W] [--minutes 12] [--json out.json] [--save W]
 
 P7's diagnosis: quality stops rising with rate because of the transform, not the quantiser (with
 float latents tiny3's intra frame of carphone is within 0.1 dB of its top level). This trains
@@ -31,7 +31,7 @@ from gvc1d_codec.data.clips import load_clip  # noqa: E402
 from gvc1d_codec.data.dataset import VideoCropDataset  # noqa: E402
 from gvc1d_codec.model.gvc1d import GVC1D, pad_to_windows  # noqa: E402
 from gvc1d_codec.train.trainer import _clip_list  # noqa: E402
-from gvc1d_codec.weights import load_weights  # noqa: E402
+from gvc1d_codec.weights import load_weights, save_weights  # noqa: E402
 
 HELD_OUT = ("carphone", "cisco_2people", "cisco_men")
 
@@ -77,6 +77,8 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json")
+    p.add_argument("--save", help="write the trained model here (a start for train --init: the transform pretrained "
+                                  "as an intra autoencoder, the entropy model untouched)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -121,6 +123,8 @@ def main() -> int:
                 break
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+    if args.save:
+        save_weights(model, Path(args.save), {"training": json.dumps({"intra_ceiling": rows[-1]})})
     return 0
 
 
