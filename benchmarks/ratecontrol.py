@@ -1,7 +1,7 @@
 """Rate control: target against achieved bitrate on the held-out clips (README's table).
 
     python benchmarks/ratecontrol.py [--weights W] [--frames 32] [--bpp 0.02,0.04,0.08]
-        [--clips carphone,cisco_2people,cisco_men] [--intra-period 32] [--json out.json]
+        [--clips carphone,cisco_2people,cisco_men] [--intra-period 32] [--json out.json] [--readme README.md]
 
 For each clip and target (given in bits per pixel per frame, so one list fits every size; the
 bitrate asked for is ``bpp x width x height x 25 fps``), encodes with ``Encoder(bitrate=...)``
@@ -35,11 +35,13 @@ def main() -> int:
     ap.add_argument("--clips", default="carphone,cisco_2people,cisco_men")
     ap.add_argument("--intra-period", type=int, default=32)
     ap.add_argument("--json")
+    ap.add_argument("--readme", help="replace the table between <!-- ratecontrol-table --> markers in this file")
     a = ap.parse_args()
     loaded = load_weights(a.weights)
     rows = []
-    print("| clip | frames | target kbit/s | achieved kbit/s | error | PSNR-YUV | qualities chosen | levels 0..Q-1, kbit/s |")
-    print("|---|---|---|---|---|---|---|---|")
+    table = ["| clip | frames | target kbit/s | achieved kbit/s | error | PSNR-YUV | qualities chosen | levels 0..Q-1, kbit/s |",
+             "|---|---|---|---|---|---|---|---|"]
+    print("\n".join(table))
     for name in a.clips.split(","):
         y, u, v = load_clip(name, max_frames=a.frames)
         t, h, w = y.shape
@@ -59,12 +61,21 @@ def main() -> int:
                    "psnr_yuv": m["psnr_yuv"], "qualities": coded.qualities, "level_kbps": levels,
                    "seconds": time.perf_counter() - t0}
             rows.append(row)
-            print(f"| {name} {w}x{h} | {t} | {target / 1000:.1f} | {achieved / 1000:.1f} | {100 * row['error']:+.1f}% "
-                  f"| {m['psnr_yuv']:.2f} | {min(coded.qualities):g}..{max(coded.qualities):g} "
-                  f"| {' / '.join(f'{k:.1f}' for k in levels)} |", flush=True)
+            table.append(f"| {name} {w}x{h} | {t} | {target / 1000:.1f} | {achieved / 1000:.1f} | {100 * row['error']:+.1f}% "
+                         f"| {m['psnr_yuv']:.2f} | {min(coded.qualities):g}..{max(coded.qualities):g} "
+                         f"| {' / '.join(f'{k:.1f}' for k in levels)} |")
+            print(table[-1], flush=True)
     errors = [abs(r["error"]) for r in rows]
-    print(f"\nmean |error| {100 * sum(errors) / len(errors):.1f}%, max {100 * max(errors):.1f}%, "
-          f"within 5%: {sum(e <= 0.05 for e in errors)} of {len(errors)}")
+    summary = (f"mean |error| {100 * sum(errors) / len(errors):.1f}%, max {100 * max(errors):.1f}%, "
+               f"within 5%: {sum(e <= 0.05 for e in errors)} of {len(errors)}")
+    print("\n" + summary)
+    if a.readme:
+        text = Path(a.readme).read_text()
+        start, end = "<!-- ratecontrol-table -->", "<!-- /ratecontrol-table -->"
+        if start not in text or end not in text:
+            raise SystemExit(f"{a.readme} has no {start} ... {end} markers")
+        head, rest = text.split(start, 1)
+        Path(a.readme).write_text(head + start + "\n" + "\n".join(table) + "\n\n" + summary + "\n" + end + rest.split(end, 1)[1])
     if a.json:
         Path(a.json).write_text(json.dumps({"weights_sha256": loaded.sha256, "rows": rows}, indent=1) + "\n")
     return 0
