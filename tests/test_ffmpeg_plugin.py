@@ -191,7 +191,7 @@ def test_truncated_file_gives_clean_error_and_complete_frames(pipe_stream, pipe_
     p = decode_raw(bad, weights_path)
     assert "Traceback" not in p.stderr
     errors = [ln for ln in p.stderr.splitlines() if "truncated .gvc stream" in ln]
-    assert len(errors) == 1 and "in frame 2 (235 of 242 packet bytes)" in errors[0], p.stderr
+    assert len(errors) == 1 and "in frame 2 (236 of 243 packet bytes)" in errors[0], p.stderr
     assert "Invalid data found when processing input" in p.stderr  # AVERROR_INVALIDDATA, reported by ffmpeg
     frame = W * H * 3 // 2
     assert p.stdout == pipe_pixels[:2 * frame]
