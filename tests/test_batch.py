@@ -170,7 +170,7 @@ def test_manifest_settings_rerun_skips_and_redoes_changed(cluster, clips, tmp_pa
     assert batch("encode", tmp_path / "jobs.csv", "--intra-period", 2) == 0
     ha = read_header(io.BytesIO((tmp_path / "a.gvc").read_bytes()))
     hb = read_header(io.BytesIO((tmp_path / "b.gvc").read_bytes()))
-    assert (ha.quality, ha.intra_period, hb.quality, hb.intra_period) == (0, 8, 3, 2)
+    assert (ha.quality, ha.intra_period, hb.quality, hb.intra_period) == (0, 8, 48, 2)  # header quality: the code, 16 x level
     assert (tmp_path / "a.gvc").read_bytes() == serial_encode(clips / "a.y4m", 8, quality=0)
     mtime = (tmp_path / "b.gvc").stat().st_mtime_ns
 
