@@ -69,7 +69,7 @@ def test_encoder_and_decoder_move_the_reference_identically(real_frames, model, 
 def test_skipped_windows_copy_the_motion_compensated_reference(real_frames, motion_loaded, monkeypatch):
     from gvc1d_codec import codec
 
-    monkeypatch.setattr(codec._Session, "choose_skip", lambda self, x, out: np.ones(self.windows, dtype=bool))
+    monkeypatch.setattr(codec._Session, "choose_skip", lambda self, x, out, *rest: np.ones(self.windows, dtype=bool))
     frames = panning(real_frames[0], 3)
     f0 = frames[0]
     enc = Encoder(f0.width, f0.height, quality=2, intra_period=-1, weights=motion_loaded)
