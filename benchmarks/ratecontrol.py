@@ -1,10 +1,12 @@
 """Rate control: target against achieved bitrate on the held-out clips (README's table).
 
-    python benchmarks/ratecontrol.py [--weights W] [--frames 32] [--bpp 0.02,0.04,0.08]
-        [--clips carphone,cisco_2people,cisco_men] [--intra-period 32] [--json out.json] [--readme README.md]
+    python benchmarks/ratecontrol.py [--weights W] [--frames 120] [--bpp 0.02,0.04,0.08]
+        [--clips carphone,cisco_2people,cisco_men,cockatoo] [--intra-period 32] [--json out.json] [--readme README.md]
 
-For each clip and target (given in bits per pixel per frame, so one list fits every size; the
-bitrate asked for is ``bpp x width x height x 25 fps``), encodes with ``Encoder(bitrate=...)``
+Targets: by default, for each clip, the geometric mean of each pair of neighbouring levels'
+bitrates measured on the same frames (so every target lies inside the range the levels cover and
+rate control must interpolate); or ``--bpp`` in bits per pixel per frame, one list for every size
+(the bitrate asked for is ``bpp x width x height x 25 fps``). For each clip and target it encodes with ``Encoder(bitrate=...)``
 through the frame-level API, decodes, and prints the achieved bitrate (the whole .gvc file, header
 included), its error against the target, PSNR-YUV and the range of qualities rate control chose.
 Also the fixed levels' own bitrates on the same frames, to show where the targets sit.
@@ -30,9 +32,9 @@ FPS = 25
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights")
-    ap.add_argument("--frames", type=int, default=32)
-    ap.add_argument("--bpp", default="0.02,0.04,0.08", help="targets, bits per pixel per frame")
-    ap.add_argument("--clips", default="carphone,cisco_2people,cisco_men")
+    ap.add_argument("--frames", type=int, default=120)
+    ap.add_argument("--bpp", help="targets, bits per pixel per frame (default: between neighbouring levels)")
+    ap.add_argument("--clips", default="carphone,cisco_2people,cisco_men,cockatoo")
     ap.add_argument("--intra-period", type=int, default=32)
     ap.add_argument("--json")
     ap.add_argument("--readme", help="replace the table between <!-- ratecontrol-table --> markers in this file")
@@ -50,8 +52,11 @@ def main() -> int:
         for q in range(loaded.config.qualities):
             coded = code_clip(src, q, weights=loaded, intra_period=a.intra_period, fps=FPS)
             levels.append(coded.bpp(w, h) * w * h * FPS / 1000)
-        for bpp in (float(b) for b in a.bpp.split(",")):
-            target = bpp * w * h * FPS
+        if a.bpp:
+            targets = [float(b) * w * h * FPS for b in a.bpp.split(",")]
+        else:
+            targets = [1000 * (lo * hi) ** 0.5 for lo, hi in zip(levels, levels[1:])]
+        for target in targets:
             t0 = time.perf_counter()
             coded = code_clip(src, None, weights=loaded, intra_period=a.intra_period, fps=FPS, bitrate=target)
             achieved = coded.bpp(w, h) * w * h * FPS

@@ -118,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"an intra frame every N frames (default {DEFAULT_INTRA_PERIOD}, so that a lost or corrupt "
                         "packet damages at most N frames); -1: only the first frame is intra (fewer bits, but one "
                         "bad packet spoils the rest of the video)")
-    e.add_argument("--frames", type=int, help="stop after this many frames")
+    e.add_argument("--frames", type=int, help="stop after this many frames (rate control then plans "
+                   "its budget to that end)")
     e.add_argument("-s", "--size", help="raw input: WxH")
     e.add_argument("--pix-fmt", choices=["yuv420p", "rgb24"], help="raw input pixel format (default yuv420p)")
     e.add_argument("-r", "--rate", help="raw input frame rate, e.g. 25 or 30000/1001 (default 25)")
@@ -336,7 +337,7 @@ def cmd_encode(a: argparse.Namespace) -> int:
         w, h, fps, color, pix_fmt = reader.width, reader.height, reader.fps, reader.color, "yuv420p"
     enc = Encoder(w, h, fps, pix_fmt=pix_fmt, color=color, quality=a.quality, intra_period=a.intra_period,
                   weights=a.weights, device=a.device, threads=a.threads, max_pixels=a.max_pixels,
-                  bitrate=a.bitrate, target_bpp=a.target_bpp)
+                  bitrate=a.bitrate, target_bpp=a.target_bpp, frames=a.frames or None)
     progress = _Progress(a.progress, "encode")
     bits = 0
     with _output(a.output, a.keep_partial) as sink:

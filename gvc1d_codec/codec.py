@@ -207,7 +207,8 @@ class Encoder(_Coder):
     Rate: ``quality`` in 0..Q-1 (higher = better), a level or any value between levels (rounded to
     1/16: :mod:`gvc1d_codec.quality`); or ``bitrate`` (bits per second) or ``target_bpp`` (bits per
     pixel per frame): one-pass rate control (:mod:`gvc1d_codec.ratecontrol`) then picks each
-    frame's quality. Default: the model's middle level. ``intra_period`` N = an intra frame every N
+    frame's quality (``frames``, when the caller knows how many frames it will encode, lets it plan
+    the last intra period to the end of the clip). Default: the model's middle level. ``intra_period`` N = an intra frame every N
     frames (default :data:`~gvc1d_codec.config.DEFAULT_INTRA_PERIOD`, so a lost packet damages at
     most that many frames), -1 = only the first frame is intra."""
 
@@ -215,7 +216,7 @@ class Encoder(_Coder):
                  color: ColorInfo = ColorInfo(), quality: float | None = None, intra_period: int = DEFAULT_INTRA_PERIOD,
                  weights: str | LoadedWeights | None = None, device: str = "cpu", threads: int | None = None,
                  max_pixels: int | None = DEFAULT_MAX_PIXELS, skip: bool = True,
-                 bitrate: float | None = None, target_bpp: float | None = None):
+                 bitrate: float | None = None, target_bpp: float | None = None, frames: int | None = None):
         if isinstance(width, int) and isinstance(height, int):
             check_frame_size(width, height, max_pixels)  # before loading anything
         configure_threads(threads)  # process-wide in torch (gvc1d_codec/runtime.py)
@@ -235,6 +236,8 @@ class Encoder(_Coder):
         for name, value in (("bitrate", bitrate), ("target bpp", target_bpp)):
             if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise GVC1DError(f"{name} must be a positive number, got {value!r}")
+        if frames is not None and not (isinstance(frames, int) and frames > 0):
+            raise GVC1DError(f"frames must be a positive number of frames, got {frames!r}")
         if intra_period == 0 or intra_period < -1:
             raise GVC1DError("intra period must be -1 (first frame only) or a positive number of frames")
         if pix_fmt not in PIX_FMTS:
@@ -256,7 +259,7 @@ class Encoder(_Coder):
         self.rate: RateController | None = None
         if code is None:
             per_frame = bitrate / float(fps) if bitrate is not None else target_bpp * width * height
-            self.rate = RateController(per_frame, cfg.qualities, intra_period, 8 * len(self.header.pack()))
+            self.rate = RateController(per_frame, cfg.qualities, intra_period, 8 * len(self.header.pack()), frames)
         self.skip = skip  # False: code every window of every P frame (analysis, the entropy ablation)
         self.last: FrameStats | None = None
 
@@ -285,6 +288,23 @@ class Encoder(_Coder):
         else:
             curve, latents, motion = s.rate_curve(x, intra, self.rate.last_quality or 0.0)
             quality = self.rate.choose(intra, curve)
+        out, new, skip, payload, ideal = self._code(x, intra, quality, motion, latents)
+        if self.rate is not None and not intra:
+            lower = self.rate.recode(8 * (len(payload) + PACKET_OVERHEAD))
+            if lower is not None:  # far over its share of the budget: once more, lower
+                quality = lower
+                out, new, skip, payload, ideal = self._code(x, intra, quality, motion, latents)
+        s.commit(out, new)
+        if self.rate is not None:
+            self.rate.update(intra, quality, 8 * (len(payload) + PACKET_OVERHEAD))
+        self.last = FrameStats("I" if intra else "P", len(payload), ideal, 0 if skip is None else int(skip.sum()), quality)
+        return Packet("I" if intra else "P", index, payload)
+
+    def _code(self, x: torch.Tensor, intra: bool, quality: float, motion: torch.Tensor | None,
+              latents: torch.Tensor | None):
+        """One frame at ``quality``: the step, the skip decision (P frames), the packet's payload;
+        nothing is committed."""
+        s = self._s
         out, new = s.step(intra, quality, x=x, motion=motion, latents=latents)
         skip = None
         if not intra:
@@ -292,11 +312,7 @@ class Encoder(_Coder):
             if skip.any():  # code again with those windows copied from the reference
                 out, new = s.step(intra, quality, symbols=out.symbols, skip=skip, motion=out.motion)
         payload, ideal = s.entropy.encode(out.symbols, out.context, skip, (s.rows, s.cols), out.motion)
-        s.commit(out, new)
-        if self.rate is not None:
-            self.rate.update(intra, quality, 8 * (len(payload) + PACKET_OVERHEAD))
-        self.last = FrameStats("I" if intra else "P", len(payload), ideal, 0 if skip is None else int(skip.sum()), quality)
-        return Packet("I" if intra else "P", index, payload)
+        return out, new, skip, payload, ideal
 
     def rate_report(self) -> RateReport | None:
         """Rate control's account so far (``None`` at a fixed quality)."""

@@ -85,7 +85,8 @@ def code_clip(frames: Sequence[VideoFrame], quality: float | None, weights=None,
     from .codec import Decoder, Encoder
 
     h, w = frames[0].height, frames[0].width
-    enc = Encoder(w, h, fps=fps, quality=quality, intra_period=intra_period, weights=weights, bitrate=bitrate)
+    enc = Encoder(w, h, fps=fps, quality=quality, intra_period=intra_period, weights=weights, bitrate=bitrate,
+                  frames=len(frames) if bitrate is not None else None)
     qualities = []
     buf = io.BytesIO()
     buf.write(enc.header_bytes())

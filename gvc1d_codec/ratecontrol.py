@@ -10,13 +10,24 @@ continuous quality of :mod:`gvc1d_codec.quality` (a level plus a fraction, in st
   budget, before any statistics exist.
 * **Predicted frames follow the intra curve, scaled**: ``bits_P(q) = kappa · bits_I(q)``, with
   ``kappa`` (what a P frame costs against the last intra frame at the same quality: motion, skip)
-  learned from each coded P frame (an exponential average in the log domain).
+  learned from the coded P frames; a P frame's own measured curve (all windows coded) is scaled
+  by ``rho`` (what skipped windows save, what motion costs). Both are ratios of exponentially
+  weighted *sums* (bits spent / bits predicted), not averages of per-frame ratios: a P frame
+  costs either a few bytes (every window skipped) or its whole curve, and only the ratio of sums
+  predicts the mean of such a two-valued cost without bias.
 * **Budget**: the bits over or under the target so far are paid back over the next
-  ``max(frames left in the intra period, MIN_HORIZON)`` frames. An intra frame is given the quality at
+  ``max(frames left in the intra period, MIN_HORIZON)`` frames; when the caller says how many
+  frames the clip has (``total_frames``), a period is planned only to the end of the clip. An intra frame is given the quality at
   which the whole intra period, coded at that one quality, meets its budget (constant quality across
   a period, as x264's ``ipratio`` does it in the qscale domain); a predicted frame the quality at
   which the rest of the period does.
 * **Smoothness**: a predicted frame's quality moves at most ``MAX_STEP`` levels from the previous one's.
+* **One re-code**: a P frame's cost is nearly two-valued (every window skipped: a few bytes; some
+  coded: most of its curve), so a prediction of the mean can still put one frame far over its
+  share. A P frame that takes more than ``RECODE_OVER`` times its share of the budget is coded
+  once more, at the highest lower quality at which its curve, scaled by what this very frame
+  cost against it, stays under that bound (:meth:`RateController.recode`); this is what keeps the
+  last frames of a clip from overshooting with no frames left to pay it back.
 
 The target is met over a clip within a few per cent once the clip is longer than an intra period
 (``benchmarks/ratecontrol.py`` measures it); a very short clip with intra period -1 carries most of
@@ -33,9 +44,11 @@ from .quality import QUALITY_STEPS, from_code, max_code
 
 MIN_HORIZON = 8  # frames over which a deviation from the budget is paid back, at least
 HORIZON_INFINITE = 32  # the intra period planned for when only the first frame is intra
-MAX_STEP = 0.25  # levels a predicted frame's quality may move from the previous frame's
+MAX_STEP = 0.5  # levels a predicted frame's quality may move from the previous frame's
 KAPPA_START = 0.25  # P frame bits / intra frame bits at equal quality, before any P frame is seen
-KAPPA_RATE = 0.2  # weight of the newest P frame in the averages of kappa and rho (log domain)
+KAPPA_RATE = 0.2  # weight of the newest P frame in the weighted sums behind kappa and rho (at least KAPPA_RATE:
+RECODE_OVER = 2.0  # a P frame over this many times its share of the budget is coded again, once, lower
+PRIOR_WEIGHT = 0.5  # 1/(frames seen + PRIOR_WEIGHT): the first frames outweigh the prior, then KAPPA_RATE)
 
 
 def parse_bitrate(text: str) -> float:
@@ -71,16 +84,26 @@ class RateController:
     Call :meth:`choose` with the frame's measured rate curve before coding it, then :meth:`update`
     with the bits it took."""
 
-    def __init__(self, bits_per_frame: float, levels: int, intra_period: int, stream_header_bits: int = 0):
+    def __init__(self, bits_per_frame: float, levels: int, intra_period: int, stream_header_bits: int = 0,
+                 total_frames: int | None = None):
         if not bits_per_frame > 0:
             raise ValueError("the target must be a positive number of bits per frame")
+        if total_frames is not None and total_frames < 1:
+            raise ValueError("total_frames must be positive")
+        self.total = total_frames
         self.target = float(bits_per_frame)
         self.levels = levels
         self.period = intra_period if intra_period > 0 else HORIZON_INFINITE
         self.codes = np.arange(max_code(levels) + 1)
         self.intra_curve: np.ndarray | None = None  # ln bits of the last intra frame at every code
-        self.log_kappa = math.log(KAPPA_START)  # ln (P frame bits / intra frame bits at equal quality)
-        self.log_rho = 0.0  # ln (a P frame's bits / its measured curve): skip flags and motion
+        # exponentially weighted sums over P frames, each at the frame's quality: rho = bits spent /
+        # bits of the frame's measured curve (all windows coded); kappa = bits spent / bits of the
+        # last intra frame's curve. Each starts with PRIOR_WEIGHT frames' weight (rho 1, kappa
+        # KAPPA_START), at the scale of the first frame that uses it; the newest frame weighs
+        # 1/(P frames seen + PRIOR_WEIGHT), at least KAPPA_RATE (a running mean, then a decaying one).
+        self.rho_sums: list[float] | None = None
+        self.kappa_sums: list[float] | None = None
+        self.p_frames = 0
         self.position = 0  # frames since the last intra frame
         self.last_quality: float | None = None
         self.spent = stream_header_bits  # the stream header is paid for like any frame's bits
@@ -112,12 +135,21 @@ class RateController:
         elif self.intra_curve is None:
             raise ValueError("the first frame must be intra")
         horizon = max(self.period - self.position, 1)
+        if self.total is not None:
+            horizon = max(min(horizon, self.total - self.frames), 1)
         budget = self._budget(horizon)
-        kappa = math.exp(self.log_kappa)
+        if self.kappa_sums is None:
+            scale = math.exp(float(np.median(curve)))
+            self.kappa_sums = [KAPPA_START * scale, scale]
+        if self.rho_sums is None and not intra:
+            scale = math.exp(float(np.median(curve)))
+            self.rho_sums = [scale, scale]
+        kappa = self.kappa_sums[0] / self.kappa_sums[1]
+        log_rho = 0.0 if self.rho_sums is None else math.log(self.rho_sums[0] / self.rho_sums[1])
         if intra:  # this frame, then the rest of its period at the same quality
             cost = np.exp(curve) * (1 + (horizon - 1) * kappa)
         else:  # this frame and the rest of the period like it
-            cost = np.exp(curve + self.log_rho) * horizon
+            cost = np.exp(curve + log_rho) * horizon
         fits = np.nonzero(cost <= budget)[0]
         code = int(fits[-1]) if fits.size else 0
         self._starved = not fits.size
@@ -126,17 +158,36 @@ class RateController:
             step = round(MAX_STEP * QUALITY_STEPS)
             code = min(max(code, last - step), last + step)
         self._pending = (intra, code, float(curve[code]))
-        self.history.append({"intra": intra, "quality": from_code(code), "predicted": float(np.exp(curve[code] + (0 if intra else self.log_rho))),
+        self._pending_curve, self._share = curve, budget / horizon
+        self.history.append({"intra": intra, "quality": from_code(code), "predicted": float(np.exp(curve[code] + (0 if intra else log_rho))),
                              "budget_per_frame": budget / horizon})
         return from_code(code)
+
+    def recode(self, bits: int) -> float | None:
+        """After coding the pending frame in ``bits``: a lower quality to code it at again when a
+        P frame took more than RECODE_OVER times its share of the budget (the highest at which its
+        scaled curve stays under that), else ``None``."""
+        if self._pending is None:
+            raise ValueError("recode() follows choose()")
+        intra, code, log_measured = self._pending
+        if intra or code == 0 or bits <= RECODE_OVER * self._share:
+            return None
+        cost = np.exp(self._pending_curve[:code] + math.log(max(bits, 1)) - log_measured)
+        fits = np.nonzero(cost <= RECODE_OVER * self._share)[0]
+        new = int(fits[-1]) if fits.size else 0
+        self._pending = (intra, new, float(self._pending_curve[new]))
+        self.history[-1].update(quality=from_code(new), recoded_from=from_code(code), first_bits=bits)
+        return from_code(new)
 
     def update(self, intra: bool, quality: float, bits: int) -> None:
         """Account for a coded frame of ``bits`` (payload and packet overhead) at ``quality``."""
         if self._pending is not None and not intra:
             _, code, log_measured = self._pending
-            seen = math.log(max(bits, 1))
-            self.log_rho += KAPPA_RATE * (seen - log_measured - self.log_rho)
-            self.log_kappa += KAPPA_RATE * (seen - float(self.intra_curve[code]) - self.log_kappa)
+            self.p_frames += 1
+            weight = max(1 / (self.p_frames + PRIOR_WEIGHT), KAPPA_RATE)
+            for sums, predicted in ((self.rho_sums, log_measured), (self.kappa_sums, float(self.intra_curve[code]))):
+                sums[0] += weight * (bits - sums[0])
+                sums[1] += weight * (math.exp(predicted) - sums[1])
         if self._starved and quality == 0:
             self.frames_at_lowest += 1
         if self.history:

@@ -11,7 +11,7 @@ import torch
 from conftest import run_cli
 from gvc1d_codec.bitstream import PacketReader, read_header
 from gvc1d_codec.quality import condition, interpolate, level_lambda, quality_code, split
-from gvc1d_codec.ratecontrol import RateController, parse_bitrate
+from gvc1d_codec.ratecontrol import MAX_STEP, RECODE_OVER, RateController, parse_bitrate
 
 
 @pytest.mark.parametrize("text, value", [("500k", 5e5), ("1.5M", 1.5e6), ("800000", 8e5), ("64K", 64e3)])
@@ -63,7 +63,24 @@ def test_the_controller_meets_a_target_over_whole_intra_periods(target, intra_pe
     # quality moves smoothly between predicted frames
     steps = [abs(b - a) for t, (a, b) in enumerate(zip(chosen, chosen[1:]), 1)
              if not (intra_period > 0 and t % intra_period == 0)]
-    assert max(steps) <= 0.25 + 1e-9
+    assert max(steps) <= MAX_STEP + 1e-9
+
+
+def test_a_p_frame_far_over_its_share_is_coded_again_lower_once():
+    rc = RateController(2000.0, 4, -1)
+    rc.update(True, rc.choose(True, np.array([4000.0, 8000, 16000, 32000])), 4000)
+    curve = np.array([500.0, 1000, 2000, 4000])
+    q = rc.choose(False, curve)
+    assert q > 0
+    assert rc.recode(int(RECODE_OVER * rc._share * 0.9)) is None  # within bounds: kept
+    lower = rc.recode(int(8 * rc._share))  # 8x its share: a lower quality whose scaled curve fits
+    assert lower is not None and lower < q
+    rc.update(False, lower, 1500)
+    assert rc.history[-1]["recoded_from"] == q and rc.history[-1]["quality"] == lower
+    assert rc.frames == 2 and rc._pending is None  # accounted once, at the quality it was coded at
+    rc_i = RateController(2000.0, 4, -1)
+    rc_i.choose(True, np.array([4000.0, 8000, 16000, 32000]))
+    assert rc_i.recode(10 ** 6) is None  # intra frames are sized on their exact curve: never re-coded
 
 
 def test_a_target_below_the_lowest_level_gives_the_lowest_level_and_says_so():
