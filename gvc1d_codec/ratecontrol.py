@@ -29,9 +29,11 @@ continuous quality of :mod:`gvc1d_codec.quality` (a level plus a fraction, in st
   cost against it, stays under that bound (:meth:`RateController.recode`); this is what keeps the
   last frames of a clip from overshooting with no frames left to pay it back.
 
-The target is met over a clip within a few per cent once the clip is longer than an intra period
-(``benchmarks/ratecontrol.py`` measures it); a very short clip with intra period -1 carries most of
-its bits in its first frame, which is sized for ``HORIZON_INFINITE`` frames.
+The target is met over a clip within a few per cent once the clip is a few intra periods long
+(``benchmarks/ratecontrol.py`` measures it). A clip of a few frames is not: it carries most of its
+bits in its first, intra frame, which is sized before any P frame has shown what P frames cost
+here (``KAPPA_START``; real clips range from about 0.05, a still video call, to 0.5), and is off
+by as much as that guess.
 """
 from __future__ import annotations
 
