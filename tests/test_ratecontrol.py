@@ -96,7 +96,7 @@ def test_a_target_below_the_lowest_level_gives_the_lowest_level_and_says_so():
 def test_a_real_clip_lands_near_its_target_and_decodes_exactly(real_frames, loaded):
     """The shipped-style path on a real clip (the test model): a target between the lowest and
     highest levels' rates is met within 15% over 9 frames with one intra frame (the planning
-    horizon is longer than the clip: the benchmark measures the 5% on 32 frames), and the
+    horizon is longer than the clip: the benchmark measures the 5% on 120 frames), and the
     decoder, reading each packet's quality, reproduces the encoder's pictures."""
     from gvc1d_codec.codec import Decoder, Encoder
 
@@ -135,3 +135,24 @@ def test_cli_warns_once_when_the_target_is_below_the_lowest_level(real_clip_path
     text = run_cli("info", tmp_path / "low.gvc").stdout.decode()
     rows = [line.split() for line in text.splitlines() if line[:5].strip().isdigit()]
     assert [r[2] for r in rows] == ["0"] * 4
+
+
+def test_a_known_clip_length_plans_the_intra_frame_to_the_end_of_the_clip():
+    """Told that the clip is 4 frames, the intra frame is sized against a 4-frame budget (itself and
+    three P frames), not a 32-frame period's, where it could take more frames' worth of bits: it is
+    coded at a lower quality than without the hint, and the clip does not overshoot."""
+    curve = np.array([4000.0, 8000, 16000, 32000])
+    unknown = RateController(4000.0, 4, 32).choose(True, curve)
+    known = RateController(4000.0, 4, 32, total_frames=4).choose(True, curve)
+    assert known < unknown
+    with pytest.raises(ValueError):
+        RateController(4000.0, 4, 32, total_frames=0)
+
+
+def test_encoder_refuses_a_bad_frame_count(loaded):
+    from gvc1d_codec.codec import Encoder
+    from gvc1d_codec.errors import GVC1DError
+
+    for bad in (0, -3, 2.5):
+        with pytest.raises(GVC1DError, match="frames must be"):
+            Encoder(64, 64, 25, weights=loaded, bitrate=1e5, frames=bad)
