@@ -365,6 +365,10 @@ def cmd_encode(a: argparse.Namespace) -> int:
         _error_line(f"warning: the target rate is below what the lowest quality reaches on this input: "
                     f"{report.frames_at_lowest} of {report.frames} frames at quality 0, "
                     f"{report.ratio:.2f}x the target bits")
+    elif report is not None and report.frames and report.frames_at_highest and report.ratio < 0.95:
+        _error_line(f"warning: the target rate is above what the highest quality reaches on this input: "
+                    f"{report.frames_at_highest} of {report.frames} frames at quality {enc.rate.levels - 1}, "
+                    f"{report.ratio:.2f}x the target bits")
     return 0
 
 

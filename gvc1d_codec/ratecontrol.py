@@ -74,6 +74,7 @@ class RateReport:
     bits: int
     target_bits: float
     frames_at_lowest: int  # frames coded at quality 0 while the budget asked for fewer bits
+    frames_at_highest: int = 0  # frames coded at the highest quality while the budget allowed more
 
     @property
     def ratio(self) -> float:
@@ -111,6 +112,8 @@ class RateController:
         self.spent = stream_header_bits  # the stream header is paid for like any frame's bits
         self.frames = 0
         self.frames_at_lowest = 0
+        self.frames_at_highest = 0
+        self._saturated = False
         self._pending: tuple[bool, int, float] | None = None  # (intra, code, ln curve at code)
         self._starved = False
         self.history: list[dict] = []  # per frame: quality, predicted and actual bits (benchmarks)
@@ -155,6 +158,7 @@ class RateController:
         fits = np.nonzero(cost <= budget)[0]
         code = int(fits[-1]) if fits.size else 0
         self._starved = not fits.size
+        self._saturated = fits.size == len(self.codes)  # even the highest quality is within budget
         if not intra and self.last_quality is not None:
             last = round(self.last_quality * QUALITY_STEPS)
             step = round(MAX_STEP * QUALITY_STEPS)
@@ -192,6 +196,8 @@ class RateController:
                 sums[1] += weight * (math.exp(predicted) - sums[1])
         if self._starved and quality == 0:
             self.frames_at_lowest += 1
+        if self._saturated and quality == from_code(len(self.codes) - 1):
+            self.frames_at_highest += 1
         if self.history:
             self.history[-1]["bits"] = bits
         self.spent += bits
@@ -201,4 +207,5 @@ class RateController:
         self._pending = None
 
     def report(self) -> RateReport:
-        return RateReport(self.frames, self.spent, self.target * self.frames, self.frames_at_lowest)
+        return RateReport(self.frames, self.spent, self.target * self.frames, self.frames_at_lowest,
+                          self.frames_at_highest)

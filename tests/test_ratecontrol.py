@@ -93,6 +93,23 @@ def test_a_target_below_the_lowest_level_gives_the_lowest_level_and_says_so():
     assert report.frames == 10 and report.frames_at_lowest == 10 and report.ratio > 10
 
 
+def test_a_target_above_the_highest_level_gives_the_highest_level_and_says_so():
+    rc = RateController(10 ** 6, 4, -1)
+    for t in range(6):
+        q = rc.choose(t == 0, np.array([8000.0, 16000, 32000, 64000]) * (1 if t == 0 else 0.25))
+        assert q == 3
+        rc.update(t == 0, q, 5000)
+    report = rc.report()
+    assert report.frames_at_highest == 6 and report.frames_at_lowest == 0 and report.ratio < 0.1
+
+
+def test_cli_warns_once_when_the_target_is_above_the_highest_level(real_clip_path, tmp_path):
+    proc = run_cli("encode", "-i", real_clip_path, "--frames", "3", "-b", "100M", "-o", tmp_path / "high.gvc")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "above what the highest quality reaches" in lines[0], proc.stderr
+
+
 def test_a_real_clip_lands_near_its_target_and_decodes_exactly(real_frames, loaded):
     """The shipped-style path on a real clip (the test model): a target between the lowest and
     highest levels' rates is met within 15% over 9 frames with one intra frame (the planning
