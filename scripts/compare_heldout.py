@@ -3,13 +3,20 @@
     python scripts/compare_heldout.py BEFORE.json AFTER.json [--labels before,after]
 
 Prints bpp, PSNR-YUV, MS-SSIM and LPIPS-Alex of both, with the LPIPS and bpp changes, and the
-mean changes. Both files must cover the same clips, frame counts and levels (refused otherwise).
+mean changes, over the (clip, frames, level) points both files hold (the others are named); then
+the BD-rate of AFTER against BEFORE per clip (``gvc1d_codec.metrics.bdrate``: negative = fewer bits
+at equal quality), "n/a" where the curves do not overlap.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from gvc1d_codec.metrics.bdrate import BDRateUndefined, bd_rate  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,14 +29,18 @@ def main(argv: list[str] | None = None) -> int:
     key = lambda r: (r["clip"], r["frames"], r["quality"])  # noqa: E731
     before = {key(r): r for r in json.load(open(a.before))["results"]}
     after = {key(r): r for r in json.load(open(a.after))["results"]}
-    if before.keys() != after.keys():
-        print("compare_heldout: the two results cover different clips, frame counts or levels", file=sys.stderr)
+    common = [k for k in before if k in after]
+    if not common:
+        print("compare_heldout: the two results share no (clip, frames, level) point", file=sys.stderr)
         return 2
+    for name, only in ((la, before.keys() - after.keys()), (lb, after.keys() - before.keys())):
+        if only:
+            print(f"(only in {name}, left out: {', '.join(f'{c} q{q}' for c, _, q in sorted(only))})\n")
     print(f"| clip | quality | bpp {la} / {lb} | PSNR-YUV {la} / {lb} | MS-SSIM {la} / {lb} | "
           f"LPIPS-Alex {la} / {lb} | bpp change | LPIPS change |")
     print("|---|---|---|---|---|---|---|---|")
     d_bpp, d_lpips, d_psnr = [], [], []
-    for k in before:
+    for k in common:
         b, c = before[k], after[k]
         d_bpp.append(c["bpp"] / b["bpp"] - 1)
         d_lpips.append(c["lpips_alex"] / b["lpips_alex"] - 1)
@@ -41,6 +52,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nMeans over {n} points: bpp {100 * sum(d_bpp) / n:+.1f}%, PSNR-YUV {sum(d_psnr) / n:+.2f} dB "
           f"(range {min(d_psnr):+.2f}..{max(d_psnr):+.2f}), LPIPS-Alex {100 * sum(d_lpips) / n:+.1f}% "
           f"(range {100 * min(d_lpips):+.1f}..{100 * max(d_lpips):+.1f}%).")
+    metrics = (("PSNR-YUV", "psnr_yuv", True), ("MS-SSIM", "ms_ssim", True), ("LPIPS-Alex", "lpips_alex", False))
+    print(f"\n| clip | BD-rate of {lb} against {la}: " + " | ".join(m for m, _, _ in metrics) + " |")
+    print("|---|" + "---|" * len(metrics))
+    for clip in dict.fromkeys(k[0] for k in common):
+        cells = []
+        for _, field, higher in metrics:
+            pa = sorted((before[k]["bpp"], before[k][field]) for k in common if k[0] == clip)
+            pb = sorted((after[k]["bpp"], after[k][field]) for k in common if k[0] == clip)
+            try:
+                r = bd_rate([p[0] for p in pa], [p[1] for p in pa], [p[0] for p in pb], [p[1] for p in pb],
+                            higher_is_better=higher)
+                cells.append(f"{r.percent:+.1f}%")
+            except BDRateUndefined:
+                cells.append("n/a")
+        print(f"| {clip} | " + " | ".join(cells) + " |")
     return 0
 
 
