@@ -201,6 +201,11 @@ class _Coder:
         return None if self._s.last_symbols is None else self._s.last_symbols.copy()
 
 
+def _packet_bits(payload: bytes) -> int:
+    """What a packet of ``payload`` costs in the stream, framing included (rate control's unit)."""
+    return 8 * (len(payload) + PACKET_OVERHEAD)
+
+
 class Encoder(_Coder):
     """Encodes frames to packets.
 
@@ -290,13 +295,13 @@ class Encoder(_Coder):
             quality = self.rate.choose(intra, curve)
         out, new, skip, payload, ideal = self._code(x, intra, quality, motion, latents)
         if self.rate is not None and not intra:
-            lower = self.rate.recode(8 * (len(payload) + PACKET_OVERHEAD))
+            lower = self.rate.recode(_packet_bits(payload))
             if lower is not None:  # far over its share of the budget: once more, lower
                 quality = lower
                 out, new, skip, payload, ideal = self._code(x, intra, quality, motion, latents)
         s.commit(out, new)
         if self.rate is not None:
-            self.rate.update(intra, quality, 8 * (len(payload) + PACKET_OVERHEAD))
+            self.rate.update(intra, quality, _packet_bits(payload))
         self.last = FrameStats("I" if intra else "P", len(payload), ideal, 0 if skip is None else int(skip.sum()), quality)
         return Packet("I" if intra else "P", index, payload)
 

@@ -48,9 +48,9 @@ MIN_HORIZON = 8  # frames over which a deviation from the budget is paid back, a
 HORIZON_INFINITE = 32  # the intra period planned for when only the first frame is intra
 MAX_STEP = 0.5  # levels a predicted frame's quality may move from the previous frame's
 KAPPA_START = 0.25  # P frame bits / intra frame bits at equal quality, before any P frame is seen
-KAPPA_RATE = 0.2  # weight of the newest P frame in the weighted sums behind kappa and rho (at least KAPPA_RATE:
+KAPPA_RATE = 0.2  # least weight of the newest P frame in the weighted sums behind kappa and rho
+PRIOR_WEIGHT = 0.5  # the newest weighs 1/(P frames seen + PRIOR_WEIGHT) until that falls to KAPPA_RATE
 RECODE_OVER = 2.0  # a P frame over this many times its share of the budget is coded again, once, lower
-PRIOR_WEIGHT = 0.5  # 1/(frames seen + PRIOR_WEIGHT): the first frames outweigh the prior, then KAPPA_RATE)
 
 
 def parse_bitrate(text: str) -> float:
@@ -114,7 +114,9 @@ class RateController:
         self.frames_at_lowest = 0
         self.frames_at_highest = 0
         self._saturated = False
-        self._pending: tuple[bool, int, float] | None = None  # (intra, code, ln curve at code)
+        self._pending: tuple[bool, int] | None = None  # (intra, code) of the frame being coded
+        self._pending_curve = np.zeros(0)  # its ln bits at every code
+        self._share = 0.0  # its share of the budget
         self._starved = False
         self.history: list[dict] = []  # per frame: quality, predicted and actual bits (benchmarks)
 
@@ -143,11 +145,10 @@ class RateController:
         if self.total is not None:
             horizon = max(min(horizon, self.total - self.frames), 1)
         budget = self._budget(horizon)
+        scale = math.exp(float(np.median(curve)))  # the prior's scale: this frame's
         if self.kappa_sums is None:
-            scale = math.exp(float(np.median(curve)))
             self.kappa_sums = [KAPPA_START * scale, scale]
         if self.rho_sums is None and not intra:
-            scale = math.exp(float(np.median(curve)))
             self.rho_sums = [scale, scale]
         kappa = self.kappa_sums[0] / self.kappa_sums[1]
         log_rho = 0.0 if self.rho_sums is None else math.log(self.rho_sums[0] / self.rho_sums[1])
@@ -163,7 +164,7 @@ class RateController:
             last = round(self.last_quality * QUALITY_STEPS)
             step = round(MAX_STEP * QUALITY_STEPS)
             code = min(max(code, last - step), last + step)
-        self._pending = (intra, code, float(curve[code]))
+        self._pending = (intra, code)
         self._pending_curve, self._share = curve, budget / horizon
         self.history.append({"intra": intra, "quality": from_code(code), "predicted": float(np.exp(curve[code] + (0 if intra else log_rho))),
                              "budget_per_frame": budget / horizon})
@@ -175,23 +176,25 @@ class RateController:
         scaled curve stays under that), else ``None``."""
         if self._pending is None:
             raise ValueError("recode() follows choose()")
-        intra, code, log_measured = self._pending
+        intra, code = self._pending
         if intra or code == 0 or bits <= RECODE_OVER * self._share:
             return None
-        cost = np.exp(self._pending_curve[:code] + math.log(max(bits, 1)) - log_measured)
+        curve = self._pending_curve
+        cost = np.exp(curve[:code] + math.log(max(bits, 1)) - curve[code])
         fits = np.nonzero(cost <= RECODE_OVER * self._share)[0]
         new = int(fits[-1]) if fits.size else 0
-        self._pending = (intra, new, float(self._pending_curve[new]))
+        self._pending = (intra, new)
         self.history[-1].update(quality=from_code(new), recoded_from=from_code(code), first_bits=bits)
         return from_code(new)
 
     def update(self, intra: bool, quality: float, bits: int) -> None:
         """Account for a coded frame of ``bits`` (payload and packet overhead) at ``quality``."""
         if self._pending is not None and not intra:
-            _, code, log_measured = self._pending
+            _, code = self._pending
             self.p_frames += 1
             weight = max(1 / (self.p_frames + PRIOR_WEIGHT), KAPPA_RATE)
-            for sums, predicted in ((self.rho_sums, log_measured), (self.kappa_sums, float(self.intra_curve[code]))):
+            for sums, predicted in ((self.rho_sums, float(self._pending_curve[code])),
+                                    (self.kappa_sums, float(self.intra_curve[code]))):
                 sums[0] += weight * (bits - sums[0])
                 sums[1] += weight * (math.exp(predicted) - sums[1])
         if self._starved and quality == 0:
