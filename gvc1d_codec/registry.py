@@ -10,7 +10,12 @@ import os
 from pathlib import Path
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-REGISTRY = {"gvc1d-tiny": "gvc1d-tiny.safetensors", "gvc1d-tiny-mse": "gvc1d-tiny-mse.safetensors"}
+REGISTRY = {
+    "gvc1d-tiny": "gvc1d-tiny.safetensors",  # the default: tiny4 after joint perceptual RD (stage prd)
+    "gvc1d-tiny-mse": "gvc1d-tiny-mse.safetensors",  # the same model before stage prd (MSE only)
+    "gvc1d-tiny-v1": "gvc1d-tiny-v1.safetensors",  # the first release's default, for comparison
+    "gvc1d-tiny-v1-mse": "gvc1d-tiny-v1-mse.safetensors",  # the first release's MSE model
+}
 DEFAULT_MODEL = "gvc1d-tiny"
 
 

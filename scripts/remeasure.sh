@@ -12,7 +12,7 @@ PY=${PYTHON:-python}
 step() { echo "== $(date +%H:%M:%S) $*" >&2; }
 
 step "SHA256SUMS"
-(cd weights && sha256sum gvc1d-tiny.safetensors gvc1d-tiny-mse.safetensors > SHA256SUMS)
+(cd weights && sha256sum gvc1d-tiny.safetensors gvc1d-tiny-mse.safetensors gvc1d-tiny-v1.safetensors gvc1d-tiny-v1-mse.safetensors > SHA256SUMS)
 step "conformance set"
 $PY conformance/generate.py --weights weights/gvc1d-tiny.safetensors --force
 step "held-out table"
@@ -24,6 +24,7 @@ $PY conformance/matrix.py --out /tmp/gvc1d-matrix.md
 step "tables"
 $PY scripts/update_measured_tables.py weights/gvc1d-tiny.heldout.json benchmarks/speed-result.json /tmp/gvc1d-matrix.md
 step "rate-distortion against the anchors (anchors reused)"
-$PY benchmarks/rd.py --reuse-anchors benchmarks/rd-result.json --extra-weights gvc1d-tiny-mse \
+$PY benchmarks/rd.py --clips carphone,cisco_2people,cisco_men --reuse-anchors benchmarks/rd-result.json \
+    --extra-weights gvc1d-tiny-v1,gvc1d-tiny-mse \
     --json benchmarks/rd-result.json --plot-dir benchmarks/rd-plots --doc docs/results.md --readme README.md
 step "done"

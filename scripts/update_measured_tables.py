@@ -20,7 +20,7 @@ for r in H["results"]:
     rows.append(f"| {r['clip']} {r['size']} | {r['quality']} | {r['bpp']:.4f} | {r['psnr_yuv']:.2f} | {r['psnr_rgb']:.2f} | {r['ms_ssim']:.4f} | {r['lpips_alex']:.4f} | {r.get('grid', float('nan')):.3f} | {100*r['payload_over_ideal']:+.2f}% | {100*r['payload_over_shadow']:+.2f}% |")
 card = open("weights/README.md").read()
 card = rep(card, "heldout-table", "\n".join(rows))
-card = re.sub(r"[0-9a-f]{64}", sha, card)
+card = re.sub(r"(\| SHA-256 \| `)[0-9a-f]{64}", lambda m: m.group(1) + sha, card, count=1)  # the default model's card only
 open("weights/README.md", "w").write(card)
 by = {}
 for r in H["results"]:
