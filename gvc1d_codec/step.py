@@ -169,9 +169,9 @@ def short_term_reference(model: GVC1D, state: CodingState, intra: bool, x: torch
     cfg = model.cfg
     ref, mv = state.reference, None
     if cfg.motion_block:
-        if motion is not None:
-            mv = motion.to(ref.device)
-            ref = compensate(ref, mv, cfg.motion_block, cfg.motion_overlap)
+        if motion is not None:  # the decoded (or chosen) integers stay where they are: the state keeps them
+            mv = motion
+            ref = compensate(ref, motion.to(ref.device), cfg.motion_block, cfg.motion_overlap)
         elif x is not None:
             rd = None if motion_lambda is None else (motion_lambda, state.motion)
             ref, mv = model.motion_reference(x, ref, rd)
