@@ -12,9 +12,9 @@ import json, re, sys
 H = json.load(open(sys.argv[1])); S = json.load(open(sys.argv[2])); matrix = open(sys.argv[3]).read().strip()
 sha = H["weights_sha256"]
 def rep(text, tag, body):
-    pat = re.compile(rf"(<!-- {tag} -->\n).*?(\n<!-- /{tag} -->)", re.S)
+    pat = re.compile(rf"(<!-- {tag} -->\n)(?:.*?\n)?(<!-- /{tag} -->)", re.S)  # the block may be empty
     assert pat.search(text), tag
-    return pat.sub(lambda m: m.group(1) + body + m.group(2), text)
+    return pat.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
 rows = ["| clip | quality | bpp | PSNR-YUV | PSNR-RGB | MS-SSIM | LPIPS-Alex | grid | real / ideal bits | real / shadow estimate |", "|---|---|---|---|---|---|---|---|---|---|"]
 for r in H["results"]:
     rows.append(f"| {r['clip']} {r['size']} | {r['quality']} | {r['bpp']:.4f} | {r['psnr_yuv']:.2f} | {r['psnr_rgb']:.2f} | {r['ms_ssim']:.4f} | {r['lpips_alex']:.4f} | {r.get('grid', float('nan')):.3f} | {100*r['payload_over_ideal']:+.2f}% | {100*r['payload_over_shadow']:+.2f}% |")
