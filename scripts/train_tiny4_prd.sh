@@ -1,16 +1,5 @@
 #!/bin/bash
-# P7 v4 perceptual stage: joint perceptual rate-distortion (stage prd: rate + lambda * (MSE +
-# LPIPS-VGG / 100) + adaptive adversarial term, encoder, prior and decoder all learning) on top
-# of the MSE-trained tiny4 (weights/gvc1d-tiny4.safetensors), into gvc1d-tiny4p; resumable.
-# $1 = frames, $2 = extra args. PROCS=2: data parallel over both cores (--batch is per process).
-cd "$(dirname "$0")/.."
-export PYTHONPATH=$PWD OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-OUT=weights/gvc1d-tiny4p.safetensors
-if [ -f "$OUT" ]; then START=(--resume); else START=(--init weights/gvc1d-tiny4.safetensors); fi
-PROCS=${PROCS:-1}
-if [ "$PROCS" -gt 1 ]; then RUN=(.venv/bin/torchrun --standalone --nproc_per_node "$PROCS" -m gvc1d_codec.train); BATCH=${BATCH:-1}
-else RUN=(.venv/bin/python -m gvc1d_codec.train); BATCH=${BATCH:-2}; fi
-exec "${RUN[@]}" "${START[@]}" --stage prd --perceptual vgg \
-  --out "$OUT" --train-log weights/gvc1d-tiny4p.train-log.jsonl \
-  --frames "$1" --crop 128 --batch "$BATCH" --lr 1e-4 --threads 1 --steps 1000000 --minutes 600 \
-  --save-every 25 --log-every 10 $2
+# P7 v4 perceptual stage: scripts/train_tiny3_prd.sh on top of the MSE-trained tiny4
+# (weights/gvc1d-tiny4.safetensors = gvc1d-tiny-mse), into gvc1d-tiny4p (= the shipped gvc1d-tiny
+# at step 4,838); resumable. $1 = frames, $2 = extra args; PROCS=2 for both cores.
+MODEL=tiny4 exec bash "$(dirname "$0")/train_tiny3_prd.sh" "$@"
