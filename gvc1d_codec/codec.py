@@ -41,8 +41,9 @@ from .bitstream import (
     pack_packet,
     read_header,
 )
+from . import enhancement
 from .color import frame_to_rgb, rgb_to_frame
-from .entropy.definition import ENTROPY_MODEL_ID
+from .entropy.definition import DECODABLE_IDS, ENTROPY_MODEL_ID
 from .entropy.model import EntropyCoder
 from .errors import (
     BitstreamError,
@@ -56,10 +57,10 @@ from .config import DEFAULT_INTRA_PERIOD
 from .frame import PIX_FMTS, ColorInfo, VideoFrame
 from .limits import DEFAULT_MAX_PIXELS, check_frame_size
 from .model.gvc1d import pad_to_windows
-from .quality import from_code, level_lambda, quality_code
+from .quality import from_code, level_lambda, quality_code, split_enhanced
 from .ratecontrol import RateController, RateReport
 from .runtime import configure_threads
-from .step import CodingState, StepOutput, analyse, frame_grid, step
+from .step import CodingState, StepOutput, analyse, frame_grid, refine, step
 from .weights import LoadedWeights, load_weights
 
 ON_ERROR_MODES = ("stop", "skip", "conceal")
@@ -235,7 +236,7 @@ class Encoder(_Coder):
         code = None
         if quality is not None:
             try:
-                code = quality_code(quality, cfg.qualities)
+                code = quality_code(quality, cfg.qualities, enhanced=True)
             except (TypeError, ValueError) as e:
                 raise GVC1DError(str(e)) from None
         for name, value in (("bitrate", bitrate), ("target bpp", target_bpp)):
@@ -307,16 +308,21 @@ class Encoder(_Coder):
 
     def _code(self, x: torch.Tensor, intra: bool, quality: float, motion: torch.Tensor | None,
               latents: torch.Tensor | None):
-        """One frame at ``quality``: the step, the skip decision (P frames), the packet's payload;
-        nothing is committed."""
+        """One frame at ``quality``: the step, the skip decision (P frames), the enhancement layer
+        (above the highest level), the packet's payload; nothing is committed."""
         s = self._s
-        out, new = s.step(intra, quality, x=x, motion=motion, latents=latents)
+        tokens_quality, e = split_enhanced(quality, s.cfg.qualities)
+        out, new = s.step(intra, tokens_quality, x=x, motion=motion, latents=latents)
         skip = None
         if not intra:
-            skip = s.choose_skip(x, out, quality) if self.skip else np.zeros(s.windows, dtype=bool)
+            skip = s.choose_skip(x, out, tokens_quality) if self.skip else np.zeros(s.windows, dtype=bool)
             if skip.any():  # code again with those windows copied from the reference
-                out, new = s.step(intra, quality, symbols=out.symbols, skip=skip, motion=out.motion)
-        payload, ideal = s.entropy.encode(out.symbols, out.context, skip, (s.rows, s.cols), out.motion)
+                out, new = s.step(intra, tokens_quality, symbols=out.symbols, skip=skip, motion=out.motion)
+        layer = None
+        if e > 0:
+            layer = (e, enhancement.analyse(x, out.x_hat.clamp(0, 1), s.height, s.width, e))
+            out, new = refine(out, new, enhancement.synthesise(layer[1], e, s.device))
+        payload, ideal = s.entropy.encode(out.symbols, out.context, skip, (s.rows, s.cols), out.motion, enhancement=layer)
         return out, new, skip, payload, ideal
 
     def rate_report(self) -> RateReport | None:
@@ -350,8 +356,9 @@ class Decoder(_Coder):
         loaded = _load(weights, dev)
         need = header.weights_sha256_prefix.hex()
         have = bytes.fromhex(loaded.sha256)[:16].hex()
-        if header.entropy_model_id != ENTROPY_MODEL_ID:
-            raise UnsupportedStreamError(f"stream uses entropy model {header.entropy_model_id}; this decoder has {ENTROPY_MODEL_ID}")
+        if header.entropy_model_id not in DECODABLE_IDS:
+            raise UnsupportedStreamError(f"stream uses entropy model {header.entropy_model_id}; this decoder has "
+                                         f"{', '.join(map(str, DECODABLE_IDS))}")
         if header.config_id != loaded.config.name or need != have:
             raise UnsupportedStreamError(
                 f"stream needs weights {header.config_id} sha256 {need}..., loaded {loaded.config.name} sha256 {have}...")
@@ -385,8 +392,15 @@ class Decoder(_Coder):
         if not intra and s.state.reference is None:  # only after frames were lost
             raise CorruptPacketError(f"frame {index} is predicted from a lost frame (no intra frame decoded yet)", index)
         quality = s.entropy.payload_quality(packet.payload, index)
-        symbols, skip, motion = s.entropy.decode(packet.payload, (s.rows, s.cols), s.state.entropy_context(quality, intra), index)
-        s.commit(*s.step(intra, quality, symbols=symbols, skip=skip, motion=motion))
+        tokens_quality = s.entropy.tokens_quality(packet.payload, index)
+        e = quality - (s.cfg.qualities - 1)
+        symbols, skip, motion, planes = s.entropy.decode(packet.payload, (s.rows, s.cols),
+                                                         s.state.entropy_context(tokens_quality, intra), index)
+        out, new = s.step(intra, tokens_quality, symbols=symbols, skip=skip, motion=motion)
+        if planes is not None:
+            out, new = refine(out, new, enhancement.synthesise(planes, e, s.device))
+            _check_finite(out.x_hat, "enhancement layer")
+        s.commit(out, new)
         self.last_quality = quality
         return s.picture()
 

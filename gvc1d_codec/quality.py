@@ -29,19 +29,48 @@ QUALITY_STEPS = 16
 """A quality is a multiple of 1/QUALITY_STEPS of a level; its code is QUALITY_STEPS · q."""
 
 
-def max_code(levels: int) -> int:
-    return QUALITY_STEPS * (levels - 1)
+ENHANCEMENT_LEVELS = 4
+"""Qualities above a model's highest level Q-1, up to Q-1+ENHANCEMENT_LEVELS, add the enhancement
+layer (:mod:`gvc1d_codec.enhancement`) to that level's tokens."""
 
 
-def quality_code(quality: float, levels: int) -> int:
-    """The code of a quality (rounded to the nearest 1/16, halves up); ValueError out of range."""
+def highest(levels: int, enhanced: bool = True) -> int:
+    """The highest quality of a model of ``levels`` levels (with the enhancement layer, or not)."""
+    return levels - 1 + (ENHANCEMENT_LEVELS if enhanced else 0)
+
+
+def max_code(levels: int, enhanced: bool = False) -> int:
+    """The highest quality code: of the tokens' levels alone, or (``enhanced``) of any frame."""
+    return QUALITY_STEPS * highest(levels, enhanced)
+
+
+def quality_code(quality: float, levels: int, enhanced: bool = False) -> int:
+    """The code of a quality (rounded to the nearest 1/16, halves up); ValueError out of range
+    (0..Q-1, or with ``enhanced`` 0..Q-1+ENHANCEMENT_LEVELS)."""
     try:
         q = float(quality)
     except (TypeError, ValueError):
         raise ValueError(f"quality {quality!r} is not a number") from None
-    if not math.isfinite(q) or not 0 <= q <= levels - 1:
-        raise ValueError(f"quality {q:g} out of range (this model has 0..{levels - 1}, in steps of 1/{QUALITY_STEPS})")
-    return min(math.floor(q * QUALITY_STEPS + 0.5), max_code(levels))
+    top = highest(levels, enhanced)
+    if not math.isfinite(q) or not 0 <= q <= top:
+        raise ValueError(f"quality {q:g} out of range (this model has 0..{top}, in steps of 1/{QUALITY_STEPS})")
+    return min(math.floor(q * QUALITY_STEPS + 0.5), max_code(levels, enhanced))
+
+
+ENHANCED_TOKENS_LEVEL = -2
+"""The encoder's choice of the tokens' level under an enhancement layer: Q-2, the second highest
+(each frame's payload names it). Measured on carphone and cockatoo (docs/results.md): the layer
+on level Q-2 reaches the same PSNR as on Q-1 for 5-40 % fewer bits, since the highest level's
+tokens cost 2-4x the second's for 0.3-2 dB that the layer buys more cheaply."""
+
+
+def split_enhanced(quality: float, levels: int) -> tuple[float, float]:
+    """The encoder's split of a quality -> (the tokens' quality, e): above the highest level Q-1,
+    ``e = quality - (Q-1)`` > 0 levels of enhancement layer on the tokens of level
+    ``ENHANCED_TOKENS_LEVEL``; else (quality, 0)."""
+    if quality > levels - 1:
+        return float(max(0, levels + ENHANCED_TOKENS_LEVEL)), quality - (levels - 1)
+    return quality, 0.0
 
 
 def from_code(code: int) -> float:

@@ -159,6 +159,14 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
     return StepOutput(s_ctx, x_hat, context, ref, None if mv is None else mv.detach().cpu(), rate_symbols), new
 
 
+def refine(out: StepOutput, new: CodingState, residual: torch.Tensor) -> tuple[StepOutput, CodingState]:
+    """The step's output and state with the enhancement layer's decoded ``residual`` (RGB [B, 3,
+    H, W], :mod:`gvc1d_codec.enhancement`) added to the reconstruction: x̂'_t = clamp(x̂_t) + r is
+    the frame's picture and the next frame's reference."""
+    x_hat = out.x_hat.clamp(0, 1) + residual.to(out.x_hat.device, out.x_hat.dtype)
+    return dataclasses.replace(out, x_hat=x_hat), dataclasses.replace(new, reference=x_hat.clamp(0, 1))
+
+
 def short_term_reference(model: GVC1D, state: CodingState, intra: bool, x: torch.Tensor | None,
                          motion: torch.Tensor | None, motion_lambda: float | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """x̄_t and its block motion (None: none): see :func:`step`."""

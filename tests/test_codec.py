@@ -18,6 +18,7 @@ from conftest import moving_gradient
 from gvc1d_codec.bitstream import HEADER_SIZE_V1, PACKET_OVERHEAD, PacketReader, pack_packet, read_header
 from gvc1d_codec.codec import Decoder, Encoder
 from gvc1d_codec.errors import CorruptPacketError, GVC1DError, InputFormatError, UnsupportedStreamError
+from gvc1d_codec.quality import max_code
 from gvc1d_codec.frame import VideoFrame
 from gvc1d_codec.entropy.definition import ENTROPY_MODEL_ID
 
@@ -214,7 +215,7 @@ def test_a_packet_with_a_quality_the_model_does_not_have_is_corrupt(loaded):
     header, p0, p1 = enc.header_bytes(), enc.encode_packet(frames[0]), enc.encode_packet(frames[1])
     assert p0.payload[0] == p1.payload[0] == 16
     dec = Decoder(header, weights=loaded)
-    bad = dataclasses.replace(p0, payload=bytes([16 * loaded.config.qualities - 15]) + p0.payload[1:])
+    bad = dataclasses.replace(p0, payload=bytes([max_code(loaded.config.qualities, enhanced=True) + 1]) + p0.payload[1:])
     with pytest.raises(CorruptPacketError, match="quality code"):
         dec.decode(bad)
     with pytest.raises(CorruptPacketError, match="empty"):

@@ -27,7 +27,7 @@ import torch
 
 from ..errors import CorruptPacketError
 from ..quality import from_code, max_code, quality_code
-from . import motion_syntax
+from . import motion_syntax, residual_syntax
 from .coder import SymbolDecoder, SymbolEncoder
 from .definition import MV_FREQ, MV_MAX, RESIDUAL_RANGE, SKIP_FREQ, skip_contexts
 from .prior import IntegerEntropyModel
@@ -68,12 +68,14 @@ class EntropyCoder:
 
     def encode(self, symbols: torch.Tensor, ctx: EntropyContext, skip: np.ndarray | None = None,
                grid: tuple[int, int] | None = None, motion: torch.Tensor | None = None,
-               params: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[bytes, float]:
+               params: tuple[torch.Tensor, torch.Tensor] | None = None,
+               enhancement: tuple[float, list[np.ndarray]] | None = None) -> tuple[bytes, float]:
         """symbols: integer tensor [N, L, C]; ``skip`` (P frames): bool [N], the windows whose tokens
         are not coded, on a ``grid`` of (rows, columns) windows; ``motion`` (P frames of models
         with block motion): long [1, 2, bh, bw]. ``params``: the prior's (mu4, scale index)
         [N, L, C] to code with instead of this model's (the entropy ablation's variants).
-        Returns (payload, ideal bits)."""
+        ``enhancement``: (e, coefficient planes) of a frame above the highest level (``ctx`` at
+        that level; :mod:`gvc1d_codec.enhancement`), coded after the tokens. Returns (payload, ideal bits)."""
         s = self.cm.symbols_in(symbols)
         enc = SymbolEncoder()
         coded = slice(None)
@@ -95,17 +97,35 @@ class EntropyCoder:
             raise ValueError("an intra frame has no skipped windows")
         mu4, idx = self.cm.params(self._context(ctx, s.shape[0]), s) if params is None else params
         self._encode_tokens(enc, s[coded], mu4[coded], idx[coded])
-        return bytes([quality_code(ctx.quality, self.cfg.qualities)]) + enc.finish(), enc.ideal_bits
+        codes = [quality_code(ctx.quality, self.cfg.qualities)]
+        if enhancement is not None:
+            e, planes = enhancement
+            code = quality_code(self.cfg.qualities - 1 + e, self.cfg.qualities, enhanced=True)
+            if code <= max_code(self.cfg.qualities):
+                raise ValueError("an enhancement layer needs e >= 1/16")
+            codes.insert(0, code)  # the frame's code, then the tokens'
+            residual_syntax.encode(enc, planes, grid, self.cfg.window)
+        return bytes(codes) + enc.finish(), enc.ideal_bits
 
     def payload_quality(self, payload: bytes, frame_index: int) -> float:
         """The quality a payload was coded at (its first byte); CorruptPacketError if there is
         none or it is beyond the model's levels."""
         if not payload:
             raise CorruptPacketError(f"payload of frame {frame_index} is empty (no quality code)", frame_index)
-        if payload[0] > max_code(self.cfg.qualities):
+        if payload[0] > max_code(self.cfg.qualities, enhanced=True):
             raise CorruptPacketError(f"payload of frame {frame_index} has quality code {payload[0]} "
-                                     f"(this model has 0..{max_code(self.cfg.qualities)})", frame_index)
+                                     f"(this model has 0..{max_code(self.cfg.qualities, enhanced=True)})", frame_index)
         return from_code(payload[0])
+
+    def tokens_quality(self, payload: bytes, frame_index: int) -> float:
+        """The quality the tokens of a payload were coded at: the frame's own, or, in a payload
+        with an enhancement layer (a frame quality above the highest level), its second byte."""
+        if self.payload_quality(payload, frame_index) <= self.cfg.qualities - 1:
+            return from_code(payload[0])
+        if len(payload) < 2 or payload[1] > max_code(self.cfg.qualities):
+            raise CorruptPacketError(f"payload of frame {frame_index} has no valid tokens' quality code "
+                                     f"(0..{max_code(self.cfg.qualities)})", frame_index)
+        return from_code(payload[1])
 
     def motion_shape(self, grid: tuple[int, int]) -> tuple[int, int, int, int]:
         """Shape of a frame's motion field: one vector per ``motion_block`` block of the padded frame."""
@@ -130,19 +150,20 @@ class EntropyCoder:
         enc.encode(residual, freqs)
 
     def decode(self, payload: bytes, grid: tuple[int, int], ctx: EntropyContext,
-               frame_index: int) -> tuple[torch.Tensor, np.ndarray | None, torch.Tensor | None]:
+               frame_index: int) -> tuple[torch.Tensor, np.ndarray | None, torch.Tensor | None, list[np.ndarray] | None]:
         """The symbols [windows, L, C] (float64 CPU) of a payload (``ctx`` at the payload's quality:
-        :meth:`payload_quality`), its skip flags (bool [windows],
-        ``None`` for an intra frame) and its motion field (long [1, 2, bh, bw], ``None`` for an
-        intra frame or a model without motion); CorruptPacketError if it does not decode."""
+        :meth:`payload_quality`, or at the highest level for a payload above it), its skip flags (bool [windows],
+        ``None`` for an intra frame), its motion field (long [1, 2, bh, bw], ``None`` for an
+        intra frame or a model without motion) and its enhancement layer's coefficient planes
+        (``None`` at or below the highest level); CorruptPacketError if it does not decode."""
         cfg = self.cfg
         L, C, G = cfg.latent_tokens, cfg.token_dim, cfg.ar_groups
         per = L // G
         windows = grid[0] * grid[1]
-        self.payload_quality(payload, frame_index)  # checks the code
-        if quality_code(ctx.quality, cfg.qualities) != payload[0]:
-            raise ValueError("decode with the context of the payload's own quality (payload_quality)")
-        dec = SymbolDecoder(payload[1:], frame_index)
+        enhanced = self.payload_quality(payload, frame_index) > cfg.qualities - 1  # checks the code
+        if quality_code(ctx.quality, cfg.qualities) != quality_code(self.tokens_quality(payload, frame_index), cfg.qualities):
+            raise ValueError("decode with the context of the payload's tokens' quality (tokens_quality)")
+        dec = SymbolDecoder(payload[2 if enhanced else 1:], frame_index)
         s = torch.zeros(windows, L, C, dtype=torch.float64)
         skip = motion = None
         coded = torch.ones(windows, dtype=torch.bool)
@@ -176,7 +197,8 @@ class EntropyCoder:
             t[:, rows] = torch.from_numpy(values.astype(np.float64)).view(n, per, C)
             embedded[:, rows] = self.cm.embed(t[:, rows])
         s[coded] = t
-        return s, skip, motion
+        planes = residual_syntax.decode(dec, grid, cfg.window, frame_index) if enhanced else None
+        return s, skip, motion, planes
 
     @staticmethod
     def _decode_skip(dec: SymbolDecoder, grid: tuple[int, int], prev_skip: np.ndarray | None, frame_index: int) -> np.ndarray:

@@ -1,0 +1,237 @@
+"""How the enhancement layer's quantised transform coefficients are coded (docs/bitstream.md,
+"Enhancement layer").
+
+The enhancement layer (:mod:`gvc1d_codec.enhancement`) codes what the token reconstruction missed:
+8x8 DCT coefficients of three residual planes (Y at full resolution, Cb and Cr at half), integers.
+They follow the tokens in the same range coder, window by window in raster order (a window is
+``window`` luma pixels square: ``(window/8)²`` luma blocks and ``(window/16)²`` blocks of each
+chroma plane). Per window:
+
+1. a **window flag** (any non-zero coefficient in the window's blocks of the three planes), its
+   row chosen by the flags of the left and top windows (0..2);
+2. if set, per plane (Y, Cb, Cr) the **class** of each block in raster order,
+   ``0`` for an all-zero block, else ``min(11, bit_length(sum |q|))``;
+3. then the **coefficients** of the blocks of non-zero class (plane by plane, blocks in raster
+   order, 64 zig-zag coefficients each): value ``v`` as symbol ``v + 16`` for ``|v| <= 15``, else
+   an escape (``0`` below, ``32`` above) and the magnitude ``|v| - 16`` in Exp-Golomb order 0
+   (its prefix ``k`` with the fixed row ``ESCAPE_K_FREQ``, then ``k`` bits of frequency 1/2 each),
+   after all the window's coefficient symbols. Each coefficient's row is chosen by its context
+   (plane kind: luma or chroma, the block's class, the coefficient's frequency band).
+
+Every row is an **adaptive integer count table**: it starts from a fixed integer initialisation,
+is used unchanged for a whole window, and after the window each coded symbol adds ``INCREMENT`` to
+its count; a row whose total exceeds ``COUNT_LIMIT`` is halved (``(n + 1) // 2``, so no count drops
+below 1). Integers only, reset at every frame: encoder and decoder hold the same tables, so the
+probabilities never depend on a float (docs/determinism.md).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import CorruptPacketError
+from .coder import SymbolDecoder, SymbolEncoder
+
+BLOCK = 8
+CLASSES = 12
+VMAX = 15  # |v| <= VMAX is coded directly; beyond it an escape and Exp-Golomb magnitude
+ALPHABET = 2 * VMAX + 3
+ESCAPE_BITS_MAX = 24  # Exp-Golomb prefix k <= 23: |v| < 2**24 + 16
+INCREMENT = 16
+COUNT_LIMIT = 1 << 16
+INIT_TOTAL = 256
+
+# zig-zag order of an 8x8 block: ZIGZAG[i] is the raster index of the i-th coefficient
+ZIGZAG = np.array(sorted(range(64), key=lambda r: (r // 8 + r % 8, (r % 8) if (r // 8 + r % 8) % 2 == 0 else r // 8)),
+                  dtype=np.int64)
+_BAND_STARTS = (0, 1, 3, 6, 10, 15, 28, 43)  # zig-zag index where each of the 8 bands starts
+BANDS = len(_BAND_STARTS)
+BAND = np.searchsorted(np.array(_BAND_STARTS), np.arange(64), side="right") - 1
+_BAND_BOOST4 = (12, 10, 8, 6, 4, 2, -2, -6)  # 4 · log2 of a band's share of a block's magnitude, roughly
+
+
+def _geometric_row(t: int, half: int) -> list[int]:
+    """f(0) = 2**15, f(k) = max(1, f(k-1) · a // 2**16) for k = 1..half, with ``a / 2**16`` about
+    ``1 - 2**(-t/4)`` (a = 2**16 - r, r the largest integer with r**4 · 2**t <= 2**64): integers only."""
+    lo, hi = 0, 1 << 16
+    while lo < hi:  # largest r with r**4 * 2**t <= 2**64
+        mid = (lo + hi + 1) // 2
+        if mid**4 << t <= 1 << 64:
+            lo = mid
+        else:
+            hi = mid - 1
+    a = (1 << 16) - lo
+    row = [1 << 15]
+    for _ in range(half):
+        row.append(max(1, row[-1] * a >> 16))
+    return row
+
+
+def _scaled(row: list[int], total: int) -> np.ndarray:
+    s = sum(row)
+    return np.array([max(1, f * total // s) for f in row], dtype=np.int64)
+
+
+def _coef_init() -> np.ndarray:
+    """Initial counts of the coefficient rows [2 · (CLASSES - 1) · BANDS, ALPHABET]: a two-sided
+    geometric whose mean grows with the class and falls with the band."""
+    rows = []
+    for _kind in range(2):
+        for c in range(1, CLASSES):
+            for b in range(BANDS):
+                t = min(63, max(0, 4 * c - 26 + _BAND_BOOST4[b]))
+                half = _geometric_row(t, VMAX + 1)
+                rows.append(_scaled(half[:0:-1] + half, INIT_TOTAL))
+    return np.stack(rows)
+
+
+COEF_INIT = _coef_init()
+CLASS_INIT = np.array([_scaled([1 << (CLASSES - k) for k in range(CLASSES)], INIT_TOTAL)] * 2)  # luma, chroma
+FLAG_INIT = np.array([[192, 64], [128, 128], [64, 192]], dtype=np.int64)  # left + top flags set: 0, 1, 2
+ESCAPE_K_FREQ = np.array([[1 << max(0, 16 - k) for k in range(ESCAPE_BITS_MAX)]], dtype=np.int64)
+BIT_FREQ = np.array([[1, 1]], dtype=np.int64)
+
+
+def block_class(q: np.ndarray) -> np.ndarray:
+    """Class of each block of ``q`` [..., 64]: 0 when all zero, else min(11, bit_length(sum |q|))."""
+    s = np.abs(q).sum(axis=-1)
+    bits = np.zeros(s.shape, dtype=np.int64)
+    nz = s > 0
+    bits[nz] = np.floor(np.log2(s[nz])).astype(np.int64) + 1  # exact for integers below 2**52
+    return np.minimum(bits, CLASSES - 1)
+
+
+class _Tables:
+    def __init__(self):
+        self.flag = FLAG_INIT.copy()
+        self.cls = CLASS_INIT.copy()
+        self.coef = COEF_INIT.copy()
+
+    @staticmethod
+    def update(table: np.ndarray, rows: np.ndarray, symbols: np.ndarray) -> None:
+        np.add.at(table, (rows, symbols), INCREMENT)
+        over = table.sum(axis=1) > COUNT_LIMIT
+        if over.any():
+            table[over] = (table[over] + 1) // 2
+
+
+def _coef_rows(kind: int, classes: np.ndarray) -> np.ndarray:
+    """Row of every coefficient [n, 64] of blocks of non-zero ``classes`` [n] in plane ``kind``."""
+    return ((kind * (CLASSES - 1) + classes[:, None] - 1) * BANDS + BAND[None, :]).astype(np.int64)
+
+
+def _window_blocks(plane: np.ndarray, r: int, c: int, per: int) -> np.ndarray:
+    """The blocks [per², 64] of window (r, c) of a plane [by, bx, 64] (zig-zag coefficients)."""
+    return plane[r * per:(r + 1) * per, c * per:(c + 1) * per].reshape(-1, 64)
+
+
+def encode(enc: SymbolEncoder, planes: list[np.ndarray], grid: tuple[int, int], window: int) -> None:
+    """Append the coefficients ``planes`` (Y, Cb, Cr: int64 [blocks y, blocks x, 64], zig-zag
+    order) of a frame of ``grid`` windows to the range coder ``enc``."""
+    rows, cols = grid
+    pers = (window // BLOCK, window // (2 * BLOCK), window // (2 * BLOCK))
+    t = _Tables()
+    flags = np.zeros((rows, cols), dtype=np.int64)
+    for r in range(rows):
+        for c in range(cols):
+            blocks = [_window_blocks(p, r, c, per) for p, per in zip(planes, pers)]
+            flag = int(any(b.any() for b in blocks))
+            ctx = (flags[r, c - 1] if c else 0) + (flags[r - 1, c] if r else 0)
+            enc.encode(np.array([flag]), t.flag[ctx:ctx + 1])
+            t.update(t.flag, np.array([ctx]), np.array([flag]))
+            flags[r, c] = flag
+            if not flag:
+                continue
+            classes = [block_class(b) for b in blocks]
+            for i, cl in enumerate(classes):
+                kind = min(i, 1)
+                enc.encode(cl, t.cls[np.full(cl.size, kind)])
+            syms, ctxs, escapes = [], [], []
+            for i, (b, cl) in enumerate(zip(blocks, classes)):
+                nz = cl > 0
+                if not nz.any():
+                    continue
+                v = b[nz]
+                rows_ = _coef_rows(min(i, 1), cl[nz]).reshape(-1)
+                v = v.reshape(-1)
+                sym = np.clip(v, -VMAX - 1, VMAX + 1) + VMAX + 1
+                escapes.append(np.abs(v[np.abs(v) > VMAX]) - VMAX - 1)
+                syms.append(sym)
+                ctxs.append(rows_)
+            sym, rows_ = np.concatenate(syms), np.concatenate(ctxs)
+            enc.encode(sym, t.coef[rows_])
+            _encode_escapes(enc, np.concatenate(escapes))
+            t.update(t.coef, rows_, sym)
+            for i, cl in enumerate(classes):
+                t.update(t.cls, np.full(cl.size, min(i, 1)), cl)
+
+
+def _encode_escapes(enc: SymbolEncoder, m: np.ndarray) -> None:
+    if m.size == 0:
+        return
+    u = m.astype(np.int64) + 1
+    k = np.floor(np.log2(u)).astype(np.int64)
+    if int(k.max()) >= ESCAPE_BITS_MAX:
+        raise ValueError("enhancement coefficient out of range")
+    enc.encode(k, ESCAPE_K_FREQ[np.zeros(k.size, dtype=np.int64)])
+    bits = np.concatenate([(uu >> np.arange(kk - 1, -1, -1)) & 1 for uu, kk in zip(u, k)]) if int(k.sum()) else np.zeros(0, dtype=np.int64)
+    if bits.size:
+        enc.encode(bits, BIT_FREQ[np.zeros(bits.size, dtype=np.int64)])
+
+
+def decode(dec: SymbolDecoder, grid: tuple[int, int], window: int, frame_index: int) -> list[np.ndarray]:
+    """The coefficient planes (as :func:`encode` takes them) of a frame of ``grid`` windows;
+    CorruptPacketError when the data do not decode."""
+    rows, cols = grid
+    pers = (window // BLOCK, window // (2 * BLOCK), window // (2 * BLOCK))
+    planes = [np.zeros((rows * per, cols * per, 64), dtype=np.int64) for per in pers]
+    t = _Tables()
+    flags = np.zeros((rows, cols), dtype=np.int64)
+    for r in range(rows):
+        for c in range(cols):
+            ctx = (flags[r, c - 1] if c else 0) + (flags[r - 1, c] if r else 0)
+            flag = int(_decode(dec, t.flag[ctx:ctx + 1], frame_index)[0])
+            t.update(t.flag, np.array([ctx]), np.array([flag]))
+            flags[r, c] = flag
+            if not flag:
+                continue
+            classes = [_decode(dec, t.cls[np.full(per * per, min(i, 1))], frame_index) for i, per in enumerate(pers)]
+            rows_ = [_coef_rows(min(i, 1), cl[cl > 0]).reshape(-1) for i, cl in enumerate(classes)]
+            all_rows = np.concatenate(rows_)
+            sym = _decode(dec, t.coef[all_rows], frame_index) if all_rows.size else np.zeros(0, dtype=np.int64)
+            v = sym - VMAX - 1
+            esc = np.abs(v) > VMAX
+            if esc.any():
+                v[esc] = np.sign(v[esc]) * (_decode_escapes(dec, int(esc.sum()), frame_index) + VMAX + 1)
+            at = 0
+            for i, (cl, per) in enumerate(zip(classes, pers)):
+                nz = cl > 0
+                n = int(nz.sum()) * 64
+                blocks = np.zeros((per * per, 64), dtype=np.int64)
+                blocks[nz] = v[at:at + n].reshape(-1, 64)
+                at += n
+                planes[i][r * per:(r + 1) * per, c * per:(c + 1) * per] = blocks.reshape(per, per, 64)
+            t.update(t.coef, all_rows, sym)
+            for i, cl in enumerate(classes):
+                t.update(t.cls, np.full(cl.size, min(i, 1)), cl)
+    return planes
+
+
+def _decode_escapes(dec: SymbolDecoder, n: int, frame_index: int) -> np.ndarray:
+    k = _decode(dec, ESCAPE_K_FREQ[np.zeros(n, dtype=np.int64)], frame_index)
+    total = int(k.sum())
+    bits = _decode(dec, BIT_FREQ[np.zeros(total, dtype=np.int64)], frame_index) if total else np.zeros(0, dtype=np.int64)
+    out, at = np.empty(n, dtype=np.int64), 0
+    for j, kk in enumerate(k):
+        u = 1
+        for b in bits[at:at + kk]:
+            u = (u << 1) | int(b)
+        at += kk
+        out[j] = u - 1
+    return out
+
+
+def _decode(dec: SymbolDecoder, freqs: np.ndarray, frame_index: int) -> np.ndarray:
+    try:
+        return dec.decode(freqs)
+    except Exception as e:  # constriction reports exhausted or invalid data
+        raise CorruptPacketError(f"payload of frame {frame_index} does not decode ({e})", frame_index) from None
