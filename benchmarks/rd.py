@@ -64,6 +64,7 @@ if str(REPO) not in sys.path:
 from gvc1d_codec.data.clips import CLIPS, clip_names, load_clip  # noqa: E402
 from gvc1d_codec.evaluate import code_clip, frame_metrics, mean_metrics  # noqa: E402
 from gvc1d_codec.frame import VideoFrame  # noqa: E402
+from gvc1d_codec.quality import highest  # noqa: E402
 from gvc1d_codec.io import Y4MWriter  # noqa: E402
 from gvc1d_codec.metrics.bdrate import BDRateUndefined, bd_rate  # noqa: E402
 
@@ -119,6 +120,19 @@ def parse_extra_weights(specs: list[str] | None) -> list[tuple[str, str]]:
             refuse(f"--extra-weights: name {name!r} given twice")
         out.append((name, spec))
     return out
+
+
+def _qualities(spec: str | None, levels: int) -> list[float]:
+    """The --qualities list (whole numbers printed as ints), or every level 0..highest(levels)."""
+    if not spec:
+        return list(range(highest(levels) + 1))
+    try:
+        qs = [float(v) for v in spec.split(",") if v]
+    except ValueError:
+        sys.exit(f"rd.py: --qualities {spec!r}: need comma-separated numbers")
+    if not qs or any(not 0 <= q <= highest(levels) for q in qs):
+        sys.exit(f"rd.py: --qualities {spec!r}: need values in 0..{highest(levels)}")
+    return sorted(int(q) if q == int(q) else q for q in qs)
 
 
 def read_reused_anchors(path: str, clips: list[str], frames_wanted: int, quick: bool, metrics: list[str]) -> dict:
@@ -370,7 +384,7 @@ def run(a) -> dict:
     if unknown:
         sys.exit(f"rd.py: unknown metric(s) {', '.join(sorted(unknown))} (known: {', '.join(METRIC_LABEL)})")
     loaded = load_weights(a.weights)
-    qualities = list(range(loaded.config.qualities))
+    qualities = _qualities(a.qualities, loaded.config.qualities)
     if a.quick:
         qualities = sorted({qualities[0], qualities[-1]})
     nets = load_metric_nets(wanted)
@@ -404,7 +418,7 @@ def run(a) -> dict:
                         "notes": "frame-level API (Encoder/Decoder), intra period -1, bpp of the whole .gvc stream"}}
     extra_q = {}
     for name, spec, w in extras:
-        q = list(range(w.config.qualities))
+        q = _qualities(a.qualities, w.config.qualities)
         extra_q[name] = sorted({q[0], q[-1]}) if a.quick else q
         codecs[EXTRA_PREFIX + name] = {"label": f"gvc1d ({name})", "param": "quality", "values": extra_q[name],
                                        "weights": str(w.path), "weights_sha256": w.sha256, "extra": True,
@@ -788,6 +802,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", help="registry name or weights file (default: the shipped gvc1d-tiny)")
     ap.add_argument("--frames", type=int, default=32, help="frames per clip (shorter clips are used whole)")
+    ap.add_argument("--qualities", help="gvc1d qualities to code, comma-separated (default: every level, the "
+                    "enhancement layer's included: 0..Q+3)")
     ap.add_argument("--clips", default=",".join(clip_names("heldout")))
     ap.add_argument("--anchors", default=",".join(ANCHOR_BY_NAME), help="comma-separated: " + ", ".join(ANCHOR_BY_NAME))
     ap.add_argument("--metrics", default=",".join(METRIC_LABEL), help="comma-separated: " + ", ".join(METRIC_LABEL))

@@ -202,7 +202,7 @@ def install(ffi, lib, extra_paths: list[str]) -> None:
         rng = _enum(p.color_range, RANGES, "colour range", "GVC1D_COLOR_RANGE_LIMITED (0) or _FULL (1)")
         quality = int(p.quality)
         if quality < -1:
-            raise BridgeError(ERR_INVALID_ARG, f"quality {quality} out of range (-1 = the model's default, else 0..Q-1)")
+            raise BridgeError(ERR_INVALID_ARG, f"quality {quality} out of range (-1 = the model's default, else 0..Q+3: above Q-1 the enhancement layer)")
         value, bitrate = float(p.quality_value), int(p.bitrate)
         if bitrate < 0:
             raise BridgeError(ERR_INVALID_ARG, f"bitrate {bitrate} is negative (0 = off, else bits per second)")

@@ -106,9 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", default="-", help="output .gvc file, or - for stdout (default)")
     rate = e.add_mutually_exclusive_group()
     rate.add_argument("-q", "--quality", type=float,
-                      help="quality 0..Q-1, higher = better: a level or any value between levels, e.g. 1.5 "
+                      help="quality 0..Q+3, higher = better: a level or any value between levels, e.g. 1.5 "
                            "(steps of 1/16; default: the model's middle level Q//2, 2 for the shipped gvc1d-tiny "
-                           "with its 4 levels; see info --qualities)")
+                           "with its 4 levels; above the highest level Q-1, up to Q-1+4, an enhancement layer adds "
+                           "detail the tokens miss; see info --qualities)")
     rate.add_argument("-b", "--bitrate", type=_parse_bitrate, metavar="RATE",
                       help="target bitrate in bits/s, e.g. 500k or 1.5M: one-pass rate control picks each frame's "
                            "quality (the whole stream within a few per cent once it is longer than an intra period)")
@@ -405,10 +406,11 @@ def cmd_decode(a: argparse.Namespace) -> int:
 
 def cmd_info(a: argparse.Namespace) -> int:
     if a.qualities:
+        from .quality import highest
         from .weights import load_weights
 
         cfg = load_weights(a.weights).config
-        sys.stdout.write("".join(f"{q}\n" for q in range(cfg.qualities)))
+        sys.stdout.write("".join(f"{q}\n" for q in range(highest(cfg.qualities) + 1)))
         return 0
     if not a.file:
         raise UsageError("info needs a .gvc file (or --qualities)")

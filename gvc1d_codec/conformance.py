@@ -52,7 +52,9 @@ PIXEL_MAX_ABS_DIFF = 2
 PIXEL_MIN_PSNR_DB = 50.0
 
 SYMBOLS_HASH_DEF = ("SHA-256 of the frame's decoded symbols s[window, token, channel] as int8 bytes in C order, "
-                    "shape [windows, latent_tokens, token_dim], windows in raster order")
+                    "shape [windows, latent_tokens, token_dim], windows in raster order; for a frame with an "
+                    "enhancement layer followed by its coefficient planes Y, Cb, Cr [blocks y, blocks x, 64] "
+                    "(zig-zag) as little-endian int32 in C order")
 PICTURE_HASH_DEF = ("MD5 of the decoded frame's 8-bit planes in the stream's pix_fmt (yuv420p: Y, U, V; rgb24: the "
                     "packed RGB plane), each row-major without padding, concatenated")
 
@@ -75,8 +77,13 @@ def symbols_bytes(symbols: np.ndarray) -> bytes:
     return np.ascontiguousarray(a).tobytes()
 
 
-def symbols_sha256(symbols: np.ndarray) -> str:
-    return hashlib.sha256(symbols_bytes(symbols)).hexdigest()
+def symbols_sha256(symbols: np.ndarray, coefficients: list[np.ndarray] | None = None) -> str:
+    """SHA-256 of the tokens' int8 bytes, then, for a frame with an enhancement layer, of its
+    coefficient planes (Y, Cb, Cr) as little-endian int32, C order."""
+    h = hashlib.sha256(symbols_bytes(symbols))
+    for plane in coefficients or ():
+        h.update(np.ascontiguousarray(plane, dtype="<i4").tobytes())
+    return h.hexdigest()
 
 
 def picture_bytes(frame: VideoFrame) -> bytes:
@@ -133,6 +140,7 @@ STREAM_SPECS: tuple[StreamSpec, ...] = (
                bitrate=60000.0),
     StreamSpec("foreman", 1, -1, 1, "one-frame stream"),
     StreamSpec("carphone", 2, 2, 4, "short stream alternating I and P frames (the quick CI subset)"),
+    StreamSpec("cisco_men", 5.5, 4, 6, "640x320, the enhancement layer (entropy model 4) on I and P frames"),
 )
 QUICK_SUBSET = ("foreman_q1_ipinf_f1", "carphone_q2_ip2_f4")
 
@@ -171,7 +179,7 @@ def decode_stream(data: bytes, weights, threads: int | None = None,
             frame = dec.decode(packet)
             sym = dec.last_symbols
             t.frame_types.append(packet.frame_type)
-            t.symbols_sha256.append(symbols_sha256(sym))
+            t.symbols_sha256.append(symbols_sha256(sym, dec.last_coefficients))
             t.picture_md5.append(picture_md5(frame))
             if on_symbols is not None:
                 on_symbols(packet.frame_index, sym)
@@ -430,7 +438,7 @@ def _encode(spec: StreamSpec, frames: list[VideoFrame], fps: Fraction, color, lo
     for f in frames:
         packet = enc.encode_packet(f)
         parts.append(pack_packet(packet))
-        hashes.append(symbols_sha256(enc.last_symbols))
+        hashes.append(symbols_sha256(enc.last_symbols, enc.last_coefficients))
         types += packet.frame_type
     return b"".join(parts), hashes, types
 

@@ -25,6 +25,7 @@ from conftest import (
 )
 from gvc1d_codec.bitstream import HEADER_SIZE_V1, PACKET_OVERHEAD, PacketReader, read_header
 from gvc1d_codec.io import Y4MReader
+from gvc1d_codec.quality import ENHANCEMENT_LEVELS
 
 pytestmark = needs_ffmpeg
 
@@ -122,7 +123,7 @@ def test_bitrate_rate_control_and_info_per_frame_quality(work, real_clip_path):
     (["-q", "1", "-b", "50k"], "not allowed with"),
     (["-b", "fast"], "not a number of bits per second"),
     (["-b=-5k"], "must be positive"),
-    (["-q", "7"], "quality 7 out of range"),
+    (["-q", "7.5"], "quality 7.5 out of range"),
 ])
 def test_bad_rate_options_are_one_line_errors(work, small_y4m, args, message):
     assert_cli_error(run_cli("encode", *args, "-o", work / "bad.gvc", input=small_y4m), message)
@@ -131,7 +132,7 @@ def test_bad_rate_options_are_one_line_errors(work, small_y4m, args, message):
 def test_info_qualities_lists_one_integer_per_line(loaded):
     proc = run_cli("info", "--qualities")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.decode().splitlines() == [str(q) for q in range(loaded.config.qualities)]
+    assert proc.stdout.decode().splitlines() == [str(q) for q in range(loaded.config.qualities + ENHANCEMENT_LEVELS)]
 
 
 def test_raw_yuv420p_input_with_size_and_rate(work):
@@ -330,7 +331,7 @@ def test_unknown_device_is_refused(small_y4m):
 
 
 def test_quality_out_of_range_is_refused(small_y4m):
-    assert_cli_error(run_cli("encode", "-q", "9", input=small_y4m), "quality 9 out of range", "0..3")
+    assert_cli_error(run_cli("encode", "-q", "9", input=small_y4m), "quality 9 out of range", "0..7")
 
 
 def test_usage_errors_are_one_line_too():

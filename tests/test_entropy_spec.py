@@ -1,4 +1,5 @@
-"""docs/bitstream.md, "Entropy model definition 3" (quality code, skip flags, motion), implemented independently from the text.
+"""docs/bitstream.md, "Entropy model definition 3 (and 4)" (quality code, skip flags, motion, the
+enhancement layer), implemented independently from the text.
 
 This decoder uses only the weights file (safetensors + its JSON metadata), numpy int64 arithmetic
 and constriction's range decoder; it imports nothing from gvc1d_codec's entropy model. It must
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import struct
 from fractions import Fraction
 from pathlib import Path
@@ -27,7 +29,7 @@ class SpecEntropyDecoder:
         raw = Path(weights).read_bytes()
         n = int.from_bytes(raw[:8], "little")
         meta = json.loads(raw[8 : 8 + n])["__metadata__"]
-        assert meta["format"] == "gvc1d-weights-v1" and meta["entropy_model_id"] in ("1", "2", "3")
+        assert meta["format"] == "gvc1d-weights-v1" and meta["entropy_model_id"] in ("1", "2", "3", "4")
         self.cfg = json.loads(meta["config"])
         t = load_file(str(weights))
         self.layers = {}
@@ -75,9 +77,14 @@ class SpecEntropyDecoder:
         L, C, M, D, H, Q = self.L, self.C, self.M, self.D, self.H, self.Q
         N = rows * cols
         code = payload[0]  # the quality code: 16 x (level + fraction)
-        assert code <= 16 * (Q - 1)
+        assert code <= 16 * (Q + 3)
         self.codes.append(code)
-        dec = constriction.stream.queue.RangeDecoder(np.frombuffer(payload[1:], dtype="<u4").astype(np.uint32))
+        enhanced = code > 16 * (Q - 1)
+        if enhanced:  # the tokens' quality code follows; the range coder starts at the third byte
+            code = payload[1]
+            assert code <= 16 * (Q - 1)
+        dec = constriction.stream.queue.RangeDecoder(np.frombuffer(payload[2 if enhanced else 1:], dtype="<u4").astype(np.uint32))
+        self.dec = dec
         if intra:
             self.prev = self.mem = self.pskip = self.pmv = None
         s = np.zeros((N, L, C), np.int64)
@@ -155,7 +162,81 @@ class SpecEntropyDecoder:
         self.prev = s
         self.pskip = None if intra else skip.reshape(rows, cols).astype(np.int64)
         self.skipped.append(int(skip.sum()))
+        self.coefficients = self.decode_enhancement(dec, rows, cols) if enhanced else None
         return s
+
+    # the enhancement layer's fixed initial tables, from the text
+    @staticmethod
+    def _scaled(g: list[int]) -> list[int]:
+        return [max(1, f * 256 // sum(g)) for f in g]
+
+    def _coef_init_row(self, c: int, b: int) -> list[int]:
+        t = min(63, max(0, 4 * c - 26 + (12, 10, 8, 6, 4, 2, -2, -6)[b]))
+        r = math.isqrt(math.isqrt(2 ** (64 - t)))  # the largest r with r^4 * 2^t <= 2^64
+        a = 2**16 - r
+        g = [2**15]
+        for _ in range(16):
+            g.append(max(1, g[-1] * a // 2**16))
+        return self._scaled([g[abs(sym - 16)] for sym in range(33)])
+
+    def decode_enhancement(self, dec, rows: int, cols: int) -> list[np.ndarray]:
+        window = self.cfg["window"]
+        coef = [self._coef_init_row(c, b) for kind in range(2) for c in range(1, 12) for b in range(8)]
+        cls = [self._scaled([2 ** (12 - k) for k in range(12)])] * 2
+        tables = {"flag": [[192, 64], [128, 128], [64, 192]], "class": [list(r) for r in cls], "coef": coef}
+        band_start = (0, 1, 3, 6, 10, 15, 28, 43)
+        band = [max(j for j, s in enumerate(band_start) if s <= i) for i in range(64)]
+        pers = (window // 8, window // 16, window // 16)
+        planes = [np.zeros((rows * p, cols * p, 64), np.int64) for p in pers]
+        flags = np.zeros((rows, cols), np.int64)
+
+        def one(row):
+            return int(dec.decode(self.model, np.array([row], np.float64))[0])
+
+        for r in range(rows):
+            for c in range(cols):
+                used = []  # (table, row index, symbol) coded in this window
+                k = (flags[r, c - 1] if c else 0) + (flags[r - 1, c] if r else 0)
+                f = one(tables["flag"][k])
+                used.append(("flag", k, f))
+                flags[r, c] = f
+                if f:
+                    classes = []
+                    for i, p in enumerate(pers):
+                        kind = min(i, 1)
+                        cl = [one(tables["class"][kind]) for _ in range(p * p)]
+                        used += [("class", kind, x) for x in cl]
+                        classes.append(cl)
+                    syms = []  # (plane, block, zig-zag index, symbol)
+                    for i, (p, cl) in enumerate(zip(pers, classes)):
+                        kind = min(i, 1)
+                        for blk, x in enumerate(cl):
+                            if x == 0:
+                                continue
+                            for zi in range(64):
+                                row = (kind * 11 + x - 1) * 8 + band[zi]
+                                a = one(tables["coef"][row])
+                                used.append(("coef", row, a))
+                                syms.append((i, blk, zi, a))
+                    escapes = [j for j, e in enumerate(syms) if e[3] in (0, 32)]
+                    ks = [one([2 ** max(0, 16 - k) for k in range(24)]) for _ in escapes]
+                    mags = {}
+                    for j, k in zip(escapes, ks):
+                        u = 1
+                        for _ in range(k):
+                            u = 2 * u + one([1, 1])
+                        mags[j] = u - 1 + 16
+                    for j, (i, blk, zi, a) in enumerate(syms):
+                        v = a - 16 if j not in mags else (mags[j] if a == 32 else -mags[j])
+                        p = pers[i]
+                        planes[i][r * p + blk // p, c * p + blk % p, zi] = v
+                for name, row, sym in used:  # after the window: + 16, then halve rows above 2**16
+                    tables[name][row][sym] += 16
+                for name in ("flag", "class", "coef"):
+                    for row in tables[name]:
+                        if sum(row) > 2**16:
+                            row[:] = [(n + 1) // 2 for n in row]
+        return planes
 
 
 def spec_decode_stream(data: bytes, weights: str | Path) -> list[np.ndarray]:
@@ -164,12 +245,14 @@ def spec_decode_stream(data: bytes, weights: str | Path) -> list[np.ndarray]:
     dec = SpecEntropyDecoder(weights)
     window = dec.cfg["window"]
     rows, cols = -(-h // window), -(-w // window)
-    pos, out = 82, []
+    pos, out, coefficients = 82, [], []
     while pos < len(data):
         ftype, _index, length = data[pos + 1], *struct.unpack_from("<II", data, pos + 2)
         payload = data[pos + 10 : pos + 10 + length]
         out.append(dec.decode(payload, rows, cols, ftype == 0x49))
+        coefficients.append(dec.coefficients)
         pos += 14 + length
+    spec_decode_stream.coefficients = coefficients
     spec_decode_stream.skipped = dec.skipped
     spec_decode_stream.codes = dec.codes
     spec_decode_stream.motions = dec.motions
@@ -227,3 +310,33 @@ def test_spec_decoder_matches_reference_with_block_motion(real_frames, motion_we
     for a, b in zip(spec, ref_syms):
         assert np.array_equal(a, b.astype(np.int64))
     assert len(spec_decode_stream.motions) == 3 and sum(spec_decode_stream.motions) > 0
+
+
+def test_spec_decoder_matches_reference_with_the_enhancement_layer(real_frames, motion_weights_path):
+    """Entropy model 4: qualities above the highest level carry the tokens' quality code and the
+    enhancement layer's coefficients; both decoders get the same tokens and coefficients."""
+    from gvc1d_codec.weights import load_weights
+
+    loaded = load_weights(motion_weights_path)
+    frames = real_frames[:3]
+    f0 = frames[0]
+    for quality in (3.5, 6.0):
+        enc = Encoder(f0.width, f0.height, Fraction(12), quality=quality, intra_period=-1, weights=loaded)
+        data = enc.header_bytes() + b"".join(enc.encode(f) for f in frames)
+        src = io.BytesIO(data)
+        hdr = read_header(src)
+        ref = Decoder(hdr, weights=loaded)
+        ref_syms, ref_coefs = [], []
+        for p in PacketReader(src, hdr):
+            ref.decode(p)
+            ref_syms.append(ref.last_symbols)
+            ref_coefs.append(ref.last_coefficients)
+        spec = spec_decode_stream(data, motion_weights_path)
+        assert spec_decode_stream.codes == [int(16 * min(quality + 1, 7))] + [int(16 * quality)] * 2  # the intra frame one higher
+        for a, b in zip(spec, ref_syms):
+            assert np.array_equal(a, b.astype(np.int64))
+        for a, b in zip(spec_decode_stream.coefficients, ref_coefs):
+            assert a is not None and b is not None
+            for pa, pb in zip(a, b):
+                assert np.array_equal(pa, pb)
+        assert any(np.abs(p).max() > 15 for c in ref_coefs for p in c), "no escape was exercised"

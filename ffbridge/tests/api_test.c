@@ -191,7 +191,7 @@ static int test_errors(const char *weights, const char *other_weights, const cha
     BAD_PARAMS("pix_fmt NONE", pix_fmt, GVC1D_PIX_FMT_NONE, GVC1D_ERR_INVALID_ARG, "pixel format");
     BAD_PARAMS("quality 99", quality, 99, GVC1D_ERR_INVALID_ARG, "quality");
     BAD_PARAMS("quality -7", quality, -7, GVC1D_ERR_INVALID_ARG, "quality");
-    BAD_PARAMS("quality_value 3.5", quality_value, 3.5, GVC1D_ERR_INVALID_ARG, "quality");
+    BAD_PARAMS("quality_value 7.5", quality_value, 7.5, GVC1D_ERR_INVALID_ARG, "quality");
     BAD_PARAMS("bitrate -1", bitrate, -1, GVC1D_ERR_INVALID_ARG, "bitrate");
     gvc1d_encoder_params_default(&p);
     p.width = W;

@@ -1,0 +1,125 @@
+"""The enhancement layer above the highest level (gvc1d_codec/enhancement.py, entropy model 4):
+its integer syntax round-trips, the decoder rebuilds exactly the encoder's pictures, quality rises
+with it, and its bytes are checked like the rest of a payload."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from gvc1d_codec import enhancement
+from gvc1d_codec.codec import Decoder, Encoder, intra_boost
+from gvc1d_codec.color import frame_to_rgb
+from gvc1d_codec.entropy import residual_syntax
+from gvc1d_codec.entropy.coder import SymbolDecoder, SymbolEncoder
+from gvc1d_codec.errors import CorruptPacketError
+from gvc1d_codec.quality import ENHANCEMENT_LEVELS, max_code
+
+from conftest import moving_gradient
+
+
+def _planes(rng: np.random.Generator, grid: tuple[int, int], window: int) -> list[np.ndarray]:
+    """Coefficient planes with empty windows, sparse blocks, large values (escapes) and signs."""
+    rows, cols = grid
+    out = []
+    for per in (window // 8, window // 16, window // 16):
+        p = np.zeros((rows * per, cols * per, 64), dtype=np.int64)
+        dense = rng.random(p.shape) < 0.15
+        p[dense] = rng.integers(-6, 7, size=int(dense.sum()))
+        p[..., 0] += rng.integers(-40, 41, size=p.shape[:2]) * (rng.random(p.shape[:2]) < 0.3)
+        p[0, 0, 1] = 1_000_000  # an escape with a long Exp-Golomb suffix
+        p[-1, -1, 63] = -17
+        p[:per, -per:] = 0  # an empty window (top right)
+        out.append(p)
+    return out
+
+
+@pytest.mark.parametrize("grid,window", [((1, 1), 64), ((2, 3), 64), ((2, 2), 128)])
+def test_coefficients_round_trip_through_the_range_coder(grid, window):
+    planes = _planes(np.random.default_rng(sum(grid) + window), grid, window)
+    enc = SymbolEncoder()
+    residual_syntax.encode(enc, planes, grid, window)
+    data = enc.finish()
+    got = residual_syntax.decode(SymbolDecoder(data, 0), grid, window, 0)
+    for a, b in zip(planes, got):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_initial_tables_are_integer_and_codable():
+    for t in (residual_syntax.COEF_INIT, residual_syntax.CLASS_INIT, residual_syntax.FLAG_INIT, residual_syntax.ESCAPE_K_FREQ):
+        assert t.dtype == np.int64 and int(t.min()) >= 1 and int(t.sum(axis=-1).max()) < 1 << 24
+    # a coefficient row peaks at zero and is symmetric (two-sided geometric)
+    row = residual_syntax.COEF_INIT[0]
+    assert row.argmax() == residual_syntax.VMAX + 1 and (row == row[::-1]).all()
+
+
+def test_transform_inverts_up_to_the_quantiser():
+    """With the finest step a smooth residual (chroma is coded at half resolution) is reproduced to
+    within the quantiser's error."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 3, 64, 64, generator=g)
+    smooth = torch.nn.functional.interpolate(torch.randn(1, 3, 8, 8, generator=g), size=(64, 64), mode="bilinear")
+    x_hat = (x + 0.05 * smooth).clamp(0, 1)
+    e = ENHANCEMENT_LEVELS
+    planes = enhancement.analyse(x, x_hat, 64, 64, e)
+    r = enhancement.synthesise(planes, e, torch.device("cpu"))
+    before = float((x - x_hat).pow(2).mean())
+    after = float((x - x_hat - r).pow(2).mean())
+    assert after < before / 10
+
+
+def _code(frames, weights, quality):
+    enc = Encoder(frames[0].width, frames[0].height, weights=weights, quality=quality, intra_period=-1)
+    header = enc.header_bytes()
+    packets, pictures = [], []
+    for f in frames:
+        packets.append(enc.encode_packet(f))
+        pictures.append(enc.picture())
+    return header, packets, pictures
+
+
+@pytest.mark.parametrize("which", ["weights_path", "motion_weights_path"])
+def test_decoder_rebuilds_the_encoders_pictures_and_quality_rises(which, request):
+    weights = str(request.getfixturevalue(which))
+    frames = moving_gradient(72, 40, 3)
+    src = torch.stack([frame_to_rgb(f) for f in frames])
+    errors = []
+    for quality in (3.0, 4.0, 5.5, 7.0):
+        header, packets, pictures = _code(frames, weights, quality)
+        dec = Decoder(header, weights=weights)
+        for p, pic in zip(packets, pictures):
+            torch.testing.assert_close(dec.decode_rgb(p), pic, rtol=0, atol=0)
+            # an intra frame with the layer is coded one quality higher (codec.intra_boost)
+            assert dec.last_quality == (intra_boost(quality, 4) if p.frame_type == "I" else quality)
+        errors.append(float((torch.stack(pictures) - src).pow(2).mean()))
+        if quality > 3:
+            assert all(p.payload[0] == int(16 * dec_q) and p.payload[1] <= 48
+                       for p, dec_q in zip(packets, [min(quality + 1, 7.0)] + [quality] * (len(packets) - 1)))
+            assert all((len(p.payload) - 2) % 4 == 0 for p in packets)
+    assert errors == sorted(errors, reverse=True) and errors[-1] < errors[0] / 4
+
+
+def test_enhanced_payloads_are_checked(loaded):
+    frames = moving_gradient(32, 32, 2)
+    header, packets, _ = _code(frames, loaded, 5.0)
+    p0 = packets[0]
+    dec = Decoder(header, weights=loaded)
+    top = max_code(loaded.config.qualities)
+    for payload, what in ((bytes([p0.payload[0], top + 1]) + p0.payload[2:], "tokens' quality"),
+                          (p0.payload[:1], "tokens' quality"),
+                          (bytes([max_code(loaded.config.qualities, enhanced=True) + 1]) + p0.payload[1:], "quality code")):
+        with pytest.raises(CorruptPacketError, match=what):
+            dec.decode(dataclasses.replace(p0, payload=payload))
+    dec.decode(p0)  # the state was kept
+    assert dec.last_quality == 6.0  # the intra frame, one quality higher
+    dec.decode(packets[1])
+    assert dec.last_quality == 5.0
+
+
+def test_quality_range_includes_the_enhancement_levels(loaded):
+    q = loaded.config.qualities
+    Encoder(32, 32, weights=loaded, quality=q - 1 + ENHANCEMENT_LEVELS)
+    with pytest.raises(Exception, match="out of range"):
+        Encoder(32, 32, weights=loaded, quality=q - 1 + ENHANCEMENT_LEVELS + 0.5)
