@@ -1,7 +1,7 @@
 """Plot a trainer's JSONL log(s): loss, rate (bpp), PSNR and, for the generative stage, LPIPS and
 the discriminator's outputs (stage prior: its training bpp), against the step (needs the ``bench`` extra: matplotlib).
 
-    python scripts/plot_training.py weights/gvc1d-tiny-v1.train-log.jsonl weights/gvc1d-tiny-v1.gan-log.jsonl -o training.png
+    python scripts/plot_training.py training/logs/gvc1d-tiny-v1.train-log.jsonl training/logs/gvc1d-tiny-v1.gan-log.jsonl -o training.png
 
 Runs are drawn one after the other: where the step count starts again (a run started with
 ``--init``, or the next log file) the steps are offset so the stages follow each other.

@@ -16,13 +16,13 @@ step "SHA256SUMS"
 step "conformance set"
 $PY conformance/generate.py --weights weights/gvc1d-tiny.safetensors --force
 step "held-out table"
-$PY benchmarks/heldout.py --frames 32 --json weights/gvc1d-tiny.heldout.json
+$PY benchmarks/heldout.py --frames 32 --json benchmarks/heldout/gvc1d-tiny.heldout.json
 step "speed"
 $PY benchmarks/speed.py --json benchmarks/speed-result.json
 step "determinism matrix"
 $PY conformance/matrix.py --out /tmp/gvc1d-matrix.md
 step "tables"
-$PY scripts/update_measured_tables.py weights/gvc1d-tiny.heldout.json benchmarks/speed-result.json /tmp/gvc1d-matrix.md
+$PY scripts/update_measured_tables.py benchmarks/heldout/gvc1d-tiny.heldout.json benchmarks/speed-result.json /tmp/gvc1d-matrix.md
 step "rate-distortion against the anchors (anchors reused)"
 $PY benchmarks/rd.py --clips carphone,cisco_2people,cisco_men --reuse-anchors benchmarks/rd-result.json \
     --extra-weights gvc1d-tiny-v1,gvc1d-tiny-mse \

@@ -1,9 +1,9 @@
 """Rewrite the measured tables of README.md, weights/README.md and docs/conformance.md from fresh results.
 
-    python benchmarks/heldout.py --frames 32 --json weights/gvc1d-tiny.heldout.json
+    python benchmarks/heldout.py --frames 32 --json benchmarks/heldout/gvc1d-tiny.heldout.json
     python benchmarks/speed.py --json benchmarks/speed-result.json
     python conformance/matrix.py --out /tmp/matrix.md
-    python scripts/update_measured_tables.py weights/gvc1d-tiny.heldout.json benchmarks/speed-result.json /tmp/matrix.md
+    python scripts/update_measured_tables.py benchmarks/heldout/gvc1d-tiny.heldout.json benchmarks/speed-result.json /tmp/matrix.md
 
 Only the tables between <!-- tag --> markers and the weights SHA-256 are rewritten; the prose around
 them (which states conclusions) must be re-read and updated by hand.

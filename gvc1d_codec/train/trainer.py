@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output weights (.safetensors)")
     p.add_argument("--init", help="start from this weights file (registry name or path)")
     p.add_argument("--resume", action="store_true", help="continue from --out and its optimiser state")
-    p.add_argument("--config", default="tiny", choices=sorted(PRESETS), help="preset when starting from scratch")
+    p.add_argument("--config", default="tiny4", choices=sorted(PRESETS), help="preset when starting from scratch (default: the shipped gvc1d-tiny's)")
     p.add_argument("--stage", default="rd", choices=STAGES)
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--minutes", type=float, default=0, help="stop (and save) after this wall time; 0 = no limit")

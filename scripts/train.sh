@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The one training entry point: a recipe per (preset, stage), resumable from training/checkpoints/.
+#
+#   bash scripts/train.sh PRESET STAGE [FRAMES] [EXTRA TRAINER ARGS...]
+#   PROCS=2 nice -n 10 bash scripts/train.sh tiny4 prd 4 --minutes 150     # what the shipped gvc1d-tiny continues
+#
+# Recipes (the shipped gvc1d-tiny is tiny4 after intra -> rd -> prd; gvc1d-tiny-mse is tiny4 after rd):
+#   tiny4 intra   the transform alone as an intra autoencoder, no rate (scripts/intra_ceiling.py), 30 min
+#   tiny4 rd      rate-distortion on MSE, 2-frame sequences, 256x128 crops, mixed quantisation; starts
+#                 from tiny4-intra when present
+#   tiny4 prd     joint perceptual rate-distortion: rate + lambda (MSE + LPIPS-VGG/100) + an adaptive
+#                 adversarial term, everything learning, 128 px crops; starts from tiny4-rd, else
+#                 from the shipped gvc1d-tiny-mse (the same file)
+#
+# A run writes training/checkpoints/<preset>-<stage>.safetensors with its optimiser state
+# (.opt.safetensors; prd also .disc.safetensors) every 25 steps and at the end, and its log to
+# training/logs/<preset>-<stage>.train-log.jsonl. If the checkpoint exists the run continues it
+# (--resume: same optimiser moments, step count and log), on this machine or a new one, so commit
+# training/ to carry a run over. PROCS=2 runs two data-parallel processes (torchrun; --batch is per
+# process). Shipping a checkpoint is a separate step: copy it into weights/ under its registry name,
+# record its SHA-256 (weights/SHA256SUMS, gvc1d_codec/registry.py) and regenerate what depends on it
+# (scripts/remeasure.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ $# -lt 2 ]; then sed -n '2,21p' "$0" >&2; exit 2; fi
+PRESET=$1 STAGE=$2 FRAMES=${3:-2}
+shift $(( $# < 3 ? $# : 3 ))
+export PYTHONPATH=$PWD OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+CK=training/checkpoints
+mkdir -p "$CK" training/logs
+OUT=$CK/$PRESET-$STAGE.safetensors
+LOG=training/logs/$PRESET-$STAGE.train-log.jsonl
+PY=.venv/bin/python
+PROCS=${PROCS:-1}
+
+start_from() {  # --resume, else the first existing file of the arguments (--init), else --config PRESET
+  if [ -f "$OUT" ]; then echo --resume; return; fi
+  for f in "$@"; do
+    if [ -f "$f" ] || [[ "$f" != */* ]]; then echo "--init $f"; return; fi
+  done
+  echo "--config $PRESET"
+}
+
+case "$PRESET/$STAGE" in
+  tiny4/intra)
+    exec $PY scripts/intra_ceiling.py --config tiny4 --minutes 30 --save "$OUT" "$@" ;;
+  tiny4/rd)
+    START=$(start_from "$CK/tiny4-intra.safetensors")
+    ARGS=(--stage rd --crop 256,128 --lr 4e-4 --rate-noise); BATCH=${BATCH:-$(( PROCS > 1 ? 2 : 4 ))} ;;
+  tiny4/prd)
+    START=$(start_from "$CK/tiny4-rd.safetensors" gvc1d-tiny-mse)
+    ARGS=(--stage prd --perceptual vgg --crop 128 --lr 1e-4); BATCH=${BATCH:-$(( PROCS > 1 ? 1 : 2 ))} ;;
+  *)
+    echo "train.sh: no recipe for preset '$PRESET' stage '$STAGE' (have: tiny4 intra, tiny4 rd, tiny4 prd)" >&2
+    exit 2 ;;
+esac
+if [ "$PROCS" -gt 1 ]; then RUN=(.venv/bin/torchrun --standalone --nproc_per_node "$PROCS" -m gvc1d_codec.train)
+else RUN=($PY -m gvc1d_codec.train); fi
+# shellcheck disable=SC2086  # START is one or two words on purpose
+exec "${RUN[@]}" $START "${ARGS[@]}" --out "$OUT" --train-log "$LOG" --frames "$FRAMES" --batch "$BATCH" \
+  --threads 1 --steps 1000000 --minutes 600 --save-every 25 --log-every 10 "$@"
