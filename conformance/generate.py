@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the conformance set (streams + manifest.json) from one weights file, in one command.
 
-    nice -n 19 python conformance/generate.py --weights weights/gvc1d-tiny.safetensors            # -> conformance/
+    nice -n 19 python conformance/generate.py --weights gvc1d_codec/models/gvc1d-tiny.safetensors            # -> conformance/
     nice -n 19 python conformance/generate.py --weights /tmp/w.safetensors --out /tmp/conf --force
 
 Encodes every stream of :data:`STREAM_SPECS` from the registry clips (``../shared`` and PyPI, see

@@ -1,5 +1,10 @@
 """The shipped weights by name: where they live and the SHA-256 recorded for each.
 
+The default model ships inside the package (``gvc1d_codec/models/``, package data with its
+``SHA256SUMS``), so an installed wheel works anywhere. The others (earlier and MSE-only models) are
+found by name in a checkout's ``weights/`` folder (each with its line in ``weights/SHA256SUMS``),
+or ``$GVC1D_WEIGHTS_DIR`` when set; any file can also be given as a path.
+
 Torch-free on purpose: ``gvc1d-pipe --version`` and ``info`` name the default weights without
 loading a model (:mod:`gvc1d_codec.weights` loads and verifies them).
 """
@@ -7,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+from importlib import resources
 from pathlib import Path
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+PACKAGE_MODELS = Path(str(resources.files(__package__) / "models"))
+WEIGHTS_DIR = Path(os.environ.get("GVC1D_WEIGHTS_DIR") or Path(__file__).resolve().parent.parent / "weights")
 REGISTRY = {
     "gvc1d-tiny": "gvc1d-tiny.safetensors",  # the default: tiny4 after joint perceptual RD (stage prd)
     "gvc1d-tiny-mse": "gvc1d-tiny-mse.safetensors",  # the same model before stage prd (MSE only)
@@ -27,9 +34,14 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def registry_dir(name: str) -> Path:
+    """Where a registry name's file lives: the package's models, else the weights folder."""
+    return PACKAGE_MODELS if (PACKAGE_MODELS / REGISTRY.get(name, name)).is_file() else WEIGHTS_DIR
+
+
 def recorded_sha256(name: str) -> str | None:
-    """The SHA-256 recorded in ``weights/SHA256SUMS`` for a registry file."""
-    sums = WEIGHTS_DIR / "SHA256SUMS"
+    """The SHA-256 recorded in the ``SHA256SUMS`` beside a registry file."""
+    sums = registry_dir(name) / "SHA256SUMS"
     if not sums.exists():
         return None
     for line in sums.read_text().splitlines():
@@ -46,5 +58,5 @@ def resolve(spec: str | os.PathLike | None) -> tuple[Path, str | None]:
         spec = os.environ.get("GVC1D_WEIGHTS", DEFAULT_MODEL)
     spec = str(spec)
     if spec in REGISTRY:
-        return WEIGHTS_DIR / REGISTRY[spec], recorded_sha256(spec)
+        return registry_dir(spec) / REGISTRY[spec], recorded_sha256(spec)
     return Path(spec), None

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# After new weights land in weights/gvc1d-tiny.safetensors: record their SHA-256, regenerate the
+# After new weights land in gvc1d_codec/models/gvc1d-tiny.safetensors: record their SHA-256, regenerate the
 # conformance set, re-measure everything the docs quote, and rewrite the measured tables.
 #
 #     bash scripts/remeasure.sh            # about 45 minutes on 2 cores
@@ -12,9 +12,10 @@ PY=${PYTHON:-python}
 step() { echo "== $(date +%H:%M:%S) $*" >&2; }
 
 step "SHA256SUMS"
-(cd weights && sha256sum gvc1d-tiny.safetensors gvc1d-tiny-mse.safetensors gvc1d-tiny-v1.safetensors gvc1d-tiny-v1-mse.safetensors > SHA256SUMS)
+(cd gvc1d_codec/models && sha256sum gvc1d-tiny.safetensors > SHA256SUMS)
+(cd weights && sha256sum gvc1d-tiny-mse.safetensors gvc1d-tiny-v1.safetensors gvc1d-tiny-v1-mse.safetensors > SHA256SUMS)
 step "conformance set"
-$PY conformance/generate.py --weights weights/gvc1d-tiny.safetensors --force
+$PY conformance/generate.py --weights gvc1d_codec/models/gvc1d-tiny.safetensors --force
 step "held-out table"
 $PY benchmarks/heldout.py --frames 32 --json benchmarks/heldout/gvc1d-tiny.heldout.json
 step "speed"

@@ -18,7 +18,7 @@
 # (--resume: same optimiser moments, step count and log), on this machine or a new one, so commit
 # training/ to carry a run over. PROCS=2 runs two data-parallel processes (torchrun; --batch is per
 # process). Shipping a checkpoint is a separate step: copy it into weights/ under its registry name,
-# record its SHA-256 (weights/SHA256SUMS, gvc1d_codec/registry.py) and regenerate what depends on it
+# record its SHA-256 (the SHA256SUMS beside it: gvc1d_codec/models/ for the default, weights/ for the others; gvc1d_codec/registry.py) and regenerate what depends on it
 # (scripts/remeasure.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,4 +1,4 @@
-"""The trainer: ``python -m gvc1d_codec.train --out weights/gvc1d-tiny.safetensors ...``.
+"""The trainer: ``python -m gvc1d_codec.train --out gvc1d_codec/models/gvc1d-tiny.safetensors ...``.
 
 Resumable and seeded. It starts from a weights file (``--init``, e.g. the committed one) or from
 scratch (``--config tiny``), keeps the optimiser state beside the output (``<out>.opt.safetensors``)
