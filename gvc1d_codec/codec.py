@@ -353,7 +353,7 @@ class Encoder(_Coder):
         layer = None
         if e > 0:
             layer = (e, enhancement.analyse(x, out.x_hat.clamp(0, 1), s.height, s.width, e))
-            out, new = refine(out, new, enhancement.synthesise(layer[1], e, s.device))
+            out, new = refine(out, new, enhancement.synthesise(layer[1], e, s.device), layer[1], s.cfg.window)
         payload, ideal = s.entropy.encode(out.symbols, out.context, skip, (s.rows, s.cols), out.motion, enhancement=layer)
         return out, new, skip, payload, ideal, None if layer is None else layer[1]
 
@@ -430,7 +430,7 @@ class Decoder(_Coder):
                                                          s.state.entropy_context(tokens_quality, intra), index)
         out, new = s.step(intra, tokens_quality, symbols=symbols, skip=skip, motion=motion)
         if planes is not None:
-            out, new = refine(out, new, enhancement.synthesise(planes, e, s.device))
+            out, new = refine(out, new, enhancement.synthesise(planes, e, s.device), planes, s.cfg.window)
             _check_finite(out.x_hat, "enhancement layer")
         s.commit(out, new, planes)
         self.last_quality = quality

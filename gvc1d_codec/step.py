@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .entropy import residual_syntax
 from .entropy.model import EntropyContext
 from .entropy.prior import ContextGraph
 from .model.gvc1d import GVC1D
@@ -51,12 +52,15 @@ class CodingState:
     index: int = 0
     skip: np.ndarray | None = None  # bool [N]: the windows the last frame skipped (None: none)
     motion: torch.Tensor | None = None  # long [B, 2, bh, bw]: the last frame's block motion (None: none)
+    # the enhancement layer's adaptive tables after the last frame that had one (None: initial)
+    residual_tables: residual_syntax.Tables | None = None
 
     def entropy_context(self, quality: int | torch.Tensor, intra: bool) -> EntropyContext:
         """The entropy model's context for the next frame (nothing at an intra frame)."""
         if intra:
             return EntropyContext(None, None, quality, True)
-        return EntropyContext(self.prev_symbols, self.memory, quality, False, self.skip, self.motion)
+        return EntropyContext(self.prev_symbols, self.memory, quality, False, self.skip, self.motion,
+                              self.residual_tables)
 
     def lost(self) -> "CodingState":
         """The state after a frame that was lost: the same knowledge, one frame further."""
@@ -159,12 +163,19 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
     return StepOutput(s_ctx, x_hat, context, ref, None if mv is None else mv.detach().cpu(), rate_symbols), new
 
 
-def refine(out: StepOutput, new: CodingState, residual: torch.Tensor) -> tuple[StepOutput, CodingState]:
-    """The step's output and state with the enhancement layer's decoded ``residual`` (RGB [B, 3,
-    H, W], :mod:`gvc1d_codec.enhancement`) added to the reconstruction: x̂'_t = clamp(x̂_t) + r is
-    the frame's picture and the next frame's reference."""
+def refine(out: StepOutput, new: CodingState, residual: torch.Tensor, coefficients: list[np.ndarray],
+           window: int) -> tuple[StepOutput, CodingState]:
+    """The step's output and state with the enhancement layer: its decoded ``residual`` (RGB [B, 3,
+    H, W], :mod:`gvc1d_codec.enhancement`) added to the reconstruction, x̂'_t = clamp(x̂_t) + r, the
+    frame's picture and the next frame's reference; and, for a P frame, its adaptive tables
+    advanced by the frame's ``coefficients`` (explicit, like the long-term memory)."""
     x_hat = out.x_hat.clamp(0, 1) + residual.to(out.x_hat.device, out.x_hat.dtype)
-    return dataclasses.replace(out, x_hat=x_hat), dataclasses.replace(new, reference=x_hat.clamp(0, 1))
+    tables = None  # an intra frame's statistics are not a P frame's: its tables are not kept
+    if not out.context.intra:
+        grid = frame_grid(out.x_hat.shape[-2], out.x_hat.shape[-1], window)
+        tables = residual_syntax.adapt(out.context.residual_tables, coefficients, grid, window)
+    return (dataclasses.replace(out, x_hat=x_hat),
+            dataclasses.replace(new, reference=x_hat.clamp(0, 1), residual_tables=tables))
 
 
 def short_term_reference(model: GVC1D, state: CodingState, intra: bool, x: torch.Tensor | None,
@@ -218,7 +229,8 @@ def advance(context_model: ContextGraph, state: CodingState, symbols: torch.Tens
         memory = context_model.memory_update(state.memory, symbols)
     return CodingState(
         reference=None if x_hat is None else x_hat.clamp(0, 1),  # the decoder keeps a clamped reference
-        prev_symbols=symbols, memory=memory, index=state.index + 1)
+        prev_symbols=symbols, memory=memory, index=state.index + 1,
+        residual_tables=state.residual_tables)  # an intra frame's state starts without them
 
 
 def frame_grid(height: int, width: int, window: int) -> tuple[int, int]:

@@ -87,6 +87,7 @@ class SpecEntropyDecoder:
         self.dec = dec
         if intra:
             self.prev = self.mem = self.pskip = self.pmv = None
+            self.residual_tables = None  # the enhancement layer's tables restart at each intra frame
         s = np.zeros((N, L, C), np.int64)
         skip = np.zeros((rows, cols), np.int64)
         B = self.cfg.get("motion_block", 0)
@@ -163,6 +164,8 @@ class SpecEntropyDecoder:
         self.pskip = None if intra else skip.reshape(rows, cols).astype(np.int64)
         self.skipped.append(int(skip.sum()))
         self.coefficients = self.decode_enhancement(dec, rows, cols) if enhanced else None
+        if intra:  # an intra frame's tables are not kept: the next P frame starts from the initial ones
+            self.residual_tables = None
         return s
 
     # the enhancement layer's fixed initial tables, from the text
@@ -184,6 +187,8 @@ class SpecEntropyDecoder:
         coef = [self._coef_init_row(c, b) for kind in range(2) for c in range(1, 12) for b in range(8)]
         cls = [self._scaled([2 ** (12 - k) for k in range(12)])] * 2
         tables = {"flag": [[192, 64], [128, 128], [64, 192]], "class": [list(r) for r in cls], "coef": coef}
+        if getattr(self, "residual_tables", None) is not None:  # carried over from the last enhanced frame
+            tables = {k: [list(r) for r in v] for k, v in self.residual_tables.items()}
         band_start = (0, 1, 3, 6, 10, 15, 28, 43)
         band = [max(j for j, s in enumerate(band_start) if s <= i) for i in range(64)]
         pers = (window // 8, window // 16, window // 16)
@@ -236,6 +241,7 @@ class SpecEntropyDecoder:
                     for row in tables[name]:
                         if sum(row) > 2**16:
                             row[:] = [(n + 1) // 2 for n in row]
+        self.residual_tables = tables
         return planes
 
 

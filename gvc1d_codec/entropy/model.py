@@ -45,6 +45,7 @@ class EntropyContext:
     intra: bool
     prev_skip: np.ndarray | None = None  # bool [N]: the previous frame's skip flags (None: none)
     prev_motion: torch.Tensor | None = None  # long [1, 2, bh, bw]: the previous frame's vectors (None: zero)
+    residual_tables: residual_syntax.Tables | None = None  # the enhancement layer's tables (None: initial)
 
 
 class EntropyCoder:
@@ -104,7 +105,7 @@ class EntropyCoder:
             if code <= max_code(self.cfg.qualities):
                 raise ValueError("an enhancement layer needs e >= 1/16")
             codes.insert(0, code)  # the frame's code, then the tokens'
-            residual_syntax.encode(enc, planes, grid, self.cfg.window)
+            residual_syntax.encode(enc, planes, grid, self.cfg.window, ctx.residual_tables)
         return bytes(codes) + enc.finish(), enc.ideal_bits
 
     def payload_quality(self, payload: bytes, frame_index: int) -> float:
@@ -197,7 +198,7 @@ class EntropyCoder:
             t[:, rows] = torch.from_numpy(values.astype(np.float64)).view(n, per, C)
             embedded[:, rows] = self.cm.embed(t[:, rows])
         s[coded] = t
-        planes = residual_syntax.decode(dec, grid, cfg.window, frame_index) if enhanced else None
+        planes = residual_syntax.decode(dec, grid, cfg.window, frame_index, ctx.residual_tables) if enhanced else None
         return s, skip, motion, planes
 
     @staticmethod
