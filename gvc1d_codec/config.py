@@ -19,6 +19,12 @@ from dataclasses import asdict, dataclass, fields
 DEFAULT_INTRA_PERIOD = 32
 
 
+RETIRED_FIELDS = {"refine_width": 0, "refine_blocks": None}
+"""Fields older weights files record for features this version removed: accepted and dropped at the
+value that means "not used" (None: any value), refused otherwise. ``refine_*``: the pixel refiner,
+an experiment no shipped model used (docs/results.md, "Pixel refiner")."""
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     name: str = "tiny"
@@ -53,9 +59,6 @@ class ModelConfig:
     # Latent tokens per window that take part in the global layers (0 = all): caps the global
     # attention's cost at large frames (1080p with 64 px windows: 510 windows).
     global_tokens: int = 0
-    # Pixel refiner after the decoder (our addition, model/refiner.py): width 0 = none.
-    refine_width: int = 0
-    refine_blocks: int = 2
     # 1D latent tokens (paper: 32 tokens x 16 channels per window).
     latent_tokens: int = 32
     token_dim: int = 16
@@ -98,6 +101,12 @@ class ModelConfig:
     @classmethod
     def from_json(cls, text: str) -> "ModelConfig":
         data = json.loads(text)
+        for name, default in RETIRED_FIELDS.items():  # older files record options this version dropped
+            if name in data:
+                value = data.pop(name)
+                if default is not None and value != default:
+                    raise ValueError(f"config field {name}={value!r} needs a feature this version no longer has "
+                                     f"(only {name}={default!r} is accepted)")
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:

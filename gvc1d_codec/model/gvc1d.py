@@ -8,8 +8,7 @@ Data flow for frame x_t (RGB, padded to whole windows), paper Fig. 2::
     s_t   = clip(round(y_t · gain_q))                       the symbols (entropy-coded)
     ŷ_t   = s_t · inv_gain_q
     seq'  = (mask_tokens + context_embed(x̂_{t-1}) + scatter(from_tokens(ŷ_t))) ⊕ from_tokens(ŷ_t) ⊕ C_long
-    x̃_t   = σ(gate) · x̂_{t-1} + refine(pixel_shuffle(head(decoder(seq')[patch part])))
-    x̂_t   = refiner(x̃_t, x̂_{t-1})                            optional pixel refiner (model/refiner.py)
+    x̂_t   = σ(gate) · x̂_{t-1} + refine(pixel_shuffle(head(decoder(seq')[patch part])))
 
 ``gather`` (patches -> tokens) and ``scatter`` (tokens -> patches) are learned linear maps along the
 token axis (MLP-Mixer style), beside attention. They are our addition: without them the tiny
@@ -34,7 +33,6 @@ from ..entropy.prior import IntegerContextModel
 from ..quality import interpolate
 from .motion import choose_motion_rd, compensate, estimate_motion
 from .conv import AnalysisStem, AnalysisStem5, ContextPyramid, ContextualDecoder, ContextualDecoder5, copy_gate
-from .refiner import PixelRefiner
 from .transformer import LocalGlobalStack, window_position_embedding
 
 
@@ -114,7 +112,6 @@ class GVC1D(nn.Module):
         else:
             self.head = nn.Linear(Dw, p * p * 4)  # RGB residual + copy gate per pixel
             self.refine = nn.Conv2d(3, 3, 3, padding=1)
-        self.refiner = PixelRefiner(cfg.refine_width, cfg.refine_blocks) if cfg.refine_width else None
         with torch.no_grad():
             # Position must dominate the patch queries at the start, or every patch of a window
             # decodes to the same mean colour (a long plateau on CPU budgets).
@@ -217,10 +214,7 @@ class GVC1D(nn.Module):
         out = from_windows(out, rows, cols)
         residual = out[:, :3] + self.refine(out[:, :3])
         gate = torch.sigmoid(out[:, 3:4])
-        x_hat = residual + 0.5 if intra else gate * x_prev + residual
-        if self.refiner is not None:
-            x_hat = self.refiner(x_hat, x_prev)
-        return x_hat
+        return residual + 0.5 if intra else gate * x_prev + residual
 
     def _conv_synthesis(self, patches: torch.Tensor, pyramid: list[torch.Tensor], ref: torch.Tensor, intra: bool,
                         rows: int, cols: int) -> torch.Tensor:
@@ -254,4 +248,4 @@ class GVC1D(nn.Module):
         """The weight of the synthesis' last layer (the adaptive adversarial weight is measured there)."""
         if self.v2:
             return self.conv_decoder.out.weight
-        return self.refine.weight if self.refiner is None else self.refiner.out.weight
+        return self.refine.weight

@@ -72,8 +72,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="crop size, or comma-separated sizes used in turn, one per step (e.g. 256,128: "
                         "clips smaller than 256 px still train at 128)")
     p.add_argument("--lr", type=float, default=4e-4)
-    p.add_argument("--refine-width", type=int, default=0,
-                   help="give a model without one a pixel refiner of this width (model/refiner.py); it starts as the identity")
     p.add_argument("--motion-overlap", action="store_true",
                    help="switch a block-motion model to overlapped block motion compensation (stored in the config)")
     p.add_argument("--grow-to", choices=sorted(PRESETS),
@@ -158,14 +156,6 @@ def _packed_clips(path: str) -> dict:
 def _crops(spec: str) -> list[int]:
     """``--crop``: one size, or comma-separated sizes used in turn (one dataset each)."""
     return [int(c) for c in str(spec).split(",")]
-
-
-def _with_refiner(model: GVC1D, width: int) -> GVC1D:
-    """The same model plus a pixel refiner whose last layer is zero: it decodes exactly as before."""
-    grown = GVC1D(dataclasses.replace(model.cfg, refine_width=width)).train()
-    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
-    assert not unexpected and all(k.startswith("refiner.") for k in missing), (missing, unexpected)
-    return grown
 
 
 def _grown(model: GVC1D, target: ModelConfig) -> GVC1D:
@@ -403,11 +393,6 @@ def main(argv: list[str] | None = None) -> int:
         step = int(history.get("steps", 0)) if args.resume else 0
     else:
         model = GVC1D(PRESETS[args.config]).train()
-    if args.refine_width and model.cfg.refine_width != args.refine_width:
-        if model.cfg.refine_width:
-            print(f"the model already has a refiner of width {model.cfg.refine_width}", file=sys.stderr)
-            return 2
-        model = _with_refiner(model, args.refine_width)
     if args.grow_to:
         try:
             model = _grown(model, PRESETS[args.grow_to])
