@@ -370,6 +370,9 @@ class _Replicas:
 
     def close(self) -> None:
         if self.world > 1:
+            # wait until every replica is done (the main one saves last): tearing the group down
+            # while the other still writes made gloo abort it on a busy machine
+            self.dist.barrier()
             self.dist.destroy_process_group()
 
 
