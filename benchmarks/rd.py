@@ -617,7 +617,9 @@ def markdown(result: dict) -> str:
     if reused:
         mins = f"{reused['elapsed_seconds'] / 60:.0f} min, " if reused.get("elapsed_seconds") is not None else ""
         cpus = (reused.get("machine") or {}).get("cpus", "?")
-        head += (f" Only gvc1d was coded in this run; the anchor points (rates, metrics, times) are reused from "
+        which = (f"For {', '.join(reused['clips'])} only gvc1d was coded; their" if reused.get("clips")
+                 else "Only gvc1d was coded in this run; the")
+        head += (f" {which} anchor points (rates, metrics, times) are reused from "
                  f"`{reused.get('command')}` ({mins}{cpus} cores, {reused.get('threads')} thread(s) per coder).")
     lines = [head,
              "",
