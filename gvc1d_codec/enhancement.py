@@ -14,7 +14,7 @@ tokens' level (the reference encoder: Q-2, ``quality.ENHANCED_TOKENS_LEVEL``); t
 ``x̂'_t`` is the frame's picture and the next frame's short-term reference, so what one frame
 refines the next predicts from (its copy gate and skipped windows keep it). The step
 ``Δ = 2^(6 - e)`` follows the quality above the highest level, ``e = q - (Q - 1)`` in (0, E]
-(``ENHANCEMENT_LEVELS`` = 4: Δ from 61 down to 4 in 8-bit units). Only the integers ``q`` are
+(``quality.ENHANCEMENT_LEVELS`` = 4: Δ from 61 down to 4 in 8-bit units). Only the integers ``q`` are
 entropy coded (:mod:`gvc1d_codec.entropy.residual_syntax`, integer adaptive tables); the transform
 and Δ are float and touch pixels only (docs/determinism.md). The rounding offset 0.2 (a dead zone;
 x264's is 1/3 intra, 1/6 inter; 0.2 measured best here) is the encoder's choice, not part of the format.
@@ -28,7 +28,6 @@ import torch
 import torch.nn.functional as F
 
 from .entropy.residual_syntax import BLOCK, ZIGZAG
-from .quality import ENHANCEMENT_LEVELS  # noqa: F401  (re-exported: what e ranges over)
 
 ROUNDING = 0.2
 CHROMA_STEP = 0.5
