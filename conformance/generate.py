@@ -93,7 +93,7 @@ STREAM_SPECS: tuple[StreamSpec, ...] = (
                bitrate=60000.0),
     StreamSpec("foreman", 1, -1, 1, "one-frame stream"),
     StreamSpec("carphone", 2, 2, 4, "short stream alternating I and P frames (the quick CI subset)"),
-    StreamSpec("cisco_men", 5.5, 4, 6, "640x320, the enhancement layer (entropy model 4) on I and P frames"),
+    StreamSpec("cisco_men", 5.5, 4, 6, "640x320, the enhancement layer on I and P frames, P frames with sub-pel prediction modes (entropy model 5)"),
 )
 
 def _read_clip(name: str, frames: int):

@@ -24,7 +24,11 @@ Y'CbCr 4:2:0 -> R'G'B' (:func:`yuv420_to_rgb`)
        P = (C - 128) / 255 (full).
     2. Chroma upsampling: bilinear interpolation (``F.interpolate(mode="bilinear",
        align_corners=False)``) of each ``ch x cw`` plane to ``2ch x 2cw``, then cropped to the
-       top-left ``H x W`` (this handles odd sizes).
+       top-left ``H x W`` (this handles odd sizes). ``chroma="nearest"`` instead repeats each
+       sample over its 2x2 block: the one upsampling that step 4 of the other direction (the 2x2
+       mean) inverts exactly. The encoder's enhancement layer aims at that picture, so that a frame
+       it reproduces converts back to the source's own 4:2:0 samples; bilinear chroma loses about a
+       quarter of the chroma detail on the way back (cisco_2people stopped at 37.5 dB PSNR-YUV).
     3. R = Y' + 2 (1 - Kr) Pr,  B = Y' + 2 (1 - Kb) Pb,  G = (Y' - Kr R - Kb B) / Kg.
     4. Clamp to [0, 1]; result is float32 ``[..., 3, H, W]``.
 
@@ -51,8 +55,16 @@ def _round_u8(x: torch.Tensor) -> torch.Tensor:
     return torch.floor(x + 0.5).clamp_(0.0, 255.0).to(torch.uint8)
 
 
-def _upsample_chroma(c: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Bilinear 2x upsampling of ``[..., ch, cw]`` to ``[..., 2ch, 2cw]``, cropped to ``H x W``."""
+CHROMA_UPSAMPLING = ("bilinear", "nearest")
+
+
+def _upsample_chroma(c: torch.Tensor, height: int, width: int, mode: str = "bilinear") -> torch.Tensor:
+    """2x upsampling (bilinear, or nearest: each sample over its 2x2) of ``[..., ch, cw]`` to
+    ``[..., 2ch, 2cw]``, cropped to ``H x W``."""
+    if mode not in CHROMA_UPSAMPLING:
+        raise ValueError(f"chroma upsampling must be one of {CHROMA_UPSAMPLING}, got {mode!r}")
+    if mode == "nearest":
+        return c.repeat_interleave(2, dim=-2).repeat_interleave(2, dim=-1)[..., :height, :width]
     lead, (ch, cw) = c.shape[:-2], c.shape[-2:]
     flat = c.reshape(-1, 1, ch, cw)
     up = F.interpolate(flat, size=(2 * ch, 2 * cw), mode="bilinear", align_corners=False)
@@ -71,9 +83,10 @@ def _downsample_chroma(c: torch.Tensor) -> torch.Tensor:
 
 
 def yuv420_to_rgb(
-    y: torch.Tensor, u: torch.Tensor, v: torch.Tensor, color: ColorInfo = ColorInfo()
+    y: torch.Tensor, u: torch.Tensor, v: torch.Tensor, color: ColorInfo = ColorInfo(), chroma: str = "bilinear"
 ) -> torch.Tensor:
-    """8-bit Y [..., H, W] and U, V [..., ceil(H/2), ceil(W/2)] -> float32 RGB [..., 3, H, W] in [0, 1]."""
+    """8-bit Y [..., H, W] and U, V [..., ceil(H/2), ceil(W/2)] -> float32 RGB [..., 3, H, W] in [0, 1]
+    (``chroma``: the upsampling, see the module doc)."""
     height, width = y.shape[-2:]
     want = ((height + 1) // 2, (width + 1) // 2)
     if tuple(u.shape[-2:]) != want or tuple(v.shape[-2:]) != want:
@@ -84,8 +97,8 @@ def yuv420_to_rgb(
     kg = 1.0 - kr - kb
     y_off, y_scale, c_scale = _RANGE[color.range]
     luma = (y.to(torch.float32) - y_off) / y_scale
-    pb = _upsample_chroma((u.to(torch.float32) - 128.0) / c_scale, height, width)
-    pr = _upsample_chroma((v.to(torch.float32) - 128.0) / c_scale, height, width)
+    pb = _upsample_chroma((u.to(torch.float32) - 128.0) / c_scale, height, width, chroma)
+    pr = _upsample_chroma((v.to(torch.float32) - 128.0) / c_scale, height, width, chroma)
     r = luma + 2.0 * (1.0 - kr) * pr
     b = luma + 2.0 * (1.0 - kb) * pb
     g = (luma - kr * r - kb * b) / kg
@@ -118,14 +131,15 @@ def _to_tensor(plane: np.ndarray, device: torch.device | str) -> torch.Tensor:
 
 
 def frame_to_rgb(
-    frame: VideoFrame, color: ColorInfo = ColorInfo(), device: torch.device | str = "cpu"
+    frame: VideoFrame, color: ColorInfo = ColorInfo(), device: torch.device | str = "cpu", chroma: str = "bilinear"
 ) -> torch.Tensor:
-    """A ``yuv420p`` or ``rgb24`` :class:`VideoFrame` -> float32 RGB [3, H, W] in [0, 1] on ``device``."""
+    """A ``yuv420p`` or ``rgb24`` :class:`VideoFrame` -> float32 RGB [3, H, W] in [0, 1] on ``device``
+    (``chroma``: the upsampling of a ``yuv420p`` frame's chroma, see the module doc)."""
     frame.validate()
     if frame.pix_fmt == "rgb24":
         return _to_tensor(frame.planes[0], device).permute(2, 0, 1).to(torch.float32) / 255.0
     y, u, v = (_to_tensor(p, device) for p in frame.planes)
-    return yuv420_to_rgb(y, u, v, color)
+    return yuv420_to_rgb(y, u, v, color, chroma)
 
 
 def rgb_to_frame(rgb: torch.Tensor, pix_fmt: str = "yuv420p", color: ColorInfo = ColorInfo()) -> VideoFrame:

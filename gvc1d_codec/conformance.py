@@ -52,7 +52,8 @@ PIXEL_MIN_PSNR_DB = 50.0
 SYMBOLS_HASH_DEF = ("SHA-256 of the frame's decoded symbols s[window, token, channel] as int8 bytes in C order, "
                     "shape [windows, latent_tokens, token_dim], windows in raster order; for a frame with an "
                     "enhancement layer followed by its coefficient planes Y, Cb, Cr [blocks y, blocks x, 64] "
-                    "(zig-zag) as little-endian int32 in C order")
+                    "(zig-zag) and, in a P frame of entropy model 5, its prediction modes [motion blocks y, x], "
+                    "as little-endian int32 in C order")
 PICTURE_HASH_DEF = ("MD5 of the decoded frame's 8-bit planes in the stream's pix_fmt (yuv420p: Y, U, V; rgb24: the "
                     "packed RGB plane), each row-major without padding, concatenated")
 
@@ -77,7 +78,7 @@ def symbols_bytes(symbols: np.ndarray) -> bytes:
 
 def symbols_sha256(symbols: np.ndarray, coefficients: list[np.ndarray] | None = None) -> str:
     """SHA-256 of the tokens' int8 bytes, then, for a frame with an enhancement layer, of its
-    coefficient planes (Y, Cb, Cr) as little-endian int32, C order."""
+    coefficient planes (Y, Cb, Cr) and any prediction modes as little-endian int32, C order."""
     h = hashlib.sha256(symbols_bytes(symbols))
     for plane in coefficients or ():
         h.update(np.ascontiguousarray(plane, dtype="<i4").tobytes())

@@ -18,6 +18,24 @@ refines the next predicts from (its copy gate and skipped windows keep it). The 
 entropy coded (:mod:`gvc1d_codec.entropy.residual_syntax`, integer adaptive tables); the transform
 and Δ are float and touch pixels only (docs/determinism.md). The rounding offset 0.2 (a dead zone;
 x264's is 1/3 intra, 1/6 inter; 0.2 measured best here) is the encoder's choice, not part of the format.
+
+**Sub-pel prediction** (entropy model 5, P frames of models with block motion). A P frame's layer
+predicts from a choice per motion block (``motion_block`` px square) instead of x̂_t alone: its
+*mode* ``k`` in 0..24 takes the block from the previous picture x̂'_{t-1} moved by the block's
+integer vector plus a quarter-pel fraction, and mode 25 keeps x̂_t::
+
+    p_t[b] = x̂_t[b]                                         k_b = 25 (MODE_TOKENS)
+    p_t[b] = DCT-IF(x̂'_{t-1}, b + v_b + (fy, fx) / 4)        k_b = 5 (fy + 2) + (fx + 2), fy, fx in -2..2
+    r      = ycc(x_t) - ycc(p_t),   x̂'_t = p_t + rgb(DCT⁻¹(q · Δ))
+
+DCT-IF is HEVC's separable 8-tap luma interpolation (quarter, half and three-quarter filters, in
+64ths), horizontal then vertical, on each RGB channel; reference samples outside the picture repeat
+its edge (:func:`subpel_blocks`). The tokens' motion is
+integer and their synthesis smooths; the layer, which has to correct every pixel, gains most from
+a sharp, sub-pel prediction: on carphone (12 frames, quality 5) P frames cost 0.391 bpp from x̂_t
+alone and 0.277 bpp with the modes (their cost included), PSNR +0.2 dB. The modes are integers coded
+with adaptive tables (:mod:`gvc1d_codec.entropy.residual_syntax`); interpolation touches pixels only.
+The encoder chooses each block's mode by rate-distortion cost (:func:`choose_modes`).
 """
 from __future__ import annotations
 
@@ -27,7 +45,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .entropy.residual_syntax import BLOCK, ZIGZAG
+from .entropy.residual_syntax import BLOCK, MODE_TOKENS, MODES, ZIGZAG, mode_bits, mode_contexts
 
 ROUNDING = 0.2
 CHROMA_STEP = 0.5
@@ -106,3 +124,117 @@ def synthesise(planes: list[np.ndarray], e: float, device: torch.device, dtype: 
     chroma = torch.stack([cb, cr]).repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)
     ycc = torch.cat([y[None], chroma]) / 255
     return torch.einsum("ij,jhw->ihw", _RGB, ycc)[None].to(device=device, dtype=dtype)
+
+
+# HEVC's luma interpolation filters (DCT-IF) for 0, 1/4, 1/2 and 3/4 pel, in 64ths, taps at -3..+4
+_TAPS = ((0, 0, 0, 64, 0, 0, 0, 0), (-1, 4, -10, 58, 17, -5, 1, 0),
+         (-1, 4, -11, 40, 40, -11, 4, -1), (0, 1, -5, 17, 58, -10, 4, -1))
+SUBPEL = 2
+"""Fractions reach +-SUBPEL quarter pels on each axis: 5 x 5 = 25 sub-pel modes."""
+
+
+def mode_fraction(k: int) -> tuple[int, int]:
+    """(fy, fx) in quarter pels of a sub-pel mode ``k`` in 0..24."""
+    return k // (2 * SUBPEL + 1) - SUBPEL, k % (2 * SUBPEL + 1) - SUBPEL
+
+
+def _patches(previous: torch.Tensor, motion: torch.Tensor, block: int, by: np.ndarray, bx: np.ndarray) -> torch.Tensor:
+    """The reference samples every fraction of blocks (``by``, ``bx``) may need: [C, n, block + 8,
+    block + 8] from (y + v_y - 4, x + v_x - 4), coordinates clamped to the picture."""
+    _, c, h, w = previous.shape
+    mv = motion[0].long().cpu().numpy()
+    t = np.arange(block + 8)
+    rows = np.clip((by * block + mv[0, by, bx] - 4)[:, None] + t, 0, h - 1)
+    cols = np.clip((bx * block + mv[1, by, bx] - 4)[:, None] + t, 0, w - 1)
+    rows_t, cols_t = torch.from_numpy(rows).to(previous.device), torch.from_numpy(cols).to(previous.device)
+    return previous[0][:, rows_t[:, :, None], cols_t[:, None, :]]
+
+
+def _filter(patch: torch.Tensor, f: int, dim: int, block: int) -> torch.Tensor:
+    """One DCT-IF pass over ``dim`` (2: rows, 3: columns) of patches at quarter pels ``f``: the
+    ``block`` samples s with sum_i h[i] P[s + whole + i + 1] (patches start 4 samples early)."""
+    whole, r = divmod(f, 4)
+    if r == 0:
+        return patch.narrow(dim, whole + 4, block)
+    out = None
+    for i, tap in enumerate(_TAPS[r]):
+        if tap:
+            term = patch.narrow(dim, whole + i + 1, block) * (tap / 64)
+            out = term if out is None else out + term
+    return out
+
+
+def subpel_blocks(previous: torch.Tensor, motion: torch.Tensor, block: int, by: np.ndarray, bx: np.ndarray,
+                  fy: np.ndarray, fx: np.ndarray) -> torch.Tensor:
+    """Blocks (``by``, ``bx``: block rows and columns, int [n]) of the previous picture
+    ``previous`` [1, C, H, W] moved by their ``motion`` vectors plus (``fy``, ``fx``) quarter pels
+    (int [n]): [n, C, block, block], clamped to [0, 1]. Sample (y, x) of a block is
+    ``Σ_i h_ry[i] Σ_j h_rx[j] R[clamp(y + v_y + iy + i - 3), clamp(x + v_x + ix + j - 3)]``
+    with ``(iy, ry) = divmod(fy, 4)`` (likewise x) and ``h`` the DCT-IF taps: reference samples
+    outside the picture repeat its edge, as HEVC pads its references (float: pixels only)."""
+    patch = _patches(previous, motion, block, by, bx)
+    out = torch.empty(by.size, patch.shape[0], block, block, dtype=previous.dtype, device=previous.device)
+    for a, b in sorted({(int(a), int(b)) for a, b in zip(fy, fx)}):
+        sel = torch.from_numpy(np.nonzero((fy == a) & (fx == b))[0]).to(previous.device)
+        across = _filter(patch[:, sel].narrow(2, 0, block + 8), b, 3, block)  # rows kept, columns done
+        out[sel] = _filter(across, a, 2, block).permute(1, 0, 2, 3)
+    return out.clamp(0, 1)
+
+
+def _blocks_view(picture: torch.Tensor, block: int) -> torch.Tensor:
+    """[1, C, H, W] -> a view [bh, bw, C, block, block] of its blocks."""
+    _, c, h, w = picture.shape
+    return picture[0].view(c, h // block, block, w // block, block).permute(1, 3, 0, 2, 4)
+
+
+def predict(x_hat: torch.Tensor, previous: torch.Tensor, motion: torch.Tensor, modes: np.ndarray,
+            block: int) -> torch.Tensor:
+    """The layer's prediction p_t [1, 3, H, W] of a P frame: per block, x̂_t (``x_hat``, clamped)
+    or the ``previous`` picture x̂'_{t-1} moved by the block's ``motion`` vector plus its mode's
+    fraction (``modes`` int [bh, bw], see the module doc and :func:`subpel_blocks`)."""
+    pred = x_hat.clone()
+    by, bx = np.nonzero(modes != MODE_TOKENS)
+    if by.size:
+        k = modes[by, bx]
+        fy, fx = k // (2 * SUBPEL + 1) - SUBPEL, k % (2 * SUBPEL + 1) - SUBPEL
+        moved = subpel_blocks(previous, motion, block, by, bx, fy, fx).to(pred.dtype)
+        _blocks_view(pred, block)[torch.from_numpy(by), torch.from_numpy(bx)] = moved.to(pred.device)
+    return pred
+
+
+def choose_modes(x: torch.Tensor, x_hat: torch.Tensor, previous: torch.Tensor, motion: torch.Tensor, block: int,
+                 e: float, tables, grid: tuple[int, int], window: int) -> np.ndarray:
+    """The encoder's modes (int64 [bh, bw]): per block in coding order, the least
+    ``SSE + MODE_LAMBDA · Δ² · bits`` (SSE of the prediction over RGB in 8-bit units; bits from the
+    state's adaptive ``tables`` in the context the block's left and top modes give)."""
+    target = _blocks_view(x, block)  # [bh, bw, C, b, b]
+    bh, bw = target.shape[:2]
+    by, bx = (a.reshape(-1) for a in np.indices((bh, bw)))
+    flat = target.reshape(bh * bw, *target.shape[2:])
+
+    def block_sse(cand: torch.Tensor) -> torch.Tensor:
+        return ((flat - cand) * 255).pow(2).sum(dim=(1, 2, 3)).view(bh, bw)
+
+    costs = [None] * MODES
+    costs[MODE_TOKENS] = block_sse(_blocks_view(x_hat, block).reshape(bh * bw, *target.shape[2:]))
+    patch = _patches(previous, motion, block, by, bx)
+    for fx in range(-SUBPEL, SUBPEL + 1):  # as subpel_blocks computes them, one horizontal pass per fx
+        across = _filter(patch, fx, 3, block)
+        for fy in range(-SUBPEL, SUBPEL + 1):
+            cand = _filter(across, fy, 2, block).permute(1, 0, 2, 3).clamp(0, 1)
+            costs[(fy + SUBPEL) * (2 * SUBPEL + 1) + fx + SUBPEL] = block_sse(cand.to(flat.dtype))
+    sse = torch.stack(costs, -1).double().cpu().numpy()  # [bh, bw, MODES]
+    lam = MODE_LAMBDA * step_size(e) ** 2
+    bits = mode_bits(tables)  # [contexts, MODES]
+    modes = np.full(sse.shape[:2], MODE_TOKENS, dtype=np.int64)
+    m = window // block
+    for r in range(grid[0]):  # window by window, blocks in raster order inside (the coding order)
+        for c in range(grid[1]):
+            for yy in range(r * m, (r + 1) * m):
+                for xx in range(c * m, (c + 1) * m):
+                    modes[yy, xx] = int(np.argmin(sse[yy, xx] + lam * bits[mode_contexts(modes, yy, xx)]))
+    return modes
+
+
+MODE_LAMBDA = 0.35
+"""The weight of a mode's bits against its prediction's SSE, in Δ² (the encoder's choice)."""

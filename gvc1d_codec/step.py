@@ -163,17 +163,18 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
     return StepOutput(s_ctx, x_hat, context, ref, None if mv is None else mv.detach().cpu(), rate_symbols), new
 
 
-def refine(out: StepOutput, new: CodingState, residual: torch.Tensor, coefficients: list[np.ndarray],
-           window: int) -> tuple[StepOutput, CodingState]:
+def refine(out: StepOutput, new: CodingState, prediction: torch.Tensor, residual: torch.Tensor,
+           layer: list[np.ndarray], window: int) -> tuple[StepOutput, CodingState]:
     """The step's output and state with the enhancement layer: its decoded ``residual`` (RGB [B, 3,
-    H, W], :mod:`gvc1d_codec.enhancement`) added to the reconstruction, x̂'_t = clamp(x̂_t) + r, the
+    H, W], :mod:`gvc1d_codec.enhancement`) added to its ``prediction`` (clamp(x̂_t), or per block a
+    sub-pel block of x̂'_{t-1}: :func:`~gvc1d_codec.enhancement.predict`), x̂'_t = p_t + r, the
     frame's picture and the next frame's reference; and, for a P frame, its adaptive tables
-    advanced by the frame's ``coefficients`` (explicit, like the long-term memory)."""
-    x_hat = out.x_hat.clamp(0, 1) + residual.to(out.x_hat.device, out.x_hat.dtype)
+    advanced by the frame's ``layer`` (coefficients and modes; explicit, like the long-term memory)."""
+    x_hat = prediction.to(out.x_hat.device, out.x_hat.dtype) + residual.to(out.x_hat.device, out.x_hat.dtype)
     tables = None  # an intra frame's statistics are not a P frame's: its tables are not kept
     if not out.context.intra:
         grid = frame_grid(out.x_hat.shape[-2], out.x_hat.shape[-1], window)
-        tables = residual_syntax.adapt(out.context.residual_tables, coefficients, grid, window)
+        tables = residual_syntax.adapt(out.context.residual_tables, layer, grid, window)
     return (dataclasses.replace(out, x_hat=x_hat),
             dataclasses.replace(new, reference=x_hat.clamp(0, 1), residual_tables=tables))
 

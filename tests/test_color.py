@@ -252,3 +252,21 @@ def test_flat_colour_matches_ffmpeg(color: ColorInfo):
     y, u, v = rgb_to_yuv420(rgb, color)
     ours = torch.cat((y.flatten(), u.flatten(), v.flatten())).numpy()
     assert np.abs(ours.astype(int) - ff.astype(int)).max() <= 1
+
+
+def test_nearest_chroma_is_inverted_by_the_2x2_mean():
+    """The enhancement layer's target (``chroma="nearest"``) converts back to the source's own 4:2:0
+    samples exactly (in gamut, odd sizes included); bilinear chroma does not."""
+    rng = np.random.default_rng(3)
+    for h, w in ((16, 24), (15, 23)):
+        y = torch.from_numpy(rng.integers(60, 190, (h, w), dtype=np.uint8))
+        u, v = (torch.from_numpy(rng.integers(110, 146, ((h + 1) // 2, (w + 1) // 2), dtype=np.uint8)) for _ in range(2))
+        for matrix in ("bt709", "bt601"):
+            color = ColorInfo(matrix, "limited")
+            back = rgb_to_yuv420(yuv420_to_rgb(y, u, v, color, chroma="nearest"), color)
+            for a, b in zip(back, (y, u, v)):
+                assert torch.equal(a, b)
+            smooth = rgb_to_yuv420(yuv420_to_rgb(y, u, v, color), color)
+            assert not torch.equal(smooth[1], u)
+    with pytest.raises(ValueError, match="chroma upsampling"):
+        yuv420_to_rgb(y, u, v, chroma="cubic")

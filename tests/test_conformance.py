@@ -289,3 +289,16 @@ def test_cli_conformance_on_shipped_set():
     p = run_cli("conformance", SHIPPED, "--weights", SHIPPED_WEIGHTS, timeout=900)
     assert p.returncode == 0, p.stdout.decode() + p.stderr
     assert "PASS" in p.stdout.decode()
+
+
+LEGACY = REPO / "conformance" / "legacy-entropy4"
+
+
+@pytest.mark.skipif(not (LEGACY / MANIFEST_NAME).is_file(), reason="no legacy conformance streams in this checkout")
+def test_streams_of_entropy_model_4_still_decode_exactly():
+    """Entropy model 5 added the layer's prediction modes; a stream whose header says 4 (P frames
+    with an enhancement layer and no modes) still decodes to its reference symbols and coefficients."""
+    assert json.loads((LEGACY / MANIFEST_NAME).read_text())["weights"]["entropy_model_id"] == 4
+    p = run_cli("conformance", LEGACY, "--weights", SHIPPED_WEIGHTS, timeout=600)
+    assert p.returncode == 0, p.stdout.decode() + p.stderr
+    assert "PASS: symbols exact in 1/1 streams" in p.stdout.decode()

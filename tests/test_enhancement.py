@@ -1,4 +1,4 @@
-"""The enhancement layer above the highest level (gvc1d_codec/enhancement.py, entropy model 4):
+"""The enhancement layer above the highest level (gvc1d_codec/enhancement.py, entropy models 4 and 5):
 its integer syntax round-trips, the decoder rebuilds exactly the encoder's pictures, quality rises
 with it, and its bytes are checked like the rest of a payload."""
 from __future__ import annotations
@@ -123,3 +123,86 @@ def test_quality_range_includes_the_enhancement_levels(loaded):
     Encoder(32, 32, weights=loaded, quality=q - 1 + ENHANCEMENT_LEVELS)
     with pytest.raises(Exception, match="out of range"):
         Encoder(32, 32, weights=loaded, quality=q - 1 + ENHANCEMENT_LEVELS + 0.5)
+
+
+@pytest.mark.parametrize("grid,window,block", [((1, 1), 64, 16), ((2, 3), 64, 16), ((2, 2), 128, 32)])
+def test_prediction_modes_round_trip_and_adapt_as_decoded(grid, window, block):
+    """Entropy model 5: a P frame's modes come before each window's coefficients; the tables the
+    decoder ends with are the ones :func:`adapt` replays, so a second frame decodes from them."""
+    rng = np.random.default_rng(sum(grid) + block)
+    m = window // block
+    frames = []
+    for _ in range(2):
+        modes = np.where(rng.random((grid[0] * m, grid[1] * m)) < 0.5, residual_syntax.MODE_TOKENS,
+                         rng.integers(0, residual_syntax.MODES, size=(grid[0] * m, grid[1] * m)))
+        frames.append(_planes(rng, grid, window) + [modes])
+    enc, tables = SymbolEncoder(), None
+    for layer in frames:
+        residual_syntax.encode(enc, layer, grid, window, tables)
+        tables = residual_syntax.adapt(tables, layer, grid, window)
+    dec, tables = SymbolDecoder(enc.finish(), 0), None
+    for layer in frames:
+        got = residual_syntax.decode(dec, grid, window, 0, tables, mode_block=block)
+        assert len(got) == 4
+        for a, b in zip(layer, got):
+            np.testing.assert_array_equal(a, b)
+        tables = residual_syntax.adapt(tables, got, grid, window)
+    assert not np.array_equal(tables.mode, residual_syntax.MODE_INIT)
+
+
+def _full_picture_reference(picture: torch.Tensor, mv: torch.Tensor, block: int, fy: int, fx: int) -> torch.Tensor:
+    """The text's definition computed another way: the whole picture interpolated by
+    convolution with replicated edges, then the integer block copy (equal away from the edges)."""
+    from gvc1d_codec.model.motion import warp
+
+    def one(im, f, dim):
+        whole, r = divmod(f, 4)
+        pad = (8, 8, 0, 0) if dim == 3 else (0, 0, 8, 8)
+        k = torch.tensor([(0, 0, 0, 64, 0, 0, 0, 0), (-1, 4, -10, 58, 17, -5, 1, 0), (-1, 4, -11, 40, 40, -11, 4, -1),
+                          (0, 1, -5, 17, 58, -10, 4, -1)][r], dtype=im.dtype) / 64
+        w = k.view(1, 1, 1, 8) if dim == 3 else k.view(1, 1, 8, 1)
+        out = torch.nn.functional.conv2d(torch.nn.functional.pad(im, pad, mode="replicate"),
+                                         w.expand(im.shape[1], 1, *w.shape[2:]).contiguous(), groups=im.shape[1])
+        return out.narrow(dim, 5 + whole, im.shape[dim])
+
+    return warp(one(one(picture, fx, 3), fy, 2), mv, block).clamp(0, 1)
+
+
+def test_subpel_prediction_is_the_documented_interpolation():
+    g = torch.Generator().manual_seed(1)
+    previous = torch.rand(1, 3, 64, 96, generator=g, dtype=torch.float64)
+    mv = torch.zeros(1, 2, 4, 6, dtype=torch.long)
+    mv[0, :, 1, 2] = torch.tensor([3, -5])
+    mv[0, :, 2, 3] = torch.tensor([-2, 1])
+    rng = np.random.default_rng(0)
+    modes = rng.integers(0, residual_syntax.MODES, size=(4, 6))
+    x_hat = torch.rand(1, 3, 64, 96, generator=g, dtype=torch.float64)
+    pred = enhancement.predict(x_hat, previous, mv, modes, 16)
+    for by in range(1, 3):  # inner blocks: no edge
+        for bx in range(1, 5):
+            got = pred[..., by * 16:(by + 1) * 16, bx * 16:(bx + 1) * 16]
+            k = int(modes[by, bx])
+            if k == residual_syntax.MODE_TOKENS:
+                want = x_hat
+            else:
+                want = _full_picture_reference(previous, mv, 16, *enhancement.mode_fraction(k))
+            torch.testing.assert_close(got, want[..., by * 16:(by + 1) * 16, bx * 16:(bx + 1) * 16], rtol=0, atol=1e-12)
+    # half a pel across a horizontal ramp is the midpoint; the whole-pel mode is the block copy
+    ramp = (torch.arange(96, dtype=torch.float64) / 200).expand(1, 3, 64, 96).contiguous()
+    zero = torch.zeros(1, 2, 4, 6, dtype=torch.long)
+    half = enhancement.subpel_blocks(ramp, zero, 16, np.array([1]), np.array([2]), np.array([0]), np.array([2]))
+    torch.testing.assert_close(half[0], ramp[0, :, 16:32, 32:48] + 0.5 / 200, rtol=0, atol=1e-12)
+    whole = enhancement.subpel_blocks(previous, mv, 16, np.array([1]), np.array([2]), np.array([0]), np.array([0]))
+    torch.testing.assert_close(whole[0], previous[0, :, 16 + 3:32 + 3, 32 - 5:48 - 5], rtol=0, atol=0)
+
+
+def test_p_frames_of_a_motion_model_carry_prediction_modes(motion_weights_path):
+    frames = moving_gradient(72, 40, 3)
+    header, packets, _ = _code(frames, str(motion_weights_path), 5.0)
+    dec = Decoder(header, weights=str(motion_weights_path))
+    layers = []
+    for p in packets:
+        dec.decode(p)
+        layers.append(dec.last_coefficients)
+    assert len(layers[0]) == 3 and all(len(c) == 4 for c in layers[1:])
+    assert {tuple(c[3].shape) for c in layers[1:]} == {(4, 8)}  # 16 px blocks of the 64x128 padded frame

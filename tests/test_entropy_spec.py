@@ -25,11 +25,12 @@ FRAC_ONE, SHIFT = 16, 16
 
 
 class SpecEntropyDecoder:
-    def __init__(self, weights: str | Path):
+    def __init__(self, weights: str | Path, stream_id: int = 5):
+        self.stream_id = stream_id  # the header's entropy model id: 5 has the layer's prediction modes
         raw = Path(weights).read_bytes()
         n = int.from_bytes(raw[:8], "little")
         meta = json.loads(raw[8 : 8 + n])["__metadata__"]
-        assert meta["format"] == "gvc1d-weights-v1" and meta["entropy_model_id"] in ("1", "2", "3", "4")
+        assert meta["format"] == "gvc1d-weights-v1" and meta["entropy_model_id"] in ("1", "2", "3", "4", "5")
         self.cfg = json.loads(meta["config"])
         t = load_file(str(weights))
         self.layers = {}
@@ -163,7 +164,7 @@ class SpecEntropyDecoder:
         self.prev = s
         self.pskip = None if intra else skip.reshape(rows, cols).astype(np.int64)
         self.skipped.append(int(skip.sum()))
-        self.coefficients = self.decode_enhancement(dec, rows, cols) if enhanced else None
+        self.coefficients = self.decode_enhancement(dec, rows, cols, not intra) if enhanced else None
         if intra:  # an intra frame's tables are not kept: the next P frame starts from the initial ones
             self.residual_tables = None
         return s
@@ -182,11 +183,14 @@ class SpecEntropyDecoder:
             g.append(max(1, g[-1] * a // 2**16))
         return self._scaled([g[abs(sym - 16)] for sym in range(33)])
 
-    def decode_enhancement(self, dec, rows: int, cols: int) -> list[np.ndarray]:
+    def decode_enhancement(self, dec, rows: int, cols: int, predicted: bool) -> list[np.ndarray]:
         window = self.cfg["window"]
         coef = [self._coef_init_row(c, b) for kind in range(2) for c in range(1, 12) for b in range(8)]
         cls = [self._scaled([2 ** (12 - k) for k in range(12)])] * 2
-        tables = {"flag": [[192, 64], [128, 128], [64, 192]], "class": [list(r) for r in cls], "coef": coef}
+        mode = [[w] * 25 + [t] for w, t in ((8, 64), (10, 32), (10, 16))]
+        for row in mode:
+            row[12] += 16
+        tables = {"flag": [[192, 64], [128, 128], [64, 192]], "class": [list(r) for r in cls], "coef": coef, "mode": mode}
         if getattr(self, "residual_tables", None) is not None:  # carried over from the last enhanced frame
             tables = {k: [list(r) for r in v] for k, v in self.residual_tables.items()}
         band_start = (0, 1, 3, 6, 10, 15, 28, 43)
@@ -194,6 +198,9 @@ class SpecEntropyDecoder:
         pers = (window // 8, window // 16, window // 16)
         planes = [np.zeros((rows * p, cols * p, 64), np.int64) for p in pers]
         flags = np.zeros((rows, cols), np.int64)
+        B = self.cfg.get("motion_block", 0)
+        m = window // B if B and predicted and self.stream_id >= 5 else 0  # motion blocks per window side
+        modes = np.full((rows * m, cols * m), -1, np.int64) if m else None
 
         def one(row):
             return int(dec.decode(self.model, np.array([row], np.float64))[0])
@@ -201,6 +208,11 @@ class SpecEntropyDecoder:
         for r in range(rows):
             for c in range(cols):
                 used = []  # (table, row index, symbol) coded in this window
+                for by in range(r * m, (r + 1) * m):  # step 0: the modes of the window's motion blocks
+                    for bx in range(c * m, (c + 1) * m):
+                        k = int(bx > 0 and modes[by, bx - 1] != 25) + int(by > 0 and modes[by - 1, bx] != 25)
+                        modes[by, bx] = one(tables["mode"][k])
+                        used.append(("mode", k, int(modes[by, bx])))
                 k = (flags[r, c - 1] if c else 0) + (flags[r - 1, c] if r else 0)
                 f = one(tables["flag"][k])
                 used.append(("flag", k, f))
@@ -237,18 +249,18 @@ class SpecEntropyDecoder:
                         planes[i][r * p + blk // p, c * p + blk % p, zi] = v
                 for name, row, sym in used:  # after the window: + 16, then halve rows above 2**16
                     tables[name][row][sym] += 16
-                for name in ("flag", "class", "coef"):
+                for name in ("flag", "class", "coef", "mode"):
                     for row in tables[name]:
                         if sum(row) > 2**16:
                             row[:] = [(n + 1) // 2 for n in row]
         self.residual_tables = tables
-        return planes
+        return planes if modes is None else planes + [modes]
 
 
 def spec_decode_stream(data: bytes, weights: str | Path) -> list[np.ndarray]:
     """Header and packets parsed by hand from the documented layout."""
     w, h = struct.unpack_from("<HH", data, 7)
-    dec = SpecEntropyDecoder(weights)
+    dec = SpecEntropyDecoder(weights, struct.unpack_from("<H", data, 27)[0])
     window = dec.cfg["window"]
     rows, cols = -(-h // window), -(-w // window)
     pos, out, coefficients = 82, [], []
@@ -338,6 +350,10 @@ def test_spec_decoder_matches_reference_with_the_enhancement_layer(real_frames, 
             ref_syms.append(ref.last_symbols)
             ref_coefs.append(ref.last_coefficients)
         spec = spec_decode_stream(data, motion_weights_path)
+        assert struct.unpack_from("<H", data, 27)[0] == 5
+        assert all(len(c) == 4 for c in spec_decode_stream.coefficients[1:]), "P frames have prediction modes"
+        modes = np.concatenate([c[3].ravel() for c in spec_decode_stream.coefficients[1:]])
+        assert len(set(modes.tolist())) > 1, "the streams exercised one mode only"
         assert spec_decode_stream.codes == [int(16 * min(quality + 0.5, 7))] + [int(16 * quality)] * 2  # the intra frame higher
         for a, b in zip(spec, ref_syms):
             assert np.array_equal(a, b.astype(np.int64))

@@ -29,7 +29,7 @@ from ..errors import CorruptPacketError
 from ..quality import from_code, max_code, quality_code
 from . import motion_syntax, residual_syntax
 from .coder import SymbolDecoder, SymbolEncoder
-from .definition import MV_FREQ, MV_MAX, RESIDUAL_RANGE, SKIP_FREQ, skip_contexts
+from .definition import ENTROPY_MODEL_ID, MV_FREQ, MV_MAX, RESIDUAL_RANGE, SKIP_FREQ, skip_contexts
 from .prior import IntegerEntropyModel
 
 
@@ -49,10 +49,12 @@ class EntropyContext:
 
 
 class EntropyCoder:
-    def __init__(self, model: IntegerEntropyModel):
+    def __init__(self, model: IntegerEntropyModel, stream_id: int = ENTROPY_MODEL_ID):
         self.cm = model
         self.cfg = model.cfg
         self.table = model.freq_table  # float64, exact integers (checked at load)
+        # the enhancement layer of a P frame has prediction modes from entropy model 5 on (models with motion)
+        self.mode_block = self.cfg.motion_block if stream_id >= 5 else 0
 
     def _rows(self, mu4: torch.Tensor, idx: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         mu4 = mu4.numpy().astype(np.int64)
@@ -75,8 +77,10 @@ class EntropyCoder:
         are not coded, on a ``grid`` of (rows, columns) windows; ``motion`` (P frames of models
         with block motion): long [1, 2, bh, bw]. ``params``: the prior's (mu4, scale index)
         [N, L, C] to code with instead of this model's (the entropy ablation's variants).
-        ``enhancement``: (e, coefficient planes) of a frame above the highest level (``ctx`` at
-        that level; :mod:`gvc1d_codec.enhancement`), coded after the tokens. Returns (payload, ideal bits)."""
+        ``enhancement``: (e, layer) of a frame above the highest level (``ctx`` at the tokens'
+        level; :mod:`gvc1d_codec.enhancement`), coded after the tokens: the layer is the coefficient
+        planes Y, Cb, Cr, then the prediction modes in a P frame with them (:attr:`layer_modes`).
+        Returns (payload, ideal bits)."""
         s = self.cm.symbols_in(symbols)
         enc = SymbolEncoder()
         coded = slice(None)
@@ -100,13 +104,19 @@ class EntropyCoder:
         self._encode_tokens(enc, s[coded], mu4[coded], idx[coded])
         codes = [quality_code(ctx.quality, self.cfg.qualities)]
         if enhancement is not None:
-            e, planes = enhancement
+            e, layer = enhancement
+            if len(layer) != 3 + self.layer_modes(ctx.intra):
+                raise ValueError(f"this frame's enhancement layer has {3 + self.layer_modes(ctx.intra)} planes, got {len(layer)}")
             code = quality_code(self.cfg.qualities - 1 + e, self.cfg.qualities, enhanced=True)
             if code <= max_code(self.cfg.qualities):
                 raise ValueError("an enhancement layer needs e >= 1/16")
             codes.insert(0, code)  # the frame's code, then the tokens'
-            residual_syntax.encode(enc, planes, grid, self.cfg.window, ctx.residual_tables)
+            residual_syntax.encode(enc, layer, grid, self.cfg.window, ctx.residual_tables)
         return bytes(codes) + enc.finish(), enc.ideal_bits
+
+    def layer_modes(self, intra: bool) -> bool:
+        """Whether a frame's enhancement layer has prediction modes (P frames, from entropy model 5)."""
+        return bool(self.mode_block) and not intra
 
     def payload_quality(self, payload: bytes, frame_index: int) -> float:
         """The quality a payload was coded at (its first byte); CorruptPacketError if there is
@@ -155,8 +165,8 @@ class EntropyCoder:
         """The symbols [windows, L, C] (float64 CPU) of a payload (``ctx`` at the payload's quality:
         :meth:`payload_quality`, or at the highest level for a payload above it), its skip flags (bool [windows],
         ``None`` for an intra frame), its motion field (long [1, 2, bh, bw], ``None`` for an
-        intra frame or a model without motion) and its enhancement layer's coefficient planes
-        (``None`` at or below the highest level); CorruptPacketError if it does not decode."""
+        intra frame or a model without motion) and its enhancement layer (coefficient planes, then
+        any modes, as :meth:`encode` takes it; ``None`` at or below the highest level); CorruptPacketError if it does not decode."""
         cfg = self.cfg
         L, C, G = cfg.latent_tokens, cfg.token_dim, cfg.ar_groups
         per = L // G
@@ -198,7 +208,8 @@ class EntropyCoder:
             t[:, rows] = torch.from_numpy(values.astype(np.float64)).view(n, per, C)
             embedded[:, rows] = self.cm.embed(t[:, rows])
         s[coded] = t
-        planes = residual_syntax.decode(dec, grid, cfg.window, frame_index, ctx.residual_tables) if enhanced else None
+        planes = residual_syntax.decode(dec, grid, cfg.window, frame_index, ctx.residual_tables,
+                                        self.mode_block if self.layer_modes(ctx.intra) else 0) if enhanced else None
         return s, skip, motion, planes
 
     @staticmethod

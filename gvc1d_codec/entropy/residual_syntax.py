@@ -18,6 +18,12 @@ chroma plane). Per window:
    after all the window's coefficient symbols. Each coefficient's row is chosen by its context
    (plane kind: luma or chroma, the block's class, the coefficient's frequency band).
 
+In a P frame of entropy model 5 (models with block motion), each window starts with the **modes**
+of its motion blocks (``window / motion_block`` squared, raster order): the layer's prediction per
+block (:mod:`gvc1d_codec.enhancement`: 25 quarter-pel fractions of the previous picture, or the
+tokens' picture, ``MODE_TOKENS``), each with the row chosen by how many of its left and top
+neighbours in the frame (0..2) have a sub-pel mode.
+
 Every row is an **adaptive integer count table**: it starts from a fixed integer initialisation
 at each intra frame, is used unchanged for a whole window, and after the window each coded symbol
 adds ``INCREMENT`` to its count; a row whose total exceeds ``COUNT_LIMIT`` is halved
@@ -95,6 +101,22 @@ CLASS_INIT = np.array([_scaled([1 << (CLASSES - k) for k in range(CLASSES)], INI
 FLAG_INIT = np.array([[192, 64], [128, 128], [64, 192]], dtype=np.int64)  # left + top flags set: 0, 1, 2
 ESCAPE_K_FREQ = np.array([[1 << max(0, 16 - k) for k in range(ESCAPE_BITS_MAX)]], dtype=np.int64)
 BIT_FREQ = np.array([[1, 1]], dtype=np.int64)
+MODES = 26
+MODE_TOKENS = MODES - 1  # the tokens' picture; modes 0..24 are sub-pel fractions (enhancement.py)
+MODE_INIT = np.array([[8] * MODE_TOKENS + [64], [10] * MODE_TOKENS + [32], [10] * MODE_TOKENS + [16]], dtype=np.int64)
+MODE_INIT[:, MODE_TOKENS // 2] += 16  # the whole-pel vector itself
+
+
+def mode_contexts(modes: np.ndarray, by: int, bx: int) -> int:
+    """The row of block (by, bx)'s mode: how many of its left and top neighbours have a sub-pel mode."""
+    return int(bx > 0 and modes[by, bx - 1] != MODE_TOKENS) + int(by > 0 and modes[by - 1, bx] != MODE_TOKENS)
+
+
+def mode_bits(tables: "Tables | None") -> np.ndarray:
+    """Ideal bits of each mode in each context [3, MODES] under ``tables`` (float: the encoder's
+    decisions only)."""
+    t = (tables or Tables()).mode
+    return np.log2(t.sum(axis=1, keepdims=True) / t)
 
 
 def block_class(q: np.ndarray) -> np.ndarray:
@@ -107,16 +129,19 @@ def block_class(q: np.ndarray) -> np.ndarray:
 
 
 class Tables:
-    """The adaptive count rows (int64): ``flag`` [3, 2], ``cls`` [2, CLASSES], ``coef`` [176, ALPHABET].
-    Immutable by convention: coding works on a copy (:meth:`copy`); :func:`adapt` returns new tables."""
+    """The adaptive count rows (int64): ``flag`` [3, 2], ``cls`` [2, CLASSES], ``coef`` [176, ALPHABET],
+    ``mode`` [3, MODES]. Immutable by convention: coding works on a copy (:meth:`copy`); :func:`adapt`
+    returns new tables."""
 
-    def __init__(self, flag: np.ndarray | None = None, cls: np.ndarray | None = None, coef: np.ndarray | None = None):
+    def __init__(self, flag: np.ndarray | None = None, cls: np.ndarray | None = None, coef: np.ndarray | None = None,
+                 mode: np.ndarray | None = None):
         self.flag = FLAG_INIT.copy() if flag is None else flag
         self.cls = CLASS_INIT.copy() if cls is None else cls
         self.coef = COEF_INIT.copy() if coef is None else coef
+        self.mode = MODE_INIT.copy() if mode is None else mode
 
     def copy(self) -> "Tables":
-        return Tables(self.flag.copy(), self.cls.copy(), self.coef.copy())
+        return Tables(self.flag.copy(), self.cls.copy(), self.coef.copy(), self.mode.copy())
 
     @staticmethod
     def _add(table: np.ndarray, rows: np.ndarray, symbols: np.ndarray) -> None:
@@ -126,9 +151,12 @@ class Tables:
             table[over] = (table[over] + 1) // 2
 
     def update_window(self, flag_row: int, flag: int, classes: list[np.ndarray], coef_rows: np.ndarray,
-                      symbols: np.ndarray) -> None:
+                      symbols: np.ndarray, modes: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """The update after one window (in place, on a working copy): +INCREMENT for every symbol
-        it coded, then halving of the rows above COUNT_LIMIT."""
+        it coded (``modes``: (rows, symbols) of its modes, if any), then halving of the rows above
+        COUNT_LIMIT."""
+        if modes is not None:
+            self._add(self.mode, *modes)
         self._add(self.flag, np.array([flag_row]), np.array([flag]))
         if not flag:
             return
@@ -151,20 +179,44 @@ def _pers(window: int) -> tuple[int, int, int]:
     return window // BLOCK, window // (2 * BLOCK), window // (2 * BLOCK)
 
 
-def _windows(planes: list[np.ndarray], grid: tuple[int, int], window: int):
+def _window_modes(modes: np.ndarray | None, r: int, c: int, m: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(rows, symbols) of window (r, c)'s modes in raster order (None: the frame has none)."""
+    if modes is None:
+        return None
+    blocks = [(by, bx) for by in range(r * m, (r + 1) * m) for bx in range(c * m, (c + 1) * m)]
+    return (np.array([mode_contexts(modes, by, bx) for by, bx in blocks], dtype=np.int64),
+            np.array([modes[by, bx] for by, bx in blocks], dtype=np.int64))
+
+
+def _split(layer: list[np.ndarray], grid: tuple[int, int]) -> tuple[list[np.ndarray], np.ndarray | None, int]:
+    """The layer's coefficient planes, its modes (None: none) and motion blocks per window side."""
+    if len(layer) == 3:
+        return layer, None, 0
+    modes = layer[3]
+    m = modes.shape[0] // grid[0]
+    if modes.shape != (grid[0] * m, grid[1] * m) or m < 1:
+        raise ValueError(f"modes of shape {modes.shape} do not fit a grid of {grid} windows")
+    if modes.min(initial=0) < 0 or modes.max(initial=0) >= MODES:
+        raise ValueError(f"modes beyond 0..{MODES - 1}")
+    return layer[:3], modes, m
+
+
+def _windows(layer: list[np.ndarray], grid: tuple[int, int], window: int):
     """Per window in raster order: (r, c, flag row, flag, classes per plane, coefficient rows, symbols,
-    escape magnitudes), as the encoder codes them."""
+    escape magnitudes, modes' (rows, symbols) or None), as the encoder codes them."""
     rows, cols = grid
     pers = _pers(window)
+    planes, modes, m = _split(layer, grid)
     flags = np.zeros((rows, cols), dtype=np.int64)
     for r in range(rows):
         for c in range(cols):
+            wm = _window_modes(modes, r, c, m)
             blocks = [_window_blocks(p, r, c, per) for p, per in zip(planes, pers)]
             flag = int(any(b.any() for b in blocks))
             ctx = int((flags[r, c - 1] if c else 0) + (flags[r - 1, c] if r else 0))
             flags[r, c] = flag
             if not flag:
-                yield r, c, ctx, 0, [], np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+                yield r, c, ctx, 0, [], np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), wm
                 continue
             classes = [block_class(b) for b in blocks]
             syms, ctxs, escapes = [], [], []
@@ -174,16 +226,19 @@ def _windows(planes: list[np.ndarray], grid: tuple[int, int], window: int):
                 syms.append(np.clip(v, -VMAX - 1, VMAX + 1) + VMAX + 1)
                 ctxs.append(_coef_rows(min(i, 1), cl[nz]).reshape(-1))
                 escapes.append(np.abs(v[np.abs(v) > VMAX]) - VMAX - 1)
-            yield r, c, ctx, 1, classes, np.concatenate(ctxs), np.concatenate(syms), np.concatenate(escapes)
+            yield r, c, ctx, 1, classes, np.concatenate(ctxs), np.concatenate(syms), np.concatenate(escapes), wm
 
 
-def encode(enc: SymbolEncoder, planes: list[np.ndarray], grid: tuple[int, int], window: int,
+def encode(enc: SymbolEncoder, layer: list[np.ndarray], grid: tuple[int, int], window: int,
            tables: Tables | None = None) -> None:
-    """Append the coefficients ``planes`` (Y, Cb, Cr: int64 [blocks y, blocks x, 64], zig-zag
-    order) of a frame of ``grid`` windows to the range coder ``enc``, starting from ``tables``
-    (the state's; ``None``: the initial tables)."""
+    """Append a frame's ``layer`` to the range coder ``enc``: its coefficient planes (Y, Cb, Cr:
+    int64 [blocks y, blocks x, 64], zig-zag order), then, in a P frame of entropy model 5, its
+    modes (int64 [motion blocks y, x]), on ``grid`` windows, starting from ``tables`` (the
+    state's; ``None``: the initial tables)."""
     t = (tables or Tables()).copy()
-    for _r, _c, ctx, flag, classes, rows_, sym, esc in _windows(planes, grid, window):
+    for _r, _c, ctx, flag, classes, rows_, sym, esc, wm in _windows(layer, grid, window):
+        if wm is not None:
+            enc.encode(wm[1], t.mode[wm[0]])
         enc.encode(np.array([flag]), t.flag[ctx:ctx + 1])
         if flag:
             for i, cl in enumerate(classes):
@@ -191,15 +246,15 @@ def encode(enc: SymbolEncoder, planes: list[np.ndarray], grid: tuple[int, int], 
             if sym.size:
                 enc.encode(sym, t.coef[rows_])
             _encode_escapes(enc, esc)
-        t.update_window(ctx, flag, classes, rows_, sym)
+        t.update_window(ctx, flag, classes, rows_, sym, wm)
 
 
-def adapt(tables: Tables | None, planes: list[np.ndarray], grid: tuple[int, int], window: int) -> Tables:
-    """The tables after a frame with these coefficient planes: what the next frame with an
-    enhancement layer starts from (encoder and decoder alike; reset at intra frames)."""
+def adapt(tables: Tables | None, layer: list[np.ndarray], grid: tuple[int, int], window: int) -> Tables:
+    """The tables after a frame with this ``layer`` (as :func:`encode` takes it): what the next
+    frame with an enhancement layer starts from (encoder and decoder alike; reset at intra frames)."""
     t = (tables or Tables()).copy()
-    for _r, _c, ctx, flag, classes, rows_, sym, _esc in _windows(planes, grid, window):
-        t.update_window(ctx, flag, classes, rows_, sym)
+    for _r, _c, ctx, flag, classes, rows_, sym, _esc, wm in _windows(layer, grid, window):
+        t.update_window(ctx, flag, classes, rows_, sym, wm)
     return t
 
 
@@ -217,21 +272,31 @@ def _encode_escapes(enc: SymbolEncoder, m: np.ndarray) -> None:
 
 
 def decode(dec: SymbolDecoder, grid: tuple[int, int], window: int, frame_index: int,
-           tables: Tables | None = None) -> list[np.ndarray]:
-    """The coefficient planes (as :func:`encode` takes them) of a frame of ``grid`` windows, from
-    ``tables`` (as :func:`encode`); CorruptPacketError when the data do not decode."""
+           tables: Tables | None = None, mode_block: int = 0) -> list[np.ndarray]:
+    """The layer (as :func:`encode` takes it) of a frame of ``grid`` windows, from ``tables`` (as
+    :func:`encode`), with modes of ``mode_block`` px blocks (0: none); CorruptPacketError when the
+    data do not decode."""
     rows, cols = grid
     pers = _pers(window)
     planes = [np.zeros((rows * per, cols * per, 64), dtype=np.int64) for per in pers]
+    m = window // mode_block if mode_block else 0
+    modes = np.zeros((rows * m, cols * m), dtype=np.int64) if m else None
     t = (tables or Tables()).copy()
     flags = np.zeros((rows, cols), dtype=np.int64)
     for r in range(rows):
         for c in range(cols):
+            wm = None
+            if m:  # one at a time: a block's row depends on its left and top neighbours
+                for by in range(r * m, (r + 1) * m):
+                    for bx in range(c * m, (c + 1) * m):
+                        k = mode_contexts(modes, by, bx)
+                        modes[by, bx] = int(_decode(dec, t.mode[k:k + 1], frame_index)[0])
+                wm = _window_modes(modes, r, c, m)
             ctx = int((flags[r, c - 1] if c else 0) + (flags[r - 1, c] if r else 0))
             flag = int(_decode(dec, t.flag[ctx:ctx + 1], frame_index)[0])
             flags[r, c] = flag
             if not flag:
-                t.update_window(ctx, 0, [], np.zeros(0, np.int64), np.zeros(0, np.int64))
+                t.update_window(ctx, 0, [], np.zeros(0, np.int64), np.zeros(0, np.int64), wm)
                 continue
             classes = [_decode(dec, t.cls[np.full(per * per, min(i, 1))], frame_index) for i, per in enumerate(pers)]
             rows_ = np.concatenate([_coef_rows(min(i, 1), cl[cl > 0]).reshape(-1) for i, cl in enumerate(classes)])
@@ -248,8 +313,8 @@ def decode(dec: SymbolDecoder, grid: tuple[int, int], window: int, frame_index: 
                 blocks[nz] = v[at:at + n].reshape(-1, 64)
                 at += n
                 planes[i][r * per:(r + 1) * per, c * per:(c + 1) * per] = blocks.reshape(per, per, 64)
-            t.update_window(ctx, 1, classes, rows_, sym)
-    return planes
+            t.update_window(ctx, 1, classes, rows_, sym, wm)
+    return planes if modes is None else planes + [modes]
 
 
 def _decode_escapes(dec: SymbolDecoder, n: int, frame_index: int) -> np.ndarray:

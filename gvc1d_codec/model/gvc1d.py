@@ -31,7 +31,7 @@ from ..config import ModelConfig
 from ..entropy.intnet import FRAC, round_ste
 from ..entropy.prior import IntegerContextModel
 from ..quality import interpolate
-from .motion import choose_motion_rd, compensate, estimate_motion
+from .motion import choose_motion_rd, compensate, estimate_motion, search_range
 from .conv import AnalysisStem, AnalysisStem5, ContextPyramid, ContextualDecoder, ContextualDecoder5, copy_gate
 from .transformer import LocalGlobalStack, window_position_embedding
 
@@ -239,7 +239,7 @@ class GVC1D(nn.Module):
         cfg = self.cfg
         if not cfg.motion_block:
             return x_prev, None
-        mv = estimate_motion(x, x_prev, cfg.motion_block, cfg.motion_search)
+        mv = estimate_motion(x, x_prev, cfg.motion_block, search_range(cfg.motion_search, *x.shape[-2:]))
         if rd is not None:
             mv = choose_motion_rd(x, x_prev, mv, rd[1], cfg.motion_block, cfg.window, rd[0])
         return compensate(x_prev, mv, cfg.motion_block, cfg.motion_overlap), mv

@@ -27,14 +27,33 @@ bitstream's business (an integer model), never a float probability.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
-__all__ = ["estimate_motion", "choose_motion_rd", "warp", "warp_overlapped", "compensate", "ZERO_MV_BIAS"]
+__all__ = ["estimate_motion", "search_range", "choose_motion_rd", "warp", "warp_overlapped", "compensate", "ZERO_MV_BIAS"]
 
 ZERO_MV_BIAS = 2
 """The zero vector wins unless another one saves more than this many luma steps per pixel of the
 block (in R + G + B 8-bit units, so about 2/3 of a grey level)."""
+
+SEARCH_REFERENCE_PIXELS = 416 * 240
+"""The picture size at which the encoder searches the config's ``motion_search``: larger pictures
+search proportionally to their side (:func:`search_range`)."""
+SEARCH_MAX = 48
+"""The widest search: its vectors (within +-(search + 3) after the hierarchical refinement) stay
+inside the syntax's +-MV_MAX = 63 (entropy/definition.py)."""
+
+
+def search_range(base: int, height: int, width: int) -> int:
+    """The encoder's search radius for a ``height`` x ``width`` picture: ``base`` (the config's
+    ``motion_search``) at 416x240 and below, growing with the picture's side up to SEARCH_MAX.
+    Motion in pixels grows with the resolution: on cockatoo 720p, frames 1-2 move by more than 19
+    px, and a +-16 search predicted them at 27.1 / 23.3 dB (source to source) where +-32 reached
+    32.0 / 30.5 dB (see docs/results.md, "Motion search range")."""
+    scale = math.sqrt(height * width / SEARCH_REFERENCE_PIXELS)
+    return int(min(SEARCH_MAX, max(base, round(base * scale))))
 
 
 def _expand(mv: torch.Tensor, block: int, h: int, w: int) -> torch.Tensor:
