@@ -22,7 +22,7 @@ from safetensors.torch import save as st_save
 
 from .config import ModelConfig
 from .entropy.definition import ENTROPY_MODEL_ID, WEIGHTS_COMPATIBLE_IDS, build_freq_table
-from .entropy.prior import IntegerEntropyModel
+from .entropy.prior import IntegerPrior
 from .errors import WeightsError
 from .registry import DEFAULT_MODEL, REGISTRY, WEIGHTS_DIR, recorded_sha256, resolve, sha256_file  # noqa: F401 (re-exported)
 from .model.gvc1d import GVC1D
@@ -37,7 +37,7 @@ class LoadedWeights:
     shadow) and, for inference, the integer entropy model, a CPU object outside the float model."""
 
     model: GVC1D
-    entropy: IntegerEntropyModel
+    entropy: IntegerPrior
     config: ModelConfig
     sha256: str
     metadata: dict
@@ -93,7 +93,7 @@ def load_weights(spec: str | os.PathLike | None = None, device: str | torch.devi
         float_state = {k: v for k, v in tensors.items() if not k.startswith("entropy.")}
         model.load_state_dict(float_state, strict=True)
         ints = {k[len("entropy.int."):]: v for k, v in tensors.items() if k.startswith("entropy.int.")}
-        entropy = IntegerEntropyModel(cfg, ints, tensors["entropy.freq_table"].numpy())
+        entropy = IntegerPrior(cfg, ints, tensors["entropy.freq_table"].numpy())
     except (KeyError, RuntimeError, ValueError, TypeError) as e:
         raise WeightsError(f"{path} does not hold a complete gvc1d model ({str(e).splitlines()[0][:200]})") from None
     model.to(device).eval()

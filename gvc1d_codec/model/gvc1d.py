@@ -18,7 +18,7 @@ one-batch overfit test halves its error in 120 steps (0.025 -> 0.013 MSE).
 They do not tie tokens to places: the maps are learned, dense and per window.
 
 ``C_long`` is read from the long-term 1D memory, which (like the prior) lives in the integer
-context model, :class:`gvc1d_codec.entropy.prior.IntegerContextModel`, because it also conditions
+context model, :class:`gvc1d_codec.entropy.prior.FloatShadowPrior`, because it also conditions
 the entropy model. Encoder and decoder read it as float features (pixels only, never a probability).
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..entropy.intnet import FRAC, round_ste
-from ..entropy.prior import IntegerContextModel
+from ..entropy.prior import FloatShadowPrior
 from ..quality import interpolate
 from .motion import choose_motion_rd, compensate, estimate_motion, search_range
 from .conv import AnalysisStem, AnalysisStem5, ContextPyramid, ContextualDecoder, ContextualDecoder5, copy_gate
@@ -135,7 +135,7 @@ class GVC1D(nn.Module):
                 nn.init.zeros_(self.refine.weight)
                 nn.init.zeros_(self.refine.bias)
         # Short- and long-term context model (integer: it reaches probabilities)
-        self.context_model = IntegerContextModel(cfg)
+        self.context_model = FloatShadowPrior(cfg)
 
     # ---- helpers ---------------------------------------------------------------------------------
     def _memory_tokens(self, memory: torch.Tensor | None, proj: nn.Linear, n: int, ref: torch.Tensor) -> torch.Tensor:

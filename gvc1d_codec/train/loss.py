@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from ..entropy.model import EntropyContext
-from ..entropy.prior import IntegerContextModel
+from ..entropy.prior import FloatShadowPrior
 from ..model.gvc1d import GVC1D
 from ..step import CodingState, step
 
@@ -59,7 +59,7 @@ def unroll(model: GVC1D, frames: torch.Tensor, quality: torch.Tensor, rate_to_en
         yield FrameResult(x, out.x_hat, bits / (h * w))
 
 
-def prior_bits(cm: IntegerContextModel, symbols: torch.Tensor, ctx: EntropyContext,
+def prior_bits(cm: FloatShadowPrior, symbols: torch.Tensor, ctx: EntropyContext,
                rate_symbols: torch.Tensor | None = None) -> torch.Tensor:
     """Differentiable bits [N, L, C] of symbols under the (shadow) prior, given their context; of
     ``rate_symbols`` (noisy values) instead when given, with the contexts of ``symbols``."""
