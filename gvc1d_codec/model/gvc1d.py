@@ -32,7 +32,7 @@ from ..entropy.intnet import FRAC, round_ste
 from ..entropy.prior import FloatShadowPrior
 from ..quality import interpolate
 from .motion import choose_motion_rd, compensate, estimate_motion, search_range
-from .conv import AnalysisStem, AnalysisStem5, ContextPyramid, ContextualDecoder, ContextualDecoder5, copy_gate
+from .conv import AnalysisStem, ContextPyramid, ContextualDecoder, copy_gate
 from .transformer import LocalGlobalStack, window_position_embedding
 
 
@@ -75,12 +75,7 @@ class GVC1D(nn.Module):
         # Encoder
         self.v2 = cfg.conv_width > 0
         # v1: a 16 px patch embedding; v2: convolutions down to one embedding per patch (model/conv.py)
-        if not self.v2:
-            self.patch_embed = nn.Conv2d(6, E, p, p)
-        elif cfg.conv_design == 2:
-            self.patch_embed = AnalysisStem5(cfg.conv_width, E)
-        else:
-            self.patch_embed = AnalysisStem(cfg.conv_width, E, cfg.conv_blocks)
+        self.patch_embed = AnalysisStem(cfg.conv_width, E) if self.v2 else nn.Conv2d(6, E, p, p)
         self.latent_tokens = nn.Parameter(torch.randn(L, E) * 0.02)
         self.latent_gather = nn.Linear(P, L, bias=False)  # learned patch -> token pooling (token axis)
         self.enc_pos = nn.Parameter(torch.randn(P + L + M, E) * 0.02)
@@ -107,8 +102,7 @@ class GVC1D(nn.Module):
         self.decoder = LocalGlobalStack(Dw, cfg.heads, cfg.mlp_ratio, cfg.dec_blocks, cfg.dec_local_layers, cfg.global_tokens)
         self.dec_norm = nn.LayerNorm(Dw)
         if self.v2:
-            self.conv_decoder = (ContextualDecoder5(cfg.conv_width, Dw) if cfg.conv_design == 2
-                                 else ContextualDecoder(cfg.conv_width, Dw, cfg.conv_blocks))
+            self.conv_decoder = ContextualDecoder(cfg.conv_width, Dw)
         else:
             self.head = nn.Linear(Dw, p * p * 4)  # RGB residual + copy gate per pixel
             self.refine = nn.Conv2d(3, 3, 3, padding=1)
@@ -119,11 +113,11 @@ class GVC1D(nn.Module):
             self.mask_tokens.copy_(grid(Dw))
             self.enc_pos[:P].copy_(grid(E))
             if L == P:
-                # As many tokens as patches (tiny2): token i starts as patch i's embedding and
-                # patch i starts from token i, so training begins as a convolutional autoencoder
-                # through the tokens and the Transformer learns what to mix. From a random mix
-                # (nn.Linear's default) the decoder must first untangle it: tiny2 from scratch
-                # sat near 20 dB for thousands of CPU steps.
+                # As many tokens as patches: token i starts as patch i's embedding and patch i
+                # starts from token i, so training begins as a convolutional autoencoder through
+                # the tokens and the Transformer learns what to mix. From a random mix
+                # (nn.Linear's default) the decoder must first untangle it, which sat near 20 dB
+                # for thousands of CPU steps.
                 nn.init.eye_(self.latent_gather.weight)
                 nn.init.eye_(self.token_scatter.weight)
             nn.init.normal_(self.enc_frame_type.weight, std=0.02)

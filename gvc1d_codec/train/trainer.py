@@ -44,7 +44,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..color import yuv420_to_rgb
-from ..config import PRESETS, ModelConfig
+from ..config import DEFAULT_PRESET, TRAINABLE
 from ..data.clips import clip_names
 from ..data.dataset import VideoCropDataset
 from ..model.gvc1d import GVC1D
@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output weights (.safetensors)")
     p.add_argument("--init", help="start from this weights file (registry name or path)")
     p.add_argument("--resume", action="store_true", help="continue from --out and its optimiser state")
-    p.add_argument("--config", default="tiny4", choices=sorted(PRESETS), help="preset when starting from scratch (default: the shipped gvc1d-tiny's)")
+    p.add_argument("--config", default=DEFAULT_PRESET, choices=sorted(TRAINABLE),
+                   help=f"architecture when starting from scratch: a shipped model's preset (default {DEFAULT_PRESET}) or 'paper'")
     p.add_argument("--stage", default="rd", choices=STAGES)
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--minutes", type=float, default=0, help="stop (and save) after this wall time; 0 = no limit")
@@ -74,16 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=4e-4)
     p.add_argument("--motion-overlap", action="store_true",
                    help="switch a block-motion model to overlapped block motion compensation (stored in the config)")
-    p.add_argument("--grow-to", choices=sorted(PRESETS),
-                   help="grow the loaded model (--init) to this preset: more token channels and residual blocks (new ones start near silent)")
     p.add_argument("--lambdas", help="comma-separated rate-distortion lambdas, one per quality level (stored in the config)")
     p.add_argument("--rate-noise", action="store_true",
                    help="stages recon/rd/memory: estimate the rate on y·gain + uniform noise (mixed quantisation) "
                         "instead of the rounded symbols, so unused token channels can come back")
-    p.add_argument("--revive", action="store_true",
-                   help="before training, give token channels that carry (almost) no symbols even at the "
-                        "highest level fresh analysis weights, the live channels' gains and prior scales, and "
-                        "restart the optimiser (see _revive)")
     p.add_argument("--warmup", type=int, default=50)
     p.add_argument("--clips", default="train", help="comma-separated clip names, or 'train'")
     p.add_argument("--data", help="train on the clips packed in this .npz (scripts/pack_training_data.py) "
@@ -156,105 +151,6 @@ def _packed_clips(path: str) -> dict:
 def _crops(spec: str) -> list[int]:
     """``--crop``: one size, or comma-separated sizes used in turn (one dataset each)."""
     return [int(c) for c in str(spec).split(",")]
-
-
-def _grown(model: GVC1D, target: ModelConfig) -> GVC1D:
-    """The model grown to ``target``: a config that differs from the model's only by its name, its
-    lambdas, more channels per latent token (``token_dim``) and more residual blocks
-    (``conv_blocks``). Old weights are kept; new residual blocks start as the identity; new token
-    channels are fresh where they are written (analysis output) and small where the synthesis reads
-    them, silent in the long-term memory and the prior's inputs, with the old channels' average
-    quantiser gains and prior scales. A frame whose new channels are zero decodes exactly as before.
-    (If the synthesis read new channels with zero weights, their symbols would quantise to zero
-    under the rate term before those weights grew, and zero symbols times zero weights have no
-    gradient: a first attempt of tiny3 left all 48 new channels dead after 1600 steps.)"""
-    old = model.cfg
-    if target.token_dim < old.token_dim or target.conv_blocks < old.conv_blocks:
-        raise ValueError(f"--grow-to {target.name}: it has fewer token channels or blocks than the model")
-    same = dataclasses.replace(target, name=old.name, lambdas=old.lambdas, token_dim=old.token_dim,
-                               conv_blocks=old.conv_blocks)
-    if same != old:
-        diff = sorted(f.name for f in dataclasses.fields(old) if getattr(same, f.name) != getattr(old, f.name))
-        raise ValueError(f"--grow-to {target.name}: the model differs from it in more than token_dim and conv_blocks ({', '.join(diff)})")
-    if same == dataclasses.replace(target, name=old.name, lambdas=old.lambdas):
-        raise ValueError(f"--grow-to {target.name}: the model already has its token channels and blocks")
-    grown = GVC1D(target).train()
-    C, C2 = old.token_dim, target.token_dim
-    src = model.state_dict()
-    dst = grown.state_dict()
-    with torch.no_grad():
-        for name, t in src.items():
-            d = dst[name]
-            if d.shape == t.shape:
-                d.copy_(t)
-            elif name in ("to_tokens.weight", "to_tokens.bias"):
-                d[:C] = t  # new output channels: the fresh initialisation
-            elif name == "from_tokens.weight":
-                d[:, C:] *= 0.25
-                d[:, :C] = t
-            elif name in ("log_gain", "log_inv_gain"):
-                d[:, :C] = t
-                d[:, C:] = t.mean(dim=1, keepdim=True)
-            elif name in ("context_model.mem_embed.weight", "context_model.ar_embed.weight"):
-                d.zero_()
-                d[:, :C] = t
-            elif name == "context_model.ctx.weight":  # inputs [prev symbols C | read | position | cond]
-                d.zero_()
-                d[:, :C] = t[:, :C]
-                d[:, C2:] = t[:, C:]
-            elif name in ("context_model.out.weight", "context_model.out.bias"):  # outputs [mean C | scale C]
-                d.zero_()
-                d[:C] = t[:C]
-                d[C2 : C2 + C] = t[C:]
-                d[C2 + C :] = t[C:].mean(dim=0, keepdim=True)
-            else:
-                raise ValueError(f"cannot grow {name} from {tuple(t.shape)} to {tuple(d.shape)}")
-    return grown
-
-
-DEAD_SHARE = 0.02  # a token channel is dead when under 2% of its top-level symbols are non-zero
-
-
-@torch.no_grad()
-def _revive(model: GVC1D, frames: torch.Tensor, seed: int) -> list[int]:
-    """Bring back dead token channels; returns their indices.
-
-    A channel whose symbols round to zero has no gradient where the synthesis reads it (zero input
-    times any weight), and a prior that learned a scale below the smallest one for it had none
-    either (a clamp; see :func:`~gvc1d_codec.entropy.intnet.clamp_ste`): such channels stay dead
-    whatever the lambda, which caps the quality of the highest level. Measured on ``frames``
-    ([B, 3, H, W], intra, whole windows) at the highest level. A dead channel gets a fresh
-    analysis row (seeded, so data-parallel replicas agree), the live channels' mean quantiser gains
-    per level and mean prior scale bias; its synthesis weights are kept (they are not zero, see
-    :func:`_grown`) or set to a small fresh column where they are."""
-    cfg = model.cfg
-    was_training = model.training
-    model.eval()
-    y = model.analysis(frames, None, None, True)
-    top = torch.full((y.shape[0],), cfg.qualities - 1, dtype=torch.long, device=y.device)
-    share = (model.scaled(y, top).abs() >= 0.5).float().mean(dim=(0, 1))
-    model.train(was_training)
-    dead = [int(c) for c in torch.nonzero(share < DEAD_SHARE).flatten()]
-    live = [c for c in range(cfg.token_dim) if c not in dead]
-    if not dead or not live:
-        return []
-    gen = torch.Generator().manual_seed(seed)
-    width = model.to_tokens.in_features
-    bound = 1 / math.sqrt(width)  # nn.Linear's default initialisation range
-    dev = model.to_tokens.weight.device
-    model.to_tokens.weight[dead] = ((torch.rand(len(dead), width, generator=gen) * 2 - 1) * bound).to(dev)
-    model.to_tokens.bias[dead] = ((torch.rand(len(dead), generator=gen) * 2 - 1) * bound).to(dev)
-    for g in (model.log_gain, model.log_inv_gain):
-        g[:, dead] = g[:, live].mean(dim=1, keepdim=True)
-    w = model.from_tokens.weight
-    col = w[:, live].norm(dim=0).mean()
-    for c in dead:
-        if w[:, c].norm() < 0.05 * col:
-            w[:, c] = ((torch.rand(w.shape[0], generator=gen) * 2 - 1) * 0.25 / math.sqrt(cfg.token_dim)).to(dev)
-    C = cfg.token_dim
-    out_b = model.context_model.out.bias
-    out_b[[C + c for c in dead]] = out_b[[C + c for c in live]].mean()
-    return dead
 
 
 def _prior_stage(args, model: GVC1D, out: Path, log_path: Path, history: dict) -> int:
@@ -395,13 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         history = json.loads(loaded.metadata.get("training", "{}"))
         step = int(history.get("steps", 0)) if args.resume else 0
     else:
-        model = GVC1D(PRESETS[args.config]).train()
-    if args.grow_to:
-        try:
-            model = _grown(model, PRESETS[args.grow_to])
-        except ValueError as e:
-            print(e, file=sys.stderr)
-            return 2
+        model = GVC1D(TRAINABLE[args.config]).train()
     if args.lambdas:
         lambdas = tuple(float(v) for v in args.lambdas.split(","))
         if len(lambdas) != model.cfg.qualities:
@@ -444,12 +334,6 @@ def main(argv: list[str] | None = None) -> int:
         datasets = [VideoCropDataset(names, seq_len=args.frames, crop=c, seed=args.seed, skip_unfit=True)
                     for c in _crops(args.crop)]
     data = datasets[0]
-    if args.revive:
-        probe = to_rgb_batch(data.sample_batch(8, torch.Generator().manual_seed(args.seed)))[:, 0].to(args.device)
-        dead = _revive(model, probe, args.seed)
-        opt, resumed_opt = _optimizer(model, args.lr), False
-        if replicas.main:
-            print(f"revived {len(dead)} dead token channels: {dead}", file=sys.stderr)
     all_names = sorted({n for d in datasets for n in d.names}, key=names.index)
     gen = torch.Generator().manual_seed((args.seed * 1_000_003 + step) * replicas.world + replicas.rank)
     cfg = model.cfg
