@@ -9,7 +9,7 @@ cockatoo 720p against x265 alone (the other anchors are then listed as skipped f
     python benchmarks/rd.py --clips cockatoo --anchors x265 --qualities 0,1,2,3,4,5,6 \\
         --metrics psnr_yuv,psnr_rgb,ms_ssim,lpips_alex --json cockatoo.json
     python benchmarks/rd_merge.py small.json cockatoo.json --out benchmarks/rd-result.json
-    python benchmarks/rd.py --from-json benchmarks/rd-result.json --doc docs/results.md --readme README.md --plot-dir benchmarks/rd-plots
+    python benchmarks/rd.py --from-json benchmarks/rd-result.json --doc docs/results.md --readme docs/results.md --plot-dir benchmarks/rd-plots
 """
 from __future__ import annotations
 
