@@ -1,14 +1,19 @@
 """GVC1D: a frame coded as a few 1D latent tokens per window, with short- and long-term context.
 
-Data flow for frame x_t (RGB, padded to whole windows), paper Fig. 2::
+Data flow for frame x_t (RGB, padded to whole windows), paper Fig. 2, for the shipped architecture
+(``conv_width`` > 0; the first release's, ``conv_width`` = 0, in brackets)::
 
-    E_t   = patch_embed(x_t ⊕ x̂_{t-1})                      one token per patch (short-term context)
+    x̄_t   = motion-compensated x̂_{t-1}                     short-term context (model/motion.py)
+    E_t   = stem(x_t ⊕ x̄_t)                                 one token per 16 px patch (model/conv.py)
+                                                             [a linear patch embedding]
     seq   = E_t ⊕ (latent_tokens + gather(E_t)) ⊕ C_long    per window
     y_t   = to_tokens(encoder(seq)[latent part])            L tokens x C channels per window
     s_t   = clip(round(y_t · gain_q))                       the symbols (entropy-coded)
     ŷ_t   = s_t · inv_gain_q
-    seq'  = (mask_tokens + context_embed(x̂_{t-1}) + scatter(from_tokens(ŷ_t))) ⊕ from_tokens(ŷ_t) ⊕ C_long
-    x̂_t   = σ(gate) · x̂_{t-1} + refine(pixel_shuffle(head(decoder(seq')[patch part])))
+    seq'  = (mask_tokens + context(x̄_t) + scatter(from_tokens(ŷ_t))) ⊕ from_tokens(ŷ_t) ⊕ C_long
+    p_t, g = conv_decoder(decoder(seq')[patch part], contexts of x̄_t)
+    x̂_t   = g · x̄_t + (1 - g) · p_t                         a copy gate that reaches 0 and 1
+                                                             [σ(gate) · x̂_{t-1} + refine(head(...))]
 
 ``gather`` (patches -> tokens) and ``scatter`` (tokens -> patches) are learned linear maps along the
 token axis (MLP-Mixer style), beside attention. They are our addition: without them the tiny
