@@ -153,6 +153,28 @@ def _crops(spec: str) -> list[int]:
     return [int(c) for c in str(spec).split(",")]
 
 
+def _config_changes(args) -> dict | str:
+    """The config fields the options change (``--lambdas``, ``--motion-overlap``), or an error line."""
+    changes: dict = {}
+    if args.lambdas:
+        try:
+            changes["lambdas"] = tuple(float(v) for v in args.lambdas.split(","))
+        except ValueError:
+            return f"--lambdas needs comma-separated numbers, got {args.lambdas!r}"
+    if args.motion_overlap:
+        changes["motion_overlap"] = True
+    return changes
+
+
+def _applicable(changes: dict, cfg) -> dict:
+    """``changes`` checked against the config they apply to (ValueError with the option's message)."""
+    if "lambdas" in changes and len(changes["lambdas"]) != cfg.qualities:
+        raise ValueError(f"--lambdas needs {cfg.qualities} values")
+    if changes.get("motion_overlap") and not cfg.motion_block:
+        raise ValueError("--motion-overlap needs a model with block motion (motion_block > 0)")
+    return changes
+
+
 def _prior_stage(args, model: GVC1D, out: Path, log_path: Path, history: dict) -> int:
     """Stage ``prior``: cache the frozen transforms' symbols, fit the prior to them, save."""
     t_start = time.time()
@@ -284,27 +306,27 @@ def main(argv: list[str] | None = None) -> int:
     log_path = Path(args.log) if args.log else out.with_name(out.stem + ".log.jsonl")
     step = 0
     history: dict = {}
+    changes = _config_changes(args)  # made before the model is built, never patched into it
+    if isinstance(changes, str):
+        print(changes, file=sys.stderr)
+        return 2
     if args.resume or args.init:
         src = str(out) if args.resume else args.init
-        loaded = load_weights(src)
+        try:
+            loaded = load_weights(src, config_changes=lambda cfg: _applicable(changes, cfg))
+        except ValueError as e:
+            print(e, file=sys.stderr)
+            return 2
         model = loaded.model.train()
         history = json.loads(loaded.metadata.get("training", "{}"))
         step = int(history.get("steps", 0)) if args.resume else 0
     else:
-        model = GVC1D(TRAINABLE[args.config]).train()
-    if args.lambdas:
-        lambdas = tuple(float(v) for v in args.lambdas.split(","))
-        if len(lambdas) != model.cfg.qualities:
-            print(f"--lambdas needs {model.cfg.qualities} values", file=sys.stderr)
+        base = TRAINABLE[args.config]
+        try:
+            model = GVC1D(dataclasses.replace(base, **_applicable(changes, base))).train()
+        except ValueError as e:
+            print(e, file=sys.stderr)
             return 2
-        model.cfg = dataclasses.replace(model.cfg, lambdas=lambdas)
-        model.context_model.cfg = model.cfg
-    if args.motion_overlap and not model.cfg.motion_overlap:
-        if not model.cfg.motion_block:
-            print("--motion-overlap needs a model with block motion (motion_block > 0)", file=sys.stderr)
-            return 2
-        model.cfg = dataclasses.replace(model.cfg, motion_overlap=True)
-        model.context_model.cfg = model.cfg
     if args.stage == "prior":
         if replicas.world > 1:
             print("stage prior runs in one process", file=sys.stderr)
