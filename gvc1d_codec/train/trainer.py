@@ -41,12 +41,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from ..color import yuv420_to_rgb
 from ..config import DEFAULT_PRESET, TRAINABLE
-from ..data.clips import clip_names
+from ..data.clips import CLIPS, clip_names
 from ..data.dataset import VideoCropDataset
+from ..metrics.dists import DISTS
+from ..metrics.lpips import LPIPS
 from ..model.gvc1d import GVC1D
 from ..weights import load_weights, save_weights
 from .discriminator import LeCam, PatchDiscriminator, adaptive_weight, hinge_d_loss
@@ -104,13 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _perceptual(name: str) -> torch.nn.Module:
     """The perceptual distance of the generative stages (frozen; weights fetched once)."""
-    if name == "dists":
-        from ..metrics.dists import DISTS
-
-        return DISTS()
-    from ..metrics.lpips import LPIPS
-
-    return LPIPS(name)
+    return DISTS() if name == "dists" else LPIPS(name)
 
 
 def _optimizer(model: GVC1D, lr: float) -> torch.optim.Optimizer:
@@ -138,8 +136,6 @@ def _clip_list(spec: str) -> list[str]:
 def _packed_clips(path: str) -> dict:
     """``--data``: ``{name: (Y, U, V)}`` from an .npz of scripts/pack_training_data.py (plain
     arrays, loaded without pickle); held-out clips are refused as for the clip cache."""
-    from ..data.clips import CLIPS
-
     with np.load(path, allow_pickle=False) as z:
         names = sorted({k.rsplit(".", 1)[0] for k in z.files})
         for n in names:
@@ -221,8 +217,6 @@ def _save_optimizer(opt: torch.optim.Optimizer, path: Path, step: int, stage: st
 def _load_optimizer(opt: torch.optim.Optimizer, path: Path, stage: str | None = None) -> bool:
     """Restore Adam's moments saved by :func:`_save_optimizer`; False (fresh state) when they
     belong to another stage, whose parameter set differs."""
-    from safetensors import safe_open
-
     with safe_open(str(path), "pt") as f:
         meta = f.metadata() or {}
     if stage is not None and meta.get("stage", stage) != stage:
@@ -247,8 +241,6 @@ class _Replicas:
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
         if self.world > 1:
-            import torch.distributed as dist
-
             self.dist = dist
             dist.init_process_group("nccl" if str(device).startswith("cuda") else "gloo")
 
