@@ -3,7 +3,8 @@
     python benchmarks/rd_merge.py A.json B.json [...] --out merged.json
 
 Used when the clips were coded by separate runs, e.g. the small clips against all four anchors and
-cockatoo 720p against x265 alone (the other anchors are then listed as skipped for that clip):
+cockatoo 720p against x265 alone (the other anchors are then listed as skipped for that clip);
+inputs may reuse anchors (``--reuse-anchors``) if they all reuse them from the same earlier run:
 
     python benchmarks/rd.py --clips carphone,cisco_2people,cisco_men --reuse-anchors benchmarks/rd-result.json --json small.json
     python benchmarks/rd.py --clips cockatoo --anchors x265 --qualities 0,1,2,3,4,5,6 \\
@@ -26,10 +27,13 @@ def main() -> int:
     a = ap.parse_args()
     parts = [json.loads(Path(p).read_text()) for p in a.inputs]
     merged = dict(parts[0])
-    if merged.get("anchors_reused_from"):  # say which clips' anchors were reused, not coded
-        merged["anchors_reused_from"] = dict(merged["anchors_reused_from"], clips=[c["clip"] for c in parts[0]["clips"]])
-    if any(p.get("anchors_reused_from") for p in parts[1:]):
-        sys.exit("rd_merge.py: only the first input may reuse anchors")
+    reusing = [p for p in parts if p.get("anchors_reused_from")]
+    if reusing:  # say which clips' anchors were reused, not coded (all from one earlier run)
+        sources = {p["anchors_reused_from"].get("json") for p in reusing}
+        if len(sources) > 1:
+            sys.exit(f"rd_merge.py: the inputs reuse anchors from different runs ({', '.join(sorted(map(str, sources)))})")
+        merged["anchors_reused_from"] = dict(reusing[0]["anchors_reused_from"],
+                                             clips=[c["clip"] for p in reusing for c in p["clips"]])
     seen = {c["clip"] for c in merged["clips"]}
     for part in parts[1:]:
         clash = seen & {c["clip"] for c in part["clips"]}
