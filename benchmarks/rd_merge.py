@@ -32,7 +32,8 @@ def main() -> int:
         sources = {p["anchors_reused_from"].get("json") for p in reusing}
         if len(sources) > 1:
             sys.exit(f"rd_merge.py: the inputs reuse anchors from different runs ({', '.join(sorted(map(str, sources)))})")
-        merged["anchors_reused_from"] = dict(reusing[0]["anchors_reused_from"],
+        commands = list(dict.fromkeys(p["anchors_reused_from"].get("command") for p in reusing))
+        merged["anchors_reused_from"] = dict(reusing[0]["anchors_reused_from"], command=" + ".join(map(str, commands)),
                                              clips=[c["clip"] for p in reusing for c in p["clips"]])
     seen = {c["clip"] for c in merged["clips"]}
     for part in parts[1:]:
