@@ -43,7 +43,7 @@ from gvc1d_codec import Encoder, VideoFrame  # noqa: E402
 from gvc1d_codec.data.clips import clip_names, load_clip  # noqa: E402
 from gvc1d_codec.data.dataset import VideoCropDataset  # noqa: E402
 from gvc1d_codec.entropy.model import EntropyCoder  # noqa: E402
-from gvc1d_codec.entropy.prior import IntegerEntropyModel  # noqa: E402
+from gvc1d_codec.entropy.prior import IntegerPrior  # noqa: E402
 from gvc1d_codec.step import CodingState, advance, frame_grid  # noqa: E402
 from gvc1d_codec.train.prior_stage import VARIANTS, build_cache, prior_params, to_integer, train_prior  # noqa: E402
 from gvc1d_codec.weights import load_weights  # noqa: E402
@@ -67,21 +67,31 @@ def codec_symbols(y, u, v, quality: int, loaded) -> tuple[list[torch.Tensor], li
     return symbols, payloads
 
 
+class _VariantCoder(EntropyCoder):
+    """The codec's coder with a variant's prior for the tokens (the rest of the syntax unchanged)."""
+
+    def __init__(self, icm: IntegerPrior, variant: str):
+        super().__init__(icm)
+        self.variant = variant
+
+    def token_params(self, ctx, s):
+        return prior_params(self.cm, self.variant, s, ctx.prev_symbols, ctx.memory, ctx.quality, ctx.intra)
+
+
 @torch.no_grad()
-def coded_bits(icm: IntegerEntropyModel, shipped: IntegerEntropyModel, variant: str, symbols: list[torch.Tensor],
+def coded_bits(icm: IntegerPrior, shipped: IntegerPrior, variant: str, symbols: list[torch.Tensor],
                quality: int, grid: tuple[int, int]) -> tuple[list[int], float]:
     """Range code each frame's symbols with ``variant``'s integer prior through the codec's
     :meth:`EntropyCoder.encode` (the bitstream's syntax, every window coded), the context advanced by the codec's
     own :func:`~gvc1d_codec.step.advance` with the shipped memory (it also drives the transforms).
     Returns (payload bytes per frame, ideal bits)."""
-    coder = EntropyCoder(icm)
+    coder = _VariantCoder(icm, variant)
     state = CodingState()
     sizes, ideal = [], 0.0
     for i, s in enumerate(symbols):
         ctx = state.entropy_context(quality, i == 0)
-        params = prior_params(icm, variant, s, ctx.prev_symbols, ctx.memory, quality, ctx.intra)
         skip = None if ctx.intra else np.zeros(s.shape[0], dtype=bool)  # every window coded, as measured
-        payload, bits = coder.encode(s, ctx, skip, grid, params=params)
+        payload, bits = coder.encode(s, ctx, skip, grid)
         sizes.append(len(payload))
         ideal += bits
         state = advance(shipped, state, s, None)

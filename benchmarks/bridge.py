@@ -91,7 +91,7 @@ def resolve_weights(spec: str | None, tmp: Path) -> tuple[str, str]:
 
     torch.manual_seed(0)
     out = tmp / "tiny-untrained.safetensors"
-    save_weights(GVC1D(PRESETS["tiny"]), out)
+    save_weights(GVC1D(PRESETS["gvc1d-tiny-v1"]), out)
     return str(out), f"untrained 'tiny' model ({path} not found)"
 
 

@@ -1,7 +1,7 @@
-"""Rate control: target against achieved bitrate on the held-out clips (README's table).
+"""Rate control: target against achieved bitrate on the held-out clips (the table of docs/results.md).
 
     python benchmarks/ratecontrol.py [--weights W] [--frames 120] [--bpp 0.02,0.04,0.08]
-        [--clips carphone,cisco_2people,cisco_men,cockatoo] [--intra-period 32] [--json out.json] [--readme README.md]
+        [--clips carphone,cisco_2people,cisco_men,cockatoo] [--intra-period 32] [--json out.json] [--readme docs/results.md]
 
 Targets: by default, for each clip, the geometric mean of each pair of neighbouring levels'
 bitrates measured on the same frames (so every target lies inside the range the levels cover and

@@ -704,7 +704,7 @@ def markdown(result: dict) -> str:
 
 
 def summary(result: dict, anchor: str = "x265") -> str:
-    """The README's short table: gvc1d's lowest and highest level against the anchor's two lowest
+    """The short table of docs/results.md's summary: gvc1d's lowest and highest level against the anchor's two lowest
     rates on every clip (bpp / LPIPS-Alex / DISTS), then gvc1d's mean BD-rates against every anchor."""
     codecs, pts = result["codecs"], result["points"]
 

@@ -3,13 +3,14 @@
     python benchmarks/rd_merge.py A.json B.json [...] --out merged.json
 
 Used when the clips were coded by separate runs, e.g. the small clips against all four anchors and
-cockatoo 720p against x265 alone (the other anchors are then listed as skipped for that clip):
+cockatoo 720p against x265 alone (the other anchors are then listed as skipped for that clip);
+inputs may reuse anchors (``--reuse-anchors``) if they all reuse them from the same earlier run:
 
     python benchmarks/rd.py --clips carphone,cisco_2people,cisco_men --reuse-anchors benchmarks/rd-result.json --json small.json
     python benchmarks/rd.py --clips cockatoo --anchors x265 --qualities 0,1,2,3,4,5,6 \\
         --metrics psnr_yuv,psnr_rgb,ms_ssim,lpips_alex --json cockatoo.json
     python benchmarks/rd_merge.py small.json cockatoo.json --out benchmarks/rd-result.json
-    python benchmarks/rd.py --from-json benchmarks/rd-result.json --doc docs/results.md --readme README.md --plot-dir benchmarks/rd-plots
+    python benchmarks/rd.py --from-json benchmarks/rd-result.json --doc docs/results.md --readme docs/results.md --plot-dir benchmarks/rd-plots
 """
 from __future__ import annotations
 
@@ -26,10 +27,14 @@ def main() -> int:
     a = ap.parse_args()
     parts = [json.loads(Path(p).read_text()) for p in a.inputs]
     merged = dict(parts[0])
-    if merged.get("anchors_reused_from"):  # say which clips' anchors were reused, not coded
-        merged["anchors_reused_from"] = dict(merged["anchors_reused_from"], clips=[c["clip"] for c in parts[0]["clips"]])
-    if any(p.get("anchors_reused_from") for p in parts[1:]):
-        sys.exit("rd_merge.py: only the first input may reuse anchors")
+    reusing = [p for p in parts if p.get("anchors_reused_from")]
+    if reusing:  # say which clips' anchors were reused, not coded (all from one earlier run)
+        sources = {p["anchors_reused_from"].get("json") for p in reusing}
+        if len(sources) > 1:
+            sys.exit(f"rd_merge.py: the inputs reuse anchors from different runs ({', '.join(sorted(map(str, sources)))})")
+        commands = list(dict.fromkeys(p["anchors_reused_from"].get("command") for p in reusing))
+        merged["anchors_reused_from"] = dict(reusing[0]["anchors_reused_from"], command=" + ".join(map(str, commands)),
+                                             clips=[c["clip"] for p in reusing for c in p["clips"]])
     seen = {c["clip"] for c in merged["clips"]}
     for part in parts[1:]:
         clash = seen & {c["clip"] for c in part["clips"]}

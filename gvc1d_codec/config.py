@@ -1,11 +1,19 @@
 """Model configuration: data, not code paths.
 
 A :class:`ModelConfig` is serialised (JSON) into the metadata of every weights file, so a weights
-file fully describes the network it holds. Two presets:
+file fully describes the network it holds; its ``name`` is the architecture id a stream's header
+records. :data:`PRESETS` holds one configuration per shipped architecture, keyed by the registry
+name of its weights (gvc1d_codec/registry.py):
 
-* ``tiny``: what we ship. Sized to train on 2 CPU cores and to decode 416x240 at >= 10 frames/s.
-* ``paper``: the paper's scale (TA-TiTok ViT-B encoder / ViT-L decoder, 256 px windows, 32 tokens
-  x 16 channels per window) for users with GPUs. Values the paper does not give are our choice.
+* ``gvc1d-tiny`` (architecture ``tiny4``): the default model (also ``gvc1d-tiny-mse``). Sized to
+  train on 2 CPU cores: convolutions at the pixels (model/conv.py), 64 px windows of 16 tokens x
+  64 channels, block motion.
+* ``gvc1d-tiny-v1`` (architecture ``tiny``): the first release's Transformer-only model (also
+  ``gvc1d-tiny-v1-mse``), kept for comparison.
+
+:data:`PAPER` is the paper's scale (TA-TiTok ViT-B encoder / ViT-L decoder, 256 px windows, 32
+tokens x 16 channels per window) for users with GPUs; no weights ship for it. Values the paper does
+not give are our choice.
 """
 from __future__ import annotations
 
@@ -19,10 +27,12 @@ from dataclasses import asdict, dataclass, fields
 DEFAULT_INTRA_PERIOD = 32
 
 
-RETIRED_FIELDS = {"refine_width": 0, "refine_blocks": None}
+RETIRED_FIELDS = {"refine_width": 0, "refine_blocks": None, "conv_blocks": 0, "conv_design": None}
 """Fields older weights files record for features this version removed: accepted and dropped at the
 value that means "not used" (None: any value), refused otherwise. ``refine_*``: the pixel refiner,
-an experiment no shipped model used (docs/results.md, "Pixel refiner")."""
+an experiment no shipped model used (docs/results.md, "Pixel refiner"). ``conv_blocks``,
+``conv_design``: the 3x3 / residual-block convolution layout (design 1, never shipped); design 2 is
+the only layout now (checked in :meth:`ModelConfig.from_json`)."""
 
 
 @dataclass(frozen=True)
@@ -41,14 +51,9 @@ class ModelConfig:
     dec_local_layers: int = 2
     heads: int = 4
     mlp_ratio: float = 2.0
-    # v2 (model/conv.py, model/motion.py): convolutional analysis on x ⊕ warped reference and a
-    # contextual convolutional decoder with a per-pixel copy gate. 0 = v1 (patch embedding, linear head).
+    # Convolutional analysis on x ⊕ warped reference and a contextual convolutional decoder with a
+    # per-pixel copy gate (model/conv.py); 0 = the first release's patch embedding and linear head.
     conv_width: int = 0
-    # v3: residual blocks at each of 1/4, 1/8 and 1/16 in the stem and the decoder (model/conv.py).
-    conv_blocks: int = 0
-    # v4: the convolutions' layout (model/conv.py): 1 = 3x3 and sub-pixel upsampling (v2, v3);
-    # 2 = 5x5 stride-2 convolutions and transposed convolutions (Ballé et al.), no residual blocks.
-    conv_design: int = 1
     # Block motion compensation of the short-term reference: block size in px (0 = none) and
     # search range in px (encoder side).
     motion_block: int = 0
@@ -86,8 +91,6 @@ class ModelConfig:
             raise ValueError("motion compensation needs the v2 transform (conv_width > 0)")
         if self.global_tokens > self.latent_tokens:
             raise ValueError("global_tokens cannot exceed latent_tokens")
-        if self.conv_design not in (1, 2) or (self.conv_design == 2 and self.conv_blocks):
-            raise ValueError("conv_design is 1, or 2 (which has no residual blocks)")
         if len(self.lambdas) != self.qualities:
             raise ValueError("one lambda per quality level")
 
@@ -101,6 +104,9 @@ class ModelConfig:
     @classmethod
     def from_json(cls, text: str) -> "ModelConfig":
         data = json.loads(text)
+        if data.get("conv_width") and data.get("conv_design", 2) != 2:
+            raise ValueError("config needs convolution design 1 (presets tiny2, tiny3), which this version no "
+                             "longer has: use weights of gvc1d-tiny")
         for name, default in RETIRED_FIELDS.items():  # older files record options this version dropped
             if name in data:
                 value = data.pop(name)
@@ -117,48 +123,28 @@ class ModelConfig:
 
 
 PRESETS: dict[str, ModelConfig] = {
-    "tiny": ModelConfig(),
-    # v2: 64 px windows (16 patches), 16 tokens x 16 channels per window (1/16 value per pixel,
-    # as v1), convolutions at the pixels, block motion compensation, a real copy gate.
-    "tiny2": ModelConfig(
-        name="tiny2", patch_size=16, window=64,
-        enc_width=96, enc_blocks=1, enc_local_layers=1,
-        dec_width=96, dec_blocks=1, dec_local_layers=2, heads=4, mlp_ratio=2.0,
-        conv_width=16, motion_block=16, motion_search=16, motion_overlap=True, global_tokens=4,
-        latent_tokens=16, token_dim=16, ar_groups=16,
-        lambdas=(32.0, 100.0, 300.0, 1000.0),
-    ),
-    # v3: tiny2 with 64 channels per token (1/4 value per pixel) and two residual blocks per scale
-    # in the stem and the decoder. tiny2's float latents (no quantisation) stopped near 25.7 dB on
-    # carphone whatever the level, and latents optimised directly for its frozen decoder gained
-    # only ~1.5 dB: both the latent width and the synthesis limited quality. Grown from a tiny2
-    # checkpoint (train --init ... --grow-to tiny3: new channels and blocks start silent), wider
-    # lambdas for a wider rate range (v1 went down to 3: its lowest level is 5x cheaper than tiny2's).
-    "tiny3": ModelConfig(
-        name="tiny3", patch_size=16, window=64,
-        enc_width=96, enc_blocks=1, enc_local_layers=1,
-        dec_width=96, dec_blocks=1, dec_local_layers=2, heads=4, mlp_ratio=2.0,
-        conv_width=16, motion_block=16, motion_search=16, motion_overlap=True, global_tokens=4,
-        conv_blocks=2, latent_tokens=16, token_dim=64, ar_groups=16,
-        lambdas=(4.0, 30.0, 200.0, 1500.0),
-    ),
-    # v4: tiny3 with design-2 convolutions (5x5 stride-2 convolutions down, transposed convolutions
-    # up, contexts fused at every scale; no residual blocks). Trained alone as an intra autoencoder
-    # (scripts/intra_ceiling.py, float latents, one CPU core) design 2 reached in 5 minutes what
-    # tiny3's design needed far longer for (model card): tiny3's quality stopped at the transform.
-    "tiny4": ModelConfig(
+    "gvc1d-tiny": ModelConfig(
         name="tiny4", patch_size=16, window=64,
         enc_width=96, enc_blocks=1, enc_local_layers=1,
         dec_width=96, dec_blocks=1, dec_local_layers=2, heads=4, mlp_ratio=2.0,
-        conv_width=16, conv_design=2, motion_block=16, motion_search=16, motion_overlap=True, global_tokens=4,
+        conv_width=16, motion_block=16, motion_search=16, motion_overlap=True, global_tokens=4,
         latent_tokens=16, token_dim=64, ar_groups=16,
         lambdas=(4.0, 30.0, 200.0, 1500.0),
     ),
-    "paper": ModelConfig(
-        name="paper", patch_size=16, window=256,
-        enc_width=768, enc_blocks=2, enc_local_layers=5,
-        dec_width=1024, dec_blocks=2, dec_local_layers=11, heads=16, mlp_ratio=4.0,
-        qualities=8, lambdas=tuple(round(6.0 * (384.0 / 6.0) ** (i / 7), 2) for i in range(8)),
-        memory_tokens=16, memory_dim=64, prior_hidden=256,
-    ),
+    "gvc1d-tiny-v1": ModelConfig(),
 }
+"""One configuration per shipped architecture, keyed by its weights' registry name."""
+
+DEFAULT_PRESET = "gvc1d-tiny"
+
+PAPER = ModelConfig(
+    name="paper", patch_size=16, window=256,
+    enc_width=768, enc_blocks=2, enc_local_layers=5,
+    dec_width=1024, dec_blocks=2, dec_local_layers=11, heads=16, mlp_ratio=4.0,
+    qualities=8, lambdas=tuple(round(6.0 * (384.0 / 6.0) ** (i / 7), 2) for i in range(8)),
+    memory_tokens=16, memory_dim=64, prior_hidden=256,
+)
+"""The paper's scale, for users with GPUs (no weights ship): ``--config paper`` in the trainer."""
+
+TRAINABLE = {**PRESETS, "paper": PAPER}
+"""What the trainer's ``--config`` accepts."""

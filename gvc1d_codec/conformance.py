@@ -122,7 +122,7 @@ def decode_stream(data: bytes, weights, threads: int | None = None,
     stream and is recorded (class, message, frame index), not raised; the frames before it stay.
     ``weights``: a :class:`~gvc1d_codec.weights.LoadedWeights` (or a path / registry name)."""
     from .bitstream import PacketReader, read_header
-    from .codec import Decoder
+    from .codec import Decoder  # deferred: torch, only for decoding (the manifest tools are torch-free)
 
     t = DecodeTrace()
     src = io.BytesIO(data)
@@ -269,7 +269,7 @@ class ConformanceReport:
 
 def environment() -> dict:
     """What may influence a decode on this machine (recorded with every report)."""
-    import torch
+    import torch  # deferred, as the decoder
 
     try:
         cap = torch.backends.cpu.get_cpu_capability()
@@ -307,7 +307,7 @@ def check(directory: str | os.PathLike | None = None, weights=None, threads: int
     manifest. Refuses (:class:`UnsupportedStreamError`) before decoding anything when the weights
     are not the ones the set was generated with. ``planes_dir``: also write each stream's decoded
     pictures there, as ``<stream>.yuv`` (frames concatenated, :func:`picture_bytes` each)."""
-    from .weights import load_weights
+    from .weights import load_weights  # deferred: torch
 
     d = Path(directory) if directory is not None else DEFAULT_DIR
     manifest = load_manifest(d)

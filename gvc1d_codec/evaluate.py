@@ -23,6 +23,9 @@ from fractions import Fraction
 import numpy as np
 import torch
 
+from . import metrics
+from .bitstream import PacketReader, read_header
+from .codec import Decoder, Encoder
 from .color import frame_to_rgb
 from .errors import GVC1DError
 from .frame import ColorInfo, VideoFrame
@@ -39,8 +42,6 @@ def frame_metrics(src: VideoFrame, dec: VideoFrame, src_color: ColorInfo = Color
     the codec's one conversion (:func:`frame_to_rgb`; BT.709 limited range unless the colour says
     otherwise).
     """
-    from . import metrics
-
     a = frame_to_rgb(src, src_color)[None]
     b = frame_to_rgb(dec, src_color if dec_color is None else dec_color)[None]
     row = {"psnr_yuv": metrics.psnr_yuv(src.planes, dec.planes), "psnr_rgb": float(metrics.psnr_rgb(a, b)),
@@ -81,9 +82,6 @@ def code_clip(frames: Sequence[VideoFrame], quality: float | None, weights=None,
     """Encode ``frames`` with :class:`Encoder` into one in-memory .gvc stream, then decode it with
     :class:`Decoder`, as the CLI does (``weights``: a registry name, path or loaded weights).
     ``bitrate`` (bits/s, ``quality`` None): rate control instead of a fixed quality."""
-    from .bitstream import PacketReader, read_header
-    from .codec import Decoder, Encoder
-
     h, w = frames[0].height, frames[0].width
     enc = Encoder(w, h, fps=fps, quality=quality, intra_period=intra_period, weights=weights, bitrate=bitrate,
                   frames=len(frames) if bitrate is not None else None)
@@ -114,8 +112,6 @@ def code_clip(frames: Sequence[VideoFrame], quality: float | None, weights=None,
 
 
 def compare(src_path: str, dec_path: str, gvc_path: str | None = None, lpips: bool = True) -> dict:
-    from . import metrics
-
     with open(src_path, "rb") as fs, open(dec_path, "rb") as fd:
         src, dec = Y4MReader(fs), Y4MReader(fd)
         if (src.width, src.height) != (dec.width, dec.height):

@@ -23,7 +23,7 @@ import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import torch
+    import torch  # deferred: the rest of this module is torch-free (gvc1d-pipe info --qualities)
 
 QUALITY_STEPS = 16
 """A quality is a multiple of 1/QUALITY_STEPS of a level; its code is QUALITY_STEPS · q."""

@@ -56,7 +56,7 @@ def configure_threads(threads: int | None = None) -> int:
     """Set torch's intra-op threads (``threads``, or the default once per process) and one inter-op
     thread; return the intra-op thread count now in effect."""
     global _default_applied
-    import torch
+    import torch  # deferred: the package's import sets the thread defaults before torch loads
 
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 0):
         raise GVC1DError(f"threads must be a positive integer (or 0 / None for the default), got {threads!r}")

@@ -19,8 +19,8 @@ An intra frame starts from nothing: no reference, no previous symbols, an empty 
 :class:`CodingState` is frozen: ``step`` returns a new state and never changes the one it was
 given, so a caller that fails half-way (a corrupt packet, non-finite pixels) still holds the state
 from before the frame, by construction. The ``context_model`` is the integer
-:class:`~gvc1d_codec.entropy.prior.IntegerEntropyModel` in the codec (CPU, exact) or the float
-shadow :class:`~gvc1d_codec.entropy.prior.IntegerContextModel` in training; both run the same graph.
+:class:`~gvc1d_codec.entropy.prior.IntegerPrior` in the codec (CPU, exact) or the float
+shadow :class:`~gvc1d_codec.entropy.prior.FloatShadowPrior` in training; both run the same graph.
 """
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ training record. Nothing is regenerated from float at load time on the probabili
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -22,7 +23,7 @@ from safetensors.torch import save as st_save
 
 from .config import ModelConfig
 from .entropy.definition import ENTROPY_MODEL_ID, WEIGHTS_COMPATIBLE_IDS, build_freq_table
-from .entropy.prior import IntegerEntropyModel
+from .entropy.prior import IntegerPrior
 from .errors import WeightsError
 from .registry import DEFAULT_MODEL, REGISTRY, WEIGHTS_DIR, recorded_sha256, resolve, sha256_file  # noqa: F401 (re-exported)
 from .model.gvc1d import GVC1D
@@ -37,7 +38,7 @@ class LoadedWeights:
     shadow) and, for inference, the integer entropy model, a CPU object outside the float model."""
 
     model: GVC1D
-    entropy: IntegerEntropyModel
+    entropy: IntegerPrior
     config: ModelConfig
     sha256: str
     metadata: dict
@@ -62,10 +63,13 @@ def save_weights(model: GVC1D, path: Path, extra_metadata: dict | None = None) -
     return hashlib.sha256(data).hexdigest()
 
 
-def load_weights(spec: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LoadedWeights:
+def load_weights(spec: str | os.PathLike | None = None, device: str | torch.device = "cpu",
+                 config_changes=None) -> LoadedWeights:
     """Load and verify a weights file: the float model on ``device`` (with its training shadow of
     the context model) and the shipped integer entropy model (CPU), checked against this
-    codec's entropy-model definition."""
+    codec's entropy-model definition. ``config_changes`` (the trainer's): a function of the file's
+    config giving the fields to change before the model is built (e.g. its lambdas; they must keep
+    every shape); its ValueError propagates."""
     path, expected = resolve(spec)
     if not path.is_file():
         raise WeightsError(f"weights file not found: {path}")
@@ -89,11 +93,16 @@ def load_weights(spec: str | os.PathLike | None = None, device: str | torch.devi
                            f"this codec implements entropy model {ENTROPY_MODEL_ID}")
     try:
         cfg = ModelConfig.from_json(meta["config"])
+    except (KeyError, ValueError, TypeError) as e:
+        raise WeightsError(f"{path} does not hold a complete gvc1d model ({str(e).splitlines()[0][:200]})") from None
+    if config_changes is not None:
+        cfg = dataclasses.replace(cfg, **config_changes(cfg))
+    try:
         model = GVC1D(cfg)
         float_state = {k: v for k, v in tensors.items() if not k.startswith("entropy.")}
         model.load_state_dict(float_state, strict=True)
         ints = {k[len("entropy.int."):]: v for k, v in tensors.items() if k.startswith("entropy.int.")}
-        entropy = IntegerEntropyModel(cfg, ints, tensors["entropy.freq_table"].numpy())
+        entropy = IntegerPrior(cfg, ints, tensors["entropy.freq_table"].numpy())
     except (KeyError, RuntimeError, ValueError, TypeError) as e:
         raise WeightsError(f"{path} does not hold a complete gvc1d model ({str(e).splitlines()[0][:200]})") from None
     model.to(device).eval()

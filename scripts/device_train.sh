@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One training command on the device tool's GPU machine, prepared by scripts/prepare_device.sh.
 # Continues the checkpoint training/checkpoints/$RUN.safetensors (RUN=PRESET-STAGE, default
-# tiny4-prd: what the shipped gvc1d-tiny continues) for MINUTES (default 8) on CUDA with larger
+# gvc1d-tiny-prd: what the shipped gvc1d-tiny continues) for MINUTES (default 8) on CUDA with larger
 # batches, and writes the weights, optimiser state and log to $OUT; copy them back into
 # training/checkpoints/ (and the log into training/logs/) and resume on the CPU with
 # `bash scripts/train.sh PRESET STAGE`.
@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp/gvc1d-device-out}
-RUN=${RUN:-tiny4-prd}
+RUN=${RUN:-gvc1d-tiny-prd}
 STAGE=${RUN##*-}
 mkdir -p "$OUT"
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .device/whl/*.whl

@@ -1,10 +1,10 @@
 """How high can a transform go, per CPU-minute? The intra autoencoder alone, no quantiser, no rate.
 
-    PYTHONPATH=. python scripts/intra_ceiling.py --config tiny3 [--set conv_width=32 ...]
+    PYTHONPATH=. python scripts/intra_ceiling.py --config gvc1d-tiny [--set conv_width=32 ...]
         [--init W] [--minutes 12] [--json out.json] [--save W]
 
 P7's diagnosis: quality stops rising with rate because of the transform, not the quantiser (with
-float latents tiny3's intra frame of carphone is within 0.1 dB of its top level). This trains
+float latents the tokens' intra frame of carphone is within 0.2 dB of their top level). This trains
 analysis -> float latents -> synthesis (intra, MSE, the codec's own modules) from scratch (or from
 ``--init``) for a fixed wall-clock budget on the training clips, and prints held-out intra
 PSNR-RGB (first frame of carphone, cisco_2people, cisco_men) as it goes: the ceiling each design
@@ -26,7 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gvc1d_codec.color import yuv420_to_rgb  # noqa: E402
-from gvc1d_codec.config import PRESETS  # noqa: E402
+from gvc1d_codec.config import DEFAULT_PRESET, TRAINABLE  # noqa: E402
 from gvc1d_codec.data.clips import load_clip  # noqa: E402
 from gvc1d_codec.data.dataset import VideoCropDataset  # noqa: E402
 from gvc1d_codec.model.gvc1d import GVC1D, pad_to_windows  # noqa: E402
@@ -66,7 +66,7 @@ def held_out_psnr(model: GVC1D, frames: dict[str, torch.Tensor]) -> dict[str, fl
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--config", default="tiny3", choices=sorted(PRESETS))
+    p.add_argument("--config", default=DEFAULT_PRESET, choices=sorted(TRAINABLE))
     p.add_argument("--set", action="append", default=[], help="config override key=value")
     p.add_argument("--init", help="start from these weights (their config; --set must keep the shapes)")
     p.add_argument("--minutes", type=float, default=12)
@@ -85,7 +85,7 @@ def main() -> int:
     if args.init:
         model = load_weights(args.init).model
     else:
-        cfg = PRESETS[args.config]
+        cfg = TRAINABLE[args.config]
         overrides = dict(kv.split("=", 1) for kv in args.set)
         cfg = dataclasses.replace(cfg, **{k: _value(v) for k, v in overrides.items()})
         model = GVC1D(cfg)

@@ -4,7 +4,7 @@
 #
 #     bash scripts/remeasure.sh            # about 45 minutes on 2 cores
 #
-# Prose that states conclusions (README's RD table and plot, the model card's bullets,
+# Prose that states conclusions (docs/results.md's summary and RD table and plot, the model card's bullets,
 # docs/results.md's reading, docs/conformance.md's byte counts) must then be re-read by hand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,5 +27,5 @@ $PY scripts/update_measured_tables.py benchmarks/heldout/gvc1d-tiny.heldout.json
 step "rate-distortion against the anchors (anchors reused)"
 $PY benchmarks/rd.py --clips carphone,cisco_2people,cisco_men --reuse-anchors benchmarks/rd-result.json \
     --extra-weights gvc1d-tiny-v1,gvc1d-tiny-mse \
-    --json benchmarks/rd-result.json --plot-dir benchmarks/rd-plots --doc docs/results.md --readme README.md
+    --json benchmarks/rd-result.json --plot-dir benchmarks/rd-plots --doc docs/results.md --readme docs/results.md
 step "done"

@@ -2,14 +2,14 @@
 # The one training entry point: a recipe per (preset, stage), resumable from training/checkpoints/.
 #
 #   bash scripts/train.sh PRESET STAGE [FRAMES] [EXTRA TRAINER ARGS...]
-#   PROCS=2 nice -n 10 bash scripts/train.sh tiny4 prd 4 --minutes 150     # what the shipped gvc1d-tiny continues
+#   PROCS=2 nice -n 10 bash scripts/train.sh gvc1d-tiny prd 4 --minutes 150     # what the shipped gvc1d-tiny continues
 #
-# Recipes (the shipped gvc1d-tiny is tiny4 after intra -> rd -> prd; gvc1d-tiny-mse is tiny4 after rd):
-#   tiny4 intra   the transform alone as an intra autoencoder, no rate (scripts/intra_ceiling.py), 30 min
-#   tiny4 rd      rate-distortion on MSE, 2-frame sequences, 256x128 crops, mixed quantisation; starts
-#                 from tiny4-intra when present
-#   tiny4 prd     joint perceptual rate-distortion: rate + lambda (MSE + LPIPS-VGG/100) + an adaptive
-#                 adversarial term, everything learning, 128 px crops; starts from tiny4-rd, else
+# Recipes (preset gvc1d-tiny: the shipped gvc1d-tiny is its intra -> rd -> prd; gvc1d-tiny-mse stops after rd):
+#   gvc1d-tiny intra   the transform alone as an intra autoencoder, no rate (scripts/intra_ceiling.py), 30 min
+#   gvc1d-tiny rd      rate-distortion on MSE, 2-frame sequences, 256x128 crops, mixed quantisation; starts
+#                 from gvc1d-tiny-intra when present
+#   gvc1d-tiny prd     joint perceptual rate-distortion: rate + lambda (MSE + LPIPS-VGG/100) + an adaptive
+#                 adversarial term, everything learning, 128 px crops; starts from gvc1d-tiny-rd, else
 #                 from the shipped gvc1d-tiny-mse (the same file)
 #
 # A run writes training/checkpoints/<preset>-<stage>.safetensors with its optimiser state
@@ -42,16 +42,16 @@ start_from() {  # --resume, else the first existing file of the arguments (--ini
 }
 
 case "$PRESET/$STAGE" in
-  tiny4/intra)
-    exec $PY scripts/intra_ceiling.py --config tiny4 --minutes 30 --save "$OUT" "$@" ;;
-  tiny4/rd)
-    START=$(start_from "$CK/tiny4-intra.safetensors")
+  gvc1d-tiny/intra)
+    exec $PY scripts/intra_ceiling.py --config gvc1d-tiny --minutes 30 --save "$OUT" "$@" ;;
+  gvc1d-tiny/rd)
+    START=$(start_from "$CK/gvc1d-tiny-intra.safetensors")
     ARGS=(--stage rd --crop 256,128 --lr 4e-4 --rate-noise); BATCH=${BATCH:-$(( PROCS > 1 ? 2 : 4 ))} ;;
-  tiny4/prd)
-    START=$(start_from "$CK/tiny4-rd.safetensors" gvc1d-tiny-mse)
+  gvc1d-tiny/prd)
+    START=$(start_from "$CK/gvc1d-tiny-rd.safetensors" gvc1d-tiny-mse)
     ARGS=(--stage prd --perceptual vgg --crop 128 --lr 1e-4); BATCH=${BATCH:-$(( PROCS > 1 ? 1 : 2 ))} ;;
   *)
-    echo "train.sh: no recipe for preset '$PRESET' stage '$STAGE' (have: tiny4 intra, tiny4 rd, tiny4 prd)" >&2
+    echo "train.sh: no recipe for preset '$PRESET' stage '$STAGE' (have: gvc1d-tiny intra, gvc1d-tiny rd, gvc1d-tiny prd)" >&2
     exit 2 ;;
 esac
 if [ "$PROCS" -gt 1 ]; then RUN=(.venv/bin/torchrun --standalone --nproc_per_node "$PROCS" -m gvc1d_codec.train)

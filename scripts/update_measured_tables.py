@@ -1,4 +1,4 @@
-"""Rewrite the measured tables of README.md, weights/README.md and docs/conformance.md from fresh results.
+"""Rewrite the measured tables of docs/results.md, weights/README.md and docs/conformance.md from fresh results.
 
     python benchmarks/heldout.py --frames 32 --json benchmarks/heldout/gvc1d-tiny.heldout.json
     python benchmarks/speed.py --json benchmarks/speed-result.json
@@ -30,7 +30,7 @@ rows = ["| clip | quality | bpp | PSNR-YUV (dB) | LPIPS-Alex |", "|---|---|---|-
 for (c, s, f), q in by.items():
     a, b = q[0], q[qmax]
     rows.append(f"| {c} {s}, {f} frames | 0 / {qmax} | {a['bpp']:.4f} / {b['bpp']:.4f} | {a['psnr_yuv']:.2f} / {b['psnr_yuv']:.2f} | {a['lpips_alex']:.3f} / {b['lpips_alex']:.3f} |")
-readme = open("README.md").read()
+readme = open("docs/results.md").read()
 readme = rep(readme, "heldout-summary", "\n".join(rows))
 rows = ["| size | gvc1d encode fps | gvc1d decode fps | peak RSS enc / dec | x265 encode / decode fps | entropy overhead (payload / whole file) |", "|---|---|---|---|---|---|"]
 for z in S["sizes"]:
@@ -38,7 +38,7 @@ for z in S["sizes"]:
     rows.append(f"| {z['size']} ({z['clip']}{' scaled up' if 'scaled up' in z['source'] else ''}, {z['frames']} frames) | {g['enc_fps']:.2f} | {g['dec_fps']:.2f} | {g['enc_peak_rss_mib']:.0f} / {g['dec_peak_rss_mib']:.0f} MiB | {x['enc_fps']:.1f} / {x['dec_fps']:.1f} | {g['payload_overhead_pct']:+.2f}% / {g['file_overhead_pct']:+.2f}% |")
 readme = rep(readme, "speed-table", "\n".join(rows))
 readme = re.sub(r"SHA-256 `[0-9a-f]{8}\.\.\.`", f"SHA-256 `{sha[:8]}...`", readme)
-open("README.md", "w").write(readme)
+open("docs/results.md", "w").write(readme)
 conf = open("docs/conformance.md").read()
 conf = rep(conf, "matrix-table", matrix)
 conf = re.sub(r"SHA-256 `[0-9a-f]{8}\.\.\.`", f"SHA-256 `{sha[:8]}...`", conf)

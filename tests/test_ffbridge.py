@@ -145,7 +145,7 @@ def _readme_cc_line(readme: Path) -> str:
 
 
 def test_readme_cc_commands_name_the_shipped_example():
-    for readme in (REPO / "README.md", FFBRIDGE / "README.md"):
+    for readme in (REPO / "docs" / "usage.md", FFBRIDGE / "README.md"):
         words = _readme_cc_line(readme).split()
         src = next(w for w in words if w.endswith("example.c"))
         assert (REPO / src).is_file(), f"{readme.name}: {src} is not in the repository"

@@ -4,13 +4,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gvc1d_codec.config import PRESETS
+from gvc1d_codec.config import PAPER, PRESETS
 
 
 def test_paper_preset_builds_and_codes_one_256px_window():
     from gvc1d_codec.model.gvc1d import GVC1D
 
-    cfg = PRESETS["paper"]
+    cfg = PAPER
     torch.manual_seed(0)
     model = GVC1D(cfg).eval()
     q = torch.tensor([cfg.qualities - 1])
@@ -32,7 +32,7 @@ def test_configs_of_older_files_with_retired_fields_still_load():
 
     from gvc1d_codec.config import ModelConfig
 
-    cfg = PRESETS["tiny4"]
+    cfg = PRESETS["gvc1d-tiny"]
     old = json.loads(cfg.to_json()) | {"refine_width": 0, "refine_blocks": 2}
     assert ModelConfig.from_json(json.dumps(old)) == cfg
     with pytest.raises(ValueError, match="refine_width=8 needs a feature this version no longer has"):

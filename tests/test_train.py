@@ -33,7 +33,7 @@ def test_trainer_runs_from_scratch_resumes_and_its_output_encodes(foreman, tmp_p
     from gvc1d_codec.weights import load_weights
 
     out = tmp_path / "w.safetensors"
-    proc, seconds = train("--out", str(out), "--config", "tiny", "--steps", "2", *SMALL_RUN)
+    proc, seconds = train("--out", str(out), "--config", "gvc1d-tiny-v1", "--steps", "2", *SMALL_RUN)
     assert proc.returncode == 0, proc.stderr
     assert seconds < 60, f"2 training steps took {seconds:.1f} s"
     first = load_weights(out)
@@ -74,7 +74,7 @@ def test_generative_stage_trains_the_decoder_only_and_resumes(foreman, tmp_path)
     except MetricWeightsUnavailable as e:
         pytest.skip(f"LPIPS weights unavailable: {e}")
     start = tmp_path / "start.safetensors"
-    proc, _ = train("--out", str(start), "--config", "tiny", "--steps", "1", *SMALL_RUN)
+    proc, _ = train("--out", str(start), "--config", "gvc1d-tiny-v1", "--steps", "1", *SMALL_RUN)
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "g.safetensors"
     gan = ["--stage", "gan", "--disc-start", "1", "--adaptive-every", "1"]
@@ -109,7 +109,7 @@ def test_perceptual_rd_stage_trains_encoder_prior_and_decoder(foreman, tmp_path,
     except MetricWeightsUnavailable as e:
         pytest.skip(f"LPIPS weights unavailable: {e}")
     start = tmp_path / "start.safetensors"
-    proc, _ = train("--out", str(start), "--config", "tiny", "--steps", "1", *SMALL_RUN)
+    proc, _ = train("--out", str(start), "--config", "gvc1d-tiny-v1", "--steps", "1", *SMALL_RUN)
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "p.safetensors"
     prd = ["--stage", "prd", "--perceptual", perceptual, "--disc-start", "1", "--adaptive-every", "1"]
@@ -137,7 +137,7 @@ def torch_equal(a, b) -> bool:
 def test_memory_stage_grows_the_sequences(foreman, tmp_path):
     out = tmp_path / "m.safetensors"
     args = ["--batch", "1", "--crop", "128", "--clips", "foreman", "--log-every", "1", "--save-every", "1000"]
-    proc, _ = train("--out", str(out), "--config", "tiny", "--stage", "memory", "--frames", "4", "--steps", "4", "--rate-noise", *args)
+    proc, _ = train("--out", str(out), "--config", "gvc1d-tiny-v1", "--stage", "memory", "--frames", "4", "--steps", "4", "--rate-noise", *args)
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in (tmp_path / "m.log.jsonl").read_text().splitlines()]
     lengths = [r["frames"] for r in rows]
@@ -149,7 +149,7 @@ def test_data_parallel_on_two_gloo_processes(foreman, tmp_path):
     replicas identical (the trainer checks it at every save and fails if they drift)."""
     out = tmp_path / "d.safetensors"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "gvc1d_codec.train", "--out", str(out), "--config", "tiny", "--steps", "2",
+           "-m", "gvc1d_codec.train", "--out", str(out), "--config", "gvc1d-tiny-v1", "--steps", "2",
            "--threads", "1", "--save-every", "1", *SMALL_RUN]
     # the time budget ends the run on both replicas together (one leaving alone aborted the other)
     timed = cmd[:cmd.index("--steps")] + ["--steps", "50", "--minutes", "0.0001"] + cmd[cmd.index("--steps") + 2:]
@@ -171,7 +171,7 @@ def test_prior_stage_changes_the_entropy_model_only(foreman, tmp_path):
     them) stay bit-identical, so the symbols and pictures do not move; the prior's layers learn and
     the saved file carries their new integer export."""
     start = tmp_path / "start.safetensors"
-    proc, _ = train("--out", str(start), "--config", "tiny", "--steps", "1", *SMALL_RUN)
+    proc, _ = train("--out", str(start), "--config", "gvc1d-tiny-v1", "--steps", "1", *SMALL_RUN)
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "p.safetensors"
     proc, _ = train("--out", str(out), "--init", str(start), "--stage", "prior", "--frames", "3", "--steps", "3",
@@ -199,27 +199,31 @@ def test_trainer_reads_packed_clips_and_refuses_held_out_ones(tmp_path):
     np.savez(packed, **{"synthetic.y": y, "synthetic.u": u, "synthetic.v": u.copy()})
     out = tmp_path / "d.safetensors"
     args = ["--batch", "1", "--frames", "2", "--crop", "128", "--log-every", "1", "--save-every", "1000"]
-    proc, _ = train("--out", str(out), "--config", "tiny", "--steps", "1", "--data", str(packed), *args)
+    proc, _ = train("--out", str(out), "--config", "gvc1d-tiny-v1", "--steps", "1", "--data", str(packed), *args)
     assert proc.returncode == 0, proc.stderr
     from gvc1d_codec.weights import load_weights
 
     assert json.loads(load_weights(out).metadata["training"])["clips"] == ["synthetic"]
     held = tmp_path / "held.npz"
     np.savez(held, **{"carphone.y": y, "carphone.u": u, "carphone.v": u})
-    proc, _ = train("--out", str(tmp_path / "h.safetensors"), "--config", "tiny", "--steps", "1", "--data", str(held), *args)
+    proc, _ = train("--out", str(tmp_path / "h.safetensors"), "--config", "gvc1d-tiny-v1", "--steps", "1", "--data", str(held), *args)
     assert proc.returncode != 0 and "training never sees it" in proc.stderr
 
 
 def test_motion_overlap_switch_needs_block_motion(tmp_path):
-    proc, _ = train("--out", str(tmp_path / "m.safetensors"), "--config", "tiny", "--steps", "1", "--motion-overlap",
+    proc, _ = train("--out", str(tmp_path / "m.safetensors"), "--config", "gvc1d-tiny-v1", "--steps", "1", "--motion-overlap",
                     *SMALL_RUN)
     assert proc.returncode == 2 and "needs a model with block motion" in proc.stderr
 
 
-def test_tiny2_preset_uses_overlapped_motion():
-    from gvc1d_codec.config import PRESETS
+def test_presets_are_the_shipped_architectures_and_the_default_uses_overlapped_motion():
+    from gvc1d_codec.config import DEFAULT_PRESET, PRESETS
+    from gvc1d_codec.registry import DEFAULT_MODEL, REGISTRY
+    from gvc1d_codec.weights import load_weights
 
-    assert PRESETS["tiny2"].motion_block and PRESETS["tiny2"].motion_overlap
+    assert set(PRESETS) <= set(REGISTRY) and DEFAULT_PRESET == DEFAULT_MODEL
+    assert PRESETS[DEFAULT_PRESET].motion_block and PRESETS[DEFAULT_PRESET].motion_overlap
+    assert load_weights(DEFAULT_MODEL).config == PRESETS[DEFAULT_PRESET]
 
 
 def test_rate_noise_changes_the_rate_estimate_only():
@@ -234,7 +238,7 @@ def test_rate_noise_changes_the_rate_estimate_only():
     from gvc1d_codec.train.loss import sequence_rd_loss
 
     torch.manual_seed(0)
-    model = GVC1D(PRESETS["tiny2"]).train()
+    model = GVC1D(PRESETS["gvc1d-tiny"]).train()
     frames = torch.rand(1, 2, 3, 64, 128)
     q = torch.tensor([2])
     out, _ = step(model, model.context_model, CodingState(), intra=True, quality=q, x=frames[:, 0], rate_noise=True)
@@ -275,41 +279,3 @@ def test_prior_scale_below_the_range_gets_a_gradient_back_up():
     (y * torch.tensor([-1.0, 1.0, 1.0, 1.0, -1.0])).sum().backward()
     # below the range: passes when descent raises it (grad < 0), not when it would lower it further
     assert x.grad.tolist() == [-1.0, 1.0, 1.0, 0.0, 0.0]
-
-
-def test_revive_gives_dead_channels_fresh_weights_and_keeps_the_live_ones(tmp_path):
-    """_revive: channels whose symbols round to zero at the highest level get a fresh analysis row,
-    the live channels' mean gains and prior scale bias; the live channels are untouched; the same
-    seed revives the same way (data-parallel replicas agree)."""
-    import torch
-
-    from gvc1d_codec.config import PRESETS
-    from gvc1d_codec.model.gvc1d import GVC1D
-    from gvc1d_codec.train.trainer import _revive
-
-    torch.manual_seed(0)
-    model = GVC1D(PRESETS["tiny2"]).train()
-    with torch.no_grad():
-        model.to_tokens.weight[[3, 7]] = 0.0
-        model.to_tokens.bias[[3, 7]] = 0.0
-        model.from_tokens.weight[:, 7] = 0.0
-    twin = GVC1D(PRESETS["tiny2"]).train()
-    twin.load_state_dict(model.state_dict())
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    frames = torch.rand(2, 3, 64, 128)
-    dead = _revive(model, frames, seed=5)
-    assert dead == [3, 7]
-    assert _revive(twin, frames, seed=5) == dead
-    for k, v in model.state_dict().items():
-        assert torch.equal(v, twin.state_dict()[k]), k
-    assert model.training
-    assert model.to_tokens.weight[[3, 7]].abs().min() > 0
-    live = [c for c in range(model.cfg.token_dim) if c not in dead]
-    assert torch.equal(model.to_tokens.weight[live], before["to_tokens.weight"][live])
-    assert torch.allclose(model.log_gain[:, 3], before["log_gain"][:, live].mean(dim=1))
-    assert torch.equal(model.from_tokens.weight[:, 3], before["from_tokens.weight"][:, 3])  # not zero: kept
-    assert model.from_tokens.weight[:, 7].abs().max() > 0  # was zero: a small fresh column
-    with torch.no_grad():
-        top = torch.full((4,), model.cfg.qualities - 1)
-        s = model.scaled(model.analysis(frames, None, None, True), top).round()
-    assert (s[:, :, [3, 7]] != 0).any()

@@ -4,7 +4,7 @@
     gvc1d-batch encode 'clips/**/*.y4m' -o out/ -q 1         # a glob (quoted)
     gvc1d-batch encode jobs.csv                              # a manifest: input,output,quality,intra_period
     gvc1d-batch decode out/ -o decoded/                      # every .gvc to .y4m
-    gvc1d-batch encode clips/ -o out/ --address auto         # on the cluster of `ray start` (README)
+    gvc1d-batch encode clips/ -o out/ --address auto         # on the cluster of `ray start` (docs/batch.md)
 
 Ray is the scheduler (no home-made one): each task asks Ray for ``--threads`` CPUs and runs with
 that many torch/OpenMP threads; results are collected as they finish (``ray.wait``), so the
@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "  gvc1d-batch encode clips/ -o out/ --workers 2\n"
                        "  gvc1d-batch encode jobs.csv            # manifest: input,output,quality,intra_period\n"
                        "  gvc1d-batch decode out/ -o decoded/\n"
-                       "  gvc1d-batch encode clips/ -o out/ --address auto   # after `ray start` (README)",
+                       "  gvc1d-batch encode clips/ -o out/ --address auto   # after `ray start` (docs/batch.md)",
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("mode", choices=["encode", "decode"], help="encode: Y4M (or any video, via ffmpeg) to .gvc; "
                                                                "decode: .gvc to Y4M")

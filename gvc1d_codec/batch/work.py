@@ -20,7 +20,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..bitstream import Packet, PacketReader, pack_packet, read_header
 from ..errors import GVC1DError, InputFormatError
+from ..io import Y4MReader, Y4MWriter
+from ..io.atomic import atomic_path, partial_name
 
 # test hook (tests/test_batch.py): "SECONDS:DIR" makes every task write its PID into DIR and sleep
 # SECONDS at a point where it holds work in progress, so a test can kill or interrupt it there
@@ -63,7 +66,7 @@ class DecodeResult:
 
 
 def _weights(s: Settings):
-    from ..codec import resolve_device
+    from ..codec import resolve_device  # torch: imported in the worker that runs the task, not the driver
     from ..weights import load_weights
 
     key = (s.weights, s.device)
@@ -82,7 +85,7 @@ def _stall(s: Settings) -> None:
 
 
 def _encoder(s: Settings, reader):
-    from ..codec import Encoder
+    from ..codec import Encoder  # torch: the worker's import, not the driver's
 
     return Encoder(reader.width, reader.height, reader.fps, color=reader.color, quality=s.quality,
                    intra_period=s.intra_period, weights=_weights(s), device=s.device, threads=s.threads)
@@ -108,7 +111,6 @@ def encode_chunk(path: str, offset: int, count: int, s: Settings) -> ChunkResult
     """Encode ``count`` frames of the Y4M file ``path`` from the frame at byte ``offset``, with a
     fresh encoder: the frame there is intra, as in a serial encode when the chunk starts at a
     multiple of the intra period. Packets carry indices from 0; the driver renumbers them."""
-    from ..io import Y4MReader
 
     with open(path, "rb") as f:
         reader = Y4MReader(f)  # parses the stream header; the reader never reads ahead, so seek is safe
@@ -118,7 +120,6 @@ def encode_chunk(path: str, offset: int, count: int, s: Settings) -> ChunkResult
 
 def encode_via_ffmpeg(path: str, s: Settings) -> ChunkResult:
     """Encode a non-Y4M video whole, converted by ``ffmpeg -f yuv4mpegpipe -pix_fmt yuv420p``."""
-    from ..io import Y4MReader
 
     if shutil.which("ffmpeg") is None:
         raise GVC1DError(f"{Path(path).name}: not Y4M, and ffmpeg (needed to read it) is not on PATH")
@@ -144,10 +145,7 @@ def encode_via_ffmpeg(path: str, s: Settings) -> ChunkResult:
 
 def decode_file(path: str, output: str, s: Settings) -> DecodeResult:
     """Decode a whole ``.gvc`` to Y4M at ``output`` (appears only when complete)."""
-    from ..bitstream import PacketReader, read_header
-    from ..codec import Decoder
-    from ..io import Y4MWriter
-    from ..io.atomic import atomic_path
+    from ..codec import Decoder  # torch: the worker's import, not the driver's
 
     t0 = time.monotonic()
     size = os.path.getsize(path)
@@ -185,7 +183,6 @@ def pack_chunk(r: ChunkResult, first_index: int, header: bytes) -> bytes:
     from a serial encode: index and CRC). A chunk that does not start with an intra frame (a wrong
     plan) or was coded with other settings (``header``) is refused rather than joined into an
     undecodable file."""
-    from ..bitstream import Packet, pack_packet
 
     if r.header != header:
         raise GVC1DError("chunks of one item were coded with different settings")
@@ -211,7 +208,6 @@ class ChunkJoiner:
     and renamed by :meth:`commit`; :meth:`abort` removes it (the same contract as ``atomic_path``)."""
 
     def __init__(self, output: Path):
-        from ..io.atomic import partial_name
 
         self.output, self.tmp = output, partial_name(output)
         self._f = None

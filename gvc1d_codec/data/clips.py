@@ -470,7 +470,7 @@ def _decode_photo(spec: ClipSpec, src: Path) -> np.ndarray:
 
 def _render_still(spec: ClipSpec, src: Path, frames: int, out: Path) -> None:
     """Write the first ``frames`` frames of a still clip (its photograph along its camera path)."""
-    from .stills import render
+    from .stills import render  # deferred: it needs torch; listing clips does not
 
     photo = _decode_photo(spec, src)
     try:

@@ -114,7 +114,7 @@ def render(photo: np.ndarray, path: CameraPath, width: int, height: int,
            frames: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Frames ``(Y[height, width], U, V[height/2, width/2])`` uint8 of ``photo`` (uint8 ``[H, W, 3]``
     R'G'B') along ``path``; only the first ``frames`` when given."""
-    import torch
+    import torch  # deferred: the clip registry (python -m gvc1d_codec.data list) is torch-free
 
     from ..color import rgb_to_yuv420
 

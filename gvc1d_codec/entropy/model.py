@@ -30,7 +30,7 @@ from ..quality import from_code, max_code, quality_code
 from . import motion_syntax, residual_syntax
 from .coder import SymbolDecoder, SymbolEncoder
 from .definition import ENTROPY_MODEL_ID, MV_FREQ, MV_MAX, RESIDUAL_RANGE, SKIP_FREQ, skip_contexts
-from .prior import IntegerEntropyModel
+from .prior import IntegerPrior
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class EntropyContext:
 
 
 class EntropyCoder:
-    def __init__(self, model: IntegerEntropyModel, stream_id: int = ENTROPY_MODEL_ID):
+    def __init__(self, model: IntegerPrior, stream_id: int = ENTROPY_MODEL_ID):
         self.cm = model
         self.cfg = model.cfg
         self.table = model.freq_table  # float64, exact integers (checked at load)
@@ -71,12 +71,10 @@ class EntropyCoder:
 
     def encode(self, symbols: torch.Tensor, ctx: EntropyContext, skip: np.ndarray | None = None,
                grid: tuple[int, int] | None = None, motion: torch.Tensor | None = None,
-               params: tuple[torch.Tensor, torch.Tensor] | None = None,
                enhancement: tuple[float, list[np.ndarray]] | None = None) -> tuple[bytes, float]:
         """symbols: integer tensor [N, L, C]; ``skip`` (P frames): bool [N], the windows whose tokens
         are not coded, on a ``grid`` of (rows, columns) windows; ``motion`` (P frames of models
-        with block motion): long [1, 2, bh, bw]. ``params``: the prior's (mu4, scale index)
-        [N, L, C] to code with instead of this model's (the entropy ablation's variants).
+        with block motion): long [1, 2, bh, bw].
         ``enhancement``: (e, layer) of a frame above the highest level (``ctx`` at the tokens'
         level; :mod:`gvc1d_codec.enhancement`), coded after the tokens: the layer is the coefficient
         planes Y, Cb, Cr, then the prediction modes in a P frame with them (:attr:`layer_modes`).
@@ -100,7 +98,7 @@ class EntropyCoder:
             coded = torch.from_numpy(~skip)
         elif skip is not None and np.any(skip):
             raise ValueError("an intra frame has no skipped windows")
-        mu4, idx = self.cm.params(self._context(ctx, s.shape[0]), s) if params is None else params
+        mu4, idx = self.token_params(ctx, s)
         self._encode_tokens(enc, s[coded], mu4[coded], idx[coded])
         codes = [quality_code(ctx.quality, self.cfg.qualities)]
         if enhancement is not None:
@@ -113,6 +111,11 @@ class EntropyCoder:
             codes.insert(0, code)  # the frame's code, then the tokens'
             residual_syntax.encode(enc, layer, grid, self.cfg.window, ctx.residual_tables)
         return bytes(codes) + enc.finish(), enc.ideal_bits
+
+    def token_params(self, ctx: EntropyContext, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The prior's (mu4, scale index) [N, L, C] of symbols ``s`` in context ``ctx``: what
+        :meth:`encode` codes the tokens with."""
+        return self.cm.params(self._context(ctx, s.shape[0]), s)
 
     def layer_modes(self, intra: bool) -> bool:
         """Whether a frame's enhancement layer has prediction modes (P frames, from entropy model 5)."""

@@ -28,9 +28,9 @@ style): softmax attention is not integer-exact, so we do not use it where probab
 
 The graph above is written once, in :class:`ContextGraph`, and run two ways:
 
-* :class:`IntegerContextModel`, an ``nn.Module`` inside the float model: the training "shadow",
+* :class:`FloatShadowPrior`, an ``nn.Module`` inside the float model: the training "shadow",
   whose float parameters are rounded straight-through, so its forward value equals the integer net;
-* :class:`IntegerEntropyModel`, a plain CPU object outside the ``nn.Module`` tree, holding only the
+* :class:`IntegerPrior`, a plain CPU object outside the ``nn.Module`` tree, holding only the
   shipped integer tensors (exported from the shadow, or read from a weights file). This is what the
   codec runs: moving the float model to another device (CUDA, ``meta``) cannot move or change it.
 """
@@ -133,7 +133,7 @@ class ContextGraph:
         return round_ste(mu / 4), round_ste(t / ONE)
 
 
-class IntegerContextModel(ContextGraph, nn.Module):
+class FloatShadowPrior(ContextGraph, nn.Module):
     """The training shadow of the integer context model (float parameters, straight-through)."""
 
     def __init__(self, cfg: ModelConfig):
@@ -175,7 +175,7 @@ class IntegerContextModel(ContextGraph, nn.Module):
         return {f"{n}.{k}": v for n in LAYERS for k, v in getattr(self, n).export().items()}
 
 
-class IntegerEntropyModel(ContextGraph):
+class IntegerPrior(ContextGraph):
     """The integer context model the codec runs: shipped integer tensors, float64 on the CPU,
     exact whatever the BLAS, thread count or device of the float model. Plus the frequency table.
 
@@ -207,7 +207,7 @@ class IntegerEntropyModel(ContextGraph):
             self._rows[("ar_mix", r.start, r.stop)] = {"wt64": p["wt64"][:, r], "b64": p["b64"][r], "m64": p["m64"][r]}
 
     @classmethod
-    def from_shadow(cls, shadow: IntegerContextModel, freq_table: np.ndarray) -> "IntegerEntropyModel":
+    def from_shadow(cls, shadow: FloatShadowPrior, freq_table: np.ndarray) -> "IntegerPrior":
         return cls(shadow.cfg, shadow.export_integer(), freq_table)
 
     def integer_tensors(self) -> dict[str, torch.Tensor]:
@@ -242,4 +242,4 @@ def _phi(x: torch.Tensor) -> torch.Tensor:
     return 0.5 * (1 + torch.erf(x / math.sqrt(2)))
 
 
-__all__ = ["ContextGraph", "IntegerContextModel", "IntegerEntropyModel", "LAYERS", "ONE", "scale_grid"]
+__all__ = ["ContextGraph", "FloatShadowPrior", "IntegerPrior", "LAYERS", "ONE", "scale_grid"]

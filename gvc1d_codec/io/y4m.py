@@ -10,7 +10,7 @@ progressive (``Ip``, ``I?`` or no ``I``). ``XCOLORRANGE=FULL|LIMITED`` selects t
 limited); Y4M carries no matrix, so it is BT.709 unless the caller says otherwise. Y4M output
 always says ``XCOLORRANGE=LIMITED`` or ``FULL``; ffmpeg (5.1) reads that tag but none for the
 matrix, primaries or transfer, so ``| ffmpeg -i - out.mp4`` needs ``-colorspace bt709
--color_primaries bt709 -color_trc bt709`` to tag its output (README).
+-color_primaries bt709 -color_trc bt709`` to tag its output (docs/usage.md).
 """
 from __future__ import annotations
 

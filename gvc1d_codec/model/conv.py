@@ -1,39 +1,29 @@
-"""Convolutional analysis and contextual synthesis around the Transformer (v2, ``conv_width`` > 0).
+"""Convolutional analysis and contextual synthesis around the Transformer (``conv_width`` > 0).
 
-The Transformer-only transform of v1 (a 16 px patch embedding in, a linear 16x16 head out) topped
-out at 24.5 dB even without quantisation; a small convolutional autoencoder reached 26.5 dB at the
-same number of latent values. v2 keeps the paper's 1D tokens and Transformer, and puts
-convolutions where pixels are:
+The Transformer-only transform of the first release (a 16 px patch embedding in, a linear 16x16
+head out) topped out at 24.5 dB even without quantisation; a small convolutional autoencoder
+reached 26.5 dB at the same number of latent values. The shipped model keeps the paper's 1D tokens
+and Transformer, and puts convolutions where pixels are, in Ballé et al.'s layout (5x5 stride-2
+convolutions down, 5x5 stride-2 transposed convolutions up):
 
 * :class:`AnalysisStem`: x_t ⊕ x̄_t (the motion-compensated reference, ``model/motion.py``) at full
   resolution -> 4 stride-2 convolutions (1 -> 1/2 -> 1/4 -> 1/8 -> 1/16) -> one embedding per
   16 px patch, the Transformer encoder's patch tokens.
 * :class:`ContextPyramid`: features of x̄_t at 1/2, 1/4, 1/8 and 1/16 (DCVC-style contexts).
 * :class:`ContextualDecoder`: the Transformer decoder's patch outputs (a 1/16 map) are upsampled
-  back to full resolution, concatenated with the context of the same scale at every step (at 1/2:
-  the reference's pixels themselves, pixel-unshuffled), and end
-  in an RGB picture p_t and a per-pixel copy gate g_t in [0, 1] (reaching both ends exactly)::
+  back to full resolution, the context of each scale fused in (a 3x3 convolution) at 1/16, 1/8,
+  1/4 and 1/2, ending in an RGB picture p_t and a per-pixel copy gate g_t in [0, 1] (reaching both
+  ends exactly)::
 
       x̂_t = g_t · x̄_t + (1 - g_t) · p_t        (predicted frames; intra: x̂_t = p_t)
 
-  so static content is copied exactly and the rate goes to what changed. Every layer is a 3x3
-  convolution on overlapping neighbourhoods, so nothing follows the 16 px patch grid.
+  so static content is copied exactly and the rate goes to what changed. Every layer works on
+  overlapping neighbourhoods, so nothing follows the 16 px patch grid.
 
-Two layouts (``conv_design``):
-
-* 1 (v2, v3): 3x3 convolutions, sub-pixel upsampling (a 1x1 convolution and a pixel shuffle), and
-  ``conv_blocks`` residual blocks per scale;
-* 2 (v4): Ballé et al.'s layout, 5x5 stride-2 convolutions down and 5x5 stride-2 transposed
-  convolutions up, with the contexts fused (a 3x3 convolution) at 1/16, 1/8, 1/4 and 1/2
-  (:class:`AnalysisStem5`, :class:`ContextualDecoder5`). Same widths, a third of design 1's
-  parameters at ``conv_blocks`` 2; trained alone as an intra autoencoder
-  (``scripts/intra_ceiling.py``) it learns several times faster per CPU-minute than design 1 (the
-  numbers are in the model card, ``weights/README.md``).
-
-Widths: ``w = conv_width``; 1/2: w, 1/4: 1.5w, 1/8: 3w, 1/16: 4w. Depth: ``conv_blocks`` residual
-blocks (:class:`ResBlock`) at each of 1/4, 1/8 and 1/16, in the stem and in the decoder (v3): with
-one convolution per scale, even latents optimised directly for tiny2's frozen decoder gained only
-1.5 dB over its encoder's, so the synthesis itself limited quality at every rate.
+Widths: ``w = conv_width``; 1/2: w, 1/4: 1.5w, 1/8: 3w, 1/16: 4w (thin where the pixels are many).
+Trained alone as an intra autoencoder (``scripts/intra_ceiling.py``) this layout learns several
+times faster per CPU-minute than the 3x3 / sub-pixel / residual-block layout it replaced
+(docs/training-history.md).
 """
 from __future__ import annotations
 
@@ -59,47 +49,6 @@ def copy_gate(z: torch.Tensor) -> torch.Tensor:
     return (GATE_STRETCH * torch.sigmoid(z) - (GATE_STRETCH - 1) / 2).clamp(0, 1)
 
 
-class ResBlock(nn.Module):
-    """x + conv(gelu(conv(x))), 3x3, twice as wide inside; the last convolution starts at zero, so
-    a block added to a trained model (``train --grow-to``) starts as the identity."""
-
-    def __init__(self, channels: int):
-        super().__init__()
-        self.a = nn.Conv2d(channels, 2 * channels, 3, 1, 1)
-        self.b = nn.Conv2d(2 * channels, channels, 3, 1, 1)
-        nn.init.zeros_(self.b.weight)
-        nn.init.zeros_(self.b.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.b(F.gelu(self.a(x)))
-
-
-def _blocks(channels: int, n: int) -> nn.Sequential:
-    return nn.Sequential(*(ResBlock(channels) for _ in range(n)))
-
-
-class AnalysisStem(nn.Module):
-    """[B, 6, H, W] (x ⊕ x̄, minus 0.5) -> [B, out, H/16, W/16]."""
-
-    def __init__(self, conv_width: int, out: int, blocks: int = 0):
-        super().__init__()
-        w = scale_widths(conv_width)
-        self.down = nn.ModuleList([
-            nn.Conv2d(6, w[0], 3, 2, 1), nn.Conv2d(w[0], w[1], 3, 2, 1),
-            nn.Conv2d(w[1], w[2], 3, 2, 1), nn.Conv2d(w[2], w[3], 3, 2, 1),
-        ])
-        # after the convolution to 1/4, 1/8, 1/16 (none at 1/2: the most pixels)
-        self.blocks = nn.ModuleList([nn.Sequential(), *(_blocks(c, blocks) for c in w[1:])])
-        self.mix = nn.Conv2d(w[3], w[3], 3, 1, 1)  # one more look at 1/16 before the Transformer
-        self.out = nn.Conv2d(w[3], out, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = _cl(x)
-        for conv, blocks in zip(self.down, self.blocks):
-            x = blocks(F.gelu(conv(x)))
-        return self.out(x + F.gelu(self.mix(x)))
-
-
 class ContextPyramid(nn.Module):
     """x̄ [B, 3, H, W] -> features at 1/2, 1/4, 1/8, 1/16."""
 
@@ -119,38 +68,8 @@ class ContextPyramid(nn.Module):
         return feats
 
 
-class ContextualDecoder(nn.Module):
-    """Transformer patch outputs [B, D, H/16, W/16] + contexts -> [B, 4, H, W]: RGB (around 0) and
-    the copy gate's logit."""
-
-    def __init__(self, conv_width: int, dim: int, blocks: int = 0):
-        super().__init__()
-        w = scale_widths(conv_width)
-        self.inp = nn.Conv2d(dim, w[3], 1)
-        self.fuse = nn.ModuleList(nn.Conv2d(2 * c, c, 3, 1, 1) for c in reversed(w[1:]))  # 1/16, 1/8, 1/4
-        self.blocks = nn.ModuleList(_blocks(c, blocks) for c in reversed(w[1:]))  # after each fusion
-        self.fuse16 = nn.Conv2d(2 * w[3], w[3], 3, 1, 1)  # a second block where it is cheap
-        self.up = nn.ModuleList(nn.Conv2d(w[i], 4 * w[i - 1], 1) for i in (3, 2, 1))
-        self.out = nn.Conv2d(w[0] + 12, 4 * 4, 3, 1, 1)  # + the reference's pixels (unshuffled)
-        with torch.no_grad():
-            self.out.weight.mul_(0.1)
-            self.out.bias.zero_()
-            self.out.bias[12:] = 2.0  # gate channel (pixel_shuffle order): start mostly copying
-
-    def forward(self, h: torch.Tensor, ctx: list[torch.Tensor], ref: torch.Tensor) -> torch.Tensor:
-        h = self.inp(_cl(h))
-        h = h + self.fuse16(F.gelu(torch.cat([h, ctx[3]], dim=1)))
-        for i, fuse in enumerate(self.fuse):
-            h = self.blocks[i](h + fuse(F.gelu(torch.cat([h, ctx[3 - i]], dim=1))))
-            h = F.pixel_shuffle(self.up[i](F.gelu(h)), 2)
-        # at 1/2 the reference's own pixels (unshuffled) are the context: no fusion layer there,
-        # the most expensive scale (about half the decoder's time at 1080p otherwise)
-        ref_px = _cl(F.pixel_unshuffle(ref - 0.5, 2))
-        return F.pixel_shuffle(self.out(torch.cat([F.gelu(h), ref_px], dim=1)), 2).contiguous()
-
-
-class AnalysisStem5(nn.Module):
-    """Design 2: [B, 6, H, W] (x ⊕ x̄, minus 0.5) -> [B, out, H/16, W/16], four 5x5 stride-2
+class AnalysisStem(nn.Module):
+    """[B, 6, H, W] (x ⊕ x̄, minus 0.5) -> [B, out, H/16, W/16], four 5x5 stride-2
     convolutions (GELU between them)."""
 
     def __init__(self, conv_width: int, out: int):
@@ -167,8 +86,8 @@ class AnalysisStem5(nn.Module):
         return self.out(x)
 
 
-class ContextualDecoder5(nn.Module):
-    """Design 2: Transformer patch outputs [B, D, H/16, W/16] + contexts -> [B, 4, H, W] (RGB around
+class ContextualDecoder(nn.Module):
+    """Transformer patch outputs [B, D, H/16, W/16] + contexts -> [B, 4, H, W] (RGB around
     0 and the copy gate's logit): at 1/16, 1/8, 1/4 and 1/2 the context of that scale is fused
     (h + conv3x3(gelu([h ; ctx]))), then a 5x5 stride-2 transposed convolution goes up a scale."""
 

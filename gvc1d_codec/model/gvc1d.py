@@ -1,14 +1,19 @@
 """GVC1D: a frame coded as a few 1D latent tokens per window, with short- and long-term context.
 
-Data flow for frame x_t (RGB, padded to whole windows), paper Fig. 2::
+Data flow for frame x_t (RGB, padded to whole windows), paper Fig. 2, for the shipped architecture
+(``conv_width`` > 0; the first release's, ``conv_width`` = 0, in brackets)::
 
-    E_t   = patch_embed(x_t ⊕ x̂_{t-1})                      one token per patch (short-term context)
+    x̄_t   = motion-compensated x̂_{t-1}                     short-term context (model/motion.py)
+    E_t   = stem(x_t ⊕ x̄_t)                                 one token per 16 px patch (model/conv.py)
+                                                             [a linear patch embedding]
     seq   = E_t ⊕ (latent_tokens + gather(E_t)) ⊕ C_long    per window
     y_t   = to_tokens(encoder(seq)[latent part])            L tokens x C channels per window
     s_t   = clip(round(y_t · gain_q))                       the symbols (entropy-coded)
     ŷ_t   = s_t · inv_gain_q
-    seq'  = (mask_tokens + context_embed(x̂_{t-1}) + scatter(from_tokens(ŷ_t))) ⊕ from_tokens(ŷ_t) ⊕ C_long
-    x̂_t   = σ(gate) · x̂_{t-1} + refine(pixel_shuffle(head(decoder(seq')[patch part])))
+    seq'  = (mask_tokens + context(x̄_t) + scatter(from_tokens(ŷ_t))) ⊕ from_tokens(ŷ_t) ⊕ C_long
+    p_t, g = conv_decoder(decoder(seq')[patch part], contexts of x̄_t)
+    x̂_t   = g · x̄_t + (1 - g) · p_t                         a copy gate that reaches 0 and 1
+                                                             [σ(gate) · x̂_{t-1} + refine(head(...))]
 
 ``gather`` (patches -> tokens) and ``scatter`` (tokens -> patches) are learned linear maps along the
 token axis (MLP-Mixer style), beside attention. They are our addition: without them the tiny
@@ -18,7 +23,7 @@ one-batch overfit test halves its error in 120 steps (0.025 -> 0.013 MSE).
 They do not tie tokens to places: the maps are learned, dense and per window.
 
 ``C_long`` is read from the long-term 1D memory, which (like the prior) lives in the integer
-context model, :class:`gvc1d_codec.entropy.prior.IntegerContextModel`, because it also conditions
+context model, :class:`gvc1d_codec.entropy.prior.FloatShadowPrior`, because it also conditions
 the entropy model. Encoder and decoder read it as float features (pixels only, never a probability).
 """
 from __future__ import annotations
@@ -29,10 +34,10 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..entropy.intnet import FRAC, round_ste
-from ..entropy.prior import IntegerContextModel
+from ..entropy.prior import FloatShadowPrior
 from ..quality import interpolate
 from .motion import choose_motion_rd, compensate, estimate_motion, search_range
-from .conv import AnalysisStem, AnalysisStem5, ContextPyramid, ContextualDecoder, ContextualDecoder5, copy_gate
+from .conv import AnalysisStem, ContextPyramid, ContextualDecoder, copy_gate
 from .transformer import LocalGlobalStack, window_position_embedding
 
 
@@ -75,12 +80,7 @@ class GVC1D(nn.Module):
         # Encoder
         self.v2 = cfg.conv_width > 0
         # v1: a 16 px patch embedding; v2: convolutions down to one embedding per patch (model/conv.py)
-        if not self.v2:
-            self.patch_embed = nn.Conv2d(6, E, p, p)
-        elif cfg.conv_design == 2:
-            self.patch_embed = AnalysisStem5(cfg.conv_width, E)
-        else:
-            self.patch_embed = AnalysisStem(cfg.conv_width, E, cfg.conv_blocks)
+        self.patch_embed = AnalysisStem(cfg.conv_width, E) if self.v2 else nn.Conv2d(6, E, p, p)
         self.latent_tokens = nn.Parameter(torch.randn(L, E) * 0.02)
         self.latent_gather = nn.Linear(P, L, bias=False)  # learned patch -> token pooling (token axis)
         self.enc_pos = nn.Parameter(torch.randn(P + L + M, E) * 0.02)
@@ -107,8 +107,7 @@ class GVC1D(nn.Module):
         self.decoder = LocalGlobalStack(Dw, cfg.heads, cfg.mlp_ratio, cfg.dec_blocks, cfg.dec_local_layers, cfg.global_tokens)
         self.dec_norm = nn.LayerNorm(Dw)
         if self.v2:
-            self.conv_decoder = (ContextualDecoder5(cfg.conv_width, Dw) if cfg.conv_design == 2
-                                 else ContextualDecoder(cfg.conv_width, Dw, cfg.conv_blocks))
+            self.conv_decoder = ContextualDecoder(cfg.conv_width, Dw)
         else:
             self.head = nn.Linear(Dw, p * p * 4)  # RGB residual + copy gate per pixel
             self.refine = nn.Conv2d(3, 3, 3, padding=1)
@@ -119,11 +118,11 @@ class GVC1D(nn.Module):
             self.mask_tokens.copy_(grid(Dw))
             self.enc_pos[:P].copy_(grid(E))
             if L == P:
-                # As many tokens as patches (tiny2): token i starts as patch i's embedding and
-                # patch i starts from token i, so training begins as a convolutional autoencoder
-                # through the tokens and the Transformer learns what to mix. From a random mix
-                # (nn.Linear's default) the decoder must first untangle it: tiny2 from scratch
-                # sat near 20 dB for thousands of CPU steps.
+                # As many tokens as patches: token i starts as patch i's embedding and patch i
+                # starts from token i, so training begins as a convolutional autoencoder through
+                # the tokens and the Transformer learns what to mix. From a random mix
+                # (nn.Linear's default) the decoder must first untangle it, which sat near 20 dB
+                # for thousands of CPU steps.
                 nn.init.eye_(self.latent_gather.weight)
                 nn.init.eye_(self.token_scatter.weight)
             nn.init.normal_(self.enc_frame_type.weight, std=0.02)
@@ -135,7 +134,7 @@ class GVC1D(nn.Module):
                 nn.init.zeros_(self.refine.weight)
                 nn.init.zeros_(self.refine.bias)
         # Short- and long-term context model (integer: it reaches probabilities)
-        self.context_model = IntegerContextModel(cfg)
+        self.context_model = FloatShadowPrior(cfg)
 
     # ---- helpers ---------------------------------------------------------------------------------
     def _memory_tokens(self, memory: torch.Tensor | None, proj: nn.Linear, n: int, ref: torch.Tensor) -> torch.Tensor:

@@ -32,6 +32,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..entropy import motion_syntax as syntax  # the coded syntax's predictions and costs (integers)
+
 __all__ = ["estimate_motion", "search_range", "choose_motion_rd", "warp", "warp_overlapped", "compensate", "ZERO_MV_BIAS"]
 
 ZERO_MV_BIAS = 2
@@ -242,8 +244,6 @@ def choose_motion_rd(x: torch.Tensor, ref: torch.Tensor, mv: torch.Tensor, prev:
     Without it a search against a lossy reconstruction picks small non-zero vectors that buy
     almost nothing and cost most of a P frame's bytes (tiny2, cockatoo 720p: 70-95 % of them).
     ``prev``: [B, 2, bh, bw] or None (zero); ``window``: the window size in px."""
-    from ..entropy import motion_syntax as syntax  # the coded syntax's predictions and costs (integers)
-
     m = window // block
     dev = mv.device
     cur, rl = _luma(x), _luma(ref)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from ..entropy.model import EntropyContext
-from ..entropy.prior import IntegerContextModel
+from ..entropy.prior import FloatShadowPrior
 from ..model.gvc1d import GVC1D
 from ..step import CodingState, step
 
@@ -59,7 +59,7 @@ def unroll(model: GVC1D, frames: torch.Tensor, quality: torch.Tensor, rate_to_en
         yield FrameResult(x, out.x_hat, bits / (h * w))
 
 
-def prior_bits(cm: IntegerContextModel, symbols: torch.Tensor, ctx: EntropyContext,
+def prior_bits(cm: FloatShadowPrior, symbols: torch.Tensor, ctx: EntropyContext,
                rate_symbols: torch.Tensor | None = None) -> torch.Tensor:
     """Differentiable bits [N, L, C] of symbols under the (shadow) prior, given their context; of
     ``rate_symbols`` (noisy values) instead when given, with the contexts of ``symbols``."""
@@ -71,20 +71,27 @@ def _psnr(mse: torch.Tensor) -> float:
     return float((-10 * torch.log10(mse.detach().clamp_min(1e-10))).mean())
 
 
+def _accumulate(stats: dict, frames: int, bpp: torch.Tensor, mse: torch.Tensor, **extra: torch.Tensor) -> None:
+    """Add one frame's batch means to a sequence's ``stats`` (the per-sequence means of bpp, mse,
+    psnr and any ``extra`` distortion), each weighted 1/``frames``: the one statistics helper of
+    the sequence losses."""
+    for name, value in (("bpp", float(bpp.detach().mean())), ("mse", float(mse.detach().mean())), ("psnr", _psnr(mse)),
+                        *((k, float(v.detach().mean())) for k, v in extra.items())):
+        stats[name] = stats.get(name, 0.0) + value / frames
+
+
 def sequence_rd_loss(model: GVC1D, frames: torch.Tensor, quality: torch.Tensor, rate_to_encoder: bool = True,
                      rate_noise: bool = False) -> tuple[torch.Tensor, dict]:
     """frames [B, T, 3, H, W] in [0, 1]; quality LongTensor [B]. Returns (loss, stats) with
     per-sequence means of bpp, mse and psnr."""
     lam = torch.tensor(model.cfg.lambdas, device=frames.device)[quality]
     loss = frames.new_zeros(())
-    stats = {"bpp": 0.0, "mse": 0.0, "psnr": 0.0}
+    stats: dict = {}
     t = frames.shape[1]
     for f in unroll(model, frames, quality, rate_to_encoder, rate_noise=rate_noise):
         mse = (f.x_hat - f.x).pow(2).mean(dim=(1, 2, 3))
         loss = loss + (f.bpp + lam * mse).mean()
-        stats["bpp"] += float(f.bpp.detach().mean()) / t
-        stats["mse"] += float(mse.detach().mean()) / t
-        stats["psnr"] += _psnr(mse) / t
+        _accumulate(stats, t, f.bpp, mse)
     return loss / t, stats
 
 
@@ -100,17 +107,14 @@ def sequence_perceptual_rd_loss(model: GVC1D, frames: torch.Tensor, quality: tor
     rd = frames.new_zeros(())
     adv = frames.new_zeros(())
     fakes = []
-    stats = {"bpp": 0.0, "mse": 0.0, "psnr": 0.0, "perceptual": 0.0}
+    stats: dict = {}
     for f in unroll(model, frames, quality):
         mse = (f.x_hat - f.x).pow(2).mean(dim=(1, 2, 3))
         p = perceptual(f.x_hat.clamp(0, 1), f.x)
         rd = rd + (f.bpp + lam * (mse + p / MSE_WEIGHT)).mean()
         adv = adv - disc(f.x_hat).mean()  # hinge generator loss
         fakes.append(f.x_hat)
-        stats["bpp"] += float(f.bpp.detach().mean()) / t
-        stats["mse"] += float(mse.detach().mean()) / t
-        stats["psnr"] += _psnr(mse) / t
-        stats["perceptual"] += float(p.detach().mean()) / t
+        _accumulate(stats, t, f.bpp, mse, perceptual=p)
     return rd / t, adv / t, fakes, stats
 
 
@@ -125,15 +129,12 @@ def sequence_generative_loss(model: GVC1D, frames: torch.Tensor, quality: torch.
     nll = frames.new_zeros(())
     adv = frames.new_zeros(())
     fakes = []
-    stats = {"bpp": 0.0, "mse": 0.0, "psnr": 0.0, "lpips": 0.0}
+    stats: dict = {}
     for f in unroll(model, frames, quality, frozen_encoder=True):
         mse = (f.x_hat - f.x).pow(2).mean(dim=(1, 2, 3))
         lp = lpips(f.x_hat, f.x)
         nll = nll + (MSE_WEIGHT * mse + lp).mean()
         adv = adv - disc(f.x_hat).mean()  # hinge generator loss
         fakes.append(f.x_hat)
-        stats["bpp"] += float(f.bpp.mean()) / t
-        stats["mse"] += float(mse.detach().mean()) / t
-        stats["psnr"] += _psnr(mse) / t
-        stats["lpips"] += float(lp.detach().mean()) / t
+        _accumulate(stats, t, f.bpp, mse, lpips=lp)
     return nll / t, adv / t, fakes, stats

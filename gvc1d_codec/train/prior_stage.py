@@ -18,7 +18,7 @@ import torch
 
 from ..color import yuv420_to_rgb
 from ..data.dataset import VideoCropDataset
-from ..entropy.prior import ContextGraph, IntegerContextModel, IntegerEntropyModel
+from ..entropy.prior import ContextGraph, FloatShadowPrior, IntegerPrior
 from ..step import CodingState, step
 
 VARIANTS = {  # name -> (autoregressive context, long-term memory)
@@ -72,7 +72,7 @@ def build_cache(model, data: VideoCropDataset, sequences: int, seed: int, chunk:
 
 
 def train_prior(base, variant: str, cache: dict[str, torch.Tensor], steps: int, batch: int, lr: float,
-                seed: int, window: int, log=None) -> tuple[IntegerContextModel, list[dict]]:
+                seed: int, window: int, log=None) -> tuple[FloatShadowPrior, list[dict]]:
     """Fine-tune a copy of the shadow context model ``base`` for ``variant``: AdamW, linear warm-up
     then cosine decay to 10%, the same batches for every variant (``seed``)."""
     cm = copy.deepcopy(base).train()
@@ -113,9 +113,9 @@ def train_prior(base, variant: str, cache: dict[str, torch.Tensor], steps: int, 
     return cm.eval(), history
 
 
-def to_integer(cm: IntegerContextModel, shipped: IntegerEntropyModel) -> IntegerEntropyModel:
+def to_integer(cm: FloatShadowPrior, shipped: IntegerPrior) -> IntegerPrior:
     """The exported integer network of a shadow context model (what a codec would ship)."""
-    icm = IntegerEntropyModel.from_shadow(cm, shipped.freq_table.astype(np.int64))
+    icm = IntegerPrior.from_shadow(cm, shipped.freq_table.astype(np.int64))
     for name in FROZEN:  # frozen layers export to the shipped integers
         for k in ("w", "b", "m"):
             if not torch.equal(icm.layers[name][k], shipped.layers[name][k]):

@@ -41,12 +41,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from ..color import yuv420_to_rgb
-from ..config import PRESETS, ModelConfig
-from ..data.clips import clip_names
+from ..config import DEFAULT_PRESET, TRAINABLE
+from ..data.clips import CLIPS, clip_names
 from ..data.dataset import VideoCropDataset
+from ..metrics.dists import DISTS
+from ..metrics.lpips import LPIPS
 from ..model.gvc1d import GVC1D
 from ..weights import load_weights, save_weights
 from .discriminator import LeCam, PatchDiscriminator, adaptive_weight, hinge_d_loss
@@ -62,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output weights (.safetensors)")
     p.add_argument("--init", help="start from this weights file (registry name or path)")
     p.add_argument("--resume", action="store_true", help="continue from --out and its optimiser state")
-    p.add_argument("--config", default="tiny4", choices=sorted(PRESETS), help="preset when starting from scratch (default: the shipped gvc1d-tiny's)")
+    p.add_argument("--config", default=DEFAULT_PRESET, choices=sorted(TRAINABLE),
+                   help=f"architecture when starting from scratch: a shipped model's preset (default {DEFAULT_PRESET}) or 'paper'")
     p.add_argument("--stage", default="rd", choices=STAGES)
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--minutes", type=float, default=0, help="stop (and save) after this wall time; 0 = no limit")
@@ -74,16 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=4e-4)
     p.add_argument("--motion-overlap", action="store_true",
                    help="switch a block-motion model to overlapped block motion compensation (stored in the config)")
-    p.add_argument("--grow-to", choices=sorted(PRESETS),
-                   help="grow the loaded model (--init) to this preset: more token channels and residual blocks (new ones start near silent)")
     p.add_argument("--lambdas", help="comma-separated rate-distortion lambdas, one per quality level (stored in the config)")
     p.add_argument("--rate-noise", action="store_true",
                    help="stages recon/rd/memory: estimate the rate on y·gain + uniform noise (mixed quantisation) "
                         "instead of the rounded symbols, so unused token channels can come back")
-    p.add_argument("--revive", action="store_true",
-                   help="before training, give token channels that carry (almost) no symbols even at the "
-                        "highest level fresh analysis weights, the live channels' gains and prior scales, and "
-                        "restart the optimiser (see _revive)")
     p.add_argument("--warmup", type=int, default=50)
     p.add_argument("--clips", default="train", help="comma-separated clip names, or 'train'")
     p.add_argument("--data", help="train on the clips packed in this .npz (scripts/pack_training_data.py) "
@@ -109,13 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _perceptual(name: str) -> torch.nn.Module:
     """The perceptual distance of the generative stages (frozen; weights fetched once)."""
-    if name == "dists":
-        from ..metrics.dists import DISTS
-
-        return DISTS()
-    from ..metrics.lpips import LPIPS
-
-    return LPIPS(name)
+    return DISTS() if name == "dists" else LPIPS(name)
 
 
 def _optimizer(model: GVC1D, lr: float) -> torch.optim.Optimizer:
@@ -143,8 +136,6 @@ def _clip_list(spec: str) -> list[str]:
 def _packed_clips(path: str) -> dict:
     """``--data``: ``{name: (Y, U, V)}`` from an .npz of scripts/pack_training_data.py (plain
     arrays, loaded without pickle); held-out clips are refused as for the clip cache."""
-    from ..data.clips import CLIPS
-
     with np.load(path, allow_pickle=False) as z:
         names = sorted({k.rsplit(".", 1)[0] for k in z.files})
         for n in names:
@@ -158,103 +149,26 @@ def _crops(spec: str) -> list[int]:
     return [int(c) for c in str(spec).split(",")]
 
 
-def _grown(model: GVC1D, target: ModelConfig) -> GVC1D:
-    """The model grown to ``target``: a config that differs from the model's only by its name, its
-    lambdas, more channels per latent token (``token_dim``) and more residual blocks
-    (``conv_blocks``). Old weights are kept; new residual blocks start as the identity; new token
-    channels are fresh where they are written (analysis output) and small where the synthesis reads
-    them, silent in the long-term memory and the prior's inputs, with the old channels' average
-    quantiser gains and prior scales. A frame whose new channels are zero decodes exactly as before.
-    (If the synthesis read new channels with zero weights, their symbols would quantise to zero
-    under the rate term before those weights grew, and zero symbols times zero weights have no
-    gradient: a first attempt of tiny3 left all 48 new channels dead after 1600 steps.)"""
-    old = model.cfg
-    if target.token_dim < old.token_dim or target.conv_blocks < old.conv_blocks:
-        raise ValueError(f"--grow-to {target.name}: it has fewer token channels or blocks than the model")
-    same = dataclasses.replace(target, name=old.name, lambdas=old.lambdas, token_dim=old.token_dim,
-                               conv_blocks=old.conv_blocks)
-    if same != old:
-        diff = sorted(f.name for f in dataclasses.fields(old) if getattr(same, f.name) != getattr(old, f.name))
-        raise ValueError(f"--grow-to {target.name}: the model differs from it in more than token_dim and conv_blocks ({', '.join(diff)})")
-    if same == dataclasses.replace(target, name=old.name, lambdas=old.lambdas):
-        raise ValueError(f"--grow-to {target.name}: the model already has its token channels and blocks")
-    grown = GVC1D(target).train()
-    C, C2 = old.token_dim, target.token_dim
-    src = model.state_dict()
-    dst = grown.state_dict()
-    with torch.no_grad():
-        for name, t in src.items():
-            d = dst[name]
-            if d.shape == t.shape:
-                d.copy_(t)
-            elif name in ("to_tokens.weight", "to_tokens.bias"):
-                d[:C] = t  # new output channels: the fresh initialisation
-            elif name == "from_tokens.weight":
-                d[:, C:] *= 0.25
-                d[:, :C] = t
-            elif name in ("log_gain", "log_inv_gain"):
-                d[:, :C] = t
-                d[:, C:] = t.mean(dim=1, keepdim=True)
-            elif name in ("context_model.mem_embed.weight", "context_model.ar_embed.weight"):
-                d.zero_()
-                d[:, :C] = t
-            elif name == "context_model.ctx.weight":  # inputs [prev symbols C | read | position | cond]
-                d.zero_()
-                d[:, :C] = t[:, :C]
-                d[:, C2:] = t[:, C:]
-            elif name in ("context_model.out.weight", "context_model.out.bias"):  # outputs [mean C | scale C]
-                d.zero_()
-                d[:C] = t[:C]
-                d[C2 : C2 + C] = t[C:]
-                d[C2 + C :] = t[C:].mean(dim=0, keepdim=True)
-            else:
-                raise ValueError(f"cannot grow {name} from {tuple(t.shape)} to {tuple(d.shape)}")
-    return grown
+def _config_changes(args) -> dict | str:
+    """The config fields the options change (``--lambdas``, ``--motion-overlap``), or an error line."""
+    changes: dict = {}
+    if args.lambdas:
+        try:
+            changes["lambdas"] = tuple(float(v) for v in args.lambdas.split(","))
+        except ValueError:
+            return f"--lambdas needs comma-separated numbers, got {args.lambdas!r}"
+    if args.motion_overlap:
+        changes["motion_overlap"] = True
+    return changes
 
 
-DEAD_SHARE = 0.02  # a token channel is dead when under 2% of its top-level symbols are non-zero
-
-
-@torch.no_grad()
-def _revive(model: GVC1D, frames: torch.Tensor, seed: int) -> list[int]:
-    """Bring back dead token channels; returns their indices.
-
-    A channel whose symbols round to zero has no gradient where the synthesis reads it (zero input
-    times any weight), and a prior that learned a scale below the smallest one for it had none
-    either (a clamp; see :func:`~gvc1d_codec.entropy.intnet.clamp_ste`): such channels stay dead
-    whatever the lambda, which caps the quality of the highest level. Measured on ``frames``
-    ([B, 3, H, W], intra, whole windows) at the highest level. A dead channel gets a fresh
-    analysis row (seeded, so data-parallel replicas agree), the live channels' mean quantiser gains
-    per level and mean prior scale bias; its synthesis weights are kept (they are not zero, see
-    :func:`_grown`) or set to a small fresh column where they are."""
-    cfg = model.cfg
-    was_training = model.training
-    model.eval()
-    y = model.analysis(frames, None, None, True)
-    top = torch.full((y.shape[0],), cfg.qualities - 1, dtype=torch.long, device=y.device)
-    share = (model.scaled(y, top).abs() >= 0.5).float().mean(dim=(0, 1))
-    model.train(was_training)
-    dead = [int(c) for c in torch.nonzero(share < DEAD_SHARE).flatten()]
-    live = [c for c in range(cfg.token_dim) if c not in dead]
-    if not dead or not live:
-        return []
-    gen = torch.Generator().manual_seed(seed)
-    width = model.to_tokens.in_features
-    bound = 1 / math.sqrt(width)  # nn.Linear's default initialisation range
-    dev = model.to_tokens.weight.device
-    model.to_tokens.weight[dead] = ((torch.rand(len(dead), width, generator=gen) * 2 - 1) * bound).to(dev)
-    model.to_tokens.bias[dead] = ((torch.rand(len(dead), generator=gen) * 2 - 1) * bound).to(dev)
-    for g in (model.log_gain, model.log_inv_gain):
-        g[:, dead] = g[:, live].mean(dim=1, keepdim=True)
-    w = model.from_tokens.weight
-    col = w[:, live].norm(dim=0).mean()
-    for c in dead:
-        if w[:, c].norm() < 0.05 * col:
-            w[:, c] = ((torch.rand(w.shape[0], generator=gen) * 2 - 1) * 0.25 / math.sqrt(cfg.token_dim)).to(dev)
-    C = cfg.token_dim
-    out_b = model.context_model.out.bias
-    out_b[[C + c for c in dead]] = out_b[[C + c for c in live]].mean()
-    return dead
+def _applicable(changes: dict, cfg) -> dict:
+    """``changes`` checked against the config they apply to (ValueError with the option's message)."""
+    if "lambdas" in changes and len(changes["lambdas"]) != cfg.qualities:
+        raise ValueError(f"--lambdas needs {cfg.qualities} values")
+    if changes.get("motion_overlap") and not cfg.motion_block:
+        raise ValueError("--motion-overlap needs a model with block motion (motion_block > 0)")
+    return changes
 
 
 def _prior_stage(args, model: GVC1D, out: Path, log_path: Path, history: dict) -> int:
@@ -303,8 +217,6 @@ def _save_optimizer(opt: torch.optim.Optimizer, path: Path, step: int, stage: st
 def _load_optimizer(opt: torch.optim.Optimizer, path: Path, stage: str | None = None) -> bool:
     """Restore Adam's moments saved by :func:`_save_optimizer`; False (fresh state) when they
     belong to another stage, whose parameter set differs."""
-    from safetensors import safe_open
-
     with safe_open(str(path), "pt") as f:
         meta = f.metadata() or {}
     if stage is not None and meta.get("stage", stage) != stage:
@@ -329,8 +241,6 @@ class _Replicas:
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
         if self.world > 1:
-            import torch.distributed as dist
-
             self.dist = dist
             dist.init_process_group("nccl" if str(device).startswith("cuda") else "gloo")
 
@@ -388,33 +298,27 @@ def main(argv: list[str] | None = None) -> int:
     log_path = Path(args.log) if args.log else out.with_name(out.stem + ".log.jsonl")
     step = 0
     history: dict = {}
+    changes = _config_changes(args)  # made before the model is built, never patched into it
+    if isinstance(changes, str):
+        print(changes, file=sys.stderr)
+        return 2
     if args.resume or args.init:
         src = str(out) if args.resume else args.init
-        loaded = load_weights(src)
+        try:
+            loaded = load_weights(src, config_changes=lambda cfg: _applicable(changes, cfg))
+        except ValueError as e:
+            print(e, file=sys.stderr)
+            return 2
         model = loaded.model.train()
         history = json.loads(loaded.metadata.get("training", "{}"))
         step = int(history.get("steps", 0)) if args.resume else 0
     else:
-        model = GVC1D(PRESETS[args.config]).train()
-    if args.grow_to:
+        base = TRAINABLE[args.config]
         try:
-            model = _grown(model, PRESETS[args.grow_to])
+            model = GVC1D(dataclasses.replace(base, **_applicable(changes, base))).train()
         except ValueError as e:
             print(e, file=sys.stderr)
             return 2
-    if args.lambdas:
-        lambdas = tuple(float(v) for v in args.lambdas.split(","))
-        if len(lambdas) != model.cfg.qualities:
-            print(f"--lambdas needs {model.cfg.qualities} values", file=sys.stderr)
-            return 2
-        model.cfg = dataclasses.replace(model.cfg, lambdas=lambdas)
-        model.context_model.cfg = model.cfg
-    if args.motion_overlap and not model.cfg.motion_overlap:
-        if not model.cfg.motion_block:
-            print("--motion-overlap needs a model with block motion (motion_block > 0)", file=sys.stderr)
-            return 2
-        model.cfg = dataclasses.replace(model.cfg, motion_overlap=True)
-        model.context_model.cfg = model.cfg
     if args.stage == "prior":
         if replicas.world > 1:
             print("stage prior runs in one process", file=sys.stderr)
@@ -444,12 +348,6 @@ def main(argv: list[str] | None = None) -> int:
         datasets = [VideoCropDataset(names, seq_len=args.frames, crop=c, seed=args.seed, skip_unfit=True)
                     for c in _crops(args.crop)]
     data = datasets[0]
-    if args.revive:
-        probe = to_rgb_batch(data.sample_batch(8, torch.Generator().manual_seed(args.seed)))[:, 0].to(args.device)
-        dead = _revive(model, probe, args.seed)
-        opt, resumed_opt = _optimizer(model, args.lr), False
-        if replicas.main:
-            print(f"revived {len(dead)} dead token channels: {dead}", file=sys.stderr)
     all_names = sorted({n for d in datasets for n in d.names}, key=names.index)
     gen = torch.Generator().manual_seed((args.seed * 1_000_003 + step) * replicas.world + replicas.rank)
     cfg = model.cfg
