@@ -1,6 +1,6 @@
 """Quick held-out check of a checkpoint's float model: ideal bits and PSNR per quality level.
 
-    PYTHONPATH=. python benchmarks/heldout_float.py --weights training/checkpoints/tiny4-prd.safetensors [--frames 8]
+    PYTHONPATH=. python benchmarks/heldout_float.py --weights training/checkpoints/gvc1d-tiny-prd.safetensors [--frames 8]
 
 No entropy coding: the rate is the float shadow prior's ``estimate_bits`` (what training
 minimises; the real coder's payload tracks it within about 2 %, see benchmarks/heldout.py), the
