@@ -331,31 +331,29 @@ class Encoder(_Coder):
             raise InputFormatError(f"frame is {frame.pix_fmt}, the stream was opened for {self.header.pix_fmt}")
         index, intra = s.state.index, self._is_intra(s.state.index)
         x = pad_to_windows(frame_to_rgb(frame, self.color, s.device)[None], s.cfg.window)
-        # the enhancement layer aims at the picture whose 4:2:0 conversion is the source's (color.py)
-        target = pad_to_windows(frame_to_rgb(frame, self.color, s.device, chroma="nearest")[None], s.cfg.window)
         latents = motion = None
         if self.rate is None:
             quality = intra_boost(self.quality, s.cfg.qualities) if intra else self.quality
         else:
             curve, latents, motion = s.rate_curve(x, intra, self.rate.last_quality or 0.0)
             quality = self.rate.choose(intra, curve)
-        out, new, skip, payload, ideal, planes = self._code(x, target, intra, quality, motion, latents)
+        out, new, skip, payload, ideal, planes = self._code(x, frame, intra, quality, motion, latents)
         if self.rate is not None and not intra:
             lower = self.rate.recode(_packet_bits(payload))
             if lower is not None:  # far over its share of the budget: once more, lower
                 quality = lower
-                out, new, skip, payload, ideal, planes = self._code(x, target, intra, quality, motion, latents)
+                out, new, skip, payload, ideal, planes = self._code(x, frame, intra, quality, motion, latents)
         s.commit(out, new, planes)
         if self.rate is not None:
             self.rate.update(intra, quality, _packet_bits(payload))
         self.last = FrameStats("I" if intra else "P", len(payload), ideal, 0 if skip is None else int(skip.sum()), quality)
         return Packet("I" if intra else "P", index, payload)
 
-    def _code(self, x: torch.Tensor, target: torch.Tensor, intra: bool, quality: float, motion: torch.Tensor | None,
+    def _code(self, x: torch.Tensor, frame: VideoFrame, intra: bool, quality: float, motion: torch.Tensor | None,
               latents: torch.Tensor | None):
-        """One frame ``x`` at ``quality``: the step, the skip decision (P frames), the enhancement
-        layer (above the highest level, aiming at ``target``: ``x`` with nearest chroma), the
-        packet's payload; nothing is committed."""
+        """One ``frame`` (``x``: its RGB, padded) at ``quality``: the step, the skip decision (P
+        frames), the enhancement layer (above the highest level), the packet's payload; nothing is
+        committed."""
         s = self._s
         tokens_quality, e = split_enhanced(quality, s.cfg.qualities)
         skip = None
@@ -370,6 +368,8 @@ class Encoder(_Coder):
                 out, new = s.step(intra, tokens_quality, symbols=out.symbols, skip=skip, motion=out.motion)
         layer = None
         if e > 0:
+            # the layer aims at the picture whose 4:2:0 conversion is the source's (color.py)
+            target = pad_to_windows(frame_to_rgb(frame, self.color, s.device, chroma="nearest")[None], s.cfg.window)
             modes = None
             prediction = out.x_hat.clamp(0, 1)
             if s.entropy.layer_modes(intra):

@@ -133,8 +133,8 @@ SUBPEL = 2
 """Fractions reach +-SUBPEL quarter pels on each axis: 5 x 5 = 25 sub-pel modes."""
 
 
-def mode_fraction(k: int) -> tuple[int, int]:
-    """(fy, fx) in quarter pels of a sub-pel mode ``k`` in 0..24."""
+def mode_fraction(k):
+    """(fy, fx) in quarter pels of a sub-pel mode ``k`` in 0..24 (an int, or an integer array)."""
     return k // (2 * SUBPEL + 1) - SUBPEL, k % (2 * SUBPEL + 1) - SUBPEL
 
 
@@ -195,8 +195,7 @@ def predict(x_hat: torch.Tensor, previous: torch.Tensor, motion: torch.Tensor, m
     pred = x_hat.clone()
     by, bx = np.nonzero(modes != MODE_TOKENS)
     if by.size:
-        k = modes[by, bx]
-        fy, fx = k // (2 * SUBPEL + 1) - SUBPEL, k % (2 * SUBPEL + 1) - SUBPEL
+        fy, fx = mode_fraction(modes[by, bx])
         moved = subpel_blocks(previous, motion, block, by, bx, fy, fx).to(pred.dtype)
         _blocks_view(pred, block)[torch.from_numpy(by), torch.from_numpy(bx)] = moved.to(pred.device)
     return pred
