@@ -34,7 +34,7 @@ except ImportError:  # run from a checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gvc1d_codec import __version__  # noqa: E402
-from gvc1d_codec.bitstream import pack_packet  # noqa: E402
+from gvc1d_codec.bitstream import Framer  # noqa: E402
 from gvc1d_codec.codec import Encoder  # noqa: E402
 from gvc1d_codec.conformance import (  # noqa: E402
     DEFAULT_DIR, MANIFEST_FORMAT, MANIFEST_NAME, MAX_SET_BYTES, PICTURE_HASH_DEF, PIXEL_MAX_ABS_DIFF,
@@ -113,9 +113,10 @@ def _encode(spec: StreamSpec, frames: list[VideoFrame], fps: Fraction, color, lo
     enc = Encoder(f0.width, f0.height, fps, pix_fmt=f0.pix_fmt, color=color, quality=spec.quality,
                   intra_period=spec.intra_period, weights=loaded, bitrate=spec.bitrate)
     parts, hashes, types = [enc.header_bytes()], [], ""
+    framer = Framer(enc.header)
     for f in frames:
         packet = enc.encode_packet(f)
-        parts.append(pack_packet(packet))
+        parts.append(framer.frame(packet))
         hashes.append(symbols_sha256(enc.last_symbols, enc.last_coefficients))
         types += packet.frame_type
     return b"".join(parts), hashes, types

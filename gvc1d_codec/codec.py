@@ -32,13 +32,13 @@ import numpy as np
 import torch
 
 from .bitstream import (
-    PACKET_OVERHEAD,
     QUALITY_VARIABLE,
     Packet,
     PacketLoss,
     PacketReader,
+    Framer,
     StreamHeader,
-    pack_packet,
+    compact,
     read_header,
 )
 from . import enhancement
@@ -161,7 +161,8 @@ class _Session:
             q = torch.full((y.shape[0],), level, dtype=torch.long, device=y.device)
             s = self.model.quantise(y, q).cpu()
             bits.append(float(self.entropy.window_bits(s, self.state.entropy_context(level, intra)).sum()))
-        return np.array(bits) + 8 * (PACKET_OVERHEAD + 1) + 32, y, motion
+        framing = compact.framing_bytes("I" if intra else "P", self.state.index, max(bits) / 8)
+        return np.array(bits) + 8 * (framing + 1) + 8, y, motion
 
     @torch.inference_mode()
     def choose_skip(self, x: torch.Tensor, out: StepOutput, quality: float) -> np.ndarray:
@@ -245,9 +246,9 @@ def intra_boost(quality: float, levels: int) -> float:
     return min(quality + INTRA_ENHANCEMENT_BOOST, float(highest(levels)))
 
 
-def _packet_bits(payload: bytes) -> int:
+def _packet_bits(intra: bool, index: int, payload: bytes) -> int:
     """What a packet of ``payload`` costs in the stream, framing included (rate control's unit)."""
-    return 8 * (len(payload) + PACKET_OVERHEAD)
+    return 8 * (len(payload) + compact.framing_bytes("I" if intra else "P", index, len(payload)))
 
 
 class Encoder(_Coder):
@@ -311,9 +312,11 @@ class Encoder(_Coder):
             self.rate = RateController(per_frame, cfg.qualities, intra_period, 8 * len(self.header.pack()), frames)
         self.skip = skip  # False: code every window of every P frame (analysis, the entropy ablation)
         self.last: FrameStats | None = None
+        self._framer = Framer(self.header)  # for encode(): packets framed in order
 
     def header_bytes(self) -> bytes:
         return self.header.pack()
+
 
     @property
     def frames_coded(self) -> int:
@@ -339,15 +342,15 @@ class Encoder(_Coder):
             quality = self.rate.choose(intra, curve)
         out, new, skip, payload, ideal, planes = self._code(x, frame, intra, quality, motion, latents)
         if self.rate is not None and not intra:
-            lower = self.rate.recode(_packet_bits(payload))
+            lower = self.rate.recode(_packet_bits(intra, index, payload))
             if lower is not None:  # far over its share of the budget: once more, lower
                 quality = lower
                 out, new, skip, payload, ideal, planes = self._code(x, frame, intra, quality, motion, latents)
         s.commit(out, new, planes)
         if self.rate is not None:
-            self.rate.update(intra, quality, _packet_bits(payload))
+            self.rate.update(intra, quality, _packet_bits(intra, index, payload))
         self.last = FrameStats("I" if intra else "P", len(payload), ideal, 0 if skip is None else int(skip.sum()), quality)
-        return Packet("I" if intra else "P", index, payload)
+        return Packet("I" if intra else "P", index, payload, quality_length=1 if planes is None else 2)
 
     def _code(self, x: torch.Tensor, frame: VideoFrame, intra: bool, quality: float, motion: torch.Tensor | None,
               latents: torch.Tensor | None):
@@ -388,7 +391,7 @@ class Encoder(_Coder):
 
     def encode(self, frame: VideoFrame) -> bytes:
         """One frame in, one packet (bytes) out."""
-        return pack_packet(self.encode_packet(frame))
+        return self._framer.frame(self.encode_packet(frame))
 
 
 class Decoder(_Coder):
@@ -495,7 +498,8 @@ class Decoder(_Coder):
         if on_error not in ON_ERROR_MODES:
             raise GVC1DError(f"unknown on_error mode {on_error!r} (need one of {', '.join(ON_ERROR_MODES)})")
         self._on_error = on_error
-        for item in PacketReader(stream, self.header, max_payload, resync=on_error != "stop"):
+        reader = PacketReader(stream, self.header, max_payload, resync=on_error != "stop")
+        for item in reader:
             if isinstance(item, PacketLoss):
                 losses = [(item.frame_index + k, item.error) for k in range(item.count)]
             else:
@@ -506,7 +510,7 @@ class Decoder(_Coder):
                         raise
                     losses = [(item.frame_index, e)]
                 else:
-                    yield DecodedFrame(item.frame_index, frame, None, len(item.payload) + PACKET_OVERHEAD)
+                    yield DecodedFrame(item.frame_index, frame, None, reader.last_size)
                     continue
             for index, error in losses:
                 self.frames_lost += 1

@@ -2,8 +2,11 @@
 
 See ``docs/bitstream.md`` for the normative layout. Packet payloads are opaque here.
 """
+from . import compact
 from .container import (
     FORMAT_VERSION,
+    READABLE_VERSIONS,
+    Framer,
     HEADER_SIZE_V1,
     MAGIC,
     MAX_PAYLOAD_CAP,
@@ -21,6 +24,9 @@ from .container import (
 
 __all__ = [
     "FORMAT_VERSION",
+    "READABLE_VERSIONS",
+    "Framer",
+    "compact",
     "HEADER_SIZE_V1",
     "MAGIC",
     "MAX_PAYLOAD_CAP",

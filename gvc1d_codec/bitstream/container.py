@@ -1,4 +1,4 @@
-"""The ``.gvc`` version-1 container: stream header, self-delimiting packets, reader and writer.
+"""The ``.gvc`` container: stream header, self-delimiting packets, reader and writer.
 
 ``docs/bitstream.md`` is the normative description; this module is its reference implementation.
 A stream is one :class:`StreamHeader` followed by zero or more packets, one per frame, in display
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 import struct
 import zlib
@@ -21,10 +22,14 @@ from typing import BinaryIO, Callable, Iterator
 
 from ..errors import BitstreamError, CorruptPacketError, TruncatedStreamError, UnsupportedStreamError
 from ..limits import MAX_DIMENSION
+from . import compact
 
 MAGIC = b"GVC1"
-FORMAT_VERSION = 4  # 2: P-frame payloads carry skip flags (entropy model 2); 3: motion as window vectors + block deltas;
-# 4: each payload starts with its frame's quality code (entropy model 3, continuous quality); header as in 1
+FORMAT_VERSION = 5  # 2: P-frame payloads carry skip flags (entropy model 2); 3: motion as window vectors + block deltas;
+# 4: each payload starts with its frame's quality code (entropy model 3, continuous quality); header as in 1;
+# 5: compact packets (bitstream/compact.py: a head byte, varint length, CRC-16 on short packets, the frame index
+#    stated only at resync points, quality bytes elided where they repeat)
+READABLE_VERSIONS = (4, 5)  # what this implementation reads (and writes: a header says which framing follows)
 QUALITY_VARIABLE = 255  # header ``quality``: the encoder chose each frame's quality (rate control)
 
 # --- field limits (docs/bitstream.md, "Field limits") -------------------------------------------
@@ -36,6 +41,9 @@ WEIGHTS_PREFIX_BYTES = 16
 PIX_FMT_CODES = {"yuv420p": 0, "rgb24": 1}
 COLOR_MATRIX_CODES = {"bt709": 0, "bt601": 1}
 COLOR_RANGE_CODES = {"limited": 0, "full": 1}
+# where 4:2:0 chroma samples sit (version 5; FFmpeg's AVChromaLocation order; Y4M C420mpeg2 = left,
+# C420jpeg = center, C420paldv = topleft)
+CHROMA_LOCATION_CODES = {"unspecified": 0, "left": 1, "center": 2, "topleft": 3, "top": 4, "bottomleft": 5, "bottom": 6}
 
 # --- header layout -------------------------------------------------------------------------------
 _PREFIX = struct.Struct("<4sBH")  # magic, format_version, header_length            (7 bytes)
@@ -51,8 +59,10 @@ PACKET_SYNC = 0xA5
 FRAME_TYPE_CODES = {"I": 0x49, "P": 0x50}  # ASCII 'I' and 'P'
 _PACKET_HEAD = struct.Struct("<BBII")  # sync, frame_type, frame_index, payload_length (10 bytes)
 PACKET_HEAD_SIZE = _PACKET_HEAD.size
-PACKET_OVERHEAD = _PACKET_HEAD.size + _CRC.size  # 14 bytes around each payload
+PACKET_OVERHEAD = _PACKET_HEAD.size + _CRC.size  # 14 bytes around each payload (version 4)
 _SYNC_BYTE = bytes([PACKET_SYNC])
+_RESYNC_HEAD = re.compile(b"[" + b"".join(re.escape(bytes([b])) for b in range(256) if b & 0x0E in (0x0A, 0x0C)) + b"]")
+# version 5: a head byte with X set and one or two quality bytes (a resync point)
 MAX_PAYLOAD_CAP = 256 * 1024 * 1024  # no default payload limit is ever above 256 MiB
 
 _READ_CHUNK = 1 << 20  # largest single read(); bounds what a lying length can make us allocate
@@ -99,12 +109,14 @@ class StreamHeader:
     weights_sha256_prefix: bytes  # first 16 bytes of SHA-256 of the weights file
     entropy_model_id: int  # 0..65535
     format_version: int = FORMAT_VERSION
+    sample_aspect: tuple[int, int] = (0, 0)  # pixel aspect num:den, each 0..2**32-1; (0, 0) = unknown (version 5)
+    chroma_location: str = "unspecified"  # a CHROMA_LOCATION_CODES name (version 5)
 
     def __post_init__(self) -> None:
-        if self.format_version != FORMAT_VERSION:
+        if self.format_version not in READABLE_VERSIONS:
             raise UnsupportedStreamError(
                 f"unsupported .gvc format version {self.format_version!r} "
-                f"(this implementation supports version {FORMAT_VERSION})")
+                f"(this implementation supports versions {', '.join(map(str, READABLE_VERSIONS))})")
         _check_int("width", self.width, 1, MAX_DIMENSION)
         _check_int("height", self.height, 1, MAX_DIMENSION)
         _check_int("fps_num", self.fps_num, 1, UINT32_MAX)
@@ -136,6 +148,16 @@ class StreamHeader:
                 f"stream header field weights_sha256_prefix must be exactly {WEIGHTS_PREFIX_BYTES} "
                 f"bytes, got {len(prefix)}")
         object.__setattr__(self, "weights_sha256_prefix", prefix)
+        sar = self.sample_aspect
+        if not isinstance(sar, tuple) or len(sar) != 2:
+            raise BitstreamError(f"stream header field sample_aspect must be a (num, den) pair, got {sar!r}")
+        _check_int("sample_aspect numerator", sar[0], 0, UINT32_MAX)
+        _check_int("sample_aspect denominator", sar[1], 0, UINT32_MAX)
+        if (sar[0] == 0) != (sar[1] == 0):
+            raise BitstreamError(f"stream header field sample_aspect={sar[0]}:{sar[1]} must be 0:0 (unknown) or positive")
+        _check_choice("chroma_location", self.chroma_location, CHROMA_LOCATION_CODES)
+        if self.format_version < 5 and (sar != (0, 0) or self.chroma_location != "unspecified"):
+            raise BitstreamError("a version-4 stream header has no sample aspect ratio or chroma location")
 
     @property
     def frame_rate(self) -> Fraction:
@@ -143,9 +165,22 @@ class StreamHeader:
         return Fraction(self.fps_num, self.fps_den)
 
     def pack(self) -> bytes:
-        """Serialise to the 82-byte version-1 header (docs/bitstream.md, "Stream header")."""
+        """Serialise: the compact version-5 header, or the 82-byte layout of versions 1-4
+        (docs/bitstream.md, "Stream header")."""
         config = self.config_id.encode("ascii")
-        body = _PREFIX.pack(MAGIC, FORMAT_VERSION, HEADER_LENGTH_V1) + _FIELDS.pack(
+        if self.format_version >= 5:
+            v = compact.varint
+            fields = b"".join([
+                v(self.width), v(self.height), v(self.fps_num), v(self.fps_den),
+                v(self.sample_aspect[0]), v(self.sample_aspect[1]),
+                bytes([PIX_FMT_CODES[self.pix_fmt] | COLOR_MATRIX_CODES[self.color_matrix] << 1
+                       | COLOR_RANGE_CODES[self.color_range] << 2 | CHROMA_LOCATION_CODES[self.chroma_location] << 3,
+                       self.quality]),
+                v(0 if self.intra_period == -1 else self.intra_period), v(self.entropy_model_id),
+                bytes([len(config)]), config, self.weights_sha256_prefix])
+            body = _PREFIX.pack(MAGIC, self.format_version, len(fields) + _CRC.size) + fields
+            return body + _CRC.pack(zlib.crc32(body))
+        body = _PREFIX.pack(MAGIC, self.format_version, HEADER_LENGTH_V1) + _FIELDS.pack(
             self.width, self.height, self.fps_num, self.fps_den,
             PIX_FMT_CODES[self.pix_fmt], COLOR_MATRIX_CODES[self.color_matrix],
             COLOR_RANGE_CODES[self.color_range], self.quality, self.intra_period,
@@ -194,17 +229,19 @@ def _parse_header(read: Callable[[int], bytes]) -> tuple[StreamHeader, int]:
     prefix = read(_PREFIX.size)
     if prefix[:len(MAGIC)] != MAGIC[:len(prefix)]:
         raise BitstreamError("not a .gvc stream (bad magic)")
-    if len(prefix) > 4 and prefix[4] != FORMAT_VERSION:
+    if len(prefix) > 4 and prefix[4] not in READABLE_VERSIONS:
         raise UnsupportedStreamError(
             f"unsupported .gvc format version {prefix[4]} "
-            f"(this decoder supports version {FORMAT_VERSION})")
+            f"(this decoder supports versions {', '.join(map(str, READABLE_VERSIONS))})")
     if len(prefix) < _PREFIX.size:
         raise _truncated_header(len(prefix), HEADER_SIZE_V1)
-    _magic, _version, header_length = _PREFIX.unpack(prefix)
+    _magic, version, header_length = _PREFIX.unpack(prefix)
+    if version >= 5:
+        return _parse_compact_header(read, prefix, header_length)
     if header_length < HEADER_LENGTH_V1:
         raise BitstreamError(
             f"stream header length {header_length} is too small "
-            f"(version {FORMAT_VERSION} needs at least {HEADER_LENGTH_V1})")
+            f"(version {version} needs at least {HEADER_LENGTH_V1})")
     rest = read(header_length)
     if len(rest) < header_length:
         raise _truncated_header(len(prefix) + len(rest), len(prefix) + header_length)
@@ -228,7 +265,68 @@ def _parse_header(read: Callable[[int], bytes]) -> tuple[StreamHeader, int]:
         color_matrix=_code_to_name("color_matrix", matrix, COLOR_MATRIX_CODES),
         color_range=_code_to_name("color_range", rng, COLOR_RANGE_CODES),
         quality=quality, intra_period=intra_period, config_id=config.decode("ascii"),
-        weights_sha256_prefix=weights_prefix, entropy_model_id=entropy_model_id)
+        weights_sha256_prefix=weights_prefix, entropy_model_id=entropy_model_id, format_version=version)
+    return header, len(prefix) + header_length
+
+
+HEADER_LENGTH_MIN_V5 = 6 + 2 + 1 + 1 + 2 + 1 + WEIGHTS_PREFIX_BYTES + _CRC.size  # fields at their shortest
+
+
+def _parse_compact_header(read: Callable[[int], bytes], prefix: bytes, header_length: int) -> tuple[StreamHeader, int]:
+    """The fields of a version-5 header after its prefix (docs/bitstream.md, "Stream header").
+    Bytes between the last known field and the CRC are a later version's and are skipped."""
+    if header_length < HEADER_LENGTH_MIN_V5:
+        raise BitstreamError(f"stream header length {header_length} is too small "
+                             f"(version 5 needs at least {HEADER_LENGTH_MIN_V5})")
+    rest = read(header_length)
+    if len(rest) < header_length:
+        raise _truncated_header(len(prefix) + len(rest), len(prefix) + header_length)
+    (stored_crc,) = _CRC.unpack_from(rest, header_length - _CRC.size)
+    if zlib.crc32(rest[:-_CRC.size], zlib.crc32(prefix)) != stored_crc:
+        raise BitstreamError("stream header CRC mismatch (corrupt .gvc header)")
+    body = rest[:-_CRC.size]
+    pos = 0
+
+    def take(n: int, name: str) -> bytes:
+        nonlocal pos
+        if pos + n > len(body):
+            raise BitstreamError(f"stream header ends inside field {name}")
+        pos += n
+        return body[pos - n:pos]
+
+    def varint(name: str) -> int:
+        try:
+            got = compact.read_varint(lambda n: take(n, name) if pos < len(body) else b"", name, 0)
+        except CorruptPacketError:
+            raise BitstreamError(f"stream header field {name} is not a valid varint") from None
+        if got is None:
+            raise BitstreamError(f"stream header ends inside field {name}")
+        return got[0]
+
+    width, height, fps_num, fps_den = (varint(n) for n in ("width", "height", "fps_num", "fps_den"))
+    sar = (varint("sample_aspect numerator"), varint("sample_aspect denominator"))
+    flags, quality = take(2, "flags")
+    if flags >> 6:
+        raise BitstreamError(f"stream header flags 0x{flags:02x} set reserved bits")
+    period = varint("intra_period")
+    entropy_model_id = varint("entropy_model_id")
+    (config_len,) = take(1, "config_id length")
+    if not 1 <= config_len <= CONFIG_ID_MAX_BYTES:
+        raise BitstreamError(f"stream header field config_id length {config_len} is out of range [1, {CONFIG_ID_MAX_BYTES}]")
+    config = take(config_len, "config_id")
+    if not _is_visible_ascii(config):
+        raise BitstreamError("stream header field config_id is not visible ASCII")
+    weights_prefix = take(WEIGHTS_PREFIX_BYTES, "weights_sha256_prefix")
+    if period > INT32_MAX:
+        raise BitstreamError(f"stream header field intra_period={period} is out of range [-1, {INT32_MAX}]")
+    header = StreamHeader(
+        width=width, height=height, fps_num=fps_num, fps_den=fps_den,
+        pix_fmt=_code_to_name("pix_fmt", flags & 1, PIX_FMT_CODES),
+        color_matrix=_code_to_name("color_matrix", flags >> 1 & 1, COLOR_MATRIX_CODES),
+        color_range=_code_to_name("color_range", flags >> 2 & 1, COLOR_RANGE_CODES),
+        quality=quality, intra_period=-1 if period == 0 else period, config_id=config.decode("ascii"),
+        weights_sha256_prefix=weights_prefix, entropy_model_id=entropy_model_id, format_version=5,
+        sample_aspect=sar, chroma_location=_code_to_name("chroma_location", flags >> 3 & 7, CHROMA_LOCATION_CODES))
     return header, len(prefix) + header_length
 
 
@@ -265,11 +363,15 @@ def default_max_payload(header: StreamHeader) -> int:
 
 @dataclass(frozen=True)
 class Packet:
-    """One coded frame: its type, its display index and the opaque entropy-coded payload."""
+    """One coded frame: its type, its display index and the entropy-coded payload.
+
+    ``quality_length``: how many leading payload bytes are the frame's quality code(s), which the
+    version-5 framing states only where they change (1 or 2; unused by version 4)."""
 
     frame_type: str  # "I" (intra) | "P" (predicted from the previous decoded frame)
     frame_index: int  # 0..2**32-1, consecutive from 0
     payload: bytes
+    quality_length: int = 1
 
     def __post_init__(self) -> None:
         if self.frame_type not in FRAME_TYPE_CODES:
@@ -283,11 +385,17 @@ class Packet:
         payload = bytes(self.payload)
         if len(payload) > UINT32_MAX:
             raise BitstreamError(f"packet payload of {len(payload)} bytes does not fit a packet")
+        if self.quality_length not in (1, 2):
+            raise BitstreamError(f"packet quality_length must be 1 or 2, got {self.quality_length!r}")
         object.__setattr__(self, "payload", payload)
 
 
-def pack_packet(p: Packet) -> bytes:
-    """Serialise a packet: sync, type, index, length, payload, CRC-32 of all of that."""
+def pack_packet(p: Packet, version: int = FORMAT_VERSION) -> bytes:
+    """Serialise one packet on its own. Version 4: sync, type, index, length, payload, CRC-32 of
+    all of that. Version 5: the compact packet (bitstream/compact.py), stating its quality (a
+    :class:`StreamWriter` elides repeated quality bytes; a reader accepts either)."""
+    if version == 5:
+        return compact.frame(p.frame_type, p.frame_index, p.payload, p.quality_length, compact.Elision())
     head = _PACKET_HEAD.pack(PACKET_SYNC, FRAME_TYPE_CODES[p.frame_type], p.frame_index,
                              len(p.payload))
     return head + p.payload + _CRC.pack(zlib.crc32(p.payload, zlib.crc32(head)))
@@ -411,6 +519,10 @@ class PacketReader:
         self._done = False
         self._pending: Packet | None = None  # the packet found by a resync, yielded after its loss
         self._resync_work = 0
+        self._pending_size = 0
+        self.last_size = 0  # bytes of the last packet yielded, framing included
+        self._compact = header.format_version >= 5
+        self._elision = compact.Elision()  # version 5: the quality bytes carried from packet to packet
 
     def __iter__(self) -> Iterator[Packet | PacketLoss]:
         return self
@@ -419,6 +531,7 @@ class PacketReader:
         if self._pending is not None:
             packet, self._pending = self._pending, None
             self.next_frame_index = packet.frame_index + 1
+            self.last_size = self._pending_size
             return packet
         if self._done:
             raise StopIteration
@@ -435,6 +548,7 @@ class PacketReader:
             self._done = True
             raise StopIteration
         self.next_frame_index += 1
+        self.last_size = self._in.consumed - start
         return packet
 
     def _read(self, n: int, recorded: bytearray | None) -> bytes:
@@ -444,6 +558,8 @@ class PacketReader:
         return data
 
     def _read_packet(self, recorded: bytearray | None = None) -> Packet | None:
+        if self._compact:
+            return self._read_compact(recorded)
         n = self.next_frame_index
         head = self._read(PACKET_HEAD_SIZE, recorded)
         if not head:
@@ -468,6 +584,109 @@ class PacketReader:
         if zlib.crc32(payload, zlib.crc32(head)) != _CRC.unpack(crc)[0]:
             raise CorruptPacketError(f"CRC mismatch in frame {n}", n)
         return Packet(frame_type, index, payload)
+
+    def _read_compact(self, recorded: bytearray | None) -> Packet | None:
+        """A version-5 packet that must be frame ``next_frame_index`` (bitstream/compact.py)."""
+        n = self.next_frame_index
+        read = lambda k: self._read(k, recorded)  # noqa: E731
+        first = read(1)
+        if not first:
+            return None
+        frame_type, q, x, nibble = compact.parse_head(first[0], n)
+        data = bytearray(first)
+        if n == 0 and frame_type != "I":
+            raise CorruptPacketError("frame 0 is not an I frame", n)
+        if x != compact.carries_index(frame_type, n):
+            raise CorruptPacketError(f"packet of frame {n} {'states' if x else 'lacks'} its frame index "
+                                     f"(a frame index is stated exactly on I frames and every "
+                                     f"{compact.INDEX_PERIOD}th frame)", n)
+        if x:
+            got = compact.read_varint(read, "frame index", n)
+            if got is None:
+                raise TruncatedStreamError(f"stream truncated in frame {n} (packet frame index)", n)
+            if got[0] != n:
+                raise CorruptPacketError(f"frame index {got[0]} out of order in frame {n}", n)
+            data += got[1]
+            if q == 0:
+                raise CorruptPacketError(f"packet of frame {n} states its index but not its quality", n)
+        length = nibble
+        if nibble == compact.LENGTH_FOLLOWS:
+            got = compact.read_varint(read, "payload length", n)
+            if got is None:
+                raise TruncatedStreamError(f"stream truncated in frame {n} (packet length)", n)
+            length, raw = got
+            data += raw
+            if length < compact.LENGTH_FOLLOWS:
+                raise CorruptPacketError(f"payload length {length} in frame {n} belongs in the packet head", n)
+        if length > self.max_payload + compact.MAX_QUALITY_BYTES:
+            raise CorruptPacketError(
+                f"payload length {length} in frame {n} exceeds the limit of {self.max_payload} bytes", n)
+        size = compact.crc_size(x, length)
+        left = self._in.bytes_left()
+        if left is not None and length + size > left:  # no need to read what cannot be there
+            raise TruncatedStreamError(
+                f"stream truncated in frame {n} (payload: got {max(left - size, 0)} of {length} bytes)", n)
+        body = read(length)
+        if len(body) < length:
+            raise TruncatedStreamError(
+                f"stream truncated in frame {n} (payload: got {len(body)} of {length} bytes)", n)
+        data += body
+        crc = read(size)
+        if len(crc) < size:
+            raise TruncatedStreamError(
+                f"stream truncated in frame {n} (packet CRC: got {len(crc)} of {size} bytes)", n)
+        if compact.packet_crc(n, data, size) != crc:
+            raise CorruptPacketError(f"CRC mismatch in frame {n}", n)
+        payload, quality_length = self._elision.join(frame_type, q, body, n)
+        return Packet(frame_type, n, payload, quality_length)
+
+    def _candidate_compact(self, buf: bytearray, i: int, n: int, offset: int) -> tuple[Packet, int] | None:
+        """As :meth:`_candidate`, for version 5: only packets that state their index (and so their
+        quality, with a CRC-32) are resync points."""
+        head = buf[i]
+        if not head & compact.HEAD_INDEX:
+            return None
+        q = (head >> compact.HEAD_QUALITY_SHIFT) & 3
+        if q == 0 or q > compact.MAX_QUALITY_BYTES:
+            return None
+        frame_type = "I" if head & compact.HEAD_INTRA else "P"
+        pos = i + 1
+
+        def read(k: int) -> bytes:
+            nonlocal pos
+            if len(buf) < pos + k:
+                self._fill(buf, pos + k - len(buf))
+            chunk = bytes(buf[pos:pos + k])
+            pos += len(chunk)
+            return chunk
+
+        nibble = head >> compact.HEAD_LENGTH_SHIFT
+        try:
+            index = compact.read_varint(read, "frame index", n)
+            length = (compact.read_varint(read, "payload length", n) if nibble == compact.LENGTH_FOLLOWS
+                      else (nibble, b"")) if index is not None else None
+        except CorruptPacketError:
+            return None
+        if length is None or (nibble == compact.LENGTH_FOLLOWS and length[0] < nibble):
+            return None
+        index, length = index[0], length[0]
+        if index <= n or not compact.carries_index(frame_type, index) or length > self.max_payload + q:
+            return None
+        end = pos + length + 4
+        # frames never outnumber the smallest packets that fit in the input, plus a slack
+        if index + 1 > (offset + end - i) // compact.MIN_PACKET_SIZE + RESYNC_SLACK_FRAMES:
+            return None
+        budget = RESYNC_WORK_BASE + RESYNC_WORK_PER_BYTE * self._in.consumed
+        if self._resync_work + end - i > budget:
+            self._done = True  # the rest of the input is one loss
+            return None
+        self._resync_work += end - i
+        if len(buf) < end and not self._fill(buf, end - len(buf)):
+            return None
+        if len(buf) < end or compact.packet_crc(index, buf[i:end - 4], 4) != bytes(buf[end - 4:end]):
+            return None
+        payload, quality_length = self._elision.join(frame_type, q, bytes(buf[pos:end - 4]), index)
+        return Packet(frame_type, index, payload, quality_length), end
 
     def _check_head(self, head: bytes, n: int) -> tuple[str, int, int]:
         """Validate a 10-byte packet header that must carry index ``n``; return its fields."""
@@ -499,7 +718,7 @@ class PacketReader:
         base = start  # input offset of buf[0]
         pos = 0  # scan position in buf
         while not self._done:
-            i = buf.find(_SYNC_BYTE, pos)
+            i = self._find_start(buf, pos)
             if i < 0:  # nothing here: drop what was scanned, read on
                 base += len(buf)
                 buf.clear()
@@ -512,18 +731,26 @@ class PacketReader:
                 base += i
                 i = 0
             pos = i + 1
-            if len(buf) - i < PACKET_HEAD_SIZE and not self._fill(buf, i + PACKET_HEAD_SIZE - len(buf)):
+            need = 1 if self._compact else PACKET_HEAD_SIZE
+            if len(buf) - i < need and not self._fill(buf, i + need - len(buf)):
                 break
-            found = self._candidate(buf, i, n, base + i)
+            found = (self._candidate_compact if self._compact else self._candidate)(buf, i, n, base + i)
             if found is not None:
                 packet, end = found
                 self._in.unread(buf[end:])
-                self._pending = packet
+                self._pending, self._pending_size = packet, end - i
                 self.next_frame_index = packet.frame_index
                 return PacketLoss(n, packet.frame_index - n, error)
         self._done = True
         self.next_frame_index = n + 1
         return PacketLoss(n, 1, error)
+
+    def _find_start(self, buf: bytearray, pos: int) -> int:
+        """The first offset from ``pos`` where a packet may start (a resync point), or -1."""
+        if not self._compact:
+            return buf.find(_SYNC_BYTE, pos)
+        found = _RESYNC_HEAD.search(buf, pos)
+        return found.start() if found else -1
 
     def _fill(self, buf: bytearray, need: int) -> bool:
         """Append at least ``need`` bytes to ``buf`` (fewer at end of input); False if none came."""
@@ -566,6 +793,21 @@ class PacketReader:
         return Packet(frame_type, index, payload), end
 
 
+class Framer:
+    """The packet framing of one stream, packet after packet (version 5 carries each packet's
+    quality bytes over to the next, so framing is in order and stateful)."""
+
+    def __init__(self, header: StreamHeader):
+        self.version = header.format_version
+        self._elision = compact.Elision()
+
+    def frame(self, p: Packet) -> bytes:
+        """The bytes of ``p`` in the stream (version 5: quality elided where it repeats)."""
+        if self.version >= 5:
+            return compact.frame(p.frame_type, p.frame_index, p.payload, p.quality_length, self._elision)
+        return pack_packet(p, 4)
+
+
 class StreamWriter:
     """Write a ``.gvc`` stream: the header at construction, then one packet per frame.
 
@@ -580,6 +822,7 @@ class StreamWriter:
         self.next_frame_index = 0
         self._stream = stream
         self._header_written = False
+        self._framer = Framer(header)
         self.write_header()
 
     def write_header(self) -> None:
@@ -604,7 +847,7 @@ class StreamWriter:
             raise BitstreamError(
                 f"payload of frame {n} is {len(p.payload)} bytes, above the limit of "
                 f"{self.max_payload} bytes for a {self.header.width}x{self.header.height} stream")
-        data = pack_packet(p)
+        data = self._framer.frame(p)
         self._stream.write(data)
         self._stream.flush()
         self.next_frame_index += 1

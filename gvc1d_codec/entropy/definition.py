@@ -30,17 +30,18 @@ import numpy as np
 
 from ..config import ModelConfig
 
-ENTROPY_MODEL_ID = 5  # 1: tokens of every window; 2: + skip flags (and motion vectors) in P frames;
+ENTROPY_MODEL_ID = 6  # 1: tokens of every window; 2: + skip flags (and motion vectors) in P frames;
 # 3: + a quality code per packet (continuous quality, the two-hot condition: gvc1d_codec/quality.py);
 # 4: + the enhancement layer above the highest level (entropy/residual_syntax.py; quality codes
 #    above 16 were corrupt under 3, so every stream of model 3 decodes the same under 4);
 # 5: + the enhancement layer's prediction modes in P frames (sub-pel; a stream of model 4 decodes
-#    as before: the decoder reads modes only from streams of model 5)
-DECODABLE_IDS = (3, 4, 5)
+#    as before: the decoder reads modes only from streams of model 5);
+# 6: byte-terminated range coding (entropy/coder.py: payloads end at the byte they need, not at a 32-bit word)
+DECODABLE_IDS = (3, 4, 5, 6)
 # Weights files exported for these ids hold integer networks and tables this definition reads
 # unchanged (model 2 only added the skip flags, whose table is a constant of this module; model 3
 # only changed what is fed to the condition input, which is a one-hot at whole levels as before).
-WEIGHTS_COMPATIBLE_IDS = (1, 2, 3, 4, 5)
+WEIGHTS_COMPATIBLE_IDS = (1, 2, 3, 4, 5, 6)
 
 # Integer networks (intnet.py): an activation ``a`` stands for ``a / 2**FRAC``.
 FRAC = 4  # fractional bits of every activation: real = int / 16

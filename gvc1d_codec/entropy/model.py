@@ -55,6 +55,7 @@ class EntropyCoder:
         self.table = model.freq_table  # float64, exact integers (checked at load)
         # the enhancement layer of a P frame has prediction modes from entropy model 5 on (models with motion)
         self.mode_block = self.cfg.motion_block if stream_id >= 5 else 0
+        self.byte_terminated = stream_id >= 6  # payloads end at a byte, big-endian (entropy/coder.py)
 
     def _rows(self, mu4: torch.Tensor, idx: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         mu4 = mu4.numpy().astype(np.int64)
@@ -110,7 +111,7 @@ class EntropyCoder:
                 raise ValueError("an enhancement layer needs e >= 1/16")
             codes.insert(0, code)  # the frame's code, then the tokens'
             residual_syntax.encode(enc, layer, grid, self.cfg.window, ctx.residual_tables)
-        return bytes(codes) + enc.finish(), enc.ideal_bits
+        return bytes(codes) + enc.finish(self.byte_terminated), enc.ideal_bits
 
     def token_params(self, ctx: EntropyContext, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The prior's (mu4, scale index) [N, L, C] of symbols ``s`` in context ``ctx``: what
@@ -177,7 +178,7 @@ class EntropyCoder:
         enhanced = self.payload_quality(payload, frame_index) > cfg.qualities - 1  # checks the code
         if quality_code(ctx.quality, cfg.qualities) != quality_code(self.tokens_quality(payload, frame_index), cfg.qualities):
             raise ValueError("decode with the context of the payload's tokens' quality (tokens_quality)")
-        dec = SymbolDecoder(payload[2 if enhanced else 1:], frame_index)
+        dec = SymbolDecoder(payload[2 if enhanced else 1:], frame_index, self.byte_terminated)
         s = torch.zeros(windows, L, C, dtype=torch.float64)
         skip = motion = None
         coded = torch.ones(windows, dtype=torch.bool)
