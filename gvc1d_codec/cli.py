@@ -414,7 +414,7 @@ def cmd_info(a: argparse.Namespace) -> int:
         return 0
     if not a.file:
         raise UsageError("info needs a .gvc file (or --qualities)")
-    from .bitstream import HEADER_SIZE_V1, PACKET_OVERHEAD, PacketReader, read_header
+    from .bitstream import PacketReader, read_header
     from .quality import from_code, header_quality
 
     src = _open_input(a.file)
@@ -427,17 +427,23 @@ def cmd_info(a: argparse.Namespace) -> int:
     fixed = header_quality(h.quality)
     out.write(f"quality         {'variable (rate control)' if fixed is None else f'{fixed:g}'}\n")
     out.write(f"intra period    {h.intra_period}\n")
+    if h.sample_aspect != (0, 0) or h.chroma_location != "unspecified":
+        out.write(f"sample aspect   {h.sample_aspect[0]}:{h.sample_aspect[1]}, chroma {h.chroma_location}\n")
     out.write(f"model           {h.config_id}, weights sha256 {h.weights_sha256_prefix.hex()}..., entropy model {h.entropy_model_id}\n")
-    out.write("frame  type  quality  bytes\n")
-    total, n = HEADER_SIZE_V1, 0
-    for p in PacketReader(src, h):
-        size = len(p.payload) + PACKET_OVERHEAD
+    header_bytes = len(h.pack())
+    out.write(f"header          {header_bytes} bytes\n")
+    out.write("frame  type  quality  bytes  framing\n")
+    total, framing, n = header_bytes, 0, 0
+    reader = PacketReader(src, h)
+    for p in reader:
         quality = f"{from_code(p.payload[0]):g}" if p.payload else "-"
-        out.write(f"{p.frame_index:5d}  {p.frame_type:>4}  {quality:>7}  {size}\n")
-        total += size
+        out.write(f"{p.frame_index:5d}  {p.frame_type:>4}  {quality:>7}  {reader.last_size:5d}  {reader.last_framing:7d}\n")
+        total += reader.last_size
+        framing += reader.last_framing
         n += 1
     bpp = 8 * total / (h.width * h.height * max(n, 1))
-    out.write(f"frames {n}, {total} bytes, {bpp:.4f} bpp\n")
+    out.write(f"frames {n}, {total} bytes, {bpp:.4f} bpp; header and framing {header_bytes + framing} bytes "
+              f"({100 * (header_bytes + framing) / max(total, 1):.1f}%)\n")
     return 0
 
 

@@ -1,4 +1,6 @@
-"""Tests of the .gvc v1 container (gvc1d_codec.bitstream) against docs/bitstream.md."""
+"""Tests of the .gvc version-4 container (gvc1d_codec.bitstream) against docs/bitstream.md: the
+82-byte header and 14-byte packets that versions 1 to 4 share, which readers still read.
+Version 5 (what writers write now) is tested in test_bitstream_v5.py."""
 from __future__ import annotations
 
 import dataclasses
@@ -43,7 +45,7 @@ OFF_CFG_LEN, OFF_CFG, OFF_WEIGHTS, OFF_HCRC = 29, 30, 62, 78
 def make_header(**changes) -> StreamHeader:
     fields = dict(width=64, height=48, fps_num=30000, fps_den=1001, pix_fmt="yuv420p",
                   color_matrix="bt709", color_range="limited", quality=42, intra_period=-1,
-                  config_id="tiny", weights_sha256_prefix=WEIGHTS_PREFIX, entropy_model_id=7)
+                  config_id="tiny", weights_sha256_prefix=WEIGHTS_PREFIX, entropy_model_id=7, format_version=4)
     fields.update(changes)
     return StreamHeader(**fields)
 
@@ -100,7 +102,7 @@ def test_header_round_trip_and_layout():
                     intra_period=2**31 - 1, config_id="x" * 32, entropy_model_id=65535)
     raw = h.pack()
     assert len(raw) == HEADER_SIZE_V1 == 82
-    assert raw[:4] == MAGIC == b"GVC1" and raw[4] == FORMAT_VERSION == 4
+    assert raw[:4] == MAGIC == b"GVC1" and raw[4] == 4 and FORMAT_VERSION == 5
     assert struct.unpack_from("<H", raw, OFF_HLEN)[0] == 75
     assert struct.unpack_from("<HH", raw, OFF_WIDTH) == (16384, 1)
     assert struct.unpack_from("<I", raw, OFF_HCRC)[0] == zlib.crc32(raw[:OFF_HCRC])
@@ -187,7 +189,7 @@ def test_wrong_version(version):
     for parse in (lambda: StreamHeader.unpack(bytes(raw)), lambda: read_header(io.BytesIO(raw))):
         with pytest.raises(UnsupportedStreamError) as info:
             parse()
-        assert f"version {version}" in str(info.value) and "version 4" in str(info.value)
+        assert f"version {version}" in str(info.value) and "versions 4, 5" in str(info.value)
 
 
 def test_header_crc_mismatch():
@@ -207,7 +209,7 @@ def test_header_length_too_small_and_extension_skipped():
     # A longer header_length (extension bytes before the CRC) is accepted and skipped.
     body = raw[:OFF_HLEN] + struct.pack("<H", 75 + 5) + raw[OFF_WIDTH:OFF_HCRC] + b"extra"
     extended = body + struct.pack("<I", zlib.crc32(body))
-    stream = io.BytesIO(extended + pack_packet(PACKETS[0]))
+    stream = io.BytesIO(extended + pack_packet(PACKETS[0], 4))
     assert StreamHeader.unpack(extended) == (make_header(), 87)
     assert read_header(stream) == make_header()
     assert list(PacketReader(stream, make_header())) == [PACKETS[0]]
@@ -226,7 +228,7 @@ def test_header_truncated_at_every_offset():
 # --- packets --------------------------------------------------------------------------------------
 
 def test_packet_layout():
-    raw = pack_packet(Packet("P", 5, b"abc"))
+    raw = pack_packet(Packet("P", 5, b"abc"), 4)
     assert raw[:10] == bytes([0xA5, ord("P")]) + struct.pack("<II", 5, 3)
     assert raw[10:13] == b"abc" and len(raw) == 3 + PACKET_OVERHEAD
     assert struct.unpack_from("<I", raw, 13)[0] == zlib.crc32(raw[:13])
@@ -420,9 +422,9 @@ def test_replace_keeps_validation():
 def test_golden_vectors_from_spec():
     """The hex examples in docs/bitstream.md, byte for byte."""
     h = StreamHeader(64, 48, 30000, 1001, "yuv420p", "bt709", "limited", 50, -1, "tiny",
-                     bytes(16), 3)
+                     bytes(16), 3, format_version=4)
     assert h.pack().hex() == (
         "47564331044b004000300030750000e903000000000032ffffffff030004" + "74696e79" + "00" * 28
         + "00" * 16 + "bb165e6a")
-    assert pack_packet(Packet("I", 0, b"abc")).hex() == "a54900000000030000006162635f940857"
+    assert pack_packet(Packet("I", 0, b"abc"), 4).hex() == "a54900000000030000006162635f940857"
     assert zlib.crc32(b"123456789") == 0xCBF43926

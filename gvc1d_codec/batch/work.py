@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import io
 import os
 import shutil
 import subprocess
@@ -20,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..bitstream import Packet, PacketReader, pack_packet, read_header
+from ..bitstream import Framer, Packet, PacketReader, read_header
 from ..errors import GVC1DError, InputFormatError
 from ..io import Y4MReader, Y4MWriter
 from ..io.atomic import atomic_path, partial_name
@@ -48,7 +49,7 @@ class Settings:
 @dataclass
 class ChunkResult:
     header: bytes
-    packets: list[tuple[str, bytes]]  # (frame type, payload) in frame order
+    packets: list[tuple[str, bytes, int]]  # (frame type, payload, quality bytes) in frame order
     frames: int
     width: int
     height: int
@@ -102,7 +103,7 @@ def _encode_frames(s: Settings, reader, count: int | None) -> ChunkResult:
                 raise InputFormatError(f"input ends after {len(packets)} of the {count} frames of this chunk")
             break
         p = enc.encode_packet(frame)
-        packets.append((p.frame_type, p.payload))
+        packets.append((p.frame_type, p.payload, p.quality_length))
     _stall(s)
     return ChunkResult(enc.header_bytes(), packets, len(packets), reader.width, reader.height, time.monotonic() - t0)
 
@@ -188,7 +189,8 @@ def pack_chunk(r: ChunkResult, first_index: int, header: bytes) -> bytes:
         raise GVC1DError("chunks of one item were coded with different settings")
     if r.packets and r.packets[0][0] != "I":
         raise GVC1DError(f"the chunk at frame {first_index} does not start with an intra frame")
-    return b"".join(pack_packet(Packet(t, first_index + k, payload)) for k, (t, payload) in enumerate(r.packets))
+    framer = Framer(read_header(io.BytesIO(header)))  # a chunk starts at an intra frame, which states its quality
+    return b"".join(framer.frame(Packet(t, first_index + k, payload, q)) for k, (t, payload, q) in enumerate(r.packets))
 
 
 def join_chunks(results: list[ChunkResult]) -> bytes:

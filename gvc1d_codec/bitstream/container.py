@@ -520,7 +520,9 @@ class PacketReader:
         self._pending: Packet | None = None  # the packet found by a resync, yielded after its loss
         self._resync_work = 0
         self._pending_size = 0
-        self.last_size = 0  # bytes of the last packet yielded, framing included
+        self.last_size = 0  # bytes of the last packet yielded, framing included ...
+        self.last_framing = 0  # ... and of those, what is neither stated quality nor payload data
+        self._last_body = 0
         self._compact = header.format_version >= 5
         self._elision = compact.Elision()  # version 5: the quality bytes carried from packet to packet
 
@@ -532,6 +534,7 @@ class PacketReader:
             packet, self._pending = self._pending, None
             self.next_frame_index = packet.frame_index + 1
             self.last_size = self._pending_size
+            self.last_framing = self.last_size - self._last_body if self._compact else PACKET_OVERHEAD
             return packet
         if self._done:
             raise StopIteration
@@ -549,6 +552,7 @@ class PacketReader:
             raise StopIteration
         self.next_frame_index += 1
         self.last_size = self._in.consumed - start
+        self.last_framing = self.last_size - self._last_body if self._compact else PACKET_OVERHEAD
         return packet
 
     def _read(self, n: int, recorded: bytearray | None) -> bytes:
@@ -638,6 +642,7 @@ class PacketReader:
         if compact.packet_crc(n, data, size) != crc:
             raise CorruptPacketError(f"CRC mismatch in frame {n}", n)
         payload, quality_length = self._elision.join(frame_type, q, body, n)
+        self._last_body = len(body)
         return Packet(frame_type, n, payload, quality_length)
 
     def _candidate_compact(self, buf: bytearray, i: int, n: int, offset: int) -> tuple[Packet, int] | None:
@@ -686,6 +691,7 @@ class PacketReader:
         if len(buf) < end or compact.packet_crc(index, buf[i:end - 4], 4) != bytes(buf[end - 4:end]):
             return None
         payload, quality_length = self._elision.join(frame_type, q, bytes(buf[pos:end - 4]), index)
+        self._last_body = end - 4 - pos
         return Packet(frame_type, index, payload, quality_length), end
 
     def _check_head(self, head: bytes, n: int) -> tuple[str, int, int]:
