@@ -1,6 +1,8 @@
 """Byte-level surgery on .gvc streams for the fuzzers and the property tests.
 
-The container (docs/bitstream.md) protects the header and every packet with a CRC-32, so random
+Versions 4 and 5 are walked (version 5: the compact packets of docs/bitstream.md, "Packet, version
+5", with CRC-8/16/32 over the frame index and the packet; header fields by name only for version 4).
+The container (docs/bitstream.md) protects the header and every packet with a CRC, so random
 mutations die at the CRC check and never reach the entropy decoder or the model. The helpers here
 walk a (possibly damaged) stream by its length fields without validating anything, and rewrite
 the CRCs after a mutation, so that a mutated stream is judged on its content.
@@ -9,6 +11,7 @@ Only the layout of docs/bitstream.md is used here; the parser under test is not.
 """
 from __future__ import annotations
 
+import binascii
 import io
 import random
 import struct
@@ -57,6 +60,95 @@ class Layout:
     tail: int  # offset where the walk stopped (== len(data) for a clean stream)
 
 
+def version(data: bytes) -> int:
+    return data[4] if len(data) > 4 else 0
+
+
+def _varint_at(data: bytes, pos: int) -> tuple[int, int] | None:
+    """(value, position after it) of a varint of at most 5 bytes at ``pos``; None if cut or longer."""
+    value = 0
+    for k in range(5):
+        if pos + k >= len(data):
+            return None
+        value |= (data[pos + k] & 0x7F) << (7 * k)
+        if not data[pos + k] & 0x80:
+            return value, pos + k + 1
+    return None
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append(value & 0x7F | (0x80 if value > 0x7F else 0))
+        value >>= 7
+        if not value:
+            return bytes(out)
+
+
+@dataclass
+class Compact:
+    """The fields of one version-5 packet."""
+
+    head: int
+    index: int | None  # stated frame index (X = 1)
+    body: bytes  # quality bytes and data
+    crc: bytes
+
+    @property
+    def crc_size(self) -> int:
+        return 4 if self.index is not None or len(self.body) >= 4096 else 2 if len(self.body) >= 32 else 1
+
+    def before_crc(self) -> bytes:
+        n = min(len(self.body), 15)
+        head = self.head & 0x0F | n << 4
+        return (bytes([head]) + (b"" if self.index is None else _varint(self.index))
+                + (_varint(len(self.body)) if n == 15 else b"") + self.body)
+
+
+def parse_compact(data: bytes, pos: int) -> tuple[Compact, int] | None:
+    """The version-5 packet at ``pos`` and where it ends, following its fields without checks."""
+    if pos >= len(data):
+        return None
+    head, p = data[pos], pos + 1
+    index = None
+    if head & 0x08:
+        got = _varint_at(data, p)
+        if got is None:
+            return None
+        index, p = got
+    length = head >> 4
+    if length == 15:
+        got = _varint_at(data, p)
+        if got is None:
+            return None
+        length, p = got
+    c = Compact(head, index, b"", b"")
+    size = 4 if index is not None or length >= 4096 else 2 if length >= 32 else 1
+    if p + length + size > len(data):
+        return None
+    c.body, c.crc = data[p:p + length], data[p + length:p + length + size]
+    return c, p + length + size
+
+
+def compact_crc(index: int, data: bytes, size: int) -> bytes:
+    seed = (index & 0xFFFFFFFF).to_bytes(4, "little")
+    if size == 4:
+        return struct.pack("<I", zlib.crc32(data, zlib.crc32(seed)))
+    if size == 2:
+        return struct.pack("<H", binascii.crc_hqx(data, binascii.crc_hqx(seed, 0xFFFF)))
+    crc = 0
+    for b in seed + data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc << 1 ^ 0x07) & 0xFF if crc & 0x80 else crc << 1 & 0xFF
+    return bytes([crc])
+
+
+def is_intra(data: bytes, start: int) -> bool:
+    """Whether the packet at ``start`` says it is an intra frame."""
+    return bool(data[start] & 1) if version(data) >= 5 else data[start + 1] == TYPE_I
+
+
 def layout(data: bytes, max_packets: int = 1 << 16) -> Layout:
     if len(data) < PREFIX_SIZE or data[:4] != MAGIC:
         return Layout(None, [], 0)
@@ -65,6 +157,14 @@ def layout(data: bytes, max_packets: int = 1 << 16) -> Layout:
     if hlen < 4 or end > len(data):
         return Layout(None, [], 0)
     packets, pos = [], end
+    if version(data) >= 5:
+        while len(packets) < max_packets:
+            got = parse_compact(data, pos)
+            if got is None:
+                break
+            packets.append((pos, got[1]))
+            pos = got[1]
+        return Layout(end, packets, pos)
     while pos + PACKET_HEAD.size <= len(data) and len(packets) < max_packets:
         _, _, _, length = PACKET_HEAD.unpack_from(data, pos)
         stop = pos + PACKET_HEAD.size + length + 4
@@ -83,13 +183,37 @@ def fix_crcs(data: bytes) -> bytes:
     out = bytearray(data)
     h = lay.header_end
     struct.pack_into("<I", out, h - 4, zlib.crc32(bytes(out[:h - 4])))
+    if version(data) >= 5:
+        for n, (start, stop) in enumerate(lay.packets):
+            c, _ = parse_compact(data, start)
+            size = len(c.crc)
+            out[stop - size:stop] = compact_crc(n if c.index is None else c.index, bytes(out[start:stop - size]), size)
+        return bytes(out)
     for start, stop in lay.packets:
         struct.pack_into("<I", out, stop - 4, zlib.crc32(bytes(out[start:stop - 4])))
     return bytes(out)
 
 
 def renumber(data: bytes) -> bytes:
-    """Set every complete packet's frame_index to its position (CRCs are not fixed here)."""
+    """Set every complete packet's frame_index to its position (CRCs are not fixed here; version
+    5: each packet is re-framed by the writer rules for its new index, its CRC left as it was)."""
+    if version(data) >= 5:
+        lay = layout(data)
+        if lay.header_end is None:
+            return data
+        parts, quality = [data[:lay.header_end]], b""
+        for n, (start, _stop) in enumerate(lay.packets):
+            c, _ = parse_compact(data, start)
+            q = c.head >> 1 & 3
+            if q in (1, 2):
+                quality = c.body[:q]
+            x = bool(c.head & 1) or n % 8 == 0
+            if x and q == 0 and quality:  # a resync point states its quality
+                c.body, c.head = quality + c.body, c.head | len(quality) << 1
+            c.head = c.head & ~0x08 | (0x08 if x else 0)
+            c.index = n if x else None
+            parts.append(c.before_crc() + c.crc.ljust(c.crc_size, b"\0")[:c.crc_size])
+        return b"".join(parts) + data[lay.tail:]
     out = bytearray(data)
     for n, (start, _stop) in enumerate(layout(data).packets):
         struct.pack_into("<I", out, start + 2, n & 0xFFFFFFFF)
@@ -97,7 +221,10 @@ def renumber(data: bytes) -> bytes:
 
 
 def set_header_field(data: bytes, name: str, value: int) -> bytes:
-    """Overwrite one fixed-width header field (value wrapped to the field's width; CRC not fixed)."""
+    """Overwrite one fixed-width header field (value wrapped to the field's width; CRC not fixed).
+    Version 5 packs its fields: only ``format_version`` and ``header_length`` are set there."""
+    if version(data) >= 5 and name not in ("format_version", "header_length"):
+        return data
     off, fmt = HEADER_FIELDS[name]
     size = struct.calcsize(fmt)
     if len(data) < off + size:
@@ -178,6 +305,8 @@ def structured_mutate(data: bytes, rng: random.Random, other: bytes | None = Non
         return data
     i = rng.randrange(len(pk))
     start, stop = pk[i]
+    if version(data) >= 5 and 2 <= op <= 5:
+        return bytes(out[:start]) + _mutate_compact(data, start, rng) + bytes(out[stop:])
     if op == 2:  # payload_length to an interesting value (the packet's CRC no longer lines up)
         _put_u32(out, start + 6, rng.choice(INTERESTING_U32) if rng.random() < 0.5
                  else (stop - start - PACKET_OVERHEAD) + rng.randint(-8, 8))
@@ -218,6 +347,30 @@ def structured_mutate(data: bytes, rng: random.Random, other: bytes | None = Non
     res = bytes(out[:stop]) + b"".join(opk[j:j + rng.randint(1, 4)])
     res = res[:max_size]
     return renumber(res) if rng.random() < 0.7 else res
+
+
+def _mutate_compact(data: bytes, start: int, rng: random.Random) -> bytes:
+    """One version-5 packet with its length, type, index or data changed (CRC as it was)."""
+    c, _ = parse_compact(data, start)
+    op = rng.randrange(4)
+    if op == 0:  # claim another length over the same bytes
+        length = rng.choice(INTERESTING_U32) if rng.random() < 0.5 else max(len(c.body) + rng.randint(-8, 8), 0)
+        rest = c.body + c.crc
+        return bytes([c.head | 0xF0]) + (b"" if c.index is None else _varint(c.index)) + _varint(length & 0xFFFFFFFF) + rest
+    if op == 1:  # frame type, or the quality count
+        c.head ^= rng.choice((0x01, 0x02, 0x04, 0x06))
+    elif op == 2:  # stated index: another value, or stated where it is implied (and back)
+        if c.index is None or rng.random() < 0.3:
+            c.head ^= 0x08
+            c.index = None if c.index is not None else rng.choice((0, 1, 7, 8, 0xFFFFFFFF, rng.getrandbits(32)))
+        else:
+            c.index = rng.choice((c.index + 1, max(c.index - 1, 0), 0, 0xFFFFFFFF, rng.getrandbits(32)))
+    elif c.body:  # flip bits in the quality bytes and data
+        body = bytearray(c.body)
+        for _ in range(rng.randint(1, 4)):
+            body[rng.randrange(len(body))] ^= 1 << rng.randrange(8)
+        c.body = bytes(body)
+    return c.before_crc() + c.crc.ljust(c.crc_size, b"\0")[:c.crc_size]
 
 
 def crossover(a: bytes, b: bytes, rng: random.Random) -> bytes:

@@ -243,9 +243,15 @@ def test_resync_finds_the_next_resync_point():
     framer = Framer(h)
     raws = [framer.frame(p) for p in packets]
     data = bytearray(h.pack() + b"".join(raws))
-    at = len(h.pack()) + sum(map(len, raws[:3])) + 1
-    data[at] ^= 0xFF  # damage frame 3
-    items = read_all(bytes(data), resync=True)
+    at = len(h.pack()) + sum(map(len, raws[:3]))
+    damaged = bytearray(data)
+    damaged[at + 2] ^= 0xFF  # frame 3's data: its CRC fails, its length holds, so frame 4 follows it
+    items = read_all(bytes(damaged), resync=True)
+    assert [(x.frame_index, x.count) for x in items if isinstance(x, PacketLoss)] == [(3, 1)]
+    assert [x for x in items if isinstance(x, Packet)] == packets[:3] + packets[4:]
+    damaged = bytearray(data)
+    damaged[at] = 0x06  # frame 3's head (q = 3): where it ends is unknown
+    items = read_all(bytes(damaged), resync=True)
     loss = [x for x in items if isinstance(x, PacketLoss)]
     assert loss[0].frame_index == 3 and loss[0].count == 5  # frames 3..7 lost: 8 is the next resync point
     assert [x for x in items if isinstance(x, Packet)] == packets[:3] + packets[8:]

@@ -23,7 +23,7 @@ from conftest import (
     run_shell,
     y4m_bytes,
 )
-from gvc1d_codec.bitstream import HEADER_SIZE_V1, PACKET_OVERHEAD, PacketReader, read_header
+from gvc1d_codec.bitstream import PacketReader, read_header
 from gvc1d_codec.io import Y4MReader
 from gvc1d_codec.quality import ENHANCEMENT_LEVELS
 
@@ -39,12 +39,13 @@ def y4m_frames(data: bytes) -> list:
 
 
 def packet_offsets(stream: bytes) -> list[tuple[int, int]]:
-    """(start, payload length) of every packet of a .gvc stream."""
-    out, pos = [], HEADER_SIZE_V1
-    while pos < len(stream):
-        length = int.from_bytes(stream[pos + 6 : pos + 10], "little")
-        out.append((pos, length))
-        pos += PACKET_OVERHEAD + length
+    """(start, size) of every packet of a .gvc stream."""
+    src = io.BytesIO(stream)
+    reader = PacketReader(src, read_header(src))
+    out, pos = [], src.tell()
+    for _ in reader:
+        out.append((pos, reader.last_size))
+        pos += reader.last_size
     return out
 
 
@@ -98,11 +99,16 @@ def test_info_describes_the_stream_and_its_bits_per_pixel(clip_gvc):
     assert "frame rate      12/1" in text
     size = clip_gvc.stat().st_size
     last = text.strip().splitlines()[-1]
-    assert last == f"frames 4, {size} bytes, {8 * size / (320 * 192 * 4):.4f} bpp"
+    header = int(next(line for line in text.splitlines() if line.startswith("header ")).split()[1])
     rows = [line.split() for line in text.splitlines() if line[:5].strip().isdigit()]
+    framing = header + sum(int(r[4]) for r in rows)
+    assert last == (f"frames 4, {size} bytes, {8 * size / (320 * 192 * 4):.4f} bpp; header and framing "
+                    f"{framing} bytes ({100 * framing / size:.1f}%)")
     assert [r[1] for r in rows] == ["I", "P", "P", "P"]
     assert "quality         2\n" in text and [r[2] for r in rows] == ["2"] * 4  # the default level
-    assert HEADER_SIZE_V1 + sum(int(r[3]) for r in rows) == size
+    assert header + sum(int(r[3]) for r in rows) == size
+    assert [int(o[1]) for o in packet_offsets(clip_gvc.read_bytes())] == [int(r[3]) for r in rows]
+    assert all(int(r[4]) <= (12 if r[1] == "I" or int(r[0]) % 8 == 0 else 5) for r in rows)  # compact framing
 
 
 def test_bitrate_rate_control_and_info_per_frame_quality(work, real_clip_path):
@@ -258,8 +264,8 @@ def test_empty_input_to_stdout_writes_nothing():
 
 def test_truncated_gvc_decodes_the_complete_frames_then_fails(clip_gvc, work):
     data = clip_gvc.read_bytes()
-    start, length = packet_offsets(data)[2]
-    (work / "trunc.gvc").write_bytes(data[: start + PACKET_OVERHEAD + length // 2])
+    start, size = packet_offsets(data)[2]
+    (work / "trunc.gvc").write_bytes(data[: start + size // 2])
     proc = run_cli("decode", "-i", "trunc.gvc", "-o", "trunc.y4m", cwd=work)
     assert_cli_error(proc, "truncated", "frame 2")
     assert no_leftovers(work, "trunc.y4m")  # a failed run leaves no output file ...
@@ -274,7 +280,7 @@ def test_truncated_gvc_decodes_the_complete_frames_then_fails(clip_gvc, work):
 def test_corrupt_gvc_is_refused_naming_the_frame(clip_gvc, work):
     data = bytearray(clip_gvc.read_bytes())
     start, _ = packet_offsets(bytes(data))[1]
-    data[start + 10 + 3] ^= 0x01  # one bit of frame 1's payload
+    data[start + 5] ^= 0x01  # one bit of frame 1's payload
     (work / "corrupt.gvc").write_bytes(bytes(data))
     proc = run_cli("decode", "-i", "corrupt.gvc", "-o", "corrupt.y4m", cwd=work)
     assert_cli_error(proc, "frame 1")

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, assert_cli_error, cli_env, moving_gradient, run_cli, y4m_bytes
-from gvc1d_codec.bitstream import HEADER_SIZE_V1, PACKET_OVERHEAD, PacketReader, read_header
+from gvc1d_codec.bitstream import PacketReader, read_header
 from gvc1d_codec.codec import Decoder, Encoder
 from gvc1d_codec.conformance import (
     MANIFEST_NAME,
@@ -189,8 +189,11 @@ def test_flipped_payload_bit_is_caught_by_crc_with_frame_index(conf_set, weights
 
     src = io.BytesIO(bytes(data))
     h = read_header(src)
-    p0 = next(iter(PacketReader(src, h)))
-    offset = HEADER_SIZE_V1 + len(p0.payload) + PACKET_OVERHEAD + 10 + 3  # 4th payload byte of frame 1
+    reader = PacketReader(src, h)
+    next(reader)
+    start = src.tell()
+    next(reader)
+    offset = start + reader.last_size // 2  # a byte inside frame 1's packet
     data[offset] ^= 0x10
     path.write_bytes(bytes(data))
     r = check(target, weights=weights_path, streams=[SMALL_SPECS[0].name]).streams[0]
@@ -221,7 +224,7 @@ def test_stream_from_other_weights_is_refused_before_decoding(conf_set, loaded, 
     t = decode_stream(data, loaded)
     assert t.error_class == "UnsupportedStreamError" and t.symbols_sha256 == [] and "weights" in t.error
     with pytest.raises(UnsupportedStreamError):
-        Decoder(data[:HEADER_SIZE_V1], weights=weights_path)
+        Decoder(data, weights=weights_path)
 
 
 def test_encoder_is_deterministic(real_frames, loaded, weights_path, tmp_path):

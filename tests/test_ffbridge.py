@@ -109,12 +109,13 @@ def test_build_outputs(built):
         out = subprocess.run(["nm", "-D", "--defined-only", str(lib)], capture_output=True, text=True).stdout
         names = {line.split()[-1] for line in out.splitlines() if line.strip()}
         assert names and all(n.startswith("gvc1d_") for n in names), sorted(names)
-        assert {"gvc1d_encoder_open", "gvc1d_decoder_decode", "gvc1d_open_error", "gvc1d_version"} <= names
+        assert {"gvc1d_encoder_open", "gvc1d_decoder_decode", "gvc1d_decoder_decode_unit", "gvc1d_open_error",
+                "gvc1d_version"} <= names
     if shutil.which("readelf"):
         dyn = subprocess.run(["readelf", "-d", str(lib)], capture_output=True, text=True).stdout
         assert sysconfig.get_config_var("LIBDIR") in dyn  # rpath/runpath to libpython
     p = run([FFPIPE, "--version"])
-    assert p.returncode == 0 and p.stdout.decode().strip() == f"gvc1d {__version__} (C API 2)"
+    assert p.returncode == 0 and p.stdout.decode().strip() == f"gvc1d {__version__} (C API 3)"
     assert p.stderr == ""
     pc = (built / "gvc1d.pc").read_text()
     assert f"Version: {__version__}" in pc and str(built) in pc
@@ -254,6 +255,60 @@ def test_strides_and_rgb24_identical_to_python(api_test, weights_path, tmp_path)
         assert (tmp_path / name).read_bytes() == want, pix_fmt
 
 
+def python_units(frames, **kw) -> tuple[bytes, list[bytes]]:
+    """The header and the container units of ``frames`` (format version 5, docs/bitstream.md)."""
+    from gvc1d_codec import Encoder
+    from gvc1d_codec.bitstream import compact
+
+    enc = Encoder(frames[0].width, frames[0].height, **kw)
+    elision = compact.Elision()
+    units = []
+    for f in frames:
+        p = enc.encode_packet(f)
+        units.append(compact.unit(p.frame_type, p.payload, p.quality_length, elision,
+                                  must_state=compact.carries_index(p.frame_type, p.frame_index)))
+    return enc.header_bytes(), units
+
+
+def test_units_and_decode_unit(api_test, weights_path, tmp_path):
+    """units = 1: the encoder returns the Python API's container units (head, quality bytes where
+    they change or at a resync point, data); gvc1d_decoder_decode_unit decodes them to the pictures
+    gvc1d_decoder_decode gives for the raw packets (checked in C, with the unit errors)."""
+    n = 10  # frame 8 is a resync point: its unit states the quality again
+    p = run([api_test, "units", weights_path, tmp_path / "u", 24, 16, n])
+    out = p.stdout.decode()
+    assert p.returncode == 0 and "FAIL" not in out, out + p.stderr
+    assert p.stderr == "" and f"{n - 2} of {n} units leave out their quality bytes" in out, out
+    frames = moving_gradient(24, 16, n)
+    assert (tmp_path / "u.gvc").read_bytes() == python_stream(frames, weights=weights_path)
+    header, want = python_units(frames, weights=weights_path)
+    data, got = (tmp_path / "u.units").read_bytes(), []
+    while data:
+        size = int.from_bytes(data[:4], "little")
+        got.append(data[4:4 + size])
+        data = data[4 + size:]
+    assert got == want
+    assert [u[0] >> 1 & 3 for u in got] == [1] + [0] * 7 + [1, 0]  # quality stated at frames 0 and 8 only
+
+
+def test_ffpipe_decodes_version_4_streams(built, weights_path):
+    """A version-4 stream (82-byte header, 14-byte packet framing) of the same packets decodes to the
+    same pictures as the version-5 stream, through gvc1d-ffpipe's splitter and the library."""
+    import dataclasses
+
+    from gvc1d_codec import Encoder
+    from gvc1d_codec.bitstream import pack_packet
+
+    frames = moving_gradient(24, 16, 3)
+    enc = Encoder(24, 16, weights=weights_path)
+    packets = [enc.encode_packet(f) for f in frames]
+    v4 = dataclasses.replace(enc.header, format_version=4).pack() + b"".join(pack_packet(p, 4) for p in packets)
+    assert v4[4] == 4 and len(v4) == 82 + sum(14 + len(p.payload) for p in packets)
+    ours = run([FFPIPE, "decode"], input=v4, weights=weights_path)
+    assert ours.returncode == 0 and ours.stderr == "", ours.stderr
+    assert ours.stdout == python_decode_y4m(python_stream(frames, weights=weights_path))
+
+
 # ---- FFmpeg round trip ------------------------------------------------------------------------------
 
 @needs_ffmpeg
@@ -338,17 +393,18 @@ def test_ffpipe_errors_from_the_library(built, weights_path, other_weights_path,
     p = run([FFPIPE, "encode"], input=y4m[:-10], weights=weights_path)  # last frame cut: two packets written
     assert_ffpipe_error(p, "truncated frame 2")
     stream = python_stream(frames, weights=weights_path)
-    assert p.stdout == stream[:len(p.stdout)] and len(p.stdout) > 82
+    header_size = 7 + int.from_bytes(stream[5:7], "little")
+    assert p.stdout == stream[:len(p.stdout)] and len(p.stdout) > header_size
 
     assert_ffpipe_error(run([FFPIPE, "decode"], input=b"", weights=weights_path), "empty input")
     assert_ffpipe_error(run([FFPIPE, "decode"], input=b"GVC2" + stream[4:], weights=weights_path), "bad magic")
     assert_ffpipe_error(run([FFPIPE, "decode", "-w", other_weights_path], input=stream), "stream needs weights")
     bad = bytearray(stream)
-    bad[82 + 20] ^= 0x40
+    bad[header_size + 20] ^= 0x40
     p = run([FFPIPE, "decode"], input=bytes(bad), weights=weights_path)
     assert_ffpipe_error(p, "CRC mismatch in frame 0")
     # truncated: every complete frame is written, then the error (gvc1d-pipe does the same)
-    cut = stream[:-5]
+    cut = stream[:-1]  # the last packet (3 bytes: head, 1 data byte, CRC-8) loses its CRC
     p = run([FFPIPE, "decode"], input=cut, weights=weights_path)
     msg = assert_ffpipe_error(p, "truncated in frame 2")
     theirs = run_cli("decode", input=cut, weights=weights_path)

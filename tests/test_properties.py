@@ -17,7 +17,10 @@ The atheris fuzzers in fuzz/ search the same space for much longer.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import io
 import os
+import random
 import resource
 import signal
 import sys
@@ -71,17 +74,21 @@ def _frame_bytes(frame) -> bytes:
 
 @pytest.fixture(scope="module")
 def streams(loaded) -> dict[str, Stream]:
-    """a: 48x40 (one window), 3 frames, intra only at 0; b: 150x40 (two windows), 4 frames, I P I P."""
+    """a: 48x40 (one window), 3 frames, intra only at 0; b: 150x40 (two windows), 4 frames, I P I P.
+    Framed as version 4 (still read), whose fixed offsets the edits below name; the compact
+    version 5 is damaged at random in test_version_5_damage_never_escapes."""
     from gvc1d_codec import Encoder
+    from gvc1d_codec.bitstream import pack_packet
 
     out = {}
     for name, (w, h, n, q, ip) in {"a": (48, 40, 3, 1, -1), "b": (150, 40, 4, 0, 2)}.items():
         enc = Encoder(w, h, quality=q, intra_period=ip, weights=loaded)
-        data = enc.header_bytes() + b"".join(enc.encode(f) for f in moving_gradient(w, h, n))
+        header = dataclasses.replace(enc.header, format_version=4)
+        data = header.pack() + b"".join(pack_packet(enc.encode_packet(f), 4) for f in moving_gradient(w, h, n))
         frames: list[bytes] = []
         assert gs.decode_all(data, weights=loaded, on_frame=lambda i, f, out=frames: out.append(_frame_bytes(f))) == n
         lay = gs.layout(data)
-        intra = [data[a + 1] == gs.TYPE_I for a, _ in lay.packets]
+        intra = [gs.is_intra(data, a) for a, _ in lay.packets]
         out[name] = Stream(data, frames, lay.packets, intra)
     return out
 
@@ -190,6 +197,41 @@ def test_mutations_with_recomputed_crcs_end_in_a_documented_error_or_a_decode(st
     if min(offsets) >= s.packets[0][0]:  # the header is intact: earlier packets are untouched
         k = min(s.packet_at(o) for o in offsets)
         assert frames[:k] == s.frames[:k], "frames before the first damaged packet are decoded exactly"
+
+
+@pytest.fixture(scope="module")
+def compact_streams(streams):
+    """The streams above framed as version 5 (what writers write)."""
+    from gvc1d_codec.bitstream import Framer, PacketReader, read_header
+
+    out = {}
+    for name, s in streams.items():
+        src = io.BytesIO(s.data)
+        old = read_header(src)
+        header = dataclasses.replace(old, format_version=5)
+        framer = Framer(header)
+        out[name] = header.pack() + b"".join(framer.frame(p) for p in PacketReader(src, old))
+    return out
+
+
+@PROPERTY
+@given(name=stream_names, edits=hs.lists(hs.tuples(hs.integers(min_value=0), hs.integers(1, 255)), min_size=1,
+                                         max_size=8),
+       structured=hs.integers(0, 2**32 - 1), fix=hs.booleans(), mode=hs.sampled_from(gs.DECODE_MODES), chunk=chunks)
+def test_version_5_damage_never_escapes(streams, compact_streams, loaded, name, edits, structured, fix, mode, chunk):
+    """Byte edits and structure-aware mutations of compact packets (CRCs recomputed or not) end in
+    a documented error or a decode, with every frame before the first damaged packet exact."""
+    data = bytearray(compact_streams[name])
+    clean = gs.layout(bytes(data))
+    assert len(clean.packets) == len(streams[name].frames) and clean.tail == len(data)
+    for off, xor in edits:
+        data[off % len(data)] ^= xor
+    mutated = gs.structured_mutate(bytes(data), random.Random(structured)) if structured % 2 else bytes(data)
+    frames, _err = outcome(gs.fix_crcs(mutated) if fix else mutated, loaded, mode, chunk)
+    first = min(off % len(data) for off, _ in edits)
+    if first >= clean.packets[0][0] and not structured % 2:
+        k = next(i for i, (a, b) in enumerate(clean.packets) if a <= first < b)
+        assert frames[:k] == streams[name].frames[:k]
 
 
 @PROPERTY

@@ -520,6 +520,7 @@ class PacketReader:
         self._pending: Packet | None = None  # the packet found by a resync, yielded after its loss
         self._resync_work = 0
         self._pending_size = 0
+        self._crc_failed = False  # version 5: the last packet was read whole and failed its CRC
         self.last_size = 0  # bytes of the last packet yielded, framing included ...
         self.last_framing = 0  # ... and of those, what is neither stated quality nor payload data
         self._last_body = 0
@@ -640,21 +641,31 @@ class PacketReader:
             raise TruncatedStreamError(
                 f"stream truncated in frame {n} (packet CRC: got {len(crc)} of {size} bytes)", n)
         if compact.packet_crc(n, data, size) != crc:
+            self._crc_failed = True
             raise CorruptPacketError(f"CRC mismatch in frame {n}", n)
         payload, quality_length = self._elision.join(frame_type, q, body, n)
         self._last_body = len(body)
         return Packet(frame_type, n, payload, quality_length)
 
-    def _candidate_compact(self, buf: bytearray, i: int, n: int, offset: int) -> tuple[Packet, int] | None:
+    def _candidate_compact(self, buf: bytearray, i: int, n: int, offset: int,
+                           implied: int | None = None) -> tuple[Packet, int] | None:
         """As :meth:`_candidate`, for version 5: only packets that state their index (and so their
-        quality, with a CRC-32) are resync points."""
+        quality, with a CRC-32) are resync points; or, with ``implied``, the packet that starts
+        right after a packet whose CRC failed, as frame ``implied`` (its CRC covers that index;
+        a repeated quality is taken from the last good packet)."""
         head = buf[i]
-        if not head & compact.HEAD_INDEX:
-            return None
         q = (head >> compact.HEAD_QUALITY_SHIFT) & 3
-        if q == 0 or q > compact.MAX_QUALITY_BYTES:
-            return None
         frame_type = "I" if head & compact.HEAD_INTRA else "P"
+        x = bool(head & compact.HEAD_INDEX)
+        if q > compact.MAX_QUALITY_BYTES:
+            return None
+        if implied is not None:
+            if x != compact.carries_index(frame_type, implied) or (q == 0 and (x or self._elision.previous is None)):
+                return None
+            if not x:
+                return self._implied_compact(buf, i, implied, frame_type, q)
+        elif not x or q == 0:
+            return None
         pos = i + 1
 
         def read(k: int) -> bytes:
@@ -675,7 +686,8 @@ class PacketReader:
         if length is None or (nibble == compact.LENGTH_FOLLOWS and length[0] < nibble):
             return None
         index, length = index[0], length[0]
-        if index <= n or not compact.carries_index(frame_type, index) or length > self.max_payload + q:
+        if index <= n or not compact.carries_index(frame_type, index) or length > self.max_payload + q \
+                or (implied is not None and index != implied):
             return None
         end = pos + length + 4
         # frames never outnumber the smallest packets that fit in the input, plus a slack
@@ -692,6 +704,34 @@ class PacketReader:
             return None
         payload, quality_length = self._elision.join(frame_type, q, bytes(buf[pos:end - 4]), index)
         self._last_body = end - 4 - pos
+        return Packet(frame_type, index, payload, quality_length), end
+
+    def _implied_compact(self, buf: bytearray, i: int, index: int, frame_type: str, q: int) -> tuple[Packet, int] | None:
+        """The packet without a stated index at ``buf[i]`` as frame ``index``, if its CRC says so."""
+        nibble = buf[i] >> compact.HEAD_LENGTH_SHIFT
+        pos = i + 1
+        length = nibble
+        if nibble == compact.LENGTH_FOLLOWS:
+            if len(buf) < pos + compact.VARINT_MAX_BYTES:
+                self._fill(buf, pos + compact.VARINT_MAX_BYTES - len(buf))
+            view = io.BytesIO(bytes(buf[pos:pos + compact.VARINT_MAX_BYTES]))
+            try:
+                got = compact.read_varint(view.read, "payload length", index)
+            except CorruptPacketError:
+                return None
+            if got is None or got[0] < nibble:
+                return None
+            length, pos = got[0], pos + len(got[1])
+        if length > self.max_payload + q:
+            return None
+        size = compact.crc_size(False, length)
+        end = pos + length + size
+        if len(buf) < end and not self._fill(buf, end - len(buf)):
+            return None
+        if len(buf) < end or compact.packet_crc(index, buf[i:end - size], size) != bytes(buf[end - size:end]):
+            return None
+        payload, quality_length = self._elision.join(frame_type, q, bytes(buf[pos:end - size]), index)
+        self._last_body = length
         return Packet(frame_type, index, payload, quality_length), end
 
     def _check_head(self, head: bytes, n: int) -> tuple[str, int, int]:
@@ -723,6 +763,17 @@ class PacketReader:
         buf = bytearray(recorded)  # the damaged packet's bytes (it may be a later, good packet)
         base = start  # input offset of buf[0]
         pos = 0  # scan position in buf
+        if self._compact and self._crc_failed:  # the damaged packet's end is known: try the next frame there
+            self._crc_failed = False
+            end = len(buf)
+            if self._fill(buf, 1):
+                found = self._candidate_compact(buf, end, n, base + end, implied=n + 1)
+                if found is not None:
+                    packet, stop = found
+                    self._in.unread(buf[stop:])
+                    self._pending, self._pending_size = packet, stop - end
+                    self.next_frame_index = packet.frame_index
+                    return PacketLoss(n, 1, error)
         while not self._done:
             i = self._find_start(buf, pos)
             if i < 0:  # nothing here: drop what was scanned, read on
