@@ -70,7 +70,8 @@ class CodedClip:
     encode_seconds: float       # the Encoder.encode calls only
     decode_seconds: float       # the Decoder.decode calls only
     ideal_bits: float           # the integer model's ideal bits for the payloads
-    payload_bits: int           # the entropy coder's real payload bits
+    payload_bits: int           # the entropy coder's real payload bits, as sent (quality bytes where stated)
+    framing_bits: int = 0       # the header's and the packets' framing bits (the rest of the file)
     qualities: list[float] = field(default_factory=list)  # each frame's quality
 
     def bpp(self, width: int, height: int) -> float:
@@ -101,14 +102,15 @@ def code_clip(frames: Sequence[VideoFrame], quality: float | None, weights=None,
     header = read_header(buf)
     dec = Decoder(header, weights=weights)
     decoded, payload, t_dec = [], 0, 0.0
-    for p in PacketReader(buf, header):
+    reader = PacketReader(buf, header)
+    for p in reader:
         t0 = time.perf_counter()
         decoded.append(dec.decode(p))
         t_dec += time.perf_counter() - t0
-        payload += 8 * len(p.payload)
+        payload += 8 * (reader.last_size - reader.last_framing)
     if len(decoded) != len(frames):
         raise GVC1DError(f"decoded {len(decoded)} frames of {len(frames)}")
-    return CodedClip(stream, decoded, t_enc, t_dec, ideal, payload, qualities)
+    return CodedClip(stream, decoded, t_enc, t_dec, ideal, payload, qualities, 8 * len(stream) - payload)
 
 
 def compare(src_path: str, dec_path: str, gvc_path: str | None = None, lpips: bool = True) -> dict:

@@ -114,8 +114,10 @@ def test_items_from_directory_glob_and_manifests(clips, tmp_path):
 def test_joiner_writes_chunks_in_order_as_they_arrive(tmp_path):
     from gvc1d_codec.batch.work import ChunkJoiner, ChunkResult, join_chunks
 
-    head = b"HEADER"
-    chunks = [ChunkResult(head, [("I", bytes([k])), ("P", bytes([k, k]))], 2, 16, 16, 0.1) for k in range(3)]
+    from gvc1d_codec.bitstream import StreamHeader
+
+    head = StreamHeader(16, 16, 25, 1, "yuv420p", "bt709", "limited", 0, 2, "test", bytes(16), 6).pack()
+    chunks = [ChunkResult(head, [("I", bytes([k]), 1), ("P", bytes([k, k]), 1)], 2, 16, 16, 0.1) for k in range(3)]
     j = ChunkJoiner(tmp_path / "o.gvc")
     j.add(2, chunks[2])
     assert not j.tmp.exists() and j.next_chunk == 0  # waits for chunk 0
@@ -130,7 +132,7 @@ def test_joiner_writes_chunks_in_order_as_they_arrive(tmp_path):
     j.abort()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.gvc"]
     with pytest.raises(GVC1DError, match="intra"):
-        ChunkJoiner(tmp_path / "q.gvc").add(0, ChunkResult(head, [("P", b"x")], 1, 16, 16, 0.1))
+        ChunkJoiner(tmp_path / "q.gvc").add(0, ChunkResult(head, [("P", b"x", 1)], 1, 16, 16, 0.1))
 
 
 # ---- runs on the cluster -----------------------------------------------------------------------------

@@ -305,3 +305,19 @@ def test_streams_of_entropy_model_4_still_decode_exactly():
     p = run_cli("conformance", LEGACY, "--weights", SHIPPED_WEIGHTS, timeout=600)
     assert p.returncode == 0, p.stdout.decode() + p.stderr
     assert "PASS: symbols exact in 1/1 streams" in p.stdout.decode()
+
+
+LEGACY_FORMAT4 = REPO / "conformance" / "legacy-format4"
+
+
+@pytest.mark.skipif(not (LEGACY_FORMAT4 / MANIFEST_NAME).is_file(), reason="no legacy conformance streams in this checkout")
+def test_streams_of_format_version_4_still_decode_exactly():
+    """Format version 5 (compact header and packets) and entropy model 6 (byte-terminated payloads)
+    replaced the 82-byte header, the 14-byte packets and the 32-bit payload words: streams of
+    version 4 with entropy model 5 (the previous conformance set) still decode to their symbols."""
+    manifest = json.loads((LEGACY_FORMAT4 / MANIFEST_NAME).read_text())
+    assert manifest["weights"]["entropy_model_id"] == 5
+    assert all((LEGACY_FORMAT4 / s["file"]).read_bytes()[4] == 4 for s in manifest["streams"])
+    p = run_cli("conformance", LEGACY_FORMAT4, "--weights", SHIPPED_WEIGHTS, timeout=600)
+    assert p.returncode == 0, p.stdout.decode() + p.stderr
+    assert "PASS: symbols exact in 2/2 streams" in p.stdout.decode()

@@ -26,11 +26,12 @@ FRAC_ONE, SHIFT = 16, 16
 
 class SpecEntropyDecoder:
     def __init__(self, weights: str | Path, stream_id: int = 5):
-        self.stream_id = stream_id  # the header's entropy model id: 5 has the layer's prediction modes
+        self.stream_id = self.model_id = stream_id  # the header's entropy model id: 5 has the layer's prediction
+        # modes, 6 byte-terminated payloads
         raw = Path(weights).read_bytes()
         n = int.from_bytes(raw[:8], "little")
         meta = json.loads(raw[8 : 8 + n])["__metadata__"]
-        assert meta["format"] == "gvc1d-weights-v1" and meta["entropy_model_id"] in ("1", "2", "3", "4", "5")
+        assert meta["format"] == "gvc1d-weights-v1" and meta["entropy_model_id"] in ("1", "2", "3", "4", "5", "6")
         self.cfg = json.loads(meta["config"])
         t = load_file(str(weights))
         self.layers = {}
@@ -84,7 +85,10 @@ class SpecEntropyDecoder:
         if enhanced:  # the tokens' quality code follows; the range coder starts at the third byte
             code = payload[1]
             assert code <= 16 * (Q - 1)
-        dec = constriction.stream.queue.RangeDecoder(np.frombuffer(payload[2 if enhanced else 1:], dtype="<u4").astype(np.uint32))
+        data = payload[2 if enhanced else 1:]
+        # entropy model 6: byte-terminated, big-endian, zero bytes up to whole words (earlier: words, little-endian)
+        words = np.frombuffer(data + bytes(-len(data) % 4), dtype=">u4") if self.model_id >= 6 else np.frombuffer(data, dtype="<u4")
+        dec = constriction.stream.queue.RangeDecoder(words.astype(np.uint32))
         self.dec = dec
         if intra:
             self.prev = self.mem = self.pskip = self.pmv = None
@@ -257,19 +261,61 @@ class SpecEntropyDecoder:
         return planes if modes is None else planes + [modes]
 
 
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    value, k = 0, 0
+    while True:
+        value |= (data[pos + k] & 0x7F) << (7 * k)
+        k += 1
+        if not data[pos + k - 1] & 0x80:
+            return value, pos + k
+
+
+def _packets(data: bytes) -> tuple[int, int, int, list[tuple[bool, bytes]]]:
+    """(width, height, entropy model id, [(intra, payload)]) of a stream, from the documented
+    layouts of version 4 (fixed fields, 14-byte packets) and version 5 (varints, compact packets)."""
+    if data[4] == 4:
+        w, h = struct.unpack_from("<HH", data, 7)
+        model, pos, out = struct.unpack_from("<H", data, 27)[0], 82, []
+        while pos < len(data):
+            ftype, _index, length = data[pos + 1], *struct.unpack_from("<II", data, pos + 2)
+            out.append((ftype == 0x49, data[pos + 10 : pos + 10 + length]))
+            pos += 14 + length
+        return w, h, model, out
+    assert data[4] == 5
+    end = 7 + struct.unpack_from("<H", data, 5)[0]
+    w, pos = _varint(data, 7)
+    h, pos = _varint(data, pos)
+    for _ in range(4):  # fps_num, fps_den, sar_num, sar_den
+        _, pos = _varint(data, pos)
+    _, pos = _varint(data, pos + 2)  # flags, quality; intra_period
+    model, _ = _varint(data, pos)
+    pos, out, quality = end, [], b""
+    while pos < len(data):
+        head = data[pos]
+        pos += 1
+        if head & 8:  # X: the frame index
+            _, pos = _varint(data, pos)
+        length = head >> 4
+        if length == 15:
+            length, pos = _varint(data, pos)
+        q, body = head >> 1 & 3, data[pos : pos + length]
+        if q:
+            quality = body[:q]
+        out.append((bool(head & 1), body if q else quality + body))
+        pos += length + (4 if head & 8 or length >= 4096 else 2 if length >= 32 else 1)
+    return w, h, model, out
+
+
 def spec_decode_stream(data: bytes, weights: str | Path) -> list[np.ndarray]:
     """Header and packets parsed by hand from the documented layout."""
-    w, h = struct.unpack_from("<HH", data, 7)
-    dec = SpecEntropyDecoder(weights, struct.unpack_from("<H", data, 27)[0])
+    w, h, model, packets = _packets(data)
+    dec = SpecEntropyDecoder(weights, model)
     window = dec.cfg["window"]
     rows, cols = -(-h // window), -(-w // window)
-    pos, out, coefficients = 82, [], []
-    while pos < len(data):
-        ftype, _index, length = data[pos + 1], *struct.unpack_from("<II", data, pos + 2)
-        payload = data[pos + 10 : pos + 10 + length]
-        out.append(dec.decode(payload, rows, cols, ftype == 0x49))
+    out, coefficients = [], []
+    for intra, payload in packets:
+        out.append(dec.decode(payload, rows, cols, intra))
         coefficients.append(dec.coefficients)
-        pos += 14 + length
     spec_decode_stream.coefficients = coefficients
     spec_decode_stream.skipped = dec.skipped
     spec_decode_stream.codes = dec.codes
@@ -352,7 +398,7 @@ def test_spec_decoder_matches_reference_with_the_enhancement_layer(real_frames, 
             ref_syms.append(ref.last_symbols)
             ref_coefs.append(ref.last_coefficients)
         spec = spec_decode_stream(data, motion_weights_path)
-        assert struct.unpack_from("<H", data, 27)[0] == 5
+        assert hdr.entropy_model_id == 6 and data[4] == 5  # entropy model 6 in a version-5 stream
         assert all(len(c) == 4 for c in spec_decode_stream.coefficients[1:]), "P frames have prediction modes"
         modes = np.concatenate([c[3].ravel() for c in spec_decode_stream.coefficients[1:]])
         assert len(set(modes.tolist())) > 1, "the streams exercised one mode only"
