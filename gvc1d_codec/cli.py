@@ -338,7 +338,8 @@ def cmd_encode(a: argparse.Namespace) -> int:
         w, h, fps, color, pix_fmt = reader.width, reader.height, reader.fps, reader.color, "yuv420p"
     enc = Encoder(w, h, fps, pix_fmt=pix_fmt, color=color, quality=a.quality, intra_period=a.intra_period,
                   weights=a.weights, device=a.device, threads=a.threads, max_pixels=a.max_pixels,
-                  bitrate=a.bitrate, target_bpp=a.target_bpp, frames=a.frames or None)
+                  bitrate=a.bitrate, target_bpp=a.target_bpp, frames=a.frames or None,
+                  sample_aspect=reader.aspect if isinstance(reader, Y4MReader) else (0, 0))
     progress = _Progress(a.progress, "encode")
     bits = 0
     with _output(a.output, a.keep_partial) as sink:
@@ -388,7 +389,7 @@ def cmd_decode(a: argparse.Namespace) -> int:
     progress = _Progress(a.progress, "decode")
     bits = 0
     with _output(a.output, a.keep_partial) as sink:
-        writer = (Y4MWriter(sink.stream, header.width, header.height, header.frame_rate, dec.color)
+        writer = (Y4MWriter(sink.stream, header.width, header.height, header.frame_rate, dec.color, header.sample_aspect)
                   if a.output_format == "y4m" else RawWriter(sink.stream))
         for out in dec.decode_stream(src, on_error=a.on_error):
             if out.frame is not None:

@@ -266,7 +266,8 @@ class Encoder(_Coder):
                  color: ColorInfo = ColorInfo(), quality: float | None = None, intra_period: int = DEFAULT_INTRA_PERIOD,
                  weights: str | LoadedWeights | None = None, device: str = "cpu", threads: int | None = None,
                  max_pixels: int | None = DEFAULT_MAX_PIXELS, skip: bool = True,
-                 bitrate: float | None = None, target_bpp: float | None = None, frames: int | None = None):
+                 bitrate: float | None = None, target_bpp: float | None = None, frames: int | None = None,
+                 sample_aspect: tuple[int, int] = (0, 0)):
         if isinstance(width, int) and isinstance(height, int):
             check_frame_size(width, height, max_pixels)  # before loading anything
         configure_threads(threads)  # process-wide in torch (gvc1d_codec/runtime.py)
@@ -300,7 +301,8 @@ class Encoder(_Coder):
                 width=width, height=height, fps_num=fps.numerator, fps_den=fps.denominator, pix_fmt=pix_fmt,
                 color_matrix=color.matrix, color_range=color.range, intra_period=intra_period,
                 quality=QUALITY_VARIABLE if code is None else code,
-                config_id=cfg.name, weights_sha256_prefix=bytes.fromhex(loaded.sha256)[:16], entropy_model_id=ENTROPY_MODEL_ID)
+                config_id=cfg.name, weights_sha256_prefix=bytes.fromhex(loaded.sha256)[:16], entropy_model_id=ENTROPY_MODEL_ID,
+                sample_aspect=tuple(sample_aspect), chroma_location=color.chroma_location)
         except GVC1DError as e:
             raise InputFormatError(str(e)) from None
         self.color = color
@@ -425,7 +427,7 @@ class Decoder(_Coder):
         self.pix_fmt = pix_fmt or header.pix_fmt
         if self.pix_fmt not in PIX_FMTS:
             raise GVC1DError(f"unsupported output pixel format {self.pix_fmt!r} (need one of {', '.join(PIX_FMTS)})")
-        self.color = ColorInfo(header.color_matrix, header.color_range)
+        self.color = ColorInfo(header.color_matrix, header.color_range, header.chroma_location)
         self._s = _Session(loaded, dev, header.width, header.height, header.entropy_model_id)
         self.last_quality: float | None = None  # the quality of the last frame decoded
         self.frames_lost = 0  # frames skipped or concealed by decode_stream

@@ -10,18 +10,25 @@ from .errors import InputFormatError
 PIX_FMTS = ("yuv420p", "rgb24")
 
 
+CHROMA_LOCATIONS = ("unspecified", "left", "center", "topleft", "top", "bottomleft", "bottom")  # FFmpeg's order
+
+
 @dataclass(frozen=True)
 class ColorInfo:
     """How Y'CbCr relates to R'G'B'. Defaults follow HD video: BT.709 matrix, limited range."""
 
     matrix: str = "bt709"  # "bt709" | "bt601"
     range: str = "limited"  # "limited" (16-235/240) | "full" (0-255)
+    chroma_location: str = "unspecified"  # where 4:2:0 chroma sits (CHROMA_LOCATIONS); carried, not used by the
+    # conversions (docs/bitstream.md, "Stream header, version 5")
 
     def __post_init__(self):
         if self.matrix not in ("bt709", "bt601"):
             raise InputFormatError(f"unsupported colour matrix {self.matrix!r} (need bt709 or bt601)")
         if self.range not in ("limited", "full"):
             raise InputFormatError(f"unsupported colour range {self.range!r} (need limited or full)")
+        if self.chroma_location not in CHROMA_LOCATIONS:
+            raise InputFormatError(f"unsupported chroma location {self.chroma_location!r} (need one of {', '.join(CHROMA_LOCATIONS)})")
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ def test_header_fields_are_parsed():
     assert (reader.width, reader.height) == (W, H)
     assert reader.fps == Fraction(30000, 1001)
     assert reader.aspect == (1, 1)
-    assert reader.color == ColorInfo("bt709", "limited")
+    assert reader.color == ColorInfo("bt709", "limited", "center")  # C420jpeg
 
 
 @pytest.mark.parametrize("colourspace", ["C420jpeg", "C420paldv", "C420mpeg2", "C420", ""])
@@ -222,10 +222,35 @@ def test_short_reads_from_a_non_seekable_stream_are_handled():
 # ----------------------------------------------------------------------------- Y4M writer
 
 
-def test_writer_header_is_progressive_420jpeg_with_square_pixels():
+def test_writer_header_is_progressive_420jpeg_with_unknown_aspect_by_default():
     out = io.BytesIO()
     Y4MWriter(out, W, H, Fraction(30000, 1001), ColorInfo())
-    assert out.getvalue() == b"YUV4MPEG2 W35 H21 F30000:1001 Ip A1:1 C420jpeg XCOLORRANGE=LIMITED\n"
+    assert out.getvalue() == b"YUV4MPEG2 W35 H21 F30000:1001 Ip A0:0 C420jpeg XCOLORRANGE=LIMITED\n"
+
+
+@pytest.mark.parametrize("tag, location, written", [("C420mpeg2", "left", "C420mpeg2"), ("C420paldv", "topleft", "C420paldv"),
+                                                    ("C420jpeg", "center", "C420jpeg"), ("C420", "center", "C420jpeg"),
+                                                    ("", "unspecified", "C420jpeg")])
+def test_aspect_and_chroma_siting_round_trip(tag, location, written):
+    """What FFmpeg's Y4M demuxer reads (A, C) comes back out of the writer."""
+    reader = Y4MReader(y4m(f"W{W} H{H} F25:1 Ip A2288:1575 {tag}"))
+    assert reader.aspect == (2288, 1575) and reader.color.chroma_location == location
+    out = io.BytesIO()
+    Y4MWriter(out, W, H, Fraction(25), reader.color, reader.aspect)
+    assert out.getvalue() == f"YUV4MPEG2 W35 H21 F25:1 Ip A2288:1575 {written} XCOLORRANGE=LIMITED\n".encode()
+
+
+def test_aspect_and_chroma_siting_survive_the_codec(loaded):
+    """Y4M in, the version-5 stream header, Y4M out: sample aspect ratio and chroma siting kept."""
+    from gvc1d_codec.codec import Decoder, Encoder
+
+    reader = Y4MReader(y4m(f"W{W} H{H} F25:1 Ip A2288:1575 C420mpeg2"))
+    enc = Encoder(W, H, reader.fps, color=reader.color, sample_aspect=reader.aspect, weights=loaded, quality=0)
+    assert (enc.header.sample_aspect, enc.header.chroma_location) == ((2288, 1575), "left")
+    dec = Decoder(enc.header_bytes(), weights=loaded)
+    out = io.BytesIO()
+    Y4MWriter(out, W, H, Fraction(25), dec.color, dec.header.sample_aspect)
+    assert out.getvalue().startswith(b"YUV4MPEG2 W35 H21 F25:1 Ip A2288:1575 C420mpeg2 ")
 
 
 def test_writer_marks_full_range():
@@ -307,7 +332,7 @@ def test_ffmpeg_y4m_from_an_unbuffered_pipe_matches_ffmpeg_rawvideo():
     try:
         reader = Y4MReader(proc.stdout)
         assert (reader.width, reader.height, reader.fps) == (W, H, Fraction(25))
-        assert reader.color == ColorInfo("bt709", "limited")
+        assert reader.color == ColorInfo("bt709", "limited", "center")  # testsrc: C420jpeg
         frames = list(reader)
     finally:
         proc.stdout.close()
@@ -334,7 +359,7 @@ def test_ffmpeg_full_range_y4m_is_read_as_full_range():
     source = ["-f", "lavfi", "-i", "testsrc=size=16x8", "-frames:v", "1", "-pix_fmt", "yuvj420p"]
     data = ffmpeg(source + ["-strict", "-1", "-f", "yuv4mpegpipe", "-"])
     reader = Y4MReader(io.BytesIO(data))
-    assert reader.color == ColorInfo("bt709", "full")
+    assert reader.color == ColorInfo("bt709", "full", reader.color.chroma_location)
     assert len(list(reader)) == 1
 
 

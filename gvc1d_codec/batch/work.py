@@ -89,7 +89,8 @@ def _encoder(s: Settings, reader):
     from ..codec import Encoder  # torch: the worker's import, not the driver's
 
     return Encoder(reader.width, reader.height, reader.fps, color=reader.color, quality=s.quality,
-                   intra_period=s.intra_period, weights=_weights(s), device=s.device, threads=s.threads)
+                   intra_period=s.intra_period, weights=_weights(s), device=s.device, threads=s.threads,
+                   sample_aspect=reader.aspect)
 
 
 def _encode_frames(s: Settings, reader, count: int | None) -> ChunkResult:
@@ -155,7 +156,7 @@ def decode_file(path: str, output: str, s: Settings) -> DecodeResult:
         dec = Decoder(header, weights=_weights(s), device=s.device, pix_fmt="yuv420p", threads=s.threads)
         frames = 0
         with atomic_path(output) as tmp, open(tmp, "wb") as out:
-            writer = Y4MWriter(out, header.width, header.height, header.frame_rate, dec.color)
+            writer = Y4MWriter(out, header.width, header.height, header.frame_rate, dec.color, header.sample_aspect)
             for packet in PacketReader(f, header):
                 writer.write_frame(dec.decode(packet))
                 frames += 1

@@ -29,6 +29,7 @@ DEFAULT_FPS = Fraction(25, 1)
 _MAGIC = b"YUV4MPEG2"
 _FRAME = b"FRAME"
 _CHROMA_420 = ("420jpeg", "420paldv", "420mpeg2", "420")
+_CHROMA_TAGS = {"420jpeg": "center", "420paldv": "topleft", "420mpeg2": "left", "420": "center"}
 _CONVERT_HINT = "add -pix_fmt yuv420p to the ffmpeg command"
 
 
@@ -166,7 +167,9 @@ class Y4MReader:
     """Reads a YUV4MPEG2 stream frame by frame.
 
     Attributes: ``width``, ``height``, ``fps`` (:class:`Fraction`, 25 if the header has none),
-    ``aspect`` (``(num, den)``, ``(0, 0)`` if unknown), ``color`` (:class:`ColorInfo`).
+    ``aspect`` (``(num, den)``, ``(0, 0)`` if unknown), ``color`` (:class:`ColorInfo`; its chroma
+    location from the ``C`` tag: ``420mpeg2`` left, ``420paldv`` top-left, ``420jpeg`` and ``420``
+    center, none unspecified, as FFmpeg reads them).
     """
 
     def __init__(self, stream: BinaryIO, matrix: str = "bt709"):
@@ -187,7 +190,7 @@ class Y4MReader:
         if line and not line.startswith(b" "):
             raise InputFormatError("input is not a YUV4MPEG2 stream (bad magic); use -f yuv4mpegpipe with ffmpeg")
         width = height = None
-        color_range = "limited"
+        color_range, chroma = "limited", "unspecified"
         for token in line.decode("ascii", errors="replace").split():
             tag, value = token[0], token[1:]
             if tag == "W":
@@ -205,6 +208,7 @@ class Y4MReader:
                 _check_interlace(value)
             elif tag == "C":
                 _check_colourspace(value)
+                chroma = _CHROMA_TAGS.get(value.lower(), "center")
             elif tag == "X" and value.startswith("COLORRANGE="):
                 setting = value[len("COLORRANGE=") :].upper()
                 if setting not in ("FULL", "LIMITED"):
@@ -214,7 +218,7 @@ class Y4MReader:
             raise InputFormatError("Y4M header lacks the W (width) or H (height) field")
         _check_size(width, height)
         self.width, self.height = width, height
-        self.color = ColorInfo(matrix=matrix, range=color_range)
+        self.color = ColorInfo(matrix=matrix, range=color_range, chroma_location=chroma)
 
     def read_frame(self) -> VideoFrame | None:
         """The next ``yuv420p`` frame, or ``None`` at a clean end of stream."""
@@ -261,7 +265,8 @@ class RawReader:
 class Y4MWriter:
     """Writes ``yuv420p`` frames as YUV4MPEG2; the header is written on construction."""
 
-    def __init__(self, stream: BinaryIO, width: int, height: int, fps: Fraction, color: ColorInfo = ColorInfo()):
+    def __init__(self, stream: BinaryIO, width: int, height: int, fps: Fraction, color: ColorInfo = ColorInfo(),
+                 aspect: tuple[int, int] = (0, 0)):
         _check_size(width, height)
         fps = Fraction(fps)
         if fps <= 0:
@@ -271,8 +276,10 @@ class Y4MWriter:
         # The range is always tagged (ffmpeg reads XCOLORRANGE). Y4M has no tag for the matrix,
         # primaries or transfer that ffmpeg reads (5.1's demuxer knows XYSCSS and XCOLORRANGE
         # only): a pipe into ffmpeg passes -colorspace bt709 -color_primaries bt709 -color_trc bt709.
-        header = (f"YUV4MPEG2 W{width} H{height} F{fps.numerator}:{fps.denominator} Ip A1:1 C420jpeg "
-                  f"XCOLORRANGE={color.range.upper()}")
+        # A0:0 = unknown aspect; chroma as FFmpeg's muxer writes it (left: 420mpeg2, top-left: 420paldv, else 420jpeg)
+        chroma = {"left": "420mpeg2", "topleft": "420paldv"}.get(color.chroma_location, "420jpeg")
+        header = (f"YUV4MPEG2 W{width} H{height} F{fps.numerator}:{fps.denominator} Ip A{aspect[0]}:{aspect[1]} "
+                  f"C{chroma} XCOLORRANGE={color.range.upper()}")
         stream.write(header.encode("ascii") + b"\n")
 
     def write_frame(self, frame: VideoFrame) -> None:
