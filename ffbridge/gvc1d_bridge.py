@@ -5,8 +5,11 @@ the library first needs Python and calls :func:`install`, which attaches the hoo
 ``@ffi.def_extern()``. The C side (``src/gvc1d.c``) has already checked pointers and strides.
 
 Only the public API of ``gvc1d_codec`` is used: ``Encoder`` / ``Decoder`` (frame level),
-``VideoFrame`` / ``ColorInfo``, the error classes, and the container's ``StreamHeader``,
-``PacketReader`` and ``default_max_payload``, so streams are exactly those of the Python API.
+``VideoFrame`` / ``ColorInfo``, the error classes, the container's ``StreamHeader``, ``Packet``,
+``PacketReader`` and ``default_max_payload``, and ``bitstream.compact`` (the units of format version
+5: ``unit``, ``from_unit``, ``Elision``, ``carries_index``), so streams are exactly those of the
+Python API. One exception: a raw packet is read by a fresh ``PacketReader`` per call, whose quality
+bytes carried over from the previous packet (version 5) are set through its ``_elision``.
 
 Every hook catches every exception: the status goes back as the return value (1 = success, a
 negative ``gvc1d_status`` = failure) and a one-line message into the caller's ``err`` buffer.
@@ -16,6 +19,7 @@ first open, so an import failure is reported as an error of that open.
 """
 from __future__ import annotations
 
+import copy
 import io
 import itertools
 import os
@@ -40,6 +44,8 @@ MATRICES = {0: "bt709", 1: "bt601"}
 MATRIX_CODES = {name: code for code, name in MATRICES.items()}
 RANGES = {0: "limited", 1: "full"}
 RANGE_CODES = {name: code for code, name in RANGES.items()}
+CHROMAS = {0: "unspecified", 1: "left", 2: "center", 3: "topleft", 4: "top", 5: "bottomleft", 6: "bottom"}
+CHROMA_CODES = {name: code for code, name in CHROMAS.items()}
 
 
 class BridgeError(Exception):
@@ -65,7 +71,7 @@ def _import_api() -> SimpleNamespace:
             from numpy.lib.stride_tricks import as_strided
 
             from gvc1d_codec import errors
-            from gvc1d_codec.bitstream import PacketReader, StreamHeader, default_max_payload
+            from gvc1d_codec.bitstream import Packet, PacketReader, StreamHeader, compact, default_max_payload
             from gvc1d_codec.codec import Decoder, Encoder
             from gvc1d_codec.frame import ColorInfo, VideoFrame
         except Exception as e:  # noqa: BLE001 - reported to the caller
@@ -75,7 +81,8 @@ def _import_api() -> SimpleNamespace:
                               f"install it in {sys.executable} or add it to PYTHONPATH") from None
         _api = SimpleNamespace(np=np, as_strided=as_strided, errors=errors, Encoder=Encoder, Decoder=Decoder,
                                ColorInfo=ColorInfo, VideoFrame=VideoFrame, StreamHeader=StreamHeader,
-                               PacketReader=PacketReader, default_max_payload=default_max_payload)
+                               Packet=Packet, PacketReader=PacketReader, compact=compact,
+                               default_max_payload=default_max_payload)
     return _api
 
 
@@ -103,8 +110,10 @@ def describe(exc: BaseException) -> tuple[int, str]:
 
 
 class _Encoder:
-    def __init__(self, enc, header: bytes, ffi):
+    def __init__(self, enc, header: bytes, ffi, units: bool, elision):
         self.enc = enc
+        self.units = units  # return container units instead of raw packets
+        self.elision = elision  # units: the quality bytes carried from unit to unit
         self.width, self.height, self.pix_fmt = enc.header.width, enc.header.height, enc.header.pix_fmt
         self.header = header
         self.header_cdata = ffi.from_buffer(header)
@@ -113,10 +122,22 @@ class _Encoder:
 
 
 class _Decoder:
-    def __init__(self, dec):
+    def __init__(self, dec, api):
         self.dec = dec
+        # version 5: the quality bytes carried over from the last packet (raw) or unit, committed
+        # only when a frame decoded, so that a rejected packet or unit leaves the decoder unchanged
+        self.raw_elision = api.compact.Elision()
+        self.unit_elision = api.compact.Elision()
         self.planes = self.plane_cdata = None  # the last picture, owned until the next call
         self.broken: tuple[int, str] | None = None
+
+
+class _Bytes(io.BytesIO):
+    """A packet's bytes, read as from a pipe: a cut packet is reported as gvc1d-pipe reports it
+    on stdin (the part that is short), not from a file's size."""
+
+    def seekable(self) -> bool:
+        return False
 
 
 def _register(obj) -> int:
@@ -200,10 +221,18 @@ def install(ffi, lib, extra_paths: list[str]) -> None:
         pix_fmt = _enum(p.pix_fmt, PIX_FMTS, "pixel format", "GVC1D_PIX_FMT_YUV420P (0) or GVC1D_PIX_FMT_RGB24 (1)")
         matrix = _enum(p.color_matrix, MATRICES, "colour matrix", "GVC1D_COLOR_MATRIX_BT709 (0) or _BT601 (1)")
         rng = _enum(p.color_range, RANGES, "colour range", "GVC1D_COLOR_RANGE_LIMITED (0) or _FULL (1)")
+        chroma = _enum(p.chroma_location, CHROMAS, "chroma location", "GVC1D_CHROMA_LOCATION_UNSPECIFIED (0) .. _BOTTOM (6)")
+        sar = (int(p.sar_num), int(p.sar_den))
+        if (sar[0] == 0) != (sar[1] == 0):
+            raise BridgeError(ERR_INVALID_ARG, f"sample aspect ratio {sar[0]}:{sar[1]} is invalid (need 0:0 = unknown, "
+                                               "or both positive)")
         quality = int(p.quality)
         if quality < -1:
             raise BridgeError(ERR_INVALID_ARG, f"quality {quality} out of range (-1 = the model's default, else 0..Q+3: above Q-1 the enhancement layer)")
         value, bitrate = float(p.quality_value), int(p.bitrate)
+        units = int(p.units)
+        if units not in (0, 1):
+            raise BridgeError(ERR_INVALID_ARG, f"units {units} is not 0 (raw packets) or 1 (container units)")
         if bitrate < 0:
             raise BridgeError(ERR_INVALID_ARG, f"bitrate {bitrate} is negative (0 = off, else bits per second)")
         if bitrate and (quality != -1 or value >= 0):
@@ -213,10 +242,10 @@ def install(ffi, lib, extra_paths: list[str]) -> None:
                 raise BridgeError(ERR_INVALID_ARG, "give quality or quality_value, not both")
             quality = value
         enc = api.Encoder(width, height, Fraction(int(p.fps_num), int(p.fps_den)), pix_fmt=pix_fmt,
-                          color=api.ColorInfo(matrix, rng), quality=None if quality == -1 or bitrate else quality,
-                          bitrate=float(bitrate) if bitrate else None,
+                          color=api.ColorInfo(matrix, rng, chroma), sample_aspect=sar,
+                          quality=None if quality == -1 or bitrate else quality, bitrate=float(bitrate) if bitrate else None,
                           intra_period=int(p.intra_period), weights=cstr(p.weights), device=cstr(p.device) or "cpu")
-        obj = _Encoder(enc, enc.header_bytes(), ffi)
+        obj = _Encoder(enc, enc.header_bytes(), ffi, bool(units), api.compact.Elision())
         id_out[0] = _register(obj)
         header_out[0] = ffi.cast("const uint8_t *", obj.header_cdata)
         header_size_out[0] = len(obj.header)
@@ -252,7 +281,12 @@ def install(ffi, lib, extra_paths: list[str]) -> None:
         frame = frame_from_planes(api, obj, planes, strides)
         obj.packet = obj.packet_cdata = None
         try:
-            data = obj.enc.encode(frame)
+            if obj.units:
+                p = obj.enc.encode_packet(frame)
+                data = api.compact.unit(p.frame_type, p.payload, p.quality_length, obj.elision,
+                                        must_state=api.compact.carries_index(p.frame_type, p.frame_index))
+            else:
+                data = obj.enc.encode(frame)
         except api.errors.InputFormatError:
             raise  # checked before the encoder's state changes
         except BaseException as e:
@@ -282,33 +316,60 @@ def install(ffi, lib, extra_paths: list[str]) -> None:
         info.color_matrix, info.color_range = MATRIX_CODES[h.color_matrix], RANGE_CODES[h.color_range]
         info.quality, info.intra_period = h.quality, h.intra_period
         info.max_payload = api.default_max_payload(h)
-        id_out[0] = _register(_Decoder(dec))
+        info.sar_num, info.sar_den = h.sample_aspect
+        info.chroma_location = CHROMA_CODES[h.chroma_location]
+        info.format_version = h.format_version
+        id_out[0] = _register(_Decoder(dec, api))
         return DONE
 
-    @hook
-    def _gvc1dpy_decoder_decode(ident, packet, size, out, err, errsize):
-        api = _import_api()
-        obj = _lookup(ident, _Decoder)
-        _check_broken(obj, "decoder")
-        obj.planes = obj.plane_cdata = None
-        dec = obj.dec
-        n = dec.frames_decoded
-        data = ffi.buffer(packet, size)[:] if size else b""
-        stream = io.BytesIO(data)
-        reader = api.PacketReader(stream, dec.header)
+    def read_packet(api, obj: _Decoder, data: bytes, n: int):
+        """The raw packet of frame ``n`` in ``data`` (exactly one), and the elision state after it."""
+        stream = _Bytes(data)
+        reader = api.PacketReader(stream, obj.dec.header)
         reader.next_frame_index = n  # the packet must be the decoder's next frame
-        pkt = next(reader, None)  # checks sync, type, index, length limit and CRC, or raises
+        # version 5: the quality bytes the previous packet left (a copy: committed after decoding)
+        reader._elision = elision = copy.copy(obj.raw_elision)
+        pkt = next(reader, None)  # checks head/sync, type, index, length limit and CRC, or raises
         if pkt is None:
             raise api.errors.TruncatedStreamError(f"empty packet for frame {n}", n)
         if stream.tell() != len(data):
             raise api.errors.CorruptPacketError(
                 f"{len(data) - stream.tell()} byte(s) after the end of the packet of frame {n} "
                 "(pass exactly one packet per call)", n)
+        return pkt, elision
+
+    def read_unit(api, obj: _Decoder, data: bytes, n: int):
+        """The packet of frame ``n`` from its unit, and the elision state after it."""
+        elision = copy.copy(obj.unit_elision)
+        frame_type, payload, quality_length = api.compact.from_unit(data, n, elision)
+        if n == 0 and frame_type != "I":
+            raise api.errors.CorruptPacketError("frame 0 is not an I frame", n)
+        limit = api.default_max_payload(obj.dec.header)
+        if len(payload) > limit:
+            raise api.errors.CorruptPacketError(
+                f"payload length {len(payload)} in frame {n} exceeds the limit of {limit} bytes", n)
+        return api.Packet(frame_type, n, payload, quality_length), elision
+
+    @hook
+    def _gvc1dpy_decoder_decode(ident, data_ptr, size, unit, out, err, errsize):
+        api = _import_api()
+        obj = _lookup(ident, _Decoder)
+        _check_broken(obj, "decoder")
+        obj.planes = obj.plane_cdata = None
+        dec = obj.dec
+        n = dec.frames_decoded
+        data = ffi.buffer(data_ptr, size)[:] if size else b""
+        unit = bool(unit) and dec.header.format_version >= 5  # version 4: containers carry whole packets
+        pkt, elision = (read_unit if unit else read_packet)(api, obj, data, n)
         try:
             frame = dec.decode(pkt)
         except BaseException as e:
             obj.broken = describe(e)
             raise
+        if unit:
+            obj.unit_elision = elision
+        else:
+            obj.raw_elision = elision
         planes = tuple(api.np.ascontiguousarray(p) for p in frame.planes)
         obj.planes, obj.plane_cdata = planes, [ffi.from_buffer(p) for p in planes]
         for i, (plane, cdata) in enumerate(zip(planes, obj.plane_cdata)):

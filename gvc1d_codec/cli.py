@@ -9,12 +9,14 @@
 
 Imports are lazy: torch and the model are loaded by the commands that need them.
 
-stdout carries only data; progress and errors go to stderr. Every error is one line
-``gvc1d-pipe: error: ...`` with a non-zero exit status. Exit statuses (docs/security.md):
+stdout carries only data; progress and errors go to stderr. ``encode`` and ``decode`` end with one
+summary line on stderr, as x265 does (frames, seconds, fps, bytes, kbit/s, bpp; ``--quiet`` drops
+it). Every error is one line ``gvc1d-pipe: error: ...`` with a non-zero exit status. Exit statuses
+(docs/security.md):
 
     0    success
     1    error (bad input, corrupt or truncated stream with --on-error stop, bad weights, ...)
-    2    bad command line (or no command)
+    2    bad command line: an unknown option or a bad option value (or no command)
     3    decode --on-error skip|conceal finished, but frames were lost (the summary says which)
     130  interrupted (SIGINT, Ctrl-C); 143: terminated (SIGTERM)
     141  the downstream pipe closed (128 + SIGPIPE, as a shell reports it); nothing is printed
@@ -35,6 +37,8 @@ import time
 from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO, Iterator
+
+from .errors import BitstreamError, GVC1DError, SettingsError
 
 PROG = "gvc1d-pipe"
 EXIT_ERROR, EXIT_USAGE, EXIT_FRAMES_LOST = 1, 2, 3
@@ -186,9 +190,20 @@ def _hardening(p: argparse.ArgumentParser, partial: str) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", help="weights file or registry name (default: the shipped gvc1d-tiny)")
-    p.add_argument("--device", default="cpu", help="auto, cpu or cuda (default cpu)")
-    p.add_argument("--threads", type=int, help=_THREADS_HELP)
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"], help="auto, cpu or cuda (default cpu)")
+    p.add_argument("--threads", type=_positive_int, help=_THREADS_HELP)
     p.add_argument("--progress", action="store_true", help="show progress on stderr even when it is not a terminal")
+    p.add_argument("--quiet", action="store_true", help="no progress and no summary line (errors only)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"need a whole number >= 1, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"need a whole number >= 1, got {text!r}")
+    return n
 
 
 # ---- files: stdin/stdout, and outputs that appear only when complete ----------------------------
@@ -199,7 +214,7 @@ def _open_input(name: str) -> BinaryIO:
     try:
         return open(name, "rb")
     except OSError as e:
-        raise UsageError(f"cannot open {name}: {e.strerror}") from None
+        raise GVC1DError(f"cannot open {name}: {e.strerror}") from None
 
 
 class _Sink:
@@ -246,31 +261,51 @@ def _output(name: str, keep_partial: bool = False) -> Iterator[_Sink]:
         try:
             f = open(tmp, "wb")
         except OSError as e:
-            raise UsageError(f"cannot write {name}: {e.strerror}") from None
+            raise GVC1DError(f"cannot write {name}: {e.strerror}") from None
         sink = _Sink(f, is_file=True)
         with f:
             yield sink
 
 
 class _Progress:
+    """Progress on a terminal (or with --progress), and the summary line at the end."""
+
     line_open = False  # a progress line without its newline is on stderr
 
-    def __init__(self, enabled: bool, what: str):
-        self.enabled = enabled or sys.stderr.isatty()
+    def __init__(self, a: argparse.Namespace, what: str, pixels: int):
+        self.quiet = a.quiet
+        self.enabled = not a.quiet and (a.progress or sys.stderr.isatty())
         self.what = what
+        self.pixels = pixels
         self.start = time.monotonic()
         self.last = 0.0
 
-    def update(self, frames: int, bits: int, fps: float, final: bool = False) -> None:
+    def update(self, frames: int, bits: int, fps: float) -> None:
         now = time.monotonic()
-        if not self.enabled or (not final and now - self.last < 0.5):
+        if not self.enabled or now - self.last < 0.5:
             return
         self.last = now
         el = max(now - self.start, 1e-9)
         kbps = bits / max(frames, 1) * fps / 1000
-        sys.stderr.write(f"\r{self.what}: {frames} frames, {frames / el:.2f} fps, {kbps:.1f} kbit/s" + ("\n" if final else ""))
+        sys.stderr.write(f"\r{self.what}: {frames} frames, {frames / el:.2f} fps, {kbps:.1f} kbit/s")
         sys.stderr.flush()
-        _Progress.line_open = not final
+        _Progress.line_open = True
+
+    def summary(self, frames: int, bits: int, fps: float) -> str:
+        """``encode: 48 frames in 12.3 s (3.90 fps), 20480 bytes, 136.5 kbit/s, 0.0074 bpp``"""
+        el = max(time.monotonic() - self.start, 1e-9)
+        kbps = bits / max(frames, 1) * fps / 1000
+        bpp = bits / max(frames * self.pixels, 1)
+        return (f"{self.what}: {frames} frames in {el:.1f} s ({frames / el:.2f} fps), {bits // 8} bytes, "
+                f"{kbps:.1f} kbit/s, {bpp:.4f} bpp")
+
+    def finish(self, frames: int, bits: int, fps: float) -> None:
+        """The summary line (a progress line on a terminal is replaced by it)."""
+        if self.quiet:
+            return
+        sys.stderr.write(("\r" if _Progress.line_open else "") + self.summary(frames, bits, fps) + "\n")
+        sys.stderr.flush()
+        _Progress.line_open = False
 
 
 def _parse_bitrate(text: str) -> float:
@@ -340,7 +375,7 @@ def cmd_encode(a: argparse.Namespace) -> int:
                   weights=a.weights, device=a.device, threads=a.threads, max_pixels=a.max_pixels,
                   bitrate=a.bitrate, target_bpp=a.target_bpp, frames=a.frames or None,
                   sample_aspect=reader.aspect if isinstance(reader, Y4MReader) else (0, 0))
-    progress = _Progress(a.progress, "encode")
+    progress = _Progress(a, "encode", w * h)
     bits = 0
     with _output(a.output, a.keep_partial) as sink:
         out = sink.stream
@@ -361,7 +396,7 @@ def cmd_encode(a: argparse.Namespace) -> int:
             if a.frames != 0:
                 raise InputFormatError("empty input: no frames to encode")
             out.write(header)  # --frames 0: a valid stream of no frames
-        progress.update(sink.frames, bits, float(fps), final=True)
+    progress.finish(sink.frames, bits, float(fps))
     report = enc.rate_report()
     if report is not None and report.frames and report.frames_at_lowest and report.ratio > 1.05:
         _error_line(f"warning: the target rate is below what the lowest quality reaches on this input: "
@@ -386,22 +421,28 @@ def cmd_decode(a: argparse.Namespace) -> int:
     pix_fmt = a.pix_fmt or ("yuv420p" if a.output_format == "y4m" else header.pix_fmt)
     dec = Decoder(header, weights=a.weights, device=a.device, pix_fmt=pix_fmt, threads=a.threads,
                   max_pixels=a.max_pixels)
-    progress = _Progress(a.progress, "decode")
-    bits = 0
+    progress = _Progress(a, "decode", header.width * header.height)
+    bits = 8 * len(header.pack())
     with _output(a.output, a.keep_partial) as sink:
         writer = (Y4MWriter(sink.stream, header.width, header.height, header.frame_rate, dec.color, header.sample_aspect)
                   if a.output_format == "y4m" else RawWriter(sink.stream))
-        for out in dec.decode_stream(src, on_error=a.on_error):
-            if out.frame is not None:
-                writer.write_frame(out.frame)
-                sink.commit()
-            bits += 8 * out.packet_bytes
-            progress.update(dec.frames_decoded, bits, float(header.frame_rate))
-        progress.update(dec.frames_decoded, bits, float(header.frame_rate), final=True)
+        try:
+            for out in dec.decode_stream(src, on_error=a.on_error):
+                if out.frame is not None:
+                    writer.write_frame(out.frame)
+                    sink.commit()
+                bits += 8 * out.packet_bytes
+                progress.update(dec.frames_decoded, bits, float(header.frame_rate))
+        except BitstreamError as e:
+            if sink.is_file and not a.keep_partial and sink.frames:
+                raise GVC1DError(f"{e}; the {sink.frames} frames before it were not kept "
+                                 f"(--keep-partial keeps them)") from None
+            raise
     summary = dec.loss_summary()
-    if summary is not None:
-        _error_line(f"error: {summary}")
+    if summary is not None:  # one line: the loss, then the summary
+        _error_line(f"error: {summary}" + ("" if a.quiet else f"; {progress.summary(dec.frames_decoded, bits, float(header.frame_rate))}"))
         return EXIT_FRAMES_LOST
+    progress.finish(dec.frames_decoded, bits, float(header.frame_rate))
     return 0
 
 
@@ -461,7 +502,7 @@ def cmd_conformance(a: argparse.Namespace) -> int:
     sys.stdout.flush()
     if not report.ok:
         bad = [s.name for s in report.streams if not s.symbols_ok or (a.strict_pixels and not s.pixels_ok)]
-        raise UsageError(f"conformance failed: {len(bad)} of {len(report.streams)} streams ({', '.join(bad)})")
+        raise GVC1DError(f"conformance failed: {len(bad)} of {len(report.streams)} streams ({', '.join(bad)})")
     return 0
 
 
@@ -486,8 +527,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:  # no command: what there is to do, and status 2 (like git, ffmpeg)
         sys.stderr.write(_usage(parser))
         return EXIT_USAGE
-    from .errors import GVC1DError
-
     on_main_thread = threading.current_thread() is threading.main_thread()
     own_term = on_main_thread and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
     if own_term:
@@ -512,7 +551,10 @@ def main(argv: list[str] | None = None) -> int:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
-    except (GVC1DError, UsageError) as e:
+    except (UsageError, SettingsError) as e:
+        _error_line(f"error: {e}")
+        return EXIT_USAGE
+    except GVC1DError as e:
         _error_line(f"error: {e}")
         return EXIT_ERROR
     except MemoryError:

@@ -48,8 +48,10 @@ from .entropy.model import EntropyCoder
 from .errors import (
     BitstreamError,
     CorruptPacketError,
+    DeviceUnavailableError,
     GVC1DError,
     InputFormatError,
+    SettingsError,
     UnsupportedStreamError,
     WeightsError,
 )
@@ -70,9 +72,9 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise GVC1DError("--device cuda requested but no CUDA device is available")
+        raise DeviceUnavailableError("--device cuda requested but no CUDA device is available")
     if device not in ("cpu", "cuda"):
-        raise GVC1DError(f"unknown device {device!r} (need auto, cpu or cuda)")
+        raise SettingsError(f"unknown device {device!r} (need auto, cpu or cuda)")
     return torch.device(device)
 
 
@@ -275,7 +277,7 @@ class Encoder(_Coder):
         loaded = _load(weights, dev)
         cfg = loaded.config
         if sum(v is not None for v in (quality, bitrate, target_bpp)) > 1:
-            raise GVC1DError("give one of quality, bitrate and target bpp")
+            raise SettingsError("give one of quality, bitrate and target bpp")
         if quality is None and bitrate is None and target_bpp is None:
             quality = cfg.qualities // 2
         code = None
@@ -283,14 +285,14 @@ class Encoder(_Coder):
             try:
                 code = quality_code(quality, cfg.qualities, enhanced=True)
             except (TypeError, ValueError) as e:
-                raise GVC1DError(str(e)) from None
+                raise SettingsError(str(e)) from None
         for name, value in (("bitrate", bitrate), ("target bpp", target_bpp)):
             if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise GVC1DError(f"{name} must be a positive number, got {value!r}")
+                raise SettingsError(f"{name} must be a positive number, got {value!r}")
         if frames is not None and not (isinstance(frames, int) and frames > 0):
-            raise GVC1DError(f"frames must be a positive number of frames, got {frames!r}")
+            raise SettingsError(f"frames must be a positive number of frames, got {frames!r}")
         if intra_period == 0 or intra_period < -1:
-            raise GVC1DError("intra period must be -1 (first frame only) or a positive number of frames")
+            raise SettingsError("intra period must be -1 (first frame only) or a positive number of frames")
         if pix_fmt not in PIX_FMTS:
             raise InputFormatError(f"unsupported pixel format {pix_fmt!r} (need one of {', '.join(PIX_FMTS)})")
         fps = Fraction(fps).limit_denominator(1 << 20)
@@ -426,7 +428,7 @@ class Decoder(_Coder):
                 f"stream needs weights {header.config_id} sha256 {need}..., loaded {loaded.config.name} sha256 {have}...")
         self.pix_fmt = pix_fmt or header.pix_fmt
         if self.pix_fmt not in PIX_FMTS:
-            raise GVC1DError(f"unsupported output pixel format {self.pix_fmt!r} (need one of {', '.join(PIX_FMTS)})")
+            raise SettingsError(f"unsupported output pixel format {self.pix_fmt!r} (need one of {', '.join(PIX_FMTS)})")
         self.color = ColorInfo(header.color_matrix, header.color_range, header.chroma_location)
         self._s = _Session(loaded, dev, header.width, header.height, header.entropy_model_id)
         self.last_quality: float | None = None  # the quality of the last frame decoded
@@ -498,7 +500,7 @@ class Decoder(_Coder):
         Model errors (e.g. non-finite output from broken weights) always raise.
         """
         if on_error not in ON_ERROR_MODES:
-            raise GVC1DError(f"unknown on_error mode {on_error!r} (need one of {', '.join(ON_ERROR_MODES)})")
+            raise SettingsError(f"unknown on_error mode {on_error!r} (need one of {', '.join(ON_ERROR_MODES)})")
         self._on_error = on_error
         reader = PacketReader(stream, self.header, max_payload, resync=on_error != "stop")
         for item in reader:

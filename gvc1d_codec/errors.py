@@ -9,6 +9,16 @@ class GVC1DError(Exception):
     """Base class of every error the codec raises on purpose."""
 
 
+class SettingsError(GVC1DError):
+    """A setting the caller chose is invalid: a quality out of range, a bad rate, an unknown device
+    (the command line's bad option values, exit 2; never worth retrying)."""
+
+
+class DeviceUnavailableError(GVC1DError):
+    """A device that was asked for is not there (``--device cuda`` without CUDA): retrying on the
+    same machine cannot help."""
+
+
 class InputFormatError(GVC1DError):
     """The input video is malformed or in a format the encoder does not take."""
 

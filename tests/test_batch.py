@@ -195,7 +195,25 @@ def test_manifest_settings_rerun_skips_and_redoes_changed(cluster, clips, tmp_pa
     assert read_header(io.BytesIO((tmp_path / "b.gvc").read_bytes())).intra_period == 3
 
 
-def test_failed_item_is_retried_then_recorded_while_the_rest_go_on(cluster, clips, tmp_path, capsys):
+def test_only_failures_a_retry_could_change_are_retried():
+    from gvc1d_codec.batch.cli import _permanent
+    from gvc1d_codec.errors import (CorruptPacketError, DeviceUnavailableError, GVC1DError, SettingsError,
+                                    UnsupportedStreamError, WeightsError)
+
+    class TaskError(Exception):  # what ray.get raises: the task's exception as its cause
+        def __init__(self, cause):
+            super().__init__(str(cause))
+            self.cause = cause
+
+    for e in (SettingsError("quality 99 out of range"), DeviceUnavailableError("no CUDA device"),
+              WeightsError("sha256 mismatch"), UnsupportedStreamError("other weights")):
+        assert _permanent(TaskError(e)) and _permanent(e)
+    for e in (OSError("disk full"), MemoryError(), CorruptPacketError("CRC", 3), GVC1DError("?"), RuntimeError("worker")):
+        assert not _permanent(TaskError(e))
+
+
+def test_failed_item_is_recorded_without_retrying_what_cannot_change_while_the_rest_go_on(cluster, clips, tmp_path,
+                                                                                          capsys):
     (tmp_path / "cut.y4m").write_bytes(y4m_bytes(moving_gradient(16, 16, 2))[:-7])
     (tmp_path / "empty.y4m").write_bytes(y4m_bytes(moving_gradient(16, 16, 1)).split(b"FRAME")[0])
     (tmp_path / "jobs.jsonl").write_text("\n".join(json.dumps(r) for r in [
@@ -209,7 +227,7 @@ def test_failed_item_is_retried_then_recorded_while_the_rest_go_on(cluster, clip
     assert err[-1].startswith(PREFIX) and "3 of 4 items failed" in err[-1]
     recs = {Path(r["output"]).name: r for r in records(tmp_path / "gvc1d-batch.jsonl")}
     bad = recs["bad-quality.gvc"]
-    assert (bad["status"], bad["attempts"]) == ("failed", 2) and "quality 99 out of range" in bad["error"]
+    assert (bad["status"], bad["attempts"]) == ("failed", 1) and "quality 99 out of range" in bad["error"]  # no retry
     assert recs["cut.gvc"]["status"] == "failed" and "truncated frame 1" in recs["cut.gvc"]["error"]
     assert recs["empty.gvc"]["status"] == "failed" and "no frames" in recs["empty.gvc"]["error"]
     assert recs["good.gvc"]["status"] == "ok" and (tmp_path / "good.gvc").is_file()

@@ -1,12 +1,13 @@
 """Specification of gvc1d-pipe, run as a user runs it: subprocesses and real FFmpeg pipes.
 
-stdout carries only data; a successful run prints nothing on stderr (no progress unless asked
+stdout carries only data; a successful encode or decode ends with one summary line on stderr (no progress unless asked
 for or on a terminal). Every failure is exactly one stderr line ``gvc1d-pipe: error: ...`` with a
 non-zero exit status and never a traceback; an output file appears only when complete.
 """
 from __future__ import annotations
 
 import io
+import re
 import signal
 from pathlib import Path
 
@@ -49,6 +50,16 @@ def packet_offsets(stream: bytes) -> list[tuple[int, int]]:
     return out
 
 
+SUMMARY = re.compile(r"(encode|decode): \d+ frames in \d+\.\d s \(\d+\.\d\d fps\), \d+ bytes, "
+                     r"\d+\.\d kbit/s, \d+\.\d{4} bpp")
+
+
+def only_summaries(stderr: str, *commands: str) -> bool:
+    """stderr holds exactly one summary line per command, as x265 ends its runs."""
+    lines = stderr.splitlines()
+    return len(lines) == len(commands) and all(SUMMARY.fullmatch(ln) and ln.startswith(c) for ln, c in zip(lines, commands))
+
+
 def no_leftovers(directory: Path, name: str) -> bool:
     return not any(p.name == name or p.name.startswith(f".{name}.partial") for p in directory.iterdir())
 
@@ -65,7 +76,7 @@ def clip_gvc(work, real_clip_path) -> Path:
     proc = run_shell(f"{FFMPEG} -i {real_clip_path} -f yuv4mpegpipe - 2>/dev/null | $GVC encode --frames 4 -o clip.gvc",
                      cwd=work)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == ""
+    assert only_summaries(proc.stderr, "encode"), proc.stderr  # stderr is not a terminal: no progress, one summary
     return work / "clip.gvc"
 
 
@@ -77,9 +88,10 @@ def small_y4m() -> bytes:
 # ---- encode and decode through FFmpeg -------------------------------------------------------------
 
 def test_ffmpeg_y4m_pipe_encodes_and_decodes_back_through_ffmpeg(clip_gvc, work):
-    proc = run_shell(f"$GVC decode -i {clip_gvc} | {FFMPEG} -f yuv4mpegpipe -i - -f rawvideo -pix_fmt yuv420p -", cwd=work)
+    proc = run_shell(f"$GVC decode -i {clip_gvc} --quiet | {FFMPEG} -f yuv4mpegpipe -i - -f rawvideo -pix_fmt yuv420p -",
+                     cwd=work)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == ""
+    assert proc.stderr == ""  # --quiet: nothing but errors
     assert len(proc.stdout) == 4 * (320 * 192 * 3 // 2)
 
 
@@ -171,7 +183,7 @@ def test_odd_size_streams_through_one_pipeline_ffmpeg_encode_decode_ffmpeg(work)
         f"-f yuv4mpegpipe - | $GVC encode -o - | $GVC decode | {FFMPEG} -f yuv4mpegpipe -i - -f rawvideo "
         f"-pix_fmt yuv420p -", cwd=work)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == ""
+    assert only_summaries("\n".join(sorted(proc.stderr.splitlines())), "decode", "encode"), proc.stderr
     assert len(proc.stdout) == 3 * YUV_BYTES
 
 
@@ -267,7 +279,7 @@ def test_truncated_gvc_decodes_the_complete_frames_then_fails(clip_gvc, work):
     start, size = packet_offsets(data)[2]
     (work / "trunc.gvc").write_bytes(data[: start + size // 2])
     proc = run_cli("decode", "-i", "trunc.gvc", "-o", "trunc.y4m", cwd=work)
-    assert_cli_error(proc, "truncated", "frame 2")
+    assert_cli_error(proc, "truncated", "frame 2", "the 2 frames before it were not kept", "--keep-partial")
     assert no_leftovers(work, "trunc.y4m")  # a failed run leaves no output file ...
     proc = run_cli("decode", "-i", "trunc.gvc", "-o", "trunc.y4m", "--keep-partial", cwd=work)
     assert_cli_error(proc, "truncated", "frame 2")
@@ -333,7 +345,9 @@ def test_a_stream_made_with_other_weights_is_refused(other_weights_path, work):
 
 
 def test_unknown_device_is_refused(small_y4m):
-    assert_cli_error(run_cli("encode", "--device", "tpu", input=small_y4m), "unknown device 'tpu'")
+    proc = run_cli("encode", "--device", "tpu", input=small_y4m)
+    assert_cli_error(proc, "--device", "invalid choice: 'tpu'", "auto", "cpu", "cuda")
+    assert proc.returncode == 2
 
 
 def test_quality_out_of_range_is_refused(small_y4m):
@@ -344,14 +358,33 @@ def test_usage_errors_are_one_line_too():
     assert_cli_error(run_cli("encode", "--no-such-option"))
 
 
+@pytest.mark.parametrize("args, words", [(["--device", "tpu"], ["--device", "tpu"]), (["-q", "9"], ["quality 9"]),
+                                         (["--threads", "0"], ["--threads"]), (["-b", "0"], ["bitrate"]),
+                                         (["--intra-period", "0"], ["intra period"])])
+def test_bad_option_values_exit_2(small_y4m, args, words):
+    proc = run_cli("encode", *args, input=small_y4m)
+    assert proc.returncode == 2
+    assert_cli_error(proc, *words)
+
+
+def test_quiet_drops_the_summary_and_a_summary_is_otherwise_always_there(small_y4m, work):
+    enc = run_cli("encode", "-o", "q.gvc", input=small_y4m, cwd=work)
+    assert enc.returncode == 0 and only_summaries(enc.stderr, "encode"), enc.stderr
+    size = (work / "q.gvc").stat().st_size
+    assert f", {size} bytes, " in enc.stderr and f"{8 * size / (W * H * 2):.4f} bpp" in enc.stderr
+    assert run_cli("encode", "--quiet", input=small_y4m).stderr == ""
+    dec = run_cli("decode", "-i", "q.gvc", "-o", "q.y4m", cwd=work)
+    assert dec.returncode == 0 and only_summaries(dec.stderr, "decode") and "decode: 2 frames in " in dec.stderr
+
+
 # ---- pipes and files ----------------------------------------------------------------------------
 
 def test_a_closed_downstream_pipe_ends_decode_quietly(clip_gvc, work):
     proc = run_shell(f"$GVC decode -i {clip_gvc} 2>err.txt | head -c 100 >/dev/null; echo ${{PIPESTATUS[0]}}",
                      cwd=work)
     status = int(proc.stdout.decode().strip())
-    assert status in (0, 128 + signal.SIGPIPE), status
-    assert (work / "err.txt").read_text() == ""
+    err = (work / "err.txt").read_text()
+    assert (status, err) == (128 + signal.SIGPIPE, "") or (status == 0 and only_summaries(err, "decode")), (status, err)
 
 
 def test_frames_zero_writes_a_valid_empty_stream(small_y4m):

@@ -192,10 +192,10 @@ def test_header_limits_match_the_python_package():
 
 # ---- same bytes as the Python API ---------------------------------------------------------------------
 
-def python_stream(frames, fps=Fraction(25), color_range="limited", **kw) -> bytes:
+def python_stream(frames, fps=Fraction(25), color_range="limited", chroma="unspecified", **kw) -> bytes:
     from gvc1d_codec import ColorInfo, Encoder
 
-    enc = Encoder(frames[0].width, frames[0].height, fps, color=ColorInfo(range=color_range), **kw)
+    enc = Encoder(frames[0].width, frames[0].height, fps, color=ColorInfo(range=color_range, chroma_location=chroma), **kw)
     return enc.header_bytes() + b"".join(enc.encode(f) for f in frames)
 
 
@@ -208,7 +208,7 @@ def python_decode_y4m(stream: bytes) -> bytes:
     header = read_header(src)
     dec = Decoder(header, pix_fmt="yuv420p")
     out = io.BytesIO()
-    writer = Y4MWriter(out, header.width, header.height, header.frame_rate, dec.color)
+    writer = Y4MWriter(out, header.width, header.height, header.frame_rate, dec.color, header.sample_aspect)
     for packet in PacketReader(src, header):
         writer.write_frame(dec.decode(packet))
     return out.getvalue()
@@ -217,8 +217,9 @@ def python_decode_y4m(stream: bytes) -> bytes:
 @pytest.mark.parametrize("args, kw, y4m_header", [
     ((), {}, None),
     (("-q", "1", "--intra-period", "2"), dict(quality=1, intra_period=2), None),
-    (("--quality=0",), dict(quality=0, fps=Fraction(30000, 1001), color_range="full"),
-     b"YUV4MPEG2 W45 H35 F30000:1001 Ip A1:1 C420jpeg XCOLORRANGE=FULL"),
+    (("--quality=0",), dict(quality=0, fps=Fraction(30000, 1001), color_range="full", sample_aspect=(16, 11),
+                            chroma="left"),
+     b"YUV4MPEG2 W45 H35 F30000:1001 Ip A16:11 C420mpeg2 XCOLORRANGE=FULL"),
     (("-q", "1.25"), dict(quality=1.25), None),
     (("-b", "40k", "--intra-period", "3"), dict(bitrate=40000.0, intra_period=3), None),
 ], ids=["defaults", "quality-intra-period", "full-range-ntsc", "quality-between-levels", "bitrate"])
@@ -229,12 +230,13 @@ def test_ffpipe_streams_identical_to_python(built, weights_path, args, kw, y4m_h
         y4m = y4m_header + y4m[y4m.index(b"\n"):]
     enc = run([FFPIPE, "encode", *args], input=y4m, weights=weights_path)
     assert enc.returncode == 0 and enc.stderr == "", enc.stderr
+    kw.setdefault("chroma", "center")  # the C tag y4m_bytes writes: C420jpeg
     assert enc.stdout == python_stream(frames, weights=weights_path, **kw)
     dec = run([FFPIPE, "decode"], input=enc.stdout, weights=weights_path)
     assert dec.returncode == 0 and dec.stderr == "", dec.stderr
     assert dec.stdout == python_decode_y4m(enc.stdout)
     if y4m_header is not None:
-        assert dec.stdout.startswith(b"YUV4MPEG2 W45 H35 F30000:1001 Ip A1:1 C420jpeg XCOLORRANGE=FULL\n")
+        assert dec.stdout.startswith(y4m_header + b"\n")
 
 
 def test_ffpipe_decode_identical_to_gvc1d_pipe(built, weights_path):
@@ -273,7 +275,10 @@ def python_units(frames, **kw) -> tuple[bytes, list[bytes]]:
 def test_units_and_decode_unit(api_test, weights_path, tmp_path):
     """units = 1: the encoder returns the Python API's container units (head, quality bytes where
     they change or at a resync point, data); gvc1d_decoder_decode_unit decodes them to the pictures
-    gvc1d_decoder_decode gives for the raw packets (checked in C, with the unit errors)."""
+    gvc1d_decoder_decode gives for the raw packets (checked in C, with the unit errors, and the
+    sample aspect ratio and chroma location of gvc1d_stream_info)."""
+    from gvc1d_codec import ColorInfo
+
     n = 10  # frame 8 is a resync point: its unit states the quality again
     p = run([api_test, "units", weights_path, tmp_path / "u", 24, 16, n])
     out = p.stdout.decode()
@@ -281,7 +286,8 @@ def test_units_and_decode_unit(api_test, weights_path, tmp_path):
     assert p.stderr == "" and f"{n - 2} of {n} units leave out their quality bytes" in out, out
     frames = moving_gradient(24, 16, n)
     assert (tmp_path / "u.gvc").read_bytes() == python_stream(frames, weights=weights_path)
-    header, want = python_units(frames, weights=weights_path)
+    header, want = python_units(frames, weights=weights_path, sample_aspect=(16, 11),
+                                color=ColorInfo(chroma_location="topleft"))
     data, got = (tmp_path / "u.units").read_bytes(), []
     while data:
         size = int.from_bytes(data[:4], "little")
@@ -392,7 +398,7 @@ def test_ffpipe_errors_from_the_library(built, weights_path, other_weights_path,
     assert_ffpipe_error(run([FFPIPE, "encode", "-w", tmp_path / "none.safetensors"], input=y4m), "weights file not found")
     p = run([FFPIPE, "encode"], input=y4m[:-10], weights=weights_path)  # last frame cut: two packets written
     assert_ffpipe_error(p, "truncated frame 2")
-    stream = python_stream(frames, weights=weights_path)
+    stream = python_stream(frames, weights=weights_path, chroma="center")  # y4m_bytes: C420jpeg
     header_size = 7 + int.from_bytes(stream[5:7], "little")
     assert p.stdout == stream[:len(p.stdout)] and len(p.stdout) > header_size
 

@@ -8,6 +8,7 @@ with the reason, when that ffmpeg has not been built (ffbridge/ffmpeg/build.sh b
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -105,6 +106,46 @@ def pipe_pixels(pipe_stream, weights_path) -> bytes:
     return y4m_to_raw(p.stdout)
 
 
+def read_packets(stream: bytes) -> list[tuple[object, int]]:
+    """(Packet, its size in the stream) for each packet of a .gvc stream."""
+    import io
+
+    from gvc1d_codec.bitstream import PacketReader, read_header
+
+    src = io.BytesIO(stream)
+    reader = PacketReader(src, read_header(src))
+    return [(p, reader.last_size) for p in reader]
+
+
+def units_of(stream: bytes) -> list[bytes]:
+    """The container units of a version-5 stream's packets (docs/bitstream.md, "Units in containers")."""
+    from gvc1d_codec.bitstream import compact
+
+    elision = compact.Elision()
+    return [compact.unit(p.frame_type, p.payload, p.quality_length, elision,
+                         must_state=compact.carries_index(p.frame_type, p.frame_index))
+            for p, _size in read_packets(stream)]
+
+
+def version_4(stream: bytes) -> bytes:
+    """The same frames as a version-4 stream (82-byte header, 14 bytes around each payload; version 4
+    has no sample aspect ratio or chroma location)."""
+    import dataclasses
+
+    from gvc1d_codec.bitstream import StreamHeader, pack_packet
+
+    header, _used = StreamHeader.unpack(stream)
+    v4 = dataclasses.replace(header, format_version=4, sample_aspect=(0, 0), chroma_location="unspecified")
+    return v4.pack() + b"".join(
+        pack_packet(p, 4) for p, _size in read_packets(stream))
+
+
+def ffprobe_packets(path: Path, weights) -> list[dict]:
+    p = ff("-v", "error", "-show_entries", "packet=pts,size,flags", "-of", "json", path, weights=weights, exe=FFPROBE)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)["packets"]
+
+
 def decode_raw(path: Path, weights) -> subprocess.CompletedProcess:
     return ff("-i", path, "-f", "rawvideo", "-pix_fmt", "yuv420p", "-", weights=weights)
 
@@ -147,6 +188,100 @@ def test_gvc_copied_through_mkv_and_nut_is_identical(encoded, pipe_stream, weigh
     assert back.read_bytes() == pipe_stream
 
 
+def test_containers_carry_units(encoded, pipe_stream, weights_path):
+    """Matroska and NUT store units (docs/bitstream.md, "Units in containers"): each frame costs its
+    container 1 byte (the head) beyond the payload, less the quality bytes where they repeat; the
+    gvc demuxer's AVPackets are the same units, with pts = frame index and the key flag on I."""
+    packets = read_packets(pipe_stream)
+    units = units_of(pipe_stream)
+    assert pipe_stream[4] == 5
+    for (p, _size), u in zip(packets, units):
+        elided = u[0] >> 1 & 3 == 0
+        assert len(u) == 1 + len(p.payload) - (p.quality_length if elided else 0)
+        assert elided == (p.frame_type == "P" and p.frame_index % 8 != 0 and p.payload[:p.quality_length]
+                          == packets[p.frame_index - 1][0].payload[:p.quality_length])
+    want = [len(u) for u in units]
+    for ext in ("gvc", "mkv", "nut"):
+        got = ffprobe_packets(encoded[ext], weights_path)
+        assert [int(q["size"]) for q in got] == want, ext
+        p = ff("-i", encoded[ext], "-c", "copy", "-f", "framemd5", "-", weights=weights_path)
+        assert p.returncode == 0, p.stderr
+        md5s = [ln.split(",")[-1].strip() for ln in p.stdout.decode().splitlines() if not ln.startswith("#")]
+        assert md5s == [hashlib.md5(u).hexdigest() for u in units], ext
+        assert [q["flags"].startswith("K") for q in got] == [p.frame_type == "I" for p, _ in packets], ext
+    assert [int(q["pts"]) for q in ffprobe_packets(encoded["gvc"], weights_path)] == list(range(FRAMES))
+
+
+def test_every_packet_framing_round_trips(real_clip_path, weights_path, tmp_path):
+    """9 frames at the enhancement layer's quality (2 quality bytes), intra period -1: packets with
+    CRC-16 and CRC-32, length varints, elided quality bytes and the resync point of frame 8.
+    ffmpeg writes gvc1d-pipe's bytes, the gvc demuxer checks and strips that framing and the muxer
+    puts it back byte for byte (.gvc -> .mkv -> .gvc), and the .mkv decodes to gvc1d-pipe's pixels."""
+    from gvc1d_codec.bitstream import compact
+
+    clip9 = tmp_path / "clip9.y4m"
+    p = ff("-i", real_clip_path, "-vf", f"crop={W}:{H}:128:64", "-frames:v", 9, "-pix_fmt", "yuv420p",
+           "-f", "yuv4mpegpipe", "-y", clip9, weights=weights_path)
+    assert p.returncode == 0, p.stderr
+    out, mkv, back = tmp_path / "q.gvc", tmp_path / "q.mkv", tmp_path / "back.gvc"
+    p = ff("-i", clip9, "-c:v", "libgvc1d", "-quality", 5, "-intra-period", -1, "-threads", 1, "-y", out,
+           weights=weights_path)
+    assert p.returncode == 0, p.stderr
+    pipe = run_cli("encode", "-i", clip9, "-q", 5, "--intra-period", -1, weights=weights_path)
+    assert pipe.returncode == 0, pipe.stderr
+    assert out.read_bytes() == pipe.stdout
+    packets, units = read_packets(pipe.stdout), units_of(pipe.stdout)
+    assert {p.quality_length for p, _ in packets} == {2} and len(packets) == 9
+    assert {u[0] >> 1 & 3 for u in units} == {0, 2}  # stated (frames 0 and 8) and elided
+    # a unit's body is the raw packet's (quality + data, length L): the CRC follows from it
+    assert {compact.crc_size(compact.carries_index(p.frame_type, p.frame_index), len(u) - 1)
+            for (p, _), u in zip(packets, units)} >= {2, 4}  # CRC-8: the -quality 1 P frames of the other tests
+    assert ff("-i", out, "-c", "copy", "-y", mkv, weights=weights_path).returncode == 0
+    assert ff("-i", mkv, "-c", "copy", "-y", back, weights=weights_path).returncode == 0
+    assert back.read_bytes() == pipe.stdout
+    p = decode_raw(mkv, weights_path)
+    want = run_cli("decode", input=pipe.stdout, weights=weights_path)
+    assert p.returncode == 0 and want.returncode == 0, p.stderr
+    assert p.stdout == y4m_to_raw(want.stdout)
+
+
+def test_version_4_streams_are_read_and_copied(pipe_stream, pipe_pixels, weights_path, tmp_path):
+    """A version-4 .gvc (82-byte header, whole packets as AVPackets) decodes to the same pixels and
+    goes through Matroska by stream copy unchanged."""
+    v4 = tmp_path / "v4.gvc"
+    v4.write_bytes(version_4(pipe_stream))
+    sizes = [int(q["size"]) for q in ffprobe_packets(v4, weights_path)]
+    assert sizes == [14 + len(p.payload) for p, _ in read_packets(pipe_stream)]
+    p = decode_raw(v4, weights_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == pipe_pixels
+    mkv, back = tmp_path / "v4.mkv", tmp_path / "back.gvc"
+    assert ff("-i", v4, "-c", "copy", "-y", mkv, weights=weights_path).returncode == 0
+    assert ff("-i", mkv, "-c", "copy", "-y", back, weights=weights_path).returncode == 0
+    assert back.read_bytes() == v4.read_bytes()
+    p = decode_raw(mkv, weights_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == pipe_pixels
+
+
+def test_header_sample_aspect_and_chroma_location(pipe_stream, weights_path, tmp_path):
+    """The version-5 header's sample aspect ratio and chroma location reach the stream's parameters."""
+    import dataclasses
+
+    from gvc1d_codec.bitstream import StreamHeader
+
+    header, used = StreamHeader.unpack(pipe_stream)
+    src = tmp_path / "sar.gvc"
+    src.write_bytes(dataclasses.replace(header, sample_aspect=(4, 3), chroma_location="topleft").pack()
+                    + pipe_stream[used:])
+    p = ff("-v", "error", "-show_entries", "stream=sample_aspect_ratio,chroma_location,color_range,color_space",
+           "-of", "json", src, weights=weights_path, exe=FFPROBE)
+    assert p.returncode == 0, p.stderr
+    s = json.loads(p.stdout)["streams"][0]
+    assert (s["sample_aspect_ratio"], s["chroma_location"], s["color_range"], s["color_space"]) == \
+        ("4:3", "topleft", "tv", "bt709"), s
+
+
 def test_bitrate_option_is_rate_control_as_gvc1d_pipe(clip, weights_path, tmp_path):
     """``-b:v 40k`` is gvc1d-pipe's ``-b 40k`` (one-pass rate control), byte for byte."""
     out = tmp_path / "rc.gvc"
@@ -156,7 +291,9 @@ def test_bitrate_option_is_rate_control_as_gvc1d_pipe(clip, weights_path, tmp_pa
     pipe = run_cli("encode", "-i", clip, "-b", "40k", "--intra-period", 2, weights=weights_path)
     assert pipe.returncode == 0, pipe.stderr
     assert out.read_bytes() == pipe.stdout
-    assert pipe.stdout[22] == 255  # header quality: variable (rate control)
+    from gvc1d_codec.bitstream import StreamHeader
+
+    assert StreamHeader.unpack(pipe.stdout)[0].quality == 255  # header quality: variable (rate control)
 
 
 # ---- decode: the same pixels as gvc1d-pipe --------------------------------------------------------
@@ -187,11 +324,12 @@ def test_decode_pipe_stream_and_timestamps(pipe_stream, weights_path, tmp_path):
 
 def test_truncated_file_gives_clean_error_and_complete_frames(pipe_stream, pipe_pixels, weights_path, tmp_path):
     bad = tmp_path / "cut.gvc"
-    bad.write_bytes(pipe_stream[:-7])  # the last packet loses its CRC and 3 payload bytes
+    bad.write_bytes(pipe_stream[:-7])  # the last packet (an I frame) loses its CRC-32 and 3 payload bytes
+    size = read_packets(pipe_stream)[-1][1]
     p = decode_raw(bad, weights_path)
     assert "Traceback" not in p.stderr
     errors = [ln for ln in p.stderr.splitlines() if "truncated .gvc stream" in ln]
-    assert len(errors) == 1 and "in frame 2 (236 of 243 packet bytes)" in errors[0], p.stderr
+    assert len(errors) == 1 and f"in frame 2 ({size - 7} of {size} packet bytes)" in errors[0], p.stderr
     assert "Invalid data found when processing input" in p.stderr  # AVERROR_INVALIDDATA, reported by ffmpeg
     frame = W * H * 3 // 2
     assert p.stdout == pipe_pixels[:2 * frame]
@@ -273,14 +411,31 @@ def test_readme_command_lines_mp4_with_audio_to_mkv_and_back(weights_path, tmp_p
     assert streams[0]["nb_frames"] == "3", streams
 
 
-def test_seeked_gvc1d_stream_is_refused_cleanly(encoded, weights_path, tmp_path):
-    """gvc1d decodes only from frame 0 on: after -ss to the intra frame 2 the muxer refuses to write
-    a .gvc that could not be decoded, and the decoder reports the packet it cannot take (once)."""
+def test_seeked_gvc1d_stream(encoded, pipe_stream, pipe_pixels, weights_path, tmp_path):
+    """Units carry no frame index: after -ss to the intra frame 2 the stream decodes from there (to
+    the pixels of gvc1d-pipe's frame 2) and copies to a .gvc that starts at that frame, renumbered
+    from 0 (docs/bitstream.md, "Units in containers"); a copy that would start at a P frame is
+    refused by the gvc muxer."""
+    from gvc1d_codec.bitstream import compact
+
     fps = int(json.loads(ff("-v", "error", "-show_entries", "stream=r_frame_rate", "-of", "json", encoded["mkv"],
                             weights=weights_path, exe=FFPROBE).stdout)["streams"][0]["r_frame_rate"].split("/")[0])
     ss = f"{2.4 / fps:.4f}"  # just after the intra frame 2 (intra period 2): the seek lands on it
-    p = ff("-ss", ss, "-i", encoded["mkv"], "-c", "copy", "-y", tmp_path / "cut.gvc", weights=weights_path)
-    assert p.returncode != 0 and "gvc1d packet of frame 2 where frame 0 belongs" in p.stderr, p.stderr
-    p = ff("-ss", ss, "-i", encoded["mkv"], "-f", "null", "-", weights=weights_path)
-    assert p.returncode != 0 and "Traceback" not in p.stderr
-    assert len([ln for ln in p.stderr.splitlines() if "gvc1d decode: frame index 2 out of order" in ln]) == 1, p.stderr
+    cut = tmp_path / "cut.gvc"
+    p = ff("-ss", ss, "-i", encoded["mkv"], "-c", "copy", "-y", cut, weights=weights_path)
+    assert p.returncode == 0, p.stderr
+    header_size = 7 + int.from_bytes(pipe_stream[5:7], "little")
+    last, size = read_packets(pipe_stream)[2]
+    assert last.frame_type == "I"
+    frame = compact.frame("I", 0, last.payload, last.quality_length, compact.Elision())
+    assert cut.read_bytes() == pipe_stream[:header_size] + frame and len(frame) == size
+    frame_bytes = W * H * 3 // 2
+    for src in (encoded["mkv"], cut):
+        seek = ("-noaccurate_seek", "-ss", ss) if src != cut else ()  # keep frame 2, before ss
+        p = ff(*seek, "-i", src, "-f", "rawvideo", "-pix_fmt", "yuv420p", "-", weights=weights_path)
+        assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
+        assert p.stdout == pipe_pixels[2 * frame_bytes:], src
+    # the P frame 1 first (an output -ss copies from frame 1 on; -copyinkf keeps the non-key start)
+    p = ff("-i", encoded["mkv"], "-c", "copy", "-copyinkf", "-ss", f"{0.9 / fps:.4f}", "-y", tmp_path / "p.gvc",
+           weights=weights_path)
+    assert p.returncode != 0 and "gvc1d unit of a P frame where frame 0 belongs" in p.stderr, p.stderr

@@ -51,20 +51,39 @@
 extern "C" {
 #endif
 
-#define GVC1D_API_VERSION 2  /* 2: gvc1d_encoder_params.quality_value and .bitrate */
+#define GVC1D_API_VERSION 3  /* 2: gvc1d_encoder_params.quality_value and .bitrate; 3 (format version 5):
+                              * gvc1d_encoder_params.units, .sar_num, .sar_den, .chroma_location,
+                              * the same in gvc1d_stream_info, gvc1d_decoder_decode_unit */
 
 /* Longest message (bytes, including the terminating NUL) an error string can hold. */
 #define GVC1D_ERROR_MAX 512
 
-/* .gvc v1 stream layout, for programs that split a stream into packets themselves
- * (docs/bitstream.md): a header of GVC1D_HEADER_PREFIX_SIZE bytes whose little-endian u16 at
- * offset 5 is the number of header bytes that follow (75 in v1: 82 bytes in all), then packets:
- * sync 0xA5, type, u32 frame index, u32 payload length (at offset 6), payload, u32 CRC-32. */
+/* .gvc stream layout (docs/bitstream.md), for programs that split a stream into packets
+ * themselves. The stream header: GVC1D_HEADER_PREFIX_SIZE bytes (magic "GVC1", u8 format version
+ * at offset 4, little-endian u16 at offset 5: the number of header bytes that follow), then those
+ * bytes. The encoder writes format version 5 (a compact header of varints, about 45 bytes);
+ * decoders read versions 4 and 5.
+ *
+ * Version 5 packet: a head byte (bit 0: intra; bits 1-2 q: quality bytes, 0..2; bit 3 X: a varint
+ * frame index follows; bits 4-7 n: the length L of quality bytes + data if below 15, 15: a varint
+ * L follows), [frame index], [L], L bytes (q quality bytes, data), then a CRC over the frame index
+ * as 4 little-endian bytes and every packet byte before it: 4 bytes (CRC-32) if X or L >= 4096,
+ * else 2 (CRC-16/CCITT-FALSE) if L >= 32, else 1 (CRC-8). Varints are LEB128, at most 5 bytes.
+ * A *unit* (what a container carries per frame, gvc1d_encoder_params.units, and
+ * gvc1d_decoder_decode_unit) is the head with X = 0 and n = 0, then the q quality bytes and data.
+ *
+ * Version 4 packet (82-byte header): GVC1D_V4_PACKET_SYNC, type 'I'/'P', u32 frame index, u32
+ * payload length (at offset 6), payload, u32 CRC-32: GVC1D_V4_PACKET_OVERHEAD bytes + payload. */
 #define GVC1D_HEADER_PREFIX_SIZE 7
-#define GVC1D_HEADER_SIZE_V1 82
-#define GVC1D_PACKET_HEAD_SIZE 10
-#define GVC1D_PACKET_OVERHEAD 14
-#define GVC1D_PACKET_SYNC 0xA5
+#define GVC1D_HEAD_INTRA 0x01         /* v5 head bit 0 */
+#define GVC1D_HEAD_QUALITY_SHIFT 1    /* v5 head bits 1-2: quality bytes stated */
+#define GVC1D_HEAD_INDEX 0x08         /* v5 head bit 3: a frame index follows */
+#define GVC1D_HEAD_LENGTH_SHIFT 4     /* v5 head bits 4-7: the length, or GVC1D_LENGTH_FOLLOWS */
+#define GVC1D_LENGTH_FOLLOWS 15
+#define GVC1D_VARINT_MAX_BYTES 5
+#define GVC1D_V4_PACKET_HEAD_SIZE 10
+#define GVC1D_V4_PACKET_OVERHEAD 14
+#define GVC1D_V4_PACKET_SYNC 0xA5
 
 /* Limits and defaults, as in gvc1d_codec/limits.py and gvc1d_codec/config.py (a test keeps them in
  * step): width and height are 1..GVC1D_MAX_DIMENSION; an encoder or decoder refuses frames of more
@@ -104,6 +123,18 @@ typedef enum gvc1d_color_range {
     GVC1D_COLOR_RANGE_FULL = 1     /* 0-255 */
 } gvc1d_color_range;
 
+/* Where the 4:2:0 chroma samples sit (FFmpeg's AVChromaLocation order; carried in the stream
+ * header, not used by the codec's conversions). */
+typedef enum gvc1d_chroma_location {
+    GVC1D_CHROMA_LOCATION_UNSPECIFIED = 0,
+    GVC1D_CHROMA_LOCATION_LEFT = 1,       /* MPEG-2, Y4M C420mpeg2 */
+    GVC1D_CHROMA_LOCATION_CENTER = 2,     /* JPEG, Y4M C420jpeg */
+    GVC1D_CHROMA_LOCATION_TOPLEFT = 3,    /* Y4M C420paldv */
+    GVC1D_CHROMA_LOCATION_TOP = 4,
+    GVC1D_CHROMA_LOCATION_BOTTOMLEFT = 5,
+    GVC1D_CHROMA_LOCATION_BOTTOM = 6
+} gvc1d_chroma_location;
+
 /* Encoder settings. Start from gvc1d_encoder_params_default() so that fields added in later
  * versions get their defaults. */
 typedef struct gvc1d_encoder_params {
@@ -122,6 +153,11 @@ typedef struct gvc1d_encoder_params {
                            * quality; < 0 (default -1): use quality */
     int64_t bitrate;      /* > 0: target bits per second; one-pass rate control chooses each frame's quality (the
                            * quality fields must stay at their defaults); 0 (default): off */
+    int units;            /* 0 (default): gvc1d_encoder_encode returns raw .gvc packets; 1: container units (head,
+                           * quality bytes where they change or at resync points, data: for Matroska, NUT, MP4) */
+    uint32_t sar_num;     /* sample (pixel) aspect ratio sar_num:sar_den, stored in the stream header; */
+    uint32_t sar_den;     /* 0:0 (default) = unknown */
+    int chroma_location;  /* gvc1d_chroma_location, stored in the stream header (default UNSPECIFIED) */
 } gvc1d_encoder_params;
 
 /* What a stream header says (gvc1d_decoder_info). */
@@ -137,6 +173,10 @@ typedef struct gvc1d_stream_info {
     int quality;          /* the header's quality code: 16 x the encoder's quality, 255 = rate control (variable) */
     int intra_period;
     size_t max_payload;   /* largest payload length a conforming packet of this stream has */
+    uint32_t sar_num;     /* sample aspect ratio; 0:0 = unknown (and in version-4 streams) */
+    uint32_t sar_den;
+    int chroma_location;  /* gvc1d_chroma_location */
+    int format_version;   /* the stream header's: 5, or 4 (whose containers carry whole packets) */
 } gvc1d_stream_info;
 
 /* A decoded picture. The planes belong to the decoder (valid until its next call). */
@@ -168,17 +208,20 @@ int gvc1d_open_error_code(void);
 /* ---- Encoder -------------------------------------------------------------------------------- */
 
 /* Fill *p with the defaults: 0x0 (must be set), 25/1 fps, YUV420P, quality -1, intra period
- * GVC1D_DEFAULT_INTRA_PERIOD (32), default weights, cpu, BT.709 limited range. */
+ * GVC1D_DEFAULT_INTRA_PERIOD (32), default weights, cpu, BT.709 limited range, raw packets,
+ * unknown sample aspect ratio and chroma location. */
 void gvc1d_encoder_params_default(gvc1d_encoder_params *p);
 
 /* Load the model and check the settings. NULL on failure (see gvc1d_open_error). */
 gvc1d_encoder *gvc1d_encoder_open(const gvc1d_encoder_params *p);
 
-/* The stream header (82 bytes in v1): write it before the first packet. Valid until close. */
+/* The stream header (format version 5: its size varies, about 45 bytes): write it before the
+ * first packet; in a container it is the codec private data. Valid until close. */
 int gvc1d_encoder_header(gvc1d_encoder *enc, const uint8_t **data, size_t *size);
 
-/* Encode one frame; *packet / *size receive one complete packet (header, payload, CRC), valid
- * until the next call on enc. planes[i] points at the first row of plane i, strides[i] is the
+/* Encode one frame; *packet / *size receive one complete raw packet (head, index and length where
+ * present, payload, CRC), or with params.units = 1 the frame's unit, valid until the next call on
+ * enc. Packets and units are in order: each may leave out the quality bytes of the one before. planes[i] points at the first row of plane i, strides[i] is the
  * byte distance between rows (|stride| >= the row's bytes; negative strides are accepted).
  * YUV420P uses 3 planes, RGB24 uses planes[0] (others ignored). Low delay: one packet per call. */
 int gvc1d_encoder_encode(gvc1d_encoder *enc, const uint8_t *const planes[3], const int strides[3],
@@ -204,12 +247,21 @@ gvc1d_decoder *gvc1d_decoder_open(const uint8_t *header, size_t size, const char
 /* The stream's parameters. */
 int gvc1d_decoder_info(const gvc1d_decoder *dec, gvc1d_stream_info *info);
 
-/* Decode exactly one packet (as written by the encoder: 14 + payload bytes) into *out.
- * Packets must come in order. A packet rejected before its payload is decoded (truncated, bad
- * sync, type, index, length or CRC: GVC1D_ERR_TRUNCATED / GVC1D_ERR_CORRUPT) leaves the decoder
- * unchanged, so the right packet can still follow. A failure while decoding a payload that passed
- * its CRC leaves the reconstruction loop broken: later calls fail with the same status. */
+/* Decode exactly one raw packet (as in the .gvc stream: version 5 or 4, as the header says) into
+ * *out. Packets must come in order. A packet rejected before its payload is decoded (truncated,
+ * bad head or sync, type, index, length or CRC: GVC1D_ERR_TRUNCATED / GVC1D_ERR_CORRUPT) leaves
+ * the decoder unchanged, so the right packet can still follow. A failure while decoding a payload
+ * that passed its CRC leaves the reconstruction loop broken: later calls fail with the same status. */
 int gvc1d_decoder_decode(gvc1d_decoder *dec, const uint8_t *packet, size_t size, gvc1d_picture *out);
+
+/* Decode exactly one unit (a container's sample of a version-5 stream: head, quality bytes, data)
+ * of the next frame into *out; the decoder counts the frames (frame 0 must be intra). A unit that
+ * repeats the quality of the unit before (q = 0) needs that unit decoded first. Errors as for
+ * gvc1d_decoder_decode: a unit rejected before decoding (empty, X or length bits set, q = 3, a
+ * P frame first, a quality that is not known, too long: GVC1D_ERR_CORRUPT) leaves the decoder
+ * unchanged. For a version-4 stream, whose containers carry whole packets, this is
+ * gvc1d_decoder_decode. */
+int gvc1d_decoder_decode_unit(gvc1d_decoder *dec, const uint8_t *unit, size_t size, gvc1d_picture *out);
 
 const char *gvc1d_decoder_last_error(const gvc1d_decoder *dec);
 

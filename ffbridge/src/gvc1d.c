@@ -248,6 +248,10 @@ GVC1D_EXPORT void gvc1d_encoder_params_default(gvc1d_encoder_params *p)
     p->color_range = GVC1D_COLOR_RANGE_LIMITED;
     p->quality_value = -1.0;
     p->bitrate = 0;
+    p->units = 0;
+    p->sar_num = 0;
+    p->sar_den = 0;
+    p->chroma_location = GVC1D_CHROMA_LOCATION_UNSPECIFIED;
 }
 
 GVC1D_EXPORT gvc1d_encoder *gvc1d_encoder_open(const gvc1d_encoder_params *p)
@@ -461,24 +465,36 @@ GVC1D_EXPORT int gvc1d_decoder_info(const gvc1d_decoder *dec, gvc1d_stream_info 
     return GVC1D_OK;
 }
 
-GVC1D_EXPORT int gvc1d_decoder_decode(gvc1d_decoder *dec, const uint8_t *packet, size_t size, gvc1d_picture *out)
+/* One raw packet (unit = 0) or one unit (unit = 1) of the next frame. */
+static int decode_one(gvc1d_decoder *dec, const uint8_t *data, size_t size, gvc1d_picture *out, int unit)
 {
-    int rc = check_decoder(dec, "gvc1d_decoder_decode");
+    const char *fn = unit ? "gvc1d_decoder_decode_unit" : "gvc1d_decoder_decode";
+    int rc = check_decoder(dec, fn);
     if (rc != GVC1D_OK)
         return rc;
     pthread_mutex_lock(&dec->lock);
     dec->err[0] = '\0';
     if (out)
         memset(out, 0, sizeof *out);
-    if (!packet || !out) {
-        rc = set_err(dec->err, GVC1D_ERR_INVALID_ARG, "gvc1d_decoder_decode: packet and out must not be NULL");
+    if (!data || !out) {
+        rc = set_err(dec->err, GVC1D_ERR_INVALID_ARG, "%s: %s and out must not be NULL", fn, unit ? "unit" : "packet");
     } else {
-        rc = hook_status(_gvc1dpy_decoder_decode(dec->id, packet, size, out, dec->err, sizeof dec->err), dec->err);
+        rc = hook_status(_gvc1dpy_decoder_decode(dec->id, data, size, unit, out, dec->err, sizeof dec->err), dec->err);
         if (rc != GVC1D_OK)
             memset(out, 0, sizeof *out);
     }
     pthread_mutex_unlock(&dec->lock);
     return rc;
+}
+
+GVC1D_EXPORT int gvc1d_decoder_decode(gvc1d_decoder *dec, const uint8_t *packet, size_t size, gvc1d_picture *out)
+{
+    return decode_one(dec, packet, size, out, 0);
+}
+
+GVC1D_EXPORT int gvc1d_decoder_decode_unit(gvc1d_decoder *dec, const uint8_t *unit, size_t size, gvc1d_picture *out)
+{
+    return decode_one(dec, unit, size, out, 1);
 }
 
 GVC1D_EXPORT const char *gvc1d_decoder_last_error(const gvc1d_decoder *dec)

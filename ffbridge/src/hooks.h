@@ -21,7 +21,7 @@ int _gvc1dpy_encoder_encode(int64_t id, const uint8_t *const *planes, const int 
 int _gvc1dpy_decoder_open(const uint8_t *header, size_t size, const char *weights,
                           const char *device, int out_pix_fmt, int64_t *id,
                           gvc1d_stream_info *info, char *err, size_t errsize);
-int _gvc1dpy_decoder_decode(int64_t id, const uint8_t *packet, size_t size, gvc1d_picture *out,
+int _gvc1dpy_decoder_decode(int64_t id, const uint8_t *data, size_t size, int unit, gvc1d_picture *out,
                             char *err, size_t errsize);
 int _gvc1dpy_release(int64_t id);
 /* cffi-end */

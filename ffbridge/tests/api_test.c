@@ -6,6 +6,11 @@
  *                                              (padded stride), to OUT_PREFIX.{yuv,rgb}.gvc
  *   api_test threads WEIGHTS                   thread-local open errors; two encoders in two
  *                                              threads give the same stream as one alone
+ *   api_test units WEIGHTS OUT_PREFIX W H N    an encoder with units = 1 (and a sample aspect ratio
+ *                                              and chroma location) next to one with raw packets:
+ *                                              decode_unit gives the pictures decode gives;
+ *                                              unit errors; OUT_PREFIX.gvc (raw stream) and
+ *                                              OUT_PREFIX.units (each unit after a u32 LE size)
  *
  * Prints one line per check ("ok ..." / "FAIL ..."); exit status 1 if any check failed.
  * Frames follow tests/conftest.py's moving_gradient(), so Python can make the same ones.
@@ -122,20 +127,26 @@ static gvc1d_encoder *open_encoder(const char *weights, int w, int h, int pix_fm
 
 /* ---- a small in-memory stream ----------------------------------------------------------------- */
 
+#define MAX_HEADER 256 /* a version-5 header of the test streams is about 45 bytes */
+#define MAX_PACKETS 16
+
 typedef struct stream {
-    uint8_t header[GVC1D_HEADER_SIZE_V1];
+    uint8_t header[MAX_HEADER];
     size_t header_size;
-    uint8_t *packets[8];
-    size_t sizes[8];
+    uint8_t *packets[MAX_PACKETS];
+    size_t sizes[MAX_PACKETS];
     int count;
 } stream;
 
-static void encode_frames(const char *weights, int w, int h, int n, stream *s)
+static void encode_stream(gvc1d_encoder *enc, int w, int h, int n, stream *s)
 {
-    gvc1d_encoder *enc = open_encoder(weights, w, h, GVC1D_PIX_FMT_YUV420P);
     const uint8_t *data;
     size_t size;
     gvc1d_encoder_header(enc, &data, &size);
+    if (size > MAX_HEADER || n > MAX_PACKETS) {
+        printf("FAIL header of %zu bytes or %d frames: too many for the test\n", size, n);
+        exit(1);
+    }
     memcpy(s->header, data, size);
     s->header_size = size;
     s->count = n;
@@ -153,6 +164,12 @@ static void encode_frames(const char *weights, int w, int h, int n, stream *s)
         s->sizes[t] = size;
         free_frame(&f);
     }
+}
+
+static void encode_frames(const char *weights, int w, int h, int n, stream *s)
+{
+    gvc1d_encoder *enc = open_encoder(weights, w, h, GVC1D_PIX_FMT_YUV420P);
+    encode_stream(enc, w, h, n, s);
     gvc1d_encoder_close(enc);
 }
 
@@ -216,6 +233,9 @@ static int test_errors(const char *weights, const char *other_weights, const cha
     BAD_PARAMS("missing weights", weights, "/nonexistent/w.safetensors", GVC1D_ERR_WEIGHTS, "not found");
     BAD_PARAMS("weights not safetensors", weights, self, GVC1D_ERR_WEIGHTS, NULL);
     BAD_PARAMS("device tpu", device, "tpu", GVC1D_ERR_INVALID_ARG, "device");
+    BAD_PARAMS("units 2", units, 2, GVC1D_ERR_INVALID_ARG, "units");
+    BAD_PARAMS("chroma location 7", chroma_location, 7, GVC1D_ERR_INVALID_ARG, "chroma location");
+    BAD_PARAMS("sample aspect 4:0", sar_num, 4, GVC1D_ERR_INVALID_ARG, "aspect");
 
     /* encoder calls */
     gvc1d_encoder *enc = open_encoder(weights, W, H, GVC1D_PIX_FMT_YUV420P);
@@ -226,7 +246,9 @@ static int test_errors(const char *weights, const char *other_weights, const cha
     expect("header(data NULL)", gvc1d_encoder_header(enc, NULL, &size), GVC1D_ERR_INVALID_ARG,
            gvc1d_encoder_last_error(enc), "NULL");
     int rc = gvc1d_encoder_header(enc, &data, &size);
-    check(rc == GVC1D_OK && size == GVC1D_HEADER_SIZE_V1 && memcmp(data, "GVC1", 4) == 0, "header: 82 bytes, GVC1 magic");
+    check(rc == GVC1D_OK && size > GVC1D_HEADER_PREFIX_SIZE && size < MAX_HEADER && memcmp(data, "GVC1", 4) == 0 &&
+              data[4] == 5 && size == GVC1D_HEADER_PREFIX_SIZE + (size_t)(data[5] | data[6] << 8),
+          "header: %zu bytes, GVC1 magic, format version 5, its header_length", size);
     check(gvc1d_encoder_last_error(enc)[0] == '\0', "last_error is empty after a success");
 
     frame f = make_frame(W, H, 0);
@@ -247,8 +269,10 @@ static int test_errors(const char *weights, const char *other_weights, const cha
     expect("encode(packet NULL)", gvc1d_encoder_encode(enc, planes, strides, NULL, &size), GVC1D_ERR_INVALID_ARG,
            gvc1d_encoder_last_error(enc), "NULL");
     rc = gvc1d_encoder_encode(enc, planes, strides, &packet, &size);
-    check(rc == GVC1D_OK && packet && size > GVC1D_PACKET_OVERHEAD && packet[0] == GVC1D_PACKET_SYNC && packet[1] == 'I',
-          "encode after the errors: an I packet of %zu bytes (%s)", size, gvc1d_encoder_last_error(enc));
+    check(rc == GVC1D_OK && packet && size > 4 && (packet[0] & GVC1D_HEAD_INTRA) && (packet[0] & GVC1D_HEAD_INDEX) &&
+              packet[1] == 0,
+          "encode after the errors: an I packet of %zu bytes, stating frame index 0 (%s)", size,
+          gvc1d_encoder_last_error(enc));
     rc = gvc1d_encoder_flush(enc, &packet, &size);
     check(rc == GVC1D_OK && packet == NULL && size == 0, "flush: nothing delayed");
     expect("flush(NULL enc)", gvc1d_encoder_flush(NULL, &packet, &size), GVC1D_ERR_INVALID_ARG, gvc1d_open_error(), "NULL");
@@ -260,31 +284,33 @@ static int test_errors(const char *weights, const char *other_weights, const cha
     /* decoder open */
     stream s;
     encode_frames(weights, W, H, 3, &s);
-    uint8_t hdr[GVC1D_HEADER_SIZE_V1 + 1];
-    memcpy(hdr, s.header, s.header_size);
+    uint8_t hdr[MAX_HEADER + 1];
+    const size_t hs = s.header_size;
+    memcpy(hdr, s.header, hs);
     gvc1d_decoder *dec;
-    expect_open_fail("decoder open(NULL)", gvc1d_decoder_open(NULL, 82, weights, NULL, -1), GVC1D_ERR_INVALID_ARG, "NULL");
+    expect_open_fail("decoder open(NULL)", gvc1d_decoder_open(NULL, hs, weights, NULL, -1), GVC1D_ERR_INVALID_ARG, "NULL");
     expect_open_fail("decoder open(0 bytes)", gvc1d_decoder_open(hdr, 0, weights, NULL, -1), GVC1D_ERR_TRUNCATED, "empty");
-    expect_open_fail("decoder open(40 bytes)", gvc1d_decoder_open(hdr, 40, weights, NULL, -1), GVC1D_ERR_TRUNCATED, "truncated");
+    expect_open_fail("decoder open(all but 3 bytes)", gvc1d_decoder_open(hdr, hs - 3, weights, NULL, -1), GVC1D_ERR_TRUNCATED,
+                     "truncated");
     hdr[0] = 'X';
-    expect_open_fail("decoder open(bad magic)", gvc1d_decoder_open(hdr, 82, weights, NULL, -1), GVC1D_ERR_CORRUPT, "magic");
+    expect_open_fail("decoder open(bad magic)", gvc1d_decoder_open(hdr, hs, weights, NULL, -1), GVC1D_ERR_CORRUPT, "magic");
     hdr[0] = 'G';
-    hdr[20] ^= 0x10;
-    expect_open_fail("decoder open(flipped bit)", gvc1d_decoder_open(hdr, 82, weights, NULL, -1), GVC1D_ERR_CORRUPT, "CRC");
-    hdr[20] ^= 0x10;
+    hdr[hs / 2] ^= 0x10;
+    expect_open_fail("decoder open(flipped bit)", gvc1d_decoder_open(hdr, hs, weights, NULL, -1), GVC1D_ERR_CORRUPT, "CRC");
+    hdr[hs / 2] ^= 0x10;
     const uint8_t version = hdr[4];  /* the stream's own format version, restored below */
     hdr[4] = 9;
-    expect_open_fail("decoder open(version 9)", gvc1d_decoder_open(hdr, 82, weights, NULL, -1), GVC1D_ERR_UNSUPPORTED, "version");
+    expect_open_fail("decoder open(version 9)", gvc1d_decoder_open(hdr, hs, weights, NULL, -1), GVC1D_ERR_UNSUPPORTED, "version");
     hdr[4] = version;
-    hdr[82] = 0;
-    expect_open_fail("decoder open(83 bytes)", gvc1d_decoder_open(hdr, 83, weights, NULL, -1), GVC1D_ERR_INVALID_ARG, "exactly");
-    expect_open_fail("decoder open(other weights)", gvc1d_decoder_open(hdr, 82, other_weights, NULL, -1),
+    hdr[hs] = 0;
+    expect_open_fail("decoder open(one byte more)", gvc1d_decoder_open(hdr, hs + 1, weights, NULL, -1), GVC1D_ERR_INVALID_ARG, "exactly");
+    expect_open_fail("decoder open(other weights)", gvc1d_decoder_open(hdr, hs, other_weights, NULL, -1),
                      GVC1D_ERR_UNSUPPORTED, "weights");
-    expect_open_fail("decoder open(out_pix_fmt 5)", gvc1d_decoder_open(hdr, 82, weights, NULL, 5), GVC1D_ERR_INVALID_ARG,
+    expect_open_fail("decoder open(out_pix_fmt 5)", gvc1d_decoder_open(hdr, hs, weights, NULL, 5), GVC1D_ERR_INVALID_ARG,
                      "pixel format");
-    expect_open_fail("decoder open(missing weights)", gvc1d_decoder_open(hdr, 82, "/nonexistent/w", NULL, -1),
+    expect_open_fail("decoder open(missing weights)", gvc1d_decoder_open(hdr, hs, "/nonexistent/w", NULL, -1),
                      GVC1D_ERR_WEIGHTS, "not found");
-    dec = gvc1d_decoder_open(hdr, 82, weights, NULL, GVC1D_PIX_FMT_NONE);
+    dec = gvc1d_decoder_open(hdr, hs, weights, NULL, GVC1D_PIX_FMT_NONE);
     check(dec != NULL, "decoder open: %s", dec ? "ok" : gvc1d_open_error());
     if (!dec)
         return 1;
@@ -317,19 +343,24 @@ static int test_errors(const char *weights, const char *other_weights, const cha
            gvc1d_decoder_last_error(dec), "CRC");
     check(pic.planes[0] == NULL && pic.width == 0, "a failed decode zeroes *out");
     pkt[n0 / 2] ^= 0x01;
-    pkt[0] = 0x5A;
-    expect("decode(bad sync)", gvc1d_decoder_decode(dec, pkt, n0, &pic), GVC1D_ERR_CORRUPT, gvc1d_decoder_last_error(dec),
-           "sync");
-    pkt[0] = GVC1D_PACKET_SYNC;
-    memcpy(pkt + 6, "\xff\xff\xff\x7f", 4);
-    expect("decode(huge length)", gvc1d_decoder_decode(dec, pkt, n0, &pic), GVC1D_ERR_CORRUPT,
+    pkt[0] |= 3 << GVC1D_HEAD_QUALITY_SHIFT;
+    expect("decode(bad head: q = 3)", gvc1d_decoder_decode(dec, pkt, n0, &pic), GVC1D_ERR_CORRUPT,
+           gvc1d_decoder_last_error(dec), "head");
+    pkt[0] = s.packets[0][0] & ~GVC1D_HEAD_INDEX;
+    expect("decode(I frame without its index)", gvc1d_decoder_decode(dec, pkt, n0, &pic), GVC1D_ERR_CORRUPT,
+           gvc1d_decoder_last_error(dec), "lacks its frame index");
+    /* head: intra, 1 quality byte, index, a varint length: 2**32-1 */
+    const uint8_t huge[] = {GVC1D_LENGTH_FOLLOWS << GVC1D_HEAD_LENGTH_SHIFT | GVC1D_HEAD_INDEX |
+                                1 << GVC1D_HEAD_QUALITY_SHIFT | GVC1D_HEAD_INTRA,
+                            0, 0xff, 0xff, 0xff, 0xff, 0x0f, 16, 1, 2, 3};
+    expect("decode(huge length)", gvc1d_decoder_decode(dec, huge, sizeof huge, &pic), GVC1D_ERR_CORRUPT,
            gvc1d_decoder_last_error(dec), "exceeds");
     memcpy(pkt, s.packets[0], n0);
     pkt[n0] = 0;
     expect("decode(trailing byte)", gvc1d_decoder_decode(dec, pkt, n0 + 1, &pic), GVC1D_ERR_CORRUPT,
            gvc1d_decoder_last_error(dec), "after the end");
     expect("decode(frame 1 first)", gvc1d_decoder_decode(dec, s.packets[1], s.sizes[1], &pic), GVC1D_ERR_CORRUPT,
-           gvc1d_decoder_last_error(dec), "out of order");
+           gvc1d_decoder_last_error(dec), "not an I frame");
     rc = gvc1d_decoder_decode(dec, pkt, n0, &pic);
     check(rc == GVC1D_OK && pic.width == W && pic.height == H && pic.pix_fmt == GVC1D_PIX_FMT_YUV420P && pic.planes[0] &&
               pic.planes[1] && pic.planes[2] && pic.strides[0] >= W && pic.strides[1] >= (W + 1) / 2 &&
@@ -343,7 +374,7 @@ static int test_errors(const char *weights, const char *other_weights, const cha
     gvc1d_decoder_close(NULL);
 
     /* rgb24 output: one plane */
-    dec = gvc1d_decoder_open(hdr, 82, weights, NULL, GVC1D_PIX_FMT_RGB24);
+    dec = gvc1d_decoder_open(hdr, hs, weights, NULL, GVC1D_PIX_FMT_RGB24);
     check(dec != NULL, "decoder open rgb24");
     if (dec) {
         rc = gvc1d_decoder_decode(dec, s.packets[0], s.sizes[0], &pic);
@@ -412,6 +443,121 @@ static int test_strides(const char *weights, const char *prefix, int w, int h, i
         }
         gvc1d_encoder_close(enc);
     }
+    return failures ? 1 : 0;
+}
+
+/* ---- units ------------------------------------------------------------------------------------ */
+
+static int same_picture(const gvc1d_picture *a, const gvc1d_picture *b)
+{
+    if (a->width != b->width || a->height != b->height || a->pix_fmt != b->pix_fmt ||
+        a->frame_index != b->frame_index || a->frame_type != b->frame_type)
+        return 0;
+    for (int i = 0; i < 3; i++) {
+        int rb = i ? (a->width + 1) / 2 : a->width, rows = i ? (a->height + 1) / 2 : a->height;
+        for (int r = 0; r < rows; r++)
+            if (memcmp(a->planes[i] + (ptrdiff_t)r * a->strides[i], b->planes[i] + (ptrdiff_t)r * b->strides[i], rb))
+                return 0;
+    }
+    return 1;
+}
+
+static int test_units(const char *weights, const char *prefix, int w, int h, int n)
+{
+    char path[1024];
+    stream raw, units;
+    gvc1d_encoder_params p;
+
+    encode_frames(weights, w, h, n, &raw);
+    gvc1d_encoder_params_default(&p);
+    p.width = w;
+    p.height = h;
+    p.weights = weights;
+    p.units = 1;
+    p.sar_num = 16; /* the header is another then: compared below with the raw stream's fields */
+    p.sar_den = 11;
+    p.chroma_location = GVC1D_CHROMA_LOCATION_TOPLEFT;
+    gvc1d_encoder *enc = gvc1d_encoder_open(&p);
+    check(enc != NULL, "open an encoder with units = 1: %s", gvc1d_open_error());
+    if (!enc)
+        return 1;
+    encode_stream(enc, w, h, n, &units);
+    gvc1d_encoder_close(enc);
+
+    int plain = 1;
+    for (int t = 0; t < n; t++)
+        plain &= units.sizes[t] >= 1 && (units.packets[t][0] & (GVC1D_HEAD_INDEX | 0xF0)) == 0 &&
+                 (units.packets[t][0] & GVC1D_HEAD_INTRA) == (raw.packets[t][0] & GVC1D_HEAD_INTRA) &&
+                 units.sizes[t] < raw.sizes[t];
+    check(plain, "units: X = 0, n = 0, the frame type of the raw packet, shorter than it");
+
+    snprintf(path, sizeof path, "%s.gvc", prefix);
+    write_file(path, raw.header, raw.header_size, NULL, 0, 0);
+    for (int t = 0; t < n; t++)
+        write_file(path, NULL, 0, raw.packets[t], raw.sizes[t], 1);
+    snprintf(path, sizeof path, "%s.units", prefix);
+    write_file(path, NULL, 0, NULL, 0, 0);
+    for (int t = 0; t < n; t++) {
+        uint8_t len[4] = {(uint8_t)units.sizes[t], (uint8_t)(units.sizes[t] >> 8), (uint8_t)(units.sizes[t] >> 16),
+                          (uint8_t)(units.sizes[t] >> 24)};
+        write_file(path, len, 4, units.packets[t], units.sizes[t], 1);
+    }
+
+    gvc1d_decoder *dr = gvc1d_decoder_open(raw.header, raw.header_size, weights, NULL, GVC1D_PIX_FMT_NONE);
+    gvc1d_decoder *du = gvc1d_decoder_open(units.header, units.header_size, weights, NULL, GVC1D_PIX_FMT_NONE);
+    check(dr && du, "open two decoders: %s", gvc1d_open_error());
+    if (!dr || !du)
+        return 1;
+    gvc1d_stream_info ir, iu;
+    gvc1d_decoder_info(dr, &ir);
+    gvc1d_decoder_info(du, &iu);
+    check(ir.format_version == 5 && ir.sar_num == 0 && ir.sar_den == 0 &&
+              ir.chroma_location == GVC1D_CHROMA_LOCATION_UNSPECIFIED && iu.format_version == 5 &&
+              iu.sar_num == 16 && iu.sar_den == 11 && iu.chroma_location == GVC1D_CHROMA_LOCATION_TOPLEFT &&
+              iu.width == ir.width && iu.intra_period == ir.intra_period && iu.quality == ir.quality,
+          "stream info: version %d, sample aspect %u:%u and %u:%u, chroma location %d and %d", iu.format_version,
+          ir.sar_num, ir.sar_den, iu.sar_num, iu.sar_den, ir.chroma_location, iu.chroma_location);
+    gvc1d_picture a, b;
+    uint8_t bad[4096];
+    expect("decode_unit(NULL dec)", gvc1d_decoder_decode_unit(NULL, units.packets[0], units.sizes[0], &b),
+           GVC1D_ERR_INVALID_ARG, gvc1d_open_error(), "NULL");
+    expect("decode_unit(unit NULL)", gvc1d_decoder_decode_unit(du, NULL, 1, &b), GVC1D_ERR_INVALID_ARG,
+           gvc1d_decoder_last_error(du), "NULL");
+    expect("decode_unit(0 bytes)", gvc1d_decoder_decode_unit(du, units.packets[0], 0, &b), GVC1D_ERR_CORRUPT,
+           gvc1d_decoder_last_error(du), "empty");
+    size_t n0 = units.sizes[0] < sizeof bad ? units.sizes[0] : sizeof bad;
+    memcpy(bad, units.packets[0], n0);
+    bad[0] |= GVC1D_HEAD_INDEX;
+    expect("decode_unit(X set)", gvc1d_decoder_decode_unit(du, bad, n0, &b), GVC1D_ERR_CORRUPT,
+           gvc1d_decoder_last_error(du), "index or length bits");
+    bad[0] = units.packets[0][0] | 3 << GVC1D_HEAD_QUALITY_SHIFT;
+    expect("decode_unit(q = 3)", gvc1d_decoder_decode_unit(du, bad, n0, &b), GVC1D_ERR_CORRUPT,
+           gvc1d_decoder_last_error(du), "reserved quality length");
+    expect("decode_unit(frame 1 first)", gvc1d_decoder_decode_unit(du, units.packets[1], units.sizes[1], &b),
+           GVC1D_ERR_CORRUPT, gvc1d_decoder_last_error(du), "frame 0");
+    check(b.planes[0] == NULL && b.width == 0, "a failed decode_unit zeroes *out");
+    int same = 1, elided = 0;
+    for (int t = 0; t < n; t++) {
+        if (t == 1) { /* a bad unit between two good ones leaves the decoder unchanged */
+            size_t n1 = units.sizes[1] < sizeof bad ? units.sizes[1] : sizeof bad;
+            memcpy(bad, units.packets[1], n1);
+            bad[0] |= 3 << GVC1D_HEAD_QUALITY_SHIFT;
+            expect("decode_unit(bad head in frame 1)", gvc1d_decoder_decode_unit(du, bad, n1, &b),
+                   GVC1D_ERR_CORRUPT, gvc1d_decoder_last_error(du), "frame 1");
+        }
+        elided += ((units.packets[t][0] >> GVC1D_HEAD_QUALITY_SHIFT) & 3) == 0;
+        int ra = gvc1d_decoder_decode(dr, raw.packets[t], raw.sizes[t], &a);
+        int rb = gvc1d_decoder_decode_unit(du, units.packets[t], units.sizes[t], &b);
+        check(ra == GVC1D_OK && rb == GVC1D_OK, "frame %d: decode (%s) and decode_unit (%s)", t,
+              gvc1d_decoder_last_error(dr), gvc1d_decoder_last_error(du));
+        same &= ra == GVC1D_OK && rb == GVC1D_OK && same_picture(&a, &b) && b.frame_index == (uint32_t)t;
+    }
+    check(same, "decode_unit gives the pictures, frame indices and types of decode");
+    check(n < 3 || elided > 0, "%d of %d units leave out their quality bytes", elided, n);
+    gvc1d_decoder_close(dr);
+    gvc1d_decoder_close(du);
+    free_stream(&raw);
+    free_stream(&units);
     return failures ? 1 : 0;
 }
 
@@ -494,6 +640,9 @@ int main(int argc, char **argv)
         return test_strides(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
     if (argc >= 3 && strcmp(argv[1], "threads") == 0)
         return test_threads(argv[2]);
-    fprintf(stderr, "usage: api_test errors WEIGHTS OTHER | strides WEIGHTS PREFIX W H N | threads WEIGHTS\n");
+    if (argc >= 7 && strcmp(argv[1], "units") == 0)
+        return test_units(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
+    fprintf(stderr, "usage: api_test errors WEIGHTS OTHER | strides WEIGHTS PREFIX W H N | threads WEIGHTS | "
+                    "units WEIGHTS PREFIX W H N\n");
     return 2;
 }

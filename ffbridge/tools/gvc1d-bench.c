@@ -88,7 +88,7 @@ int main(int argc, char **argv)
     size_t header_size;
     if (gvc1d_encoder_header(enc, &header, &header_size) != GVC1D_OK)
         die("header", gvc1d_encoder_last_error(enc));
-    uint8_t header_copy[GVC1D_HEADER_SIZE_V1 + 64];
+    uint8_t header_copy[GVC1D_HEADER_PREFIX_SIZE + 65535]; /* the largest header */
     if (header_size > sizeof header_copy)
         die("header too large", NULL);
     memcpy(header_copy, header, header_size);

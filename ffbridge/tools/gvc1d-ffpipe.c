@@ -250,8 +250,27 @@ static void check_interlace(const char *value)
 typedef struct y4m_info {
     long width, height;
     long fps_num, fps_den;
+    long sar_num, sar_den; /* A tag; 0:0 = unknown */
     int full_range;
+    int chroma_location;   /* from the C tag, as gvc1d-pipe (and FFmpeg) read it */
 } y4m_info;
+
+/* Y4M chroma tags and chroma locations, both ways (as gvc1d_codec/io/y4m.py) */
+static int chroma_of_tag(const char *value)
+{
+    if (strcasecmp(value, "420mpeg2") == 0)
+        return GVC1D_CHROMA_LOCATION_LEFT;
+    if (strcasecmp(value, "420paldv") == 0)
+        return GVC1D_CHROMA_LOCATION_TOPLEFT;
+    return GVC1D_CHROMA_LOCATION_CENTER; /* 420jpeg, 420 */
+}
+
+static const char *tag_of_chroma(int chroma_location)
+{
+    return chroma_location == GVC1D_CHROMA_LOCATION_LEFT      ? "420mpeg2"
+           : chroma_location == GVC1D_CHROMA_LOCATION_TOPLEFT ? "420paldv"
+                                                              : "420jpeg";
+}
 
 static void read_y4m_header(y4m_info *y)
 {
@@ -271,7 +290,9 @@ static void read_y4m_header(y4m_info *y)
     y->width = y->height = -1;
     y->fps_num = 25;
     y->fps_den = 1;
+    y->sar_num = y->sar_den = 0;
     y->full_range = 0;
+    y->chroma_location = GVC1D_CHROMA_LOCATION_UNSPECIFIED;
     for (char *save = NULL, *tok = strtok_r(line, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
         const char *value = tok + 1;
         long num, den;
@@ -285,9 +306,18 @@ static void read_y4m_header(y4m_info *y)
             y->fps_num = num;
             y->fps_den = den;
             break;
-        case 'A': parse_ratio(value, "pixel aspect ratio", &num, &den); break;
+        case 'A':
+            parse_ratio(value, "pixel aspect ratio", &num, &den);
+            if (num < 0 || den < 0 || num > UINT32_MAX || den > UINT32_MAX)
+                fail("bad Y4M pixel aspect ratio A%s (need N:D, 0:0 = unknown)", value);
+            y->sar_num = num;
+            y->sar_den = den;
+            break;
         case 'I': check_interlace(value); break;
-        case 'C': check_colourspace(value); break;
+        case 'C':
+            check_colourspace(value);
+            y->chroma_location = chroma_of_tag(value);
+            break;
         case 'X':
             if (strncmp(value, "COLORRANGE=", 11) == 0) {
                 const char *r = value + 11;
@@ -325,6 +355,9 @@ static int cmd_encode(const options *o)
     p.fps_den = (uint32_t)y.fps_den;
     p.pix_fmt = GVC1D_PIX_FMT_YUV420P;
     p.color_range = y.full_range ? GVC1D_COLOR_RANGE_FULL : GVC1D_COLOR_RANGE_LIMITED;
+    p.sar_num = (uint32_t)y.sar_num;
+    p.sar_den = (uint32_t)y.sar_den;
+    p.chroma_location = y.chroma_location;
     p.quality_value = o->quality;
     p.bitrate = o->bitrate;
     p.intra_period = o->intra_period;
@@ -414,6 +447,76 @@ static void decode_or_fail(const uint8_t *data, size_t size, gvc1d_picture *pic)
         fail("%s", gvc1d_decoder_last_error(g_dec));
 }
 
+static size_t g_capacity;
+
+/* Make g_buf hold at least `size` bytes. */
+static void reserve(size_t size)
+{
+    if (size <= g_capacity)
+        return;
+    uint8_t *bigger = realloc(g_buf, size);
+    if (!bigger)
+        fail("out of memory");
+    g_buf = bigger;
+    g_capacity = size;
+}
+
+/* Append a varint (LEB128) from the input to g_buf at *used; its value, or -1 if the input ends
+ * inside it or it is longer than GVC1D_VARINT_MAX_BYTES (the library then names the problem). */
+static long long read_varint(size_t *used)
+{
+    unsigned long long value = 0;
+    for (int k = 0; k < GVC1D_VARINT_MAX_BYTES; k++) {
+        uint8_t b;
+        if (read_in(&b, 1) != 1)
+            return -1;
+        g_buf[(*used)++] = b;
+        value |= (unsigned long long)(b & 0x7F) << (7 * k);
+        if (!(b & 0x80))
+            return (long long)value;
+    }
+    return -1;
+}
+
+/* Read one packet into g_buf: its size, 0 at a clean end between packets. Splitting goes by the
+ * length fields only; a packet that is malformed or cut short is handed to the library as far as
+ * it was read, and the library says what is wrong with it. */
+static size_t read_packet(int version, size_t max_payload, gvc1d_picture *pic)
+{
+    size_t used, total;
+
+    reserve(1 + 2 * GVC1D_VARINT_MAX_BYTES + GVC1D_V4_PACKET_HEAD_SIZE);
+    if (version < 5) {
+        used = read_in(g_buf, GVC1D_V4_PACKET_HEAD_SIZE);
+        if (used == 0)
+            return 0;
+        uint32_t length = used == GVC1D_V4_PACKET_HEAD_SIZE ? get_u32(g_buf + 6) : 0;
+        if (used < GVC1D_V4_PACKET_HEAD_SIZE || g_buf[0] != GVC1D_V4_PACKET_SYNC || length > max_payload) {
+            decode_or_fail(g_buf, used, pic);
+            fail("internal error: a malformed packet was accepted");
+        }
+        total = GVC1D_V4_PACKET_OVERHEAD + (size_t)length;
+    } else {
+        if (read_in(g_buf, 1) != 1)
+            return 0;
+        used = 1;
+        uint8_t head = g_buf[0];
+        int x = (head & GVC1D_HEAD_INDEX) != 0;
+        long long length = head >> GVC1D_HEAD_LENGTH_SHIFT;
+        if (x && read_varint(&used) < 0)
+            length = -1;
+        if (length == GVC1D_LENGTH_FOLLOWS)
+            length = read_varint(&used);
+        if (length < 0 || (unsigned long long)length > max_payload + 2) {
+            decode_or_fail(g_buf, used, pic);
+            fail("internal error: a malformed packet was accepted");
+        }
+        total = used + (size_t)length + (x || length >= 4096 ? 4 : length >= 32 ? 2 : 1);
+    }
+    reserve(total);
+    return used + read_in(g_buf + used, total - used); /* a short packet is reported as truncated */
+}
+
 static int cmd_decode(const options *o)
 {
     /* the header: a fixed prefix whose u16 at offset 5 is the length of the rest */
@@ -432,35 +535,20 @@ static int cmd_decode(const options *o)
         fail("%s", gvc1d_open_error());
 
     uint32_t g = gcd_u32(info.fps_num, info.fps_den); /* gvc1d-pipe writes the reduced rate */
-    /* the range is always tagged, as gvc1d-pipe does; Y4M has no matrix tag that ffmpeg reads */
-    printf("YUV4MPEG2 W%d H%d F%u:%u Ip A1:1 C420jpeg XCOLORRANGE=%s\n", info.width, info.height,
-           (unsigned)(info.fps_num / g), (unsigned)(info.fps_den / g),
+    /* as gvc1d-pipe writes it: the aspect (A0:0 = unknown), the chroma tag as FFmpeg's muxer
+     * writes it, the range always; Y4M has no matrix tag that ffmpeg reads */
+    printf("YUV4MPEG2 W%d H%d F%u:%u Ip A%u:%u C%s XCOLORRANGE=%s\n", info.width, info.height,
+           (unsigned)(info.fps_num / g), (unsigned)(info.fps_den / g), (unsigned)info.sar_num,
+           (unsigned)info.sar_den, tag_of_chroma(info.chroma_location),
            info.color_range == GVC1D_COLOR_RANGE_FULL ? "FULL" : "LIMITED");
     flush_out();
 
-    size_t capacity = 0;
     for (;;) {
-        uint8_t head[GVC1D_PACKET_HEAD_SIZE];
         gvc1d_picture pic;
-        got = read_in(head, sizeof head);
+        got = read_packet(header[4], info.max_payload, &pic);
         if (got == 0)
             break; /* clean end between packets */
-        uint32_t length = got == sizeof head ? get_u32(head + 6) : 0;
-        if (got < sizeof head || head[0] != GVC1D_PACKET_SYNC || length > info.max_payload) {
-            decode_or_fail(head, got, &pic); /* the library names the problem */
-            fail("internal error: a malformed packet was accepted");
-        }
-        size_t total = GVC1D_PACKET_OVERHEAD + (size_t)length;
-        if (total > capacity) {
-            uint8_t *bigger = realloc(g_buf, total);
-            if (!bigger)
-                fail("out of memory");
-            g_buf = bigger;
-            capacity = total;
-        }
-        memcpy(g_buf, head, sizeof head);
-        got = sizeof head + read_in(g_buf + sizeof head, total - sizeof head);
-        decode_or_fail(g_buf, got, &pic); /* a short packet is reported as truncated */
+        decode_or_fail(g_buf, got, &pic);
         size_t w = (size_t)pic.width, h = (size_t)pic.height;
         write_out("FRAME\n", 6);
         write_plane(pic.planes[0], pic.strides[0], w, h);

@@ -155,6 +155,17 @@ def _task_error(e: BaseException) -> str:
     return f"{name}: {text[0]}" if text else name
 
 
+def _permanent(e: BaseException) -> bool:
+    """Whether a task failed for a reason a retry cannot change: a bad setting, a device that is not
+    there, weights that are missing or do not match, a stream this decoder cannot decode, bad input."""
+    from ..errors import (DeviceUnavailableError, InputFormatError, LimitError, SettingsError,
+                          UnsupportedStreamError, WeightsError)
+
+    cause = getattr(e, "cause", e)
+    return isinstance(cause, (SettingsError, DeviceUnavailableError, WeightsError, UnsupportedStreamError,
+                              InputFormatError, LimitError))
+
+
 def task_options(threads: int, retries: int) -> dict:
     """Ray options of every task: ``threads`` CPUs reserved and as many OpenMP/torch threads (set
     before the worker imports torch, and again by the Encoder's ``threads``), Ray's reruns of a task
@@ -219,7 +230,7 @@ class _Run:
                 try:
                     result = ray.get(ref)
                 except Exception as e:  # a task's exception, a dead worker after Ray's retries, ...
-                    if job.attempts[ci] <= self.a.retries:
+                    if job.attempts[ci] <= self.a.retries and not _permanent(e):
                         self.submit(job, ci)
                     else:
                         self.finish(job, error=_task_error(e))
