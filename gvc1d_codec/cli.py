@@ -137,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("-o", "--output", default="-", help="output file, or - for stdout (default)")
     d.add_argument("--output-format", choices=["y4m", "rawvideo"], default="y4m")
     d.add_argument("--pix-fmt", choices=["yuv420p", "rgb24"], help="output pixel format (rawvideo: default the source's; y4m: yuv420p)")
+    d.add_argument("--start-frame", type=_non_negative_int, default=0, metavar="N",
+                   help="output from frame N on (decoding starts at the intra frame at or before it)")
     d.add_argument("--on-error", choices=["stop", "skip", "conceal"], default="stop",
                    help="a truncated or corrupt packet: stop (default, exit 1); skip the lost frame, or conceal it "
                         "with the last good frame (mid-grey if none), and go on (exit 3 if any frame was lost)")
@@ -194,6 +196,16 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=_positive_int, help=_THREADS_HELP)
     p.add_argument("--progress", action="store_true", help="show progress on stderr even when it is not a terminal")
     p.add_argument("--quiet", action="store_true", help="no progress and no summary line (errors only)")
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"need a whole number >= 0, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"need a whole number >= 0, got {text!r}")
+    return n
 
 
 def _positive_int(text: str) -> int:
@@ -422,17 +434,18 @@ def cmd_decode(a: argparse.Namespace) -> int:
     dec = Decoder(header, weights=a.weights, device=a.device, pix_fmt=pix_fmt, threads=a.threads,
                   max_pixels=a.max_pixels)
     progress = _Progress(a, "decode", header.width * header.height)
-    bits = 8 * len(header.pack())
+    bits, frames = 8 * len(header.pack()), 0  # frames: output or lost, from --start-frame on
     with _output(a.output, a.keep_partial) as sink:
         writer = (Y4MWriter(sink.stream, header.width, header.height, header.frame_rate, dec.color, header.sample_aspect)
                   if a.output_format == "y4m" else RawWriter(sink.stream))
         try:
-            for out in dec.decode_stream(src, on_error=a.on_error):
+            for out in dec.decode_stream(src, on_error=a.on_error, start_frame=a.start_frame):
                 if out.frame is not None:
                     writer.write_frame(out.frame)
                     sink.commit()
                 bits += 8 * out.packet_bytes
-                progress.update(dec.frames_decoded, bits, float(header.frame_rate))
+                frames += 1
+                progress.update(frames, bits, float(header.frame_rate))
         except BitstreamError as e:
             if sink.is_file and not a.keep_partial and sink.frames:
                 raise GVC1DError(f"{e}; the {sink.frames} frames before it were not kept "
@@ -440,9 +453,9 @@ def cmd_decode(a: argparse.Namespace) -> int:
             raise
     summary = dec.loss_summary()
     if summary is not None:  # one line: the loss, then the summary
-        _error_line(f"error: {summary}" + ("" if a.quiet else f"; {progress.summary(dec.frames_decoded, bits, float(header.frame_rate))}"))
+        _error_line(f"error: {summary}" + ("" if a.quiet else f"; {progress.summary(frames, bits, float(header.frame_rate))}"))
         return EXIT_FRAMES_LOST
-    progress.finish(dec.frames_decoded, bits, float(header.frame_rate))
+    progress.finish(frames, bits, float(header.frame_rate))
     return 0
 
 

@@ -474,6 +474,40 @@ class Decoder(_Coder):
     def decode(self, packet: Packet) -> VideoFrame:
         return rgb_to_frame(self.decode_rgb(packet), self.pix_fmt, self.color)
 
+    def _from_frame(self, reader: PacketReader, start: int) -> Iterator[Packet | PacketLoss]:
+        """The items of ``reader`` from frame ``start`` on, the decoder having decoded (not yielded)
+        the frames from the intra frame at or before ``start``: only the packets since the last
+        intra frame are kept, and only they are decoded."""
+        if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+            raise SettingsError(f"start frame must be a non-negative integer, got {start!r}")
+        since_intra: list[Packet] = []
+        for item in reader:
+            index = item.frame_index
+            if index < start:
+                if isinstance(item, PacketLoss):
+                    since_intra = []  # no picture before the next intra frame
+                elif item.frame_type == "I":
+                    since_intra = [item]
+                elif since_intra:
+                    since_intra.append(item)
+                continue
+            self.restart(since_intra[0].frame_index if since_intra else index)
+            for p in since_intra:
+                self.decode_rgb(p)
+            yield item
+            break
+        yield from reader
+
+    def restart(self, frame_index: int) -> None:
+        """Start again at frame ``frame_index``, whose packet must be intra (random access: after a
+        seek, or to decode from a later intra frame). An intra frame resets everything a frame
+        carries to the next (step.step), so the frames from there decode exactly as in a decode from
+        frame 0."""
+        if isinstance(frame_index, bool) or not isinstance(frame_index, int) or frame_index < 0:
+            raise SettingsError(f"frame index must be a non-negative integer, got {frame_index!r}")
+        self._s.state = CodingState(index=frame_index)
+        self._s.last_symbols = self._s.last_coefficients = None
+
     def skip(self) -> None:
         """Account for the loss of the next frame: the next packet expected is the one after it.
         The decoding state stays that of the last good frame."""
@@ -488,9 +522,12 @@ class Decoder(_Coder):
         return rgb_to_frame(rgb, self.pix_fmt, self.color)
 
     def decode_stream(self, stream: BinaryIO, on_error: str = "stop",
-                      max_payload: int | None = None) -> Iterator[DecodedFrame]:
+                      max_payload: int | None = None, start_frame: int = 0) -> Iterator[DecodedFrame]:
         """Decode the packets of ``stream`` (positioned after the header), one :class:`DecodedFrame`
         per frame, in order.
+
+        ``start_frame`` N > 0: the frames before N are not output; only those from the intra frame at
+        or before N are decoded (random access: :meth:`restart`).
 
         ``on_error="stop"``: a truncated or corrupt packet raises (the frames before it have been
         yielded). ``"skip"`` / ``"conceal"``: a lost frame is yielded with its ``error`` and no
@@ -503,7 +540,7 @@ class Decoder(_Coder):
             raise SettingsError(f"unknown on_error mode {on_error!r} (need one of {', '.join(ON_ERROR_MODES)})")
         self._on_error = on_error
         reader = PacketReader(stream, self.header, max_payload, resync=on_error != "stop")
-        for item in reader:
+        for item in self._from_frame(reader, start_frame) if start_frame else reader:
             if isinstance(item, PacketLoss):
                 losses = [(item.frame_index + k, item.error) for k in range(item.count)]
             else:

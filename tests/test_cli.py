@@ -477,3 +477,15 @@ def test_decoded_y4m_piped_into_ffmpeg_comes_out_tagged_bt709_limited(work):
     stream = json.loads(proc.stdout)["streams"][0]
     assert stream == {"color_range": "tv", "color_space": "bt709", "color_transfer": "bt709",
                       "color_primaries": "bt709"}
+
+
+def test_start_frame_outputs_the_frames_of_the_full_decode_from_there(clip_gvc, work):
+    full = y4m_frames(run_cli("decode", "-i", clip_gvc, "--quiet").stdout)
+    for start in (1, 3, 9):
+        proc = run_cli("decode", "-i", clip_gvc, "--start-frame", start)
+        assert proc.returncode == 0 and only_summaries(proc.stderr, "decode"), proc.stderr
+        assert f"decode: {max(len(full) - start, 0)} frames in " in proc.stderr
+        got = y4m_frames(proc.stdout)
+        assert len(got) == max(len(full) - start, 0)
+        assert all(np.array_equal(a, b) for g, f in zip(got, full[start:]) for a, b in zip(g.planes, f.planes))
+    assert run_cli("decode", "-i", clip_gvc, "--start-frame", "-1").returncode == 2

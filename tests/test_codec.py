@@ -348,3 +348,30 @@ def test_entropy_coder_spends_within_1_percent_of_the_models_ideal_bits(loaded, 
     n = len(real_frames)
     assert n == 9
     assert abs(payload_bits - ideal_bits) <= 0.01 * ideal_bits + 32 * n, (payload_bits, ideal_bits)
+
+
+# ---- random access ---------------------------------------------------------------------------------------
+
+def test_decoding_from_any_frame_equals_the_full_decode(loaded):
+    """``start_frame`` N: decoding restarts at the intra frame at or before N (intra frames reset
+    all state) and the frames from N on are exactly those of a decode from frame 0."""
+    frames = moving_gradient(32, 24, 7)
+    enc = Encoder(32, 24, weights=loaded, intra_period=3, quality=1)
+    data = enc.header_bytes() + b"".join(enc.encode(f) for f in frames)
+    src = io.BytesIO(data)
+    full = [o.frame for o in Decoder(read_header(src), weights=loaded).decode_stream(src)]
+    for start in range(7):
+        src = io.BytesIO(data)
+        dec = Decoder(read_header(src), weights=loaded)
+        out = list(dec.decode_stream(src, start_frame=start))
+        assert [o.frame_index for o in out] == list(range(start, 7))
+        assert all(np.array_equal(a, b) for o, f in zip(out, full[start:]) for a, b in zip(o.frame.planes, f.planes))
+    dec = Decoder(read_header(io.BytesIO(data)), weights=loaded)
+    src = io.BytesIO(data)
+    read_header(src)
+    packets = list(PacketReader(src, dec.header))
+    dec.restart(3)
+    assert np.array_equal(dec.decode(packets[3]).planes[0], full[3].planes[0])
+    dec.restart(4)
+    with pytest.raises(CorruptPacketError, match="predicted from a lost frame"):
+        dec.decode(packets[4])
