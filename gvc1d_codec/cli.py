@@ -123,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"an intra frame every N frames (default {DEFAULT_INTRA_PERIOD}, so that a lost or corrupt "
                         "packet damages at most N frames); -1: only the first frame is intra (fewer bits, but one "
                         "bad packet spoils the rest of the video)")
+    e.add_argument("--preset", default="medium", choices=["medium", "slow"],
+                   help="how hard the encoder searches, as x265's --preset: medium (default) or slow (the "
+                        "latents are refined against the decoder before rounding: better quality per bit, "
+                        "several times the encode time); the decoder does the same work either way")
     e.add_argument("--frames", type=int, help="stop after this many frames (rate control then plans "
                    "its budget to that end)")
     e.add_argument("-s", "--size", help="raw input: WxH")
@@ -386,7 +390,7 @@ def cmd_encode(a: argparse.Namespace) -> int:
     enc = Encoder(w, h, fps, pix_fmt=pix_fmt, color=color, quality=a.quality, intra_period=a.intra_period,
                   weights=a.weights, device=a.device, threads=a.threads, max_pixels=a.max_pixels,
                   bitrate=a.bitrate, target_bpp=a.target_bpp, frames=a.frames or None,
-                  sample_aspect=reader.aspect if isinstance(reader, Y4MReader) else (0, 0))
+                  sample_aspect=reader.aspect if isinstance(reader, Y4MReader) else (0, 0), preset=a.preset)
     progress = _Progress(a, "encode", w * h)
     bits = 0
     with _output(a.output, a.keep_partial) as sink:

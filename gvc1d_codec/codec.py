@@ -21,9 +21,11 @@ decoder's state as it was, so the caller may skip or conceal the frame and go on
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import BinaryIO
@@ -61,6 +63,8 @@ from .limits import DEFAULT_MAX_PIXELS, check_frame_size
 from .model.gvc1d import pad_to_windows
 from .quality import from_code, highest, level_lambda, quality_code, split_enhanced
 from .ratecontrol import RateController, RateReport
+from .presets import DEFAULT_PRESET
+from .presets import preset as get_preset
 from .runtime import configure_threads
 from .step import CodingState, StepOutput, analyse, frame_grid, refine, step
 from .weights import LoadedWeights, load_weights
@@ -116,6 +120,31 @@ def _check_finite(t: torch.Tensor, what: str) -> None:
         raise WeightsError(f"the model's {what} produced non-finite values (corrupt or tampered weights file?)")
 
 
+REFINE_LR = 0.02  # Adam's step on the latents (their scale: the analysis output, before the level's gain)
+
+
+@contextmanager
+def _frozen(model: torch.nn.Module):
+    """No gradients to the model's parameters while latents are refined (restored after)."""
+    flags = [p.requires_grad for p in model.parameters()]
+    model.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, f in zip(model.parameters(), flags):
+            p.requires_grad_(f)
+
+
+def _normal_tensors(state: CodingState, device: torch.device) -> CodingState:
+    """``state`` with its tensors copied out of inference mode (autograd may save them), the
+    context model's (exact integers, float64) as the float shadow takes them (float32)."""
+    out = {k: v.clone() for k, v in vars(state).items() if torch.is_tensor(v)}
+    for k in ("prev_symbols", "memory"):
+        if k in out:
+            out[k] = out[k].to(device, torch.float32)
+    return dataclasses.replace(state, **out)
+
+
 class _Session:
     """What encoder and decoder share: the models and the :class:`CodingState` of the recurrence.
 
@@ -148,6 +177,37 @@ class _Session:
         _check_finite(out.symbols, "analysis")
         _check_finite(out.x_hat, "synthesis")
         return out, new
+
+    def refine_latents(self, x: torch.Tensor, intra: bool, quality: float, latents: torch.Tensor,
+                       motion: torch.Tensor | None, steps: int, lr: float = REFINE_LR) -> torch.Tensor:
+        """Encoder-side refinement of a frame's latents (preset ``slow``; issue P16): ``steps`` Adam
+        steps on the training objective, bits + lambda * MSE (the quality's own lambda), through the
+        frozen synthesis and the float shadow of the prior, rounding by the straight-through
+        estimator. Returns the refined latents; the bitstream and the decoder do not change (the
+        caller codes them with the integer prior like any latents)."""
+        model, shadow = self.model, self.model.context_model
+        lam = level_lambda(self.cfg.lambdas, quality)
+        h, w = self.height, self.width
+        with torch.inference_mode(False), torch.enable_grad(), _frozen(model):
+            state = _normal_tensors(self.state, self.device)
+            x = x.clone()
+            y = latents.clone().requires_grad_(True)
+            opt = torch.optim.Adam([y], lr=lr)
+            best, best_loss = latents, math.inf
+            for _ in range(steps + 1):
+                out, _ = step(model, shadow, state, intra=intra, quality=quality, x=x, motion=motion,
+                              latents=y, grid=(self.rows, self.cols))
+                bits = shadow.estimate_bits(out.symbols, *shadow.params(
+                    shadow.context(out.context.prev_symbols, out.context.memory, out.context.quality, intra,
+                                   out.symbols.shape[0]), out.symbols)).sum()
+                mse = torch.mean((out.x_hat[..., :h, :w].clamp(0, 1) - x[..., :h, :w]) ** 2)
+                loss = bits / (h * w) + lam * mse
+                if loss.item() < best_loss:  # the last step's update is judged too (steps + 1 passes)
+                    best, best_loss = y.detach().clone(), loss.item()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+        return best
 
     @torch.inference_mode()
     def rate_curve(self, x: torch.Tensor, intra: bool, motion_quality: float) -> tuple[np.ndarray, torch.Tensor, torch.Tensor | None]:
@@ -262,14 +322,16 @@ class Encoder(_Coder):
     frame's quality (``frames``, when the caller knows how many frames it will encode, lets it plan
     the last intra period to the end of the clip). Default: the model's middle level. ``intra_period`` N = an intra frame every N
     frames (default :data:`~gvc1d_codec.config.DEFAULT_INTRA_PERIOD`, so a lost packet damages at
-    most that many frames), -1 = only the first frame is intra."""
+    most that many frames), -1 = only the first frame is intra. ``preset``: how hard the encoder
+    searches (:mod:`gvc1d_codec.presets`: ``medium``, ``slow``); never what the decoder does."""
 
     def __init__(self, width: int, height: int, fps: Fraction | int | float = Fraction(25), *, pix_fmt: str = "yuv420p",
                  color: ColorInfo = ColorInfo(), quality: float | None = None, intra_period: int = DEFAULT_INTRA_PERIOD,
                  weights: str | LoadedWeights | None = None, device: str = "cpu", threads: int | None = None,
                  max_pixels: int | None = DEFAULT_MAX_PIXELS, skip: bool = True,
                  bitrate: float | None = None, target_bpp: float | None = None, frames: int | None = None,
-                 sample_aspect: tuple[int, int] = (0, 0)):
+                 sample_aspect: tuple[int, int] = (0, 0), preset: str = DEFAULT_PRESET):
+        self.preset = get_preset(preset)  # before loading anything: a bad name is a bad setting
         if isinstance(width, int) and isinstance(height, int):
             check_frame_size(width, height, max_pixels)  # before loading anything
         configure_threads(threads)  # process-wide in torch (gvc1d_codec/runtime.py)
@@ -363,6 +425,11 @@ class Encoder(_Coder):
         committed."""
         s = self._s
         tokens_quality, e = split_enhanced(quality, s.cfg.qualities)
+        if self.preset.refine_steps:  # preset slow: the latents refined before they are rounded
+            if latents is None:
+                latents, motion = analyse(s.model, s.state, x, intra,
+                                          None if intra else level_lambda(s.cfg.lambdas, tokens_quality))
+            latents = s.refine_latents(x, intra, tokens_quality, latents, motion, self.preset.refine_steps)
         skip = None
         if LAYER_SKIPS_TOKENS and e > 0 and s.entropy.layer_modes(intra) and self.skip:
             skip = np.ones(s.windows, dtype=bool)

@@ -152,8 +152,8 @@ def test_chunked_encode_is_byte_identical_to_serial(cluster, clips, tmp_path, ca
     assert (a["status"], a["frames"], a["bytes"], a["error"]) == ("ok", 11, (out / "a.gvc").stat().st_size, None)
     assert a["bpp"] == pytest.approx(8 * a["bytes"] / (11 * 64 * 48), abs=1e-5) and a["seconds"] > 0
     assert set(a) == {"item", "output", "mode", "status", "frames", "bpp", "seconds", "bytes", "sha256", "attempts", "error",
-                      "quality", "intra_period"}
-    assert (a["quality"], a["intra_period"]) == (2, 4)  # the test model's middle level
+                      "quality", "intra_period", "preset"}
+    assert (a["quality"], a["intra_period"], a["preset"]) == (2, 4, "medium")  # the test model's middle level
     assert not list(out.glob(".*partial*"))
 
     # decode: the same Y4M as gvc1d-pipe decode

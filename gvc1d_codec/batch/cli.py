@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--intra-period", type=int, default=DEFAULT_INTRA_PERIOD, metavar="N",
                    help=f"an intra frame every N frames (default {DEFAULT_INTRA_PERIOD}); -1: only the first "
                         "(then a video cannot be split into chunks)")
+    p.add_argument("--preset", default="medium", choices=["medium", "slow"],
+                   help="encoder preset: how hard the encoder searches (slow: refined latents, several times "
+                        "medium's time); streams decode the same whatever the preset (default medium)")
     p.add_argument("--chunk-frames", type=int, default=DEFAULT_CHUNK_FRAMES, metavar="N",
                    help=f"split Y4M inputs into chunks of about N frames, rounded up to whole intra periods, "
                         f"coded in parallel and joined into a stream byte-identical to a serial encode "
@@ -274,7 +277,8 @@ class _Run:
                     header = read_header(io.BytesIO(first.header))
                     rec.update(frames=joined.frames, bpp=round(8 * joined.bytes / (joined.frames * first.width * first.height), 6),
                                bytes=joined.bytes, sha256=file_sha256(item.output),
-                               quality=header_quality(header.quality), intra_period=header.intra_period)
+                               quality=header_quality(header.quality), intra_period=header.intra_period,
+                               preset=self.a.preset)
             except Exception as e:  # one failed item must not stop the run
                 error = f"cannot write {item.output}: {e.strerror}" if isinstance(e, OSError) else str(e)
         if error is not None and job.joiner is not None:
@@ -358,8 +362,8 @@ def run(a: argparse.Namespace) -> int:
         for item in items:
             s = Settings(weights, item.quality if item.quality is not None else a.quality,
                          item.intra_period if item.intra_period is not None else a.intra_period,
-                         a.threads, a.device, os.environ.get(TEST_STALL_ENV) or None)
-            if rep.still_valid(done.get(str(item.output)), item, s.quality, s.intra_period):
+                         a.threads, a.device, os.environ.get(TEST_STALL_ENV) or None, a.preset)
+            if rep.still_valid(done.get(str(item.output)), item, s.quality, s.intra_period, a.preset):
                 report.write(**{**done[str(item.output)], "status": "skipped", "seconds": 0.0, "attempts": 0})
                 continue
             if a.mode == "decode" or item.via_ffmpeg:

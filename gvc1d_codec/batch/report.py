@@ -23,7 +23,7 @@ from pathlib import Path
 from .work import file_sha256
 
 FIELDS = ("item", "output", "mode", "status", "frames", "bpp", "seconds", "bytes", "sha256", "attempts", "error",
-          "quality", "intra_period")
+          "quality", "intra_period", "preset")
 
 
 def load_done(report: Path) -> dict[str, dict]:
@@ -46,13 +46,15 @@ def load_done(report: Path) -> dict[str, dict]:
     return done
 
 
-def still_valid(record: dict | None, item, quality: int | None, intra_period: int | None) -> bool:
+def still_valid(record: dict | None, item, quality: int | None, intra_period: int | None,
+                preset: str = "medium") -> bool:
     """Is ``item.output`` the file that ``record`` describes (same size, same SHA-256), made from the
     same input with the settings asked for now (``quality`` None: any; encode only)?"""
     if not record or not isinstance(record.get("sha256"), str) or record.get("item") != str(item.input):
         return False
     if record.get("mode") == "encode" and ((quality is not None and record.get("quality") != quality)
-                                           or record.get("intra_period") != intra_period):
+                                           or record.get("intra_period") != intra_period
+                                           or record.get("preset", "medium") != preset):
         return False
     try:
         if item.output.stat().st_size != record.get("bytes"):

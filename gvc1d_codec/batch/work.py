@@ -44,6 +44,7 @@ class Settings:
     threads: int
     device: str = "cpu"
     stall: str | None = None  # TEST_STALL_ENV, passed on by the driver
+    preset: str = "medium"  # the encoder preset (gvc1d_codec/presets.py)
 
 
 @dataclass
@@ -90,7 +91,7 @@ def _encoder(s: Settings, reader):
 
     return Encoder(reader.width, reader.height, reader.fps, color=reader.color, quality=s.quality,
                    intra_period=s.intra_period, weights=_weights(s), device=s.device, threads=s.threads,
-                   sample_aspect=reader.aspect)
+                   sample_aspect=reader.aspect, preset=s.preset)
 
 
 def _encode_frames(s: Settings, reader, count: int | None) -> ChunkResult:
