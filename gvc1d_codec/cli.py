@@ -119,6 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
                            "quality (the whole stream within a few per cent once it is longer than an intra period)")
     rate.add_argument("--target-bpp", type=float, metavar="BPP",
                       help="target bits per pixel per frame (rate control, as --bitrate)")
+    e.add_argument("--maxrate", type=_parse_bitrate, metavar="RATE",
+                   help="VBV, as x265's --vbv-maxrate: the bits/s a leaky bucket drains (with -b, or alone: then "
+                        "-b is the maxrate); the encoder lowers a frame's quality before the bucket would overflow")
+    e.add_argument("--bufsize", type=_parse_bitrate, metavar="BITS",
+                   help="VBV bucket size in bits, e.g. 500k (default: one second of --maxrate)")
     e.add_argument("--intra-period", type=int, default=DEFAULT_INTRA_PERIOD, metavar="N",
                    help=f"an intra frame every N frames (default {DEFAULT_INTRA_PERIOD}, so that a lost or corrupt "
                         "packet damages at most N frames); -1: only the first frame is intra (fewer bits, but one "
@@ -152,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="describe a .gvc stream, or list the quality levels")
     i.add_argument("file", nargs="?", help=".gvc file (or - for stdin)")
     i.add_argument("--qualities", action="store_true", help="print the valid quality levels, one per line")
+    i.add_argument("--vbv", type=_parse_vbv, metavar="RATE,BITS",
+                   help="replay the packet sizes through a VBV leaky bucket (maxrate bits/s, size in bits, e.g. "
+                        "500k,250k) and report the fullest it gets (exit 1 if it overflows)")
     i.add_argument("--weights", help="weights file or registry name (default: the shipped model)")
 
     c = sub.add_parser("conformance", help="decode a conformance set and compare with its manifest (docs/conformance.md)")
@@ -333,6 +341,13 @@ def _parse_bitrate(text: str) -> float:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _parse_vbv(text: str) -> tuple[float, float]:
+    rate, sep, size = text.partition(",")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"bad VBV {text!r} (need MAXRATE,BUFSIZE, e.g. 500k,250k)")
+    return _parse_bitrate(rate), _parse_bitrate(size)
+
+
 def _parse_size(text: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in text.lower().split("x"))
@@ -390,7 +405,8 @@ def cmd_encode(a: argparse.Namespace) -> int:
     enc = Encoder(w, h, fps, pix_fmt=pix_fmt, color=color, quality=a.quality, intra_period=a.intra_period,
                   weights=a.weights, device=a.device, threads=a.threads, max_pixels=a.max_pixels,
                   bitrate=a.bitrate, target_bpp=a.target_bpp, frames=a.frames or None,
-                  sample_aspect=reader.aspect if isinstance(reader, Y4MReader) else (0, 0), preset=a.preset)
+                  sample_aspect=reader.aspect if isinstance(reader, Y4MReader) else (0, 0), preset=a.preset,
+                  maxrate=a.maxrate, bufsize=a.bufsize)
     progress = _Progress(a, "encode", w * h)
     bits = 0
     with _output(a.output, a.keep_partial) as sink:
@@ -412,16 +428,10 @@ def cmd_encode(a: argparse.Namespace) -> int:
             if a.frames != 0:
                 raise InputFormatError("empty input: no frames to encode")
             out.write(header)  # --frames 0: a valid stream of no frames
-    progress.finish(sink.frames, bits, float(fps))
-    report = enc.rate_report()
-    if report is not None and report.frames and report.frames_at_lowest and report.ratio > 1.05:
-        _error_line(f"warning: the target rate is below what the lowest quality reaches on this input: "
-                    f"{report.frames_at_lowest} of {report.frames} frames at quality 0, "
-                    f"{report.ratio:.2f}x the target bits")
-    elif report is not None and report.frames and report.frames_at_highest and report.ratio < 0.95:
-        _error_line(f"warning: the target rate is above what the highest quality reaches on this input: "
-                    f"{report.frames_at_highest} of {report.frames} frames at quality {enc.rate.levels - 1}, "
-                    f"{report.ratio:.2f}x the target bits")
+    warning = None if enc.rate is None else enc.rate.warning(float(fps))
+    if warning is not None:
+        _error_line(f"warning: {warning}")
+    progress.finish(sink.frames, bits, float(fps))  # the last line
     return 0
 
 
@@ -493,8 +503,10 @@ def cmd_info(a: argparse.Namespace) -> int:
     out.write(f"header          {header_bytes} bytes\n")
     out.write("frame  type  quality  bytes  framing\n")
     total, framing, n = header_bytes, 0, 0
+    sizes = []
     reader = PacketReader(src, h)
     for p in reader:
+        sizes.append(8 * reader.last_size)
         quality = f"{from_code(p.payload[0]):g}" if p.payload else "-"
         out.write(f"{p.frame_index:5d}  {p.frame_type:>4}  {quality:>7}  {reader.last_size:5d}  {reader.last_framing:7d}\n")
         total += reader.last_size
@@ -503,6 +515,16 @@ def cmd_info(a: argparse.Namespace) -> int:
     bpp = 8 * total / (h.width * h.height * max(n, 1))
     out.write(f"frames {n}, {total} bytes, {bpp:.4f} bpp; header and framing {header_bytes + framing} bytes "
               f"({100 * (header_bytes + framing) / max(total, 1):.1f}%)\n")
+    if a.vbv is not None:
+        from .ratecontrol import vbv_replay
+
+        rate, size = a.vbv
+        worst, over = vbv_replay(sizes, rate * h.fps_den / h.fps_num, size, 8 * header_bytes)
+        out.write(f"vbv {rate / 1000:g} kbit/s, {size / 1000:g} kbit: fullest {100 * worst:.1f}%, "
+                  f"{over} of {n} frames over\n")
+        if over:
+            raise GVC1DError(f"the stream overflows a VBV of {rate / 1000:g} kbit/s, {size / 1000:g} kbit in {over} frames "
+                             f"(fullest {100 * worst:.1f}%)")
     return 0
 
 

@@ -330,7 +330,8 @@ class Encoder(_Coder):
                  weights: str | LoadedWeights | None = None, device: str = "cpu", threads: int | None = None,
                  max_pixels: int | None = DEFAULT_MAX_PIXELS, skip: bool = True,
                  bitrate: float | None = None, target_bpp: float | None = None, frames: int | None = None,
-                 sample_aspect: tuple[int, int] = (0, 0), preset: str = DEFAULT_PRESET):
+                 sample_aspect: tuple[int, int] = (0, 0), preset: str = DEFAULT_PRESET,
+                 maxrate: float | None = None, bufsize: float | None = None):
         self.preset = get_preset(preset)  # before loading anything: a bad name is a bad setting
         if isinstance(width, int) and isinstance(height, int):
             check_frame_size(width, height, max_pixels)  # before loading anything
@@ -340,6 +341,15 @@ class Encoder(_Coder):
         cfg = loaded.config
         if sum(v is not None for v in (quality, bitrate, target_bpp)) > 1:
             raise SettingsError("give one of quality, bitrate and target bpp")
+        for name, value in (("maxrate", maxrate), ("bufsize", bufsize)):
+            if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise SettingsError(f"{name} must be a positive number of bits (per second), got {value!r}")
+        if bufsize is not None and maxrate is None:
+            raise SettingsError("bufsize needs maxrate (the VBV is maxrate and bufsize)")
+        if maxrate is not None and quality is not None:
+            raise SettingsError("the VBV (maxrate, bufsize) works with rate control: give bitrate or target bpp, not quality")
+        if maxrate is not None and bitrate is None and target_bpp is None:
+            bitrate = maxrate  # as x265: a VBV without a target rate aims at the maxrate
         if quality is None and bitrate is None and target_bpp is None:
             quality = cfg.qualities // 2
         code = None
@@ -375,7 +385,8 @@ class Encoder(_Coder):
         self.rate: RateController | None = None
         if code is None:
             per_frame = bitrate / float(fps) if bitrate is not None else target_bpp * width * height
-            self.rate = RateController(per_frame, cfg.qualities, intra_period, 8 * len(self.header.pack()), frames)
+            vbv = None if maxrate is None else (maxrate / float(fps), bufsize if bufsize is not None else maxrate)
+            self.rate = RateController(per_frame, cfg.qualities, intra_period, 8 * len(self.header.pack()), frames, vbv)
         self.skip = skip  # False: code every window of every P frame (analysis, the entropy ablation)
         self.last: FrameStats | None = None
         self._framer = Framer(self.header)  # for encode(): packets framed in order
@@ -407,7 +418,7 @@ class Encoder(_Coder):
             curve, latents, motion = s.rate_curve(x, intra, self.rate.last_quality or 0.0)
             quality = self.rate.choose(intra, curve)
         out, new, skip, payload, ideal, planes = self._code(x, frame, intra, quality, motion, latents)
-        if self.rate is not None and not intra:
+        if self.rate is not None:
             lower = self.rate.recode(_packet_bits(intra, index, payload))
             if lower is not None:  # far over its share of the budget: once more, lower
                 quality = lower

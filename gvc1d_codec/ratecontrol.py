@@ -29,6 +29,13 @@ continuous quality of :mod:`gvc1d_codec.quality` (a level plus a fraction, in st
   cost against it, stays under that bound (:meth:`RateController.recode`); this is what keeps the
   last frames of a clip from overshooting with no frames left to pay it back.
 
+* **VBV** (``vbv=(maxrate per frame, bufsize)``, as x265's ``--vbv-maxrate``/``--vbv-bufsize``):
+  a leaky bucket that every frame's bits enter when it is sent and that drains ``maxrate`` bits
+  per frame interval. A frame's quality is also capped so that its predicted bits fit what is left
+  of the bucket (with ``VBV_MARGIN`` for the prediction's error), and a frame (intra too) that
+  would overflow it is coded again lower (:meth:`RateController.recode`). :func:`vbv_replay`
+  replays a stream's packet sizes through the bucket (``gvc1d-pipe info --vbv R,B``).
+
 The target is met over a clip within a few per cent once the clip is a few intra periods long
 (``benchmarks/ratecontrol.py`` measures it). A clip of a few frames is not: it carries most of its
 bits in its first, intra frame, which is sized before any P frame has shown what P frames cost
@@ -51,6 +58,20 @@ KAPPA_START = 0.25  # P frame bits / intra frame bits at equal quality, before a
 KAPPA_RATE = 0.2  # least weight of the newest P frame in the weighted sums behind kappa and rho
 PRIOR_WEIGHT = 0.5  # the newest weighs 1/(P frames seen + PRIOR_WEIGHT) until that falls to KAPPA_RATE
 RECODE_OVER = 2.0  # a P frame over this many times its share of the budget is coded again, once, lower
+VBV_MARGIN = 0.85  # a frame is planned to fill at most this share of what is left of the VBV bucket
+
+
+def vbv_replay(frame_bits: list[int], maxrate_per_frame: float, bufsize: float, header_bits: int = 0) -> tuple[float, int]:
+    """(worst fill as a share of ``bufsize``, frames that overflowed) of a stream whose packets
+    take ``frame_bits``, sent through a leaky bucket that drains ``maxrate_per_frame`` bits per
+    frame interval (the stream header is sent with the first frame)."""
+    level, worst, over = 0.0, 0.0, 0
+    for k, bits in enumerate(frame_bits):
+        level += bits + (header_bits if k == 0 else 0)
+        worst = max(worst, level / bufsize)
+        over += level > bufsize
+        level = max(level - maxrate_per_frame, 0.0)
+    return worst, over
 
 
 def parse_bitrate(text: str) -> float:
@@ -75,6 +96,9 @@ class RateReport:
     target_bits: float
     frames_at_lowest: int  # frames coded at quality 0 while the budget asked for fewer bits
     frames_at_highest: int = 0  # frames coded at the highest quality while the budget allowed more
+    floor_bits: float = 0.0  # what the frames would cost at quality 0, by their measured curves
+    intra_floor_bits: float = 0.0  # ... of which the intra frames
+    ceiling_bits: float = 0.0  # what they would cost at the highest quality
 
     @property
     def ratio(self) -> float:
@@ -88,12 +112,17 @@ class RateController:
     with the bits it took."""
 
     def __init__(self, bits_per_frame: float, levels: int, intra_period: int, stream_header_bits: int = 0,
-                 total_frames: int | None = None):
+                 total_frames: int | None = None, vbv: tuple[float, float] | None = None):
         if not bits_per_frame > 0:
             raise ValueError("the target must be a positive number of bits per frame")
         if total_frames is not None and total_frames < 1:
             raise ValueError("total_frames must be positive")
         self.total = total_frames
+        if vbv is not None and not (vbv[0] > 0 and vbv[1] > 0):
+            raise ValueError("the VBV needs a positive maxrate and buffer size")
+        self.vbv = vbv  # (maxrate bits per frame, bufsize bits) or None
+        self.vbv_level = float(stream_header_bits)  # bits in the bucket (the header went first)
+        self.vbv_worst = 0.0  # the fullest the bucket has been, as a share of its size
         self.target = float(bits_per_frame)
         self.levels = levels
         self.period = intra_period if intra_period > 0 else HORIZON_INFINITE
@@ -118,6 +147,7 @@ class RateController:
         self._pending_curve = np.zeros(0)  # its ln bits at every code
         self._share = 0.0  # its share of the budget
         self._starved = False
+        self.floor_bits = self.intra_floor_bits = self.ceiling_bits = 0.0
         self.history: list[dict] = []  # per frame: quality, predicted and actual bits (benchmarks)
 
     def _curve(self, bits_at_levels: np.ndarray) -> np.ndarray:
@@ -152,6 +182,10 @@ class RateController:
             self.rho_sums = [scale, scale]
         kappa = self.kappa_sums[0] / self.kappa_sums[1]
         log_rho = 0.0 if self.rho_sums is None else math.log(self.rho_sums[0] / self.rho_sums[1])
+        own = np.exp(curve + (0 if intra else log_rho))  # this frame's predicted bits at every quality
+        self.floor_bits += float(own[0]) + 8 * (not intra)  # (a P frame's packet is never under a byte)
+        self.intra_floor_bits += float(own[0]) if intra else 0.0
+        self.ceiling_bits += float(own[-1])
         if intra:  # this frame, then the rest of its period at the same quality
             cost = np.exp(curve) * (1 + (horizon - 1) * kappa)
         else:  # this frame and the rest of the period like it
@@ -164,6 +198,10 @@ class RateController:
             last = round(self.last_quality * QUALITY_STEPS)
             step = round(MAX_STEP * QUALITY_STEPS)
             code = min(max(code, last - step), last + step)
+        if self.vbv is not None:  # what is left of the bucket caps this frame, whatever the budget says
+            room = VBV_MARGIN * (self.vbv[1] - self.vbv_level)
+            fits = np.nonzero(own <= room)[0]
+            code = min(code, int(fits[-1]) if fits.size else 0)
         self._pending = (intra, code)
         self._pending_curve, self._share = curve, budget / horizon
         self.history.append({"intra": intra, "quality": from_code(code), "predicted": float(np.exp(curve[code] + (0 if intra else log_rho))),
@@ -172,16 +210,19 @@ class RateController:
 
     def recode(self, bits: int) -> float | None:
         """After coding the pending frame in ``bits``: a lower quality to code it at again when a
-        P frame took more than RECODE_OVER times its share of the budget (the highest at which its
-        scaled curve stays under that), else ``None``."""
+        P frame took more than RECODE_OVER times its share of the budget, or any frame more than
+        what is left of the VBV bucket (the highest at which its scaled curve stays under that,
+        with VBV_MARGIN on the bucket), else ``None``."""
         if self._pending is None:
             raise ValueError("recode() follows choose()")
         intra, code = self._pending
-        if intra or code == 0 or bits <= RECODE_OVER * self._share:
+        share = math.inf if intra else RECODE_OVER * self._share  # an intra frame is re-coded only for the VBV
+        room = math.inf if self.vbv is None else self.vbv[1] - self.vbv_level
+        if code == 0 or bits <= min(share, room):
             return None
         curve = self._pending_curve
         cost = np.exp(curve[:code] + math.log(max(bits, 1)) - curve[code])
-        fits = np.nonzero(cost <= RECODE_OVER * self._share)[0]
+        fits = np.nonzero(cost <= min(share, VBV_MARGIN * room))[0]
         new = int(fits[-1]) if fits.size else 0
         self._pending = (intra, new)
         self.history[-1].update(quality=from_code(new), recoded_from=from_code(code), first_bits=bits)
@@ -204,6 +245,9 @@ class RateController:
         if self.history:
             self.history[-1]["bits"] = bits
         self.spent += bits
+        if self.vbv is not None:
+            self.vbv_worst = max(self.vbv_worst, (self.vbv_level + bits) / self.vbv[1])
+            self.vbv_level = max(self.vbv_level + bits - self.vbv[0], 0.0)
         self.frames += 1
         self.position += 1
         self.last_quality = quality
@@ -211,4 +255,27 @@ class RateController:
 
     def report(self) -> RateReport:
         return RateReport(self.frames, self.spent, self.target * self.frames, self.frames_at_lowest,
-                          self.frames_at_highest)
+                          self.frames_at_highest, self.floor_bits, self.intra_floor_bits, self.ceiling_bits)
+
+    def warning(self, fps: float) -> str | None:
+        """One line when the target was out of reach, with both numbers (kbit/s); else ``None``.
+        Below the lowest quality only when the whole clip at quality 0 needs more than the target;
+        where only the intra frames made quality 0 necessary, it says so."""
+        r = self.report()
+        if not r.frames:
+            return None
+        def kbps(bits: float) -> str:
+            return f"{bits / r.frames * fps / 1000:.1f} kbit/s"
+        header = self.spent - sum(h.get("bits", 0) for h in self.history)
+        floor = r.floor_bits + header
+        if r.frames_at_lowest and r.ratio > 1.05:
+            if floor > r.target_bits:
+                return (f"the target rate ({kbps(r.target_bits)}) is below what the lowest quality reaches on this "
+                        f"input ({kbps(floor)} at quality 0; coded: {kbps(r.bits)})")
+            return (f"the target rate ({kbps(r.target_bits)}) is above what quality 0 needs for the whole clip "
+                    f"({kbps(floor)}), but its intra frames alone take {100 * r.intra_floor_bits / r.target_bits:.0f}% "
+                    f"of it at quality 0 (coded: {kbps(r.bits)}): use a longer --intra-period, or a lower resolution")
+        if r.frames_at_highest and r.ratio < 0.95:
+            return (f"the target rate ({kbps(r.target_bits)}) is above what the highest quality reaches on this input "
+                    f"({kbps(r.bits)} coded, {r.frames_at_highest} of {r.frames} frames at quality {self.levels - 1})")
+        return None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 
 import numpy as np
 import pytest
@@ -107,7 +108,8 @@ def test_cli_warns_once_when_the_target_is_above_the_highest_level(real_clip_pat
     proc = run_cli("encode", "-i", real_clip_path, "--frames", "3", "-b", "100M", "-o", tmp_path / "high.gvc")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "above what the highest quality reaches" in lines[0], proc.stderr
+    assert len(lines) == 2 and "above what the highest quality reaches" in lines[0], proc.stderr
+    assert "(100000.0 kbit/s)" in lines[0] and lines[1].startswith("encode: 3 frames in ")  # the summary, last
 
 
 def test_a_real_clip_lands_near_its_target_and_decodes_exactly(real_frames, loaded):
@@ -148,7 +150,9 @@ def test_cli_warns_once_when_the_target_is_below_the_lowest_level(real_clip_path
     proc = run_cli("encode", "-i", real_clip_path, "--frames", "4", "-b", "1k", "-o", tmp_path / "low.gvc")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "below what the lowest quality reaches" in lines[0], proc.stderr
+    assert len(lines) == 2 and "below what the lowest quality reaches" in lines[0], proc.stderr
+    assert "the target rate (1.0 kbit/s)" in lines[0] and "at quality 0; coded: " in lines[0]
+    assert lines[1].startswith("encode: 4 frames in ")
     text = run_cli("info", tmp_path / "low.gvc").stdout.decode()
     rows = [line.split() for line in text.splitlines() if line[:5].strip().isdigit()]
     assert [r[2] for r in rows] == ["0"] * 4
@@ -173,3 +177,63 @@ def test_encoder_refuses_a_bad_frame_count(loaded):
     for bad in (0, -3, 2.5):
         with pytest.raises(GVC1DError, match="frames must be"):
             Encoder(64, 64, 25, weights=loaded, bitrate=1e5, frames=bad)
+
+
+# ---- VBV ---------------------------------------------------------------------------------------------
+
+def test_vbv_replay_is_a_leaky_bucket():
+    from gvc1d_codec.ratecontrol import vbv_replay
+
+    # drains 100 per frame: fills 250, 150 + 100 = 250, 150 + 0, 50 + 400 = 450 of 500
+    assert vbv_replay([250, 100, 0, 400], 100, 500) == (0.9, 0)
+    assert vbv_replay([600, 50], 100, 500) == (1.2, 2)  # 600, then 500 + 50: both over
+    assert vbv_replay([100], 100, 500, header_bits=300) == (0.8, 0)
+
+
+def _simulate_vbv(vbv, frames=64, intra_period=16, seed=1):
+    """The synthetic encoder of _simulate, with a VBV; each frame re-coded once when asked."""
+    rng = np.random.default_rng(seed)
+    rc = RateController(3000.0, 4, intra_period, vbv=vbv)
+    sizes = []
+    for t in range(frames):
+        intra = t % intra_period == 0
+        curve = 8000 * 2.0 ** np.arange(4) * (1 if intra else 0.25)
+        noise = math.exp(rng.uniform(-0.3, 0.3))
+        q = rc.choose(intra, curve)
+        bits = int(8000 * 2.0 ** q * (1 if intra else 0.25 * 0.7) * noise)
+        lower = rc.recode(bits)
+        if lower is not None:
+            q, bits = lower, int(8000 * 2.0 ** lower * (1 if intra else 0.25 * 0.7) * noise)
+        rc.update(intra, q, bits)
+        sizes.append(bits)
+    return rc, sizes
+
+
+def test_the_vbv_keeps_the_bucket_from_overflowing_where_plain_abr_does():
+    from gvc1d_codec.ratecontrol import vbv_replay
+
+    vbv = (3000.0, 12000.0)  # a bucket of 4 frames' worth: an intra frame at the average's quality overflows it
+    _, plain = _simulate_vbv(None)
+    assert vbv_replay(plain, *vbv)[1] > 0
+    rc, sizes = _simulate_vbv(vbv)
+    worst, over = vbv_replay(sizes, *vbv)
+    assert over == 0 and worst <= 1.0 and rc.vbv_worst == pytest.approx(worst)
+    assert abs(sum(sizes) / (3000.0 * len(sizes)) - 1) < 0.15  # the average target still holds roughly
+
+
+def test_cli_vbv_encode_passes_the_vbv_verifier(real_clip_path, tmp_path):
+    import subprocess
+
+    from conftest import run_shell
+
+    out = tmp_path / "v.gvc"
+    p = run_shell(f"ffmpeg -nostdin -v error -i {real_clip_path} -frames:v 12 -f yuv4mpegpipe - | "
+                  f"$GVC encode --intra-period 4 -b 60k --maxrate 60k --bufsize 30k -o {out}")
+    assert p.returncode == 0, p.stderr
+    info = run_cli("info", out, "--vbv", "60k,30k")
+    assert info.returncode == 0, info.stderr
+    assert re.search(r"fullest \d+\.\d%, 0 of \d+ frames over", info.stdout.decode())
+    bad = run_cli("info", out, "--vbv", "1k,1k")
+    assert bad.returncode == 1 and "overflows a VBV of 1 kbit/s, 1 kbit" in bad.stderr
+    assert run_cli("encode", "-i", real_clip_path, "--bufsize", "10k", "-b", "50k").returncode == 2  # no maxrate
+    assert run_cli("info", out, "--vbv", "60k").returncode == 2
