@@ -11,6 +11,10 @@ Only the public API of ``gvc1d_codec`` is used: ``Encoder`` / ``Decoder`` (frame
 Python API. One exception: a raw packet is read by a fresh ``PacketReader`` per call, whose quality
 bytes carried over from the previous packet (version 5) are set through its ``_elision``.
 
+Weights are loaded once per process and shared (read-only) by every encoder and decoder of it that
+names the same file (resolved path, size, modification time) on the same device: ``LoadedWeights``
+passed to ``Encoder`` / ``Decoder``, each of which keeps its own coding state.
+
 Every hook catches every exception: the status goes back as the return value (1 = success, a
 negative ``gvc1d_status`` = failure) and a one-line message into the caller's ``err`` buffer.
 Nothing is printed (``GVC1D_DEBUG=1`` prints the traceback of internal errors to stderr).
@@ -60,6 +64,10 @@ _api: SimpleNamespace | None = None
 _objects: dict[int, object] = {}
 _ids = itertools.count(1)
 _lock = threading.Lock()
+# weights loaded in this process: key (path, expected sha256, size, mtime, device) -> LoadedWeights
+_weights: dict[tuple, object] = {}
+_weights_lock = threading.Lock()
+WEIGHTS_KEPT = 4  # the most recently used files kept loaded
 
 
 def _import_api() -> SimpleNamespace:
@@ -72,8 +80,10 @@ def _import_api() -> SimpleNamespace:
 
             from gvc1d_codec import errors
             from gvc1d_codec.bitstream import Packet, PacketReader, StreamHeader, compact, default_max_payload
-            from gvc1d_codec.codec import Decoder, Encoder
+            from gvc1d_codec.codec import Decoder, Encoder, resolve_device
             from gvc1d_codec.frame import ColorInfo, VideoFrame
+            from gvc1d_codec.registry import resolve as resolve_weights
+            from gvc1d_codec.weights import load_weights
         except Exception as e:  # noqa: BLE001 - reported to the caller
             first = str(e).splitlines()[0] if str(e) else ""
             raise BridgeError(ERR_INTERNAL,
@@ -82,8 +92,31 @@ def _import_api() -> SimpleNamespace:
         _api = SimpleNamespace(np=np, as_strided=as_strided, errors=errors, Encoder=Encoder, Decoder=Decoder,
                                ColorInfo=ColorInfo, VideoFrame=VideoFrame, StreamHeader=StreamHeader,
                                Packet=Packet, PacketReader=PacketReader, compact=compact,
-                               default_max_payload=default_max_payload)
+                               default_max_payload=default_max_payload, resolve_device=resolve_device,
+                               resolve_weights=resolve_weights, load_weights=load_weights)
     return _api
+
+
+def shared_weights(api: SimpleNamespace, spec: str | None, device: str):
+    """The weights ``spec`` names (None: ``$GVC1D_WEIGHTS`` or the shipped model) on ``device``,
+    loaded once per process: later opens of the same file (same size and modification time) on the
+    same device share the read-only ``LoadedWeights``. A file that cannot be stat'ed is handed on as
+    its name, so that the Encoder / Decoder reports it as usual."""
+    path, expected = api.resolve_weights(spec)
+    try:
+        st = os.stat(path)
+    except OSError:
+        return spec
+    dev = api.resolve_device(device)
+    key = (os.path.realpath(path), expected, st.st_size, st.st_mtime_ns, str(dev))
+    with _weights_lock:
+        loaded = _weights.pop(key, None)
+        if loaded is None:
+            loaded = api.load_weights(spec, device=dev)  # under the lock: two threads load once
+        _weights[key] = loaded  # most recently used last
+        while len(_weights) > WEIGHTS_KEPT:
+            del _weights[next(iter(_weights))]
+    return loaded
 
 
 def describe(exc: BaseException) -> tuple[int, str]:
@@ -128,6 +161,7 @@ class _Decoder:
         # only when a frame decoded, so that a rejected packet or unit leaves the decoder unchanged
         self.raw_elision = api.compact.Elision()
         self.unit_elision = api.compact.Elision()
+        self.need_intra = False  # after a restart: the next packet or unit must be an intra frame
         self.planes = self.plane_cdata = None  # the last picture, owned until the next call
         self.broken: tuple[int, str] | None = None
 
@@ -244,7 +278,8 @@ def install(ffi, lib, extra_paths: list[str]) -> None:
         enc = api.Encoder(width, height, Fraction(int(p.fps_num), int(p.fps_den)), pix_fmt=pix_fmt,
                           color=api.ColorInfo(matrix, rng, chroma), sample_aspect=sar,
                           quality=None if quality == -1 or bitrate else quality, bitrate=float(bitrate) if bitrate else None,
-                          intra_period=int(p.intra_period), weights=cstr(p.weights), device=cstr(p.device) or "cpu")
+                          intra_period=int(p.intra_period), weights=shared_weights(api, cstr(p.weights), cstr(p.device) or "cpu"),
+                          device=cstr(p.device) or "cpu")
         obj = _Encoder(enc, enc.header_bytes(), ffi, bool(units), api.compact.Elision())
         id_out[0] = _register(obj)
         header_out[0] = ffi.cast("const uint8_t *", obj.header_cdata)
@@ -309,7 +344,8 @@ def install(ffi, lib, extra_paths: list[str]) -> None:
                                                f"{used}: pass exactly the header")
         out = None if out_pix_fmt == -1 else _enum(
             out_pix_fmt, PIX_FMTS, "output pixel format", "GVC1D_PIX_FMT_NONE (-1), _YUV420P (0) or _RGB24 (1)")
-        dec = api.Decoder(parsed, weights=cstr(weights), device=cstr(device) or "cpu", pix_fmt=out)
+        dec = api.Decoder(parsed, weights=shared_weights(api, cstr(weights), cstr(device) or "cpu"),
+                          device=cstr(device) or "cpu", pix_fmt=out)
         h = dec.header
         info.width, info.height, info.fps_num, info.fps_den = h.width, h.height, h.fps_num, h.fps_den
         info.pix_fmt, info.out_pix_fmt = PIX_FMT_CODES[h.pix_fmt], PIX_FMT_CODES[dec.pix_fmt]
@@ -338,6 +374,11 @@ def install(ffi, lib, extra_paths: list[str]) -> None:
                 "(pass exactly one packet per call)", n)
         return pkt, elision
 
+    def check_restart(api, obj: _Decoder, intra: bool, n: int) -> None:
+        if obj.need_intra and not intra:
+            raise api.errors.CorruptPacketError(
+                f"frame {n} is not an intra frame: after a restart the decoder needs one", n)
+
     def read_unit(api, obj: _Decoder, data: bytes, n: int):
         """The packet of frame ``n`` from its unit, and the elision state after it."""
         elision = copy.copy(obj.unit_elision)
@@ -360,7 +401,10 @@ def install(ffi, lib, extra_paths: list[str]) -> None:
         n = dec.frames_decoded
         data = ffi.buffer(data_ptr, size)[:] if size else b""
         unit = bool(unit) and dec.header.format_version >= 5  # version 4: containers carry whole packets
+        if data:  # the head's frame type (version 5: bit 0; version 4: the type byte after the sync)
+            check_restart(api, obj, bool(data[0] & 1) if dec.header.format_version >= 5 else data[1:2] == b"I", n)
         pkt, elision = (read_unit if unit else read_packet)(api, obj, data, n)
+        check_restart(api, obj, pkt.frame_type == "I", n)
         try:
             frame = dec.decode(pkt)
         except BaseException as e:
@@ -379,6 +423,21 @@ def install(ffi, lib, extra_paths: list[str]) -> None:
         out.pix_fmt = PIX_FMT_CODES[frame.pix_fmt]
         out.frame_index = pkt.frame_index
         out.frame_type = ord(pkt.frame_type)
+        obj.need_intra = False
+        return DONE
+
+    @hook
+    def _gvc1dpy_decoder_restart(ident, frame_index, err, errsize):
+        """Random access: the next packet or unit is the intra frame ``frame_index``. An intra frame
+        resets all state, so this also recovers a decoder whose reconstruction loop broke."""
+        api = _import_api()
+        obj = _lookup(ident, _Decoder)
+        obj.dec.restart(int(frame_index))
+        obj.raw_elision = api.compact.Elision()  # the intra frame states its quality
+        obj.unit_elision = api.compact.Elision()
+        obj.need_intra = True
+        obj.broken = None
+        obj.planes = obj.plane_cdata = None
         return DONE
 
     # ---- both -------------------------------------------------------------------------------------
@@ -392,4 +451,4 @@ def install(ffi, lib, extra_paths: list[str]) -> None:
 
 
 HOOKS = ("_gvc1dpy_encoder_open", "_gvc1dpy_encoder_encode", "_gvc1dpy_decoder_open",
-         "_gvc1dpy_decoder_decode", "_gvc1dpy_release")
+         "_gvc1dpy_decoder_decode", "_gvc1dpy_decoder_restart", "_gvc1dpy_release")

@@ -115,7 +115,7 @@ def test_build_outputs(built):
         dyn = subprocess.run(["readelf", "-d", str(lib)], capture_output=True, text=True).stdout
         assert sysconfig.get_config_var("LIBDIR") in dyn  # rpath/runpath to libpython
     p = run([FFPIPE, "--version"])
-    assert p.returncode == 0 and p.stdout.decode().strip() == f"gvc1d {__version__} (C API 3)"
+    assert p.returncode == 0 and p.stdout.decode().strip() == f"gvc1d {__version__} (C API 4)"
     assert p.stderr == ""
     pc = (built / "gvc1d.pc").read_text()
     assert f"Version: {__version__}" in pc and str(built) in pc
@@ -168,6 +168,9 @@ def test_example_builds_with_the_readme_command_and_round_trips(built, tmp_path,
     assert "encoded frame 1:" in text and "decoded frame 0 (I): 64x48" in text and "decoded frame 1 (P): 64x48" in text
     info = run_cli("info", out, weights=weights_path)
     assert info.returncode == 0 and b"frames 2," in info.stdout and b"size            64x48" in info.stdout
+    # the quality as gvc1d-pipe info prints it (the model's default level), not the header's code
+    quality = re.search(rb"^quality +(\S+)", info.stdout, re.M).group(1).decode()
+    assert f"quality {quality}, intra period" in text, text
 
 
 def test_make_takes_a_relative_python_from_the_callers_directory(tmp_path):
@@ -351,6 +354,58 @@ def test_api_threads(api_test, weights_path):
     p = run([api_test, "threads", weights_path])
     assert p.returncode == 0 and "FAIL" not in p.stdout.decode(), p.stdout.decode() + p.stderr
     assert p.stderr == ""
+
+
+def test_api_restart(api_test, weights_path):
+    """gvc1d_decoder_restart: random access at an intra frame (raw packets and units) gives the
+    pictures of a full decode; a P frame after a restart is refused and the decoder keeps waiting."""
+    p = run([api_test, "restart", weights_path, 24, 16, 9])
+    out = p.stdout.decode()
+    assert p.returncode == 0 and "FAIL" not in out, out + p.stderr
+    assert "units: a decoder restarted at frame 4" in out and p.stderr == ""
+
+
+def test_bridge_shares_loaded_weights(weights_path, other_weights_path):
+    """The bridge loads a weights file once per process (and device) and hands the same read-only
+    LoadedWeights to every encoder and decoder; each keeps its own state, so two decoders of two
+    streams interleaved give the frames of each decoded alone."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gvc1d_bridge_under_test", FFBRIDGE / "gvc1d_bridge.py")
+    bridge = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bridge)
+    api = bridge._import_api()
+    a = bridge.shared_weights(api, str(weights_path), "cpu")
+    assert bridge.shared_weights(api, str(weights_path), "cpu") is a
+    assert bridge.shared_weights(api, str(other_weights_path), "cpu") is not a
+    assert bridge.shared_weights(api, str(weights_path) + ".missing", "cpu") == str(weights_path) + ".missing"
+
+    from gvc1d_codec import Decoder, Encoder
+    from gvc1d_codec.bitstream import PacketReader, read_header
+
+    def encode(frames, **kw):
+        enc = Encoder(24, 16, weights=a, intra_period=3, **kw)
+        return enc.header_bytes() + b"".join(enc.encode(f) for f in frames)
+
+    streams = [encode(moving_gradient(24, 16, 5)), encode(moving_gradient(24, 16, 5)[::-1], quality=1)]
+    assert streams[0] == python_stream(moving_gradient(24, 16, 5), weights=weights_path, intra_period=3)
+
+    def packets(stream):
+        src = io.BytesIO(stream)
+        return read_header(src), list(PacketReader(src, read_header(io.BytesIO(stream))))
+
+    def decode_alone(stream):
+        header, ps = packets(stream)
+        dec = Decoder(header, weights=str(weights_path))  # its own weights, loaded by itself
+        return [dec.decode(q).planes for q in ps]
+
+    alone = [decode_alone(s) for s in streams]
+    (h0, p0), (h1, p1) = map(packets, streams)
+    d0, d1 = Decoder(h0, weights=a), Decoder(h1, weights=a)
+    for k in range(5):
+        for d, ps, want in ((d0, p0, alone[0]), (d1, p1, alone[1])):
+            got = d.decode(ps[k]).planes
+            assert all((g == w).all() for g, w in zip(got, want[k]))
 
 
 # errors found in C, before the library (and Python) start

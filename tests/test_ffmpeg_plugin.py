@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, needs_ffmpeg, run_cli
+from conftest import REPO, moving_gradient, needs_ffmpeg, run_cli, y4m_bytes
 
 FFDIR = REPO / "ffbridge" / "ffmpeg"
 FFMPEG = FFDIR / "bin" / "ffmpeg"
@@ -67,14 +67,17 @@ def y4m_to_raw(y4m: bytes) -> bytes:
     return b"".join(out)
 
 
+def gradient_clip(path: Path, frames: int) -> Path:
+    """``frames`` frames of tests/conftest.py's moving gradient, 64x48 at 25 fps, as Y4M (the suite
+    makes its clips itself: no file of ../shared is needed)."""
+    path.write_bytes(y4m_bytes(moving_gradient(W, H, frames)))
+    return path
+
+
 @pytest.fixture(scope="module")
-def clip(real_clip_path, weights_path, tmp_path_factory) -> Path:
-    """3 frames of cisco_2people cropped to 64x48, as Y4M (written by the built ffmpeg)."""
-    out = tmp_path_factory.mktemp("ffplugin") / "clip.y4m"
-    p = ff("-i", real_clip_path, "-vf", f"crop={W}:{H}:128:64", "-frames:v", FRAMES, "-pix_fmt", "yuv420p",
-           "-f", "yuv4mpegpipe", "-y", out, weights=weights_path)
-    assert p.returncode == 0, p.stderr
-    return out
+def clip(tmp_path_factory) -> Path:
+    """3 frames of the moving gradient, 64x48, as Y4M."""
+    return gradient_clip(tmp_path_factory.mktemp("ffplugin") / "clip.y4m", FRAMES)
 
 
 @pytest.fixture(scope="module")
@@ -212,17 +215,14 @@ def test_containers_carry_units(encoded, pipe_stream, weights_path):
     assert [int(q["pts"]) for q in ffprobe_packets(encoded["gvc"], weights_path)] == list(range(FRAMES))
 
 
-def test_every_packet_framing_round_trips(real_clip_path, weights_path, tmp_path):
+def test_every_packet_framing_round_trips(weights_path, tmp_path):
     """9 frames at the enhancement layer's quality (2 quality bytes), intra period -1: packets with
     CRC-16 and CRC-32, length varints, elided quality bytes and the resync point of frame 8.
     ffmpeg writes gvc1d-pipe's bytes, the gvc demuxer checks and strips that framing and the muxer
     puts it back byte for byte (.gvc -> .mkv -> .gvc), and the .mkv decodes to gvc1d-pipe's pixels."""
     from gvc1d_codec.bitstream import compact
 
-    clip9 = tmp_path / "clip9.y4m"
-    p = ff("-i", real_clip_path, "-vf", f"crop={W}:{H}:128:64", "-frames:v", 9, "-pix_fmt", "yuv420p",
-           "-f", "yuv4mpegpipe", "-y", clip9, weights=weights_path)
-    assert p.returncode == 0, p.stderr
+    clip9 = gradient_clip(tmp_path / "clip9.y4m", 9)
     out, mkv, back = tmp_path / "q.gvc", tmp_path / "q.mkv", tmp_path / "back.gvc"
     p = ff("-i", clip9, "-c:v", "libgvc1d", "-quality", 5, "-intra-period", -1, "-threads", 1, "-y", out,
            weights=weights_path)
@@ -439,3 +439,179 @@ def test_seeked_gvc1d_stream(encoded, pipe_stream, pipe_pixels, weights_path, tm
     p = ff("-i", encoded["mkv"], "-c", "copy", "-copyinkf", "-ss", f"{0.9 / fps:.4f}", "-y", tmp_path / "p.gvc",
            weights=weights_path)
     assert p.returncode != 0 and "gvc1d unit of a P frame where frame 0 belongs" in p.stderr, p.stderr
+
+
+# ---- random access, MP4, the quality option, the external codecs ---------------------------------
+
+SEEK_FRAMES, SEEK_PERIOD = 40, 8  # 1.6 s at 25 fps, an intra frame every 8: -ss 1 (frame 25) lands mid-period
+FRAME_BYTES = W * H * 3 // 2
+
+
+@pytest.fixture(scope="module")
+def seekable(weights_path, tmp_path_factory) -> dict:
+    """40 frames encoded with -quality 5 (the enhancement layer: every frame's picture differs)
+    -intra-period 8 into .gvc, copied into .mkv, .mp4 and .nut, and the full decode's frames."""
+    d = tmp_path_factory.mktemp("ffseek")
+    src = gradient_clip(d / "clip40.y4m", SEEK_FRAMES)
+    files = {"gvc": d / "s.gvc"}
+    p = ff("-i", src, "-c:v", "libgvc1d", "-quality", 5, "-intra-period", SEEK_PERIOD, "-y", files["gvc"],
+           weights=weights_path)
+    assert p.returncode == 0, p.stderr
+    for ext in ("mkv", "mp4", "nut"):
+        files[ext] = d / f"s.{ext}"
+        p = ff("-i", files["gvc"], "-c", "copy", "-y", files[ext], weights=weights_path)
+        assert p.returncode == 0, p.stderr
+    p = decode_raw(files["gvc"], weights_path)
+    assert p.returncode == 0, p.stderr
+    frames = split_frames(p.stdout)
+    assert len(frames) == SEEK_FRAMES and len(set(frames)) == SEEK_FRAMES
+    return {"files": files, "frames": frames, "dir": d}
+
+
+def split_frames(raw: bytes) -> list[bytes]:
+    return [raw[k:k + FRAME_BYTES] for k in range(0, len(raw), FRAME_BYTES)]
+
+
+def frame_numbers(raw: bytes, frames: list[bytes]) -> list[int | None]:
+    """Which frames of the full decode ``raw`` holds, in order (None: a picture not among them)."""
+    return [frames.index(f) if f in frames else None for f in split_frames(raw)]
+
+
+@pytest.mark.parametrize("ext", ["gvc", "mkv", "mp4", "nut"])
+def test_seek_decodes_the_frames_of_the_full_decode(seekable, weights_path, ext):
+    """``ffmpeg -ss 1 -i X -frames:v 5``: the demuxer seeks to the intra frame 24 (the .gvc demuxer
+    by its index, scanning the packet headers from the start; Matroska by its cues, MP4 by its sync
+    samples), the decoder restarts there and the pictures are those of frames 25..29 of the full
+    decode, byte for byte; -noaccurate_seek shows the seek itself (frames from 24 on)."""
+    frames, src = seekable["frames"], seekable["files"][ext]
+    for ss, first in (("1", 25), ("0.5", 13), ("1.3", 33)):
+        p = ff("-ss", ss, "-i", src, "-frames:v", 5, "-f", "rawvideo", "-pix_fmt", "yuv420p", "-",
+               weights=weights_path)
+        assert p.returncode == 0, p.stderr
+        assert frame_numbers(p.stdout, frames) == list(range(first, first + 5)), (ss, p.stderr)
+    p = ff("-noaccurate_seek", "-ss", "1", "-i", src, "-frames:v", 3, "-f", "rawvideo", "-", weights=weights_path)
+    assert p.returncode == 0, p.stderr
+    assert frame_numbers(p.stdout, frames) == [24, 25, 26]
+
+
+@pytest.mark.parametrize("ext", ["gvc", "mkv", "mp4"])
+def test_cut_by_stream_copy_starts_at_an_intra_frame(seekable, weights_path, tmp_path, ext):
+    """``ffmpeg -ss 1.1 -i X -c copy cut.gvc`` / ``cut.mkv``: the copy starts at the intra frame 24
+    and decodes on its own to the frames 24..39 of the full decode."""
+    frames = seekable["frames"]
+    for out_ext in ("gvc", "mkv"):
+        cut = tmp_path / f"cut.{out_ext}"
+        p = ff("-ss", "1.1", "-i", seekable["files"][ext], "-c", "copy", "-y", cut, weights=weights_path)
+        assert p.returncode == 0, p.stderr
+        if out_ext == "gvc":
+            packets = read_packets(cut.read_bytes())
+            assert len(packets) == 16 and packets[0][0].frame_type == "I" and packets[0][0].frame_index == 0
+        p = decode_raw(cut, weights_path)
+        assert p.returncode == 0, p.stderr
+        assert frame_numbers(p.stdout, frames) == list(range(24, 40)), out_ext
+
+
+def test_decoder_waits_for_an_intra_frame_and_restarts_after_a_flush(seekable, weights_path, tmp_path):
+    """A stream that starts with P frames (copied with -copyinkf from frame 5): the decoder drops them
+    and starts at the intra frame 8; -stream_loop 1 (a seek back and a decoder flush at the end of
+    the first pass) decodes the stream twice, both times to the full decode's frames."""
+    frames = seekable["frames"]
+    pstart = tmp_path / "pstart.mkv"
+    p = ff("-i", seekable["files"]["mkv"], "-c", "copy", "-copyinkf", "-ss", "0.2", "-y", pstart, weights=weights_path)
+    assert p.returncode == 0, p.stderr
+    p = ff("-v", "verbose", "-i", pstart, "-f", "rawvideo", "-", weights=weights_path)
+    assert p.returncode == 0, p.stderr
+    assert frame_numbers(p.stdout, frames) == list(range(8, 40))
+    assert "3 P frame(s) dropped" in p.stderr, p.stderr
+    for ext in ("gvc", "mkv", "mp4"):
+        p = ff("-stream_loop", 1, "-i", seekable["files"][ext], "-f", "rawvideo", "-", weights=weights_path)
+        assert p.returncode == 0, p.stderr
+        assert frame_numbers(p.stdout, frames) == list(range(40)) * 2, ext
+
+
+def test_seek_in_version_4_streams(seekable, weights_path, tmp_path):
+    """Version-4 packets state their index: the .gvc demuxer scans them and the decoder restarts at the
+    packet's own index (also from Matroska, whose timestamps need not be frame numbers)."""
+    v4 = tmp_path / "v4.gvc"
+    v4.write_bytes(version_4(seekable["files"]["gvc"].read_bytes()))
+    mkv = tmp_path / "v4.mkv"
+    assert ff("-i", v4, "-c", "copy", "-y", mkv, weights=weights_path).returncode == 0
+    for src in (v4, mkv):
+        p = ff("-ss", "1", "-i", src, "-frames:v", 5, "-f", "rawvideo", "-", weights=weights_path)
+        assert p.returncode == 0, p.stderr
+        assert frame_numbers(p.stdout, seekable["frames"]) == list(range(25, 30)), src
+
+
+def packet_digests(path: Path, weights) -> list[tuple[str, str, str]]:
+    """(size, MD5) of every packet, as ``-c copy -f framemd5`` lists them."""
+    p = ff("-i", path, "-c", "copy", "-f", "framemd5", "-", weights=weights)
+    assert p.returncode == 0, p.stderr
+    rows = [line.split(",") for line in p.stdout.decode().splitlines() if line and not line.startswith("#")]
+    return [tuple(c.strip() for c in (r[4], r[5])) for r in rows]
+
+
+def test_mp4_sample_entry_and_stream_copy(clip, encoded, pipe_stream, seekable, weights_path, tmp_path):
+    """MP4/MOV: sample entry 'gvc1' with the stream header in its 'gvcC' box, samples = units.
+    ``-c:v libgvc1d out.mp4`` writes it; ``-c copy`` between .mp4, .mov, .mkv and .gvc keeps every
+    packet byte for byte (and the .gvc bytes come back); the .mp4 decodes to gvc1d-pipe's pixels."""
+    out = tmp_path / "out.mp4"
+    p = ff("-i", clip, "-c:v", "libgvc1d", "-quality", 1, "-intra-period", 2, "-y", out, weights=weights_path)
+    assert p.returncode == 0, p.stderr
+    header_size = 7 + int.from_bytes(pipe_stream[5:7], "little")
+    data = out.read_bytes()
+    box = data.index(b"gvcC")
+    assert data[box - 4:box] == (8 + header_size).to_bytes(4, "big") and b"gvc1" in data[:box]
+    assert data[box + 4:box + 4 + header_size] == pipe_stream[:header_size]
+    p = ff("-v", "error", "-show_entries", "stream=codec_name,codec_tag_string,width,height", "-of", "json", out,
+           weights=weights_path, exe=FFPROBE)
+    s = json.loads(p.stdout)["streams"][0]
+    assert (s["codec_name"], s["codec_tag_string"], s["width"], s["height"]) == ("gvc1d", "gvc1", W, H)
+    back = tmp_path / "back.gvc"
+    assert ff("-i", out, "-c", "copy", "-y", back, weights=weights_path).returncode == 0
+    assert back.read_bytes() == pipe_stream
+    p = decode_raw(out, weights_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == decode_raw(encoded["gvc"], weights_path).stdout
+    # the 40-frame stream: .gvc -> .mp4 -> .mkv -> .mov -> .gvc, every packet unchanged
+    src = seekable["files"]["gvc"]
+    want = packet_digests(src, weights_path)
+    chain = [seekable["files"]["mp4"], tmp_path / "c.mkv", tmp_path / "c.mov", tmp_path / "c.gvc"]
+    for a, b in zip(chain, chain[1:]):
+        p = ff("-i", a, "-c", "copy", "-y", b, weights=weights_path)
+        assert p.returncode == 0, p.stderr
+    for path in chain:
+        assert packet_digests(path, weights_path) == want, path
+    assert chain[-1].read_bytes() == src.read_bytes()
+
+
+def test_quality_between_levels(clip, weights_path, tmp_path):
+    """``-quality 1.5`` (an AVOption double) is gvc1d-pipe's ``-q 1.5``, byte for byte."""
+    out = tmp_path / "q15.gvc"
+    p = ff("-i", clip, "-c:v", "libgvc1d", "-quality", 1.5, "-intra-period", 2, "-threads", 1, "-y", out,
+           weights=weights_path)
+    assert p.returncode == 0, p.stderr
+    pipe = run_cli("encode", "-i", clip, "-q", 1.5, "--intra-period", 2, weights=weights_path)
+    assert pipe.returncode == 0, pipe.stderr
+    assert out.read_bytes() == pipe.stdout
+    from gvc1d_codec.bitstream import StreamHeader
+
+    assert StreamHeader.unpack(pipe.stdout)[0].quality == 24  # the header's code: 16 x 1.5
+
+
+def _pkg_config_has(name: str) -> bool:
+    import shutil
+
+    return shutil.which("pkg-config") is not None and subprocess.run(
+        ["pkg-config", "--exists", name], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _pkg_config_has("x264"), reason="pkg-config finds no x264 (build.sh enables libx264 then)")
+def test_libx264_in_the_build(clip, weights_path, tmp_path):
+    """build.sh enables libx264 when pkg-config finds it: ``-c:v libx264`` works in the built ffmpeg."""
+    out = tmp_path / "x264.mp4"
+    p = ff("-i", clip, "-c:v", "libx264", "-y", out, weights=weights_path)
+    assert p.returncode == 0, p.stderr
+    p = ff("-v", "error", "-count_frames", "-show_entries", "stream=codec_name,nb_read_frames", "-of", "json", out,
+           weights=weights_path, exe=FFPROBE)
+    s = json.loads(p.stdout)["streams"][0]
+    assert (s["codec_name"], s["nb_read_frames"]) == ("h264", str(FRAMES)), s

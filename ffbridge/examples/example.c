@@ -110,8 +110,15 @@ int main(int argc, char **argv)
         return fail("gvc1d_decoder_open", gvc1d_open_error());
     gvc1d_stream_info info;
     gvc1d_decoder_info(dec, &info);
-    printf("stream: %dx%d, %u/%u fps, quality %d, intra period %d\n", info.width, info.height,
-           info.fps_num, info.fps_den, info.quality, info.intra_period);
+    /* info.quality is the header's code: 16 x the quality (levels and steps of 1/16 between them),
+     * 255 = variable (rate control); printed as gvc1d-pipe info prints it */
+    char quality[32];
+    if (info.quality == 255)
+        snprintf(quality, sizeof quality, "variable (rate control)");
+    else
+        snprintf(quality, sizeof quality, "%g", info.quality / 16.0);
+    printf("stream: %dx%d, %u/%u fps, quality %s, intra period %d\n", info.width, info.height,
+           info.fps_num, info.fps_den, quality, info.intra_period);
     for (int t = 0; t < frames; t++) {
         gvc1d_picture pic;
         if (gvc1d_decoder_decode(dec, packets[t], sizes[t], &pic) != GVC1D_OK)

@@ -10,14 +10,15 @@
 #    under ffbridge/ffmpeg/build/apt (the system's apt configuration is not touched; no root needed);
 # 3. unpacks it with dpkg-source (Debian's own patches applied), applies
 #    ffbridge/ffmpeg/libgvc1d-ffmpeg-5.1.patch;
-# 4. configures a small build (only what gvc1d needs, plus common inputs; libx264 / libx265 when
-#    their development files are installed) and builds it in ffbridge/ffmpeg/build/;
+# 4. configures a small build (only what gvc1d needs, plus common inputs and outputs; libx264,
+#    libx265 and libdav1d when pkg-config finds them: as root with apt-get, their development
+#    packages and nasm are installed from the distribution first) and builds it in ffbridge/ffmpeg/build/;
 # 5. copies ffmpeg and ffprobe into ffbridge/ffmpeg/bin/ and prints the ffmpeg path (last line).
 #
 # Idempotent: every step is skipped when its result is up to date (stamps hold the inputs' hashes),
 # so a second run only runs make (a few seconds). Environment: PYTHON, JOBS (default 2),
 # FFMPEG_SRC_DIR (an already unpacked and Debian-patched source tree to use instead of apt),
-# EXTRA_CONFIGURE (more configure options).
+# EXTRA_CONFIGURE (more configure options), FFMPEG_NO_INSTALL=1 (install no packages).
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -42,6 +43,27 @@ make -s -C "$ROOT/ffbridge" PYTHON="$PYTHON" >&2 || die "make -C ffbridge failed
 PKG_CONFIG_PATH="$ROOT/ffbridge/build${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 export PKG_CONFIG_PATH
 pkg-config --exists gvc1d || die "pkg-config cannot find gvc1d.pc in $ROOT/ffbridge/build"
+
+# ---- external codecs from the distribution (root with apt-get only; optional) -------------------
+# libx264 / libx265 (encoders, GPL), libdav1d (AV1 decoder) and nasm (FFmpeg's x86 assembly). When
+# nothing can be installed, FFmpeg is built with whatever of them is already there.
+DEPS="libx264-dev libx265-dev libdav1d-dev nasm pkg-config"
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+apt_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2; }
+if [ "${FFMPEG_NO_INSTALL:-0}" != 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null &&
+   command -v dpkg-query >/dev/null; then
+    MISSING=""
+    for p in $DEPS; do installed "$p" || MISSING="$MISSING $p"; done
+    if [ -n "$MISSING" ]; then
+        say "apt-get install$MISSING"
+        # shellcheck disable=SC2086
+        if ! apt_install $MISSING; then
+            say "apt-get install failed: apt-get update, then again (package by package)"
+            apt-get update -q >&2 || say "apt-get update failed"
+            for p in $MISSING; do apt_install "$p" || say "cannot install $p: building without it"; done
+        fi
+    fi
+fi
 
 # ---- 2./3. source ------------------------------------------------------------------------------
 if [ -n "${FFMPEG_SRC_DIR:-}" ]; then
@@ -124,10 +146,20 @@ fi
 # ---- 4. configure and build --------------------------------------------------------------------
 EXTERNAL="--enable-libgvc1d"
 ENC="libgvc1d,rawvideo,wrapped_avframe,mpeg4,ac3,aac,pcm_s16le"
-if pkg-config --exists x264 2>/dev/null; then EXTERNAL="$EXTERNAL --enable-gpl --enable-libx264"; ENC="$ENC,libx264"; fi
+DEC="libgvc1d,rawvideo,wrapped_avframe,h264,hevc,mpeg4,vp9,av1,png,mjpeg,aac,ac3,mp3float,opus,vorbis,flac,pcm_s16le"
+ENABLED="libgvc1d $(pkg-config --modversion gvc1d)"   # what the stamp and the summary name
+if pkg-config --exists x264 2>/dev/null; then
+    EXTERNAL="$EXTERNAL --enable-gpl --enable-libx264"; ENC="$ENC,libx264"
+    ENABLED="$ENABLED, libx264 $(pkg-config --modversion x264)"
+fi
 if pkg-config --exists x265 2>/dev/null; then
     case "$EXTERNAL" in *--enable-gpl*) ;; *) EXTERNAL="$EXTERNAL --enable-gpl";; esac
     EXTERNAL="$EXTERNAL --enable-libx265"; ENC="$ENC,libx265"
+    ENABLED="$ENABLED, libx265 $(pkg-config --modversion x265)"
+fi
+if pkg-config --exists "dav1d >= 0.5.0" 2>/dev/null; then
+    EXTERNAL="$EXTERNAL --enable-libdav1d"; DEC="$DEC,libdav1d"
+    ENABLED="$ENABLED, libdav1d $(pkg-config --modversion dav1d)"
 fi
 # without nasm (or yasm) FFmpeg's x86 assembly is left out: slower h264/hevc decoding, same results
 ASM=""
@@ -138,17 +170,20 @@ fi
 CONFIG="$ASM --prefix=$BUILD/install --disable-everything --disable-autodetect --disable-doc --disable-debug
  --disable-ffplay --enable-ffmpeg --enable-ffprobe $EXTERNAL
  --enable-encoder=$ENC
- --enable-decoder=libgvc1d,rawvideo,wrapped_avframe,h264,hevc,mpeg4,vp9,av1,png,mjpeg,aac,ac3,mp3float,opus,vorbis,flac,pcm_s16le
+ --enable-decoder=$DEC
  --enable-demuxer=gvc,yuv4mpegpipe,matroska,nut,mov,h264,hevc,rawvideo,image2,wav,mp3,ogg,ivf
- --enable-muxer=gvc,yuv4mpegpipe,matroska,nut,rawvideo,framemd5,md5,framecrc,null,image2,mp4
+ --enable-muxer=gvc,yuv4mpegpipe,matroska,nut,rawvideo,framemd5,md5,framecrc,null,image2,mp4,mov
  --enable-parser=h264,hevc,mpeg4video,vp9,av1,png,mjpeg,aac,ac3,mpegaudio,opus,vorbis,flac
  --enable-bsf=h264_mp4toannexb,hevc_mp4toannexb,vp9_superframe,av1_frame_merge,extract_extradata
  --enable-protocol=file,pipe
  --enable-filter=scale,format,null,copy,aresample,aformat,anull,fps,crop,trim,atrim,setpts
  --enable-swscale --enable-swresample ${EXTRA_CONFIGURE:-}"
-CONFIG_HASH=$(printf '%s %s' "$CONFIG" "$(cat "$SRC/.patched")" | sha256sum | cut -c1-16)
+CONFIG=$(echo $CONFIG)   # one line
+say "external libraries: $ENABLED${ASM:+ (no x86 assembly)}"
+# the stamp: the configure line (which names what is enabled), the libraries' versions, the patch
+CONFIG_HASH=$(printf '%s %s %s' "$CONFIG" "$ENABLED" "$(cat "$SRC/.patched")" | sha256sum | cut -c1-16)
 if [ ! -f "$BUILD/.configured" ] || [ "$(cat "$BUILD/.configured")" != "$CONFIG_HASH" ]; then
-    say "configure"
+    say "configure $CONFIG"
     # shellcheck disable=SC2086
     (cd "$SRC" && ./configure $CONFIG >"$BUILD/configure.log" 2>&1) \
         || { tail -n 20 "$SRC/ffbuild/config.log" >&2; die "configure failed (see $BUILD/configure.log, $SRC/ffbuild/config.log)"; }
@@ -165,5 +200,7 @@ for p in ffmpeg ffprobe; do
     fi
 done
 "$BIN/ffmpeg" -hide_banner -h encoder=libgvc1d >/dev/null 2>&1 || die "$BIN/ffmpeg does not run or lacks libgvc1d"
+say "external codecs in the build: $(for k in encoders decoders; do "$BIN/ffmpeg" -hide_banner -$k 2>/dev/null |
+    awk -v k="${k%s}" '$2 ~ /^lib/ { printf "%s (%s) ", $2, k }'; done)"
 say "done: $BIN/ffmpeg and $BIN/ffprobe"
 echo "$BIN/ffmpeg"

@@ -51,9 +51,10 @@
 extern "C" {
 #endif
 
-#define GVC1D_API_VERSION 3  /* 2: gvc1d_encoder_params.quality_value and .bitrate; 3 (format version 5):
+#define GVC1D_API_VERSION 4  /* 2: gvc1d_encoder_params.quality_value and .bitrate; 3 (format version 5):
                               * gvc1d_encoder_params.units, .sar_num, .sar_den, .chroma_location,
-                              * the same in gvc1d_stream_info, gvc1d_decoder_decode_unit */
+                              * the same in gvc1d_stream_info, gvc1d_decoder_decode_unit;
+                              * 4: gvc1d_decoder_restart (random access) */
 
 /* Longest message (bytes, including the terminating NUL) an error string can hold. */
 #define GVC1D_ERROR_MAX 512
@@ -262,6 +263,17 @@ int gvc1d_decoder_decode(gvc1d_decoder *dec, const uint8_t *packet, size_t size,
  * unchanged. For a version-4 stream, whose containers carry whole packets, this is
  * gvc1d_decoder_decode. */
 int gvc1d_decoder_decode_unit(gvc1d_decoder *dec, const uint8_t *unit, size_t size, gvc1d_picture *out);
+
+/* Random access (after a seek, or to start decoding at a later intra frame): the decoder starts
+ * again at frame frame_index, whose packet or unit must come next and be an intra frame (anything
+ * else is refused with GVC1D_ERR_CORRUPT and leaves the decoder waiting for it). An intra frame
+ * resets all decoding state, so the frames from there are exactly those of a decode from frame 0.
+ * Raw packets: the packet must state that index (version 5: every intra packet does); the quality
+ * bytes carried over from packet to packet start afresh. Units carry no index: frame_index only
+ * numbers the pictures (gvc1d_picture.frame_index), e.g. from the container's timestamp. Also
+ * recovers a decoder whose reconstruction loop broke. Works at any time, also before the first
+ * packet (a stream cut at an intra frame). */
+int gvc1d_decoder_restart(gvc1d_decoder *dec, uint32_t frame_index);
 
 const char *gvc1d_decoder_last_error(const gvc1d_decoder *dec);
 

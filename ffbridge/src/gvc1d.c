@@ -497,6 +497,18 @@ GVC1D_EXPORT int gvc1d_decoder_decode_unit(gvc1d_decoder *dec, const uint8_t *un
     return decode_one(dec, unit, size, out, 1);
 }
 
+GVC1D_EXPORT int gvc1d_decoder_restart(gvc1d_decoder *dec, uint32_t frame_index)
+{
+    int rc = check_decoder(dec, "gvc1d_decoder_restart");
+    if (rc != GVC1D_OK)
+        return rc;
+    pthread_mutex_lock(&dec->lock);
+    dec->err[0] = '\0';
+    rc = hook_status(_gvc1dpy_decoder_restart(dec->id, frame_index, dec->err, sizeof dec->err), dec->err);
+    pthread_mutex_unlock(&dec->lock);
+    return rc;
+}
+
 GVC1D_EXPORT const char *gvc1d_decoder_last_error(const gvc1d_decoder *dec)
 {
     if (!dec)

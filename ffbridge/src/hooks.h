@@ -23,6 +23,7 @@ int _gvc1dpy_decoder_open(const uint8_t *header, size_t size, const char *weight
                           gvc1d_stream_info *info, char *err, size_t errsize);
 int _gvc1dpy_decoder_decode(int64_t id, const uint8_t *data, size_t size, int unit, gvc1d_picture *out,
                             char *err, size_t errsize);
+int _gvc1dpy_decoder_restart(int64_t id, uint32_t frame_index, char *err, size_t errsize);
 int _gvc1dpy_release(int64_t id);
 /* cffi-end */
 

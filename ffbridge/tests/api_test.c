@@ -11,6 +11,10 @@
  *                                              decode_unit gives the pictures decode gives;
  *                                              unit errors; OUT_PREFIX.gvc (raw stream) and
  *                                              OUT_PREFIX.units (each unit after a u32 LE size)
+ *   api_test restart WEIGHTS W H N             random access: gvc1d_decoder_restart at an intra frame
+ *                                              (raw packets and units, intra period 4) gives the
+ *                                              pictures of a full decode; a P frame after a restart
+ *                                              is refused and the decoder keeps waiting for the intra
  *
  * Prints one line per check ("ok ..." / "FAIL ..."); exit status 1 if any check failed.
  * Frames follow tests/conftest.py's moving_gradient(), so Python can make the same ones.
@@ -561,6 +565,97 @@ static int test_units(const char *weights, const char *prefix, int w, int h, int
     return failures ? 1 : 0;
 }
 
+/* ---- restart ---------------------------------------------------------------------------------- */
+
+static gvc1d_encoder *open_encoder_units(const char *weights, int w, int h, int units, int intra_period)
+{
+    gvc1d_encoder_params p;
+    gvc1d_encoder_params_default(&p);
+    p.width = w;
+    p.height = h;
+    p.weights = weights;
+    p.units = units;
+    p.intra_period = intra_period;
+    gvc1d_encoder *enc = gvc1d_encoder_open(&p);
+    if (!enc) {
+        printf("FAIL cannot open an encoder: %s\n", gvc1d_open_error());
+        exit(1);
+    }
+    return enc;
+}
+
+static int test_restart(const char *weights, int w, int h, int n)
+{
+    stream raw, units;
+    gvc1d_picture full[MAX_PACKETS], pic;
+    uint8_t *copies[MAX_PACKETS][3];
+    gvc1d_encoder *enc = open_encoder_units(weights, w, h, 0, 4);
+    encode_stream(enc, w, h, n, &raw);
+    gvc1d_encoder_close(enc);
+    enc = open_encoder_units(weights, w, h, 1, 4);
+    encode_stream(enc, w, h, n, &units);
+    gvc1d_encoder_close(enc);
+    if (n < 7) {
+        printf("FAIL restart needs at least 7 frames\n");
+        return 1;
+    }
+
+    /* the full decode, kept (pictures are valid only until the next call) */
+    gvc1d_decoder *dec = gvc1d_decoder_open(raw.header, raw.header_size, weights, NULL, GVC1D_PIX_FMT_NONE);
+    check(dec != NULL, "open a decoder: %s", gvc1d_open_error());
+    if (!dec)
+        return 1;
+    for (int t = 0; t < n; t++) {
+        int rc = gvc1d_decoder_decode(dec, raw.packets[t], raw.sizes[t], &full[t]);
+        check(rc == GVC1D_OK, "full decode, frame %d (%s)", t, gvc1d_decoder_last_error(dec));
+        for (int i = 0; i < 3; i++) {
+            int rows = i ? (h + 1) / 2 : h;
+            size_t bytes = (size_t)rows * full[t].strides[i];
+            copies[t][i] = malloc(bytes);
+            memcpy(copies[t][i], full[t].planes[i], bytes);
+            full[t].planes[i] = copies[t][i];
+        }
+    }
+    check(full[4].frame_type == 'I' && full[5].frame_type == 'P', "intra period 4: frame 4 is I, frame 5 P");
+
+    /* raw packets: restart in the middle of the stream (after frame 1), at frame 4 */
+    int same = gvc1d_decoder_restart(dec, 4) == GVC1D_OK;
+    expect("decode(P frame 5 after restart at 4)", gvc1d_decoder_decode(dec, raw.packets[5], raw.sizes[5], &pic),
+           GVC1D_ERR_CORRUPT, gvc1d_decoder_last_error(dec), NULL);
+    for (int t = 4; t < n; t++)
+        same &= gvc1d_decoder_decode(dec, raw.packets[t], raw.sizes[t], &pic) == GVC1D_OK && same_picture(&pic, &full[t]);
+    check(same, "raw packets: restart at the intra frame 4 gives the pictures of the full decode (%s)",
+          gvc1d_decoder_last_error(dec));
+    expect("restart(NULL)", gvc1d_decoder_restart(NULL, 0), GVC1D_ERR_INVALID_ARG, gvc1d_open_error(), "NULL");
+    gvc1d_decoder_close(dec);
+
+    /* units: a fresh decoder whose stream starts at frame 4 (a cut stream), then back to frame 0 */
+    dec = gvc1d_decoder_open(units.header, units.header_size, weights, NULL, GVC1D_PIX_FMT_NONE);
+    check(dec != NULL, "open a unit decoder: %s", gvc1d_open_error());
+    if (!dec)
+        return 1;
+    same = gvc1d_decoder_restart(dec, 4) == GVC1D_OK;
+    expect("decode_unit(P frame 5 after restart at 4)",
+           gvc1d_decoder_decode_unit(dec, units.packets[5], units.sizes[5], &pic), GVC1D_ERR_CORRUPT,
+           gvc1d_decoder_last_error(dec), "intra");
+    for (int t = 4; t < n; t++)
+        same &= gvc1d_decoder_decode_unit(dec, units.packets[t], units.sizes[t], &pic) == GVC1D_OK &&
+                same_picture(&pic, &full[t]);
+    same &= gvc1d_decoder_restart(dec, 0) == GVC1D_OK;
+    for (int t = 0; t < 3; t++)
+        same &= gvc1d_decoder_decode_unit(dec, units.packets[t], units.sizes[t], &pic) == GVC1D_OK &&
+                same_picture(&pic, &full[t]);
+    check(same, "units: a decoder restarted at frame 4, then at frame 0, gives the pictures of the full decode (%s)",
+          gvc1d_decoder_last_error(dec));
+    gvc1d_decoder_close(dec);
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < 3; i++)
+            free(copies[t][i]);
+    free_stream(&raw);
+    free_stream(&units);
+    return failures ? 1 : 0;
+}
+
 /* ---- threads ---------------------------------------------------------------------------------- */
 
 typedef struct job {
@@ -642,7 +737,9 @@ int main(int argc, char **argv)
         return test_threads(argv[2]);
     if (argc >= 7 && strcmp(argv[1], "units") == 0)
         return test_units(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
+    if (argc >= 6 && strcmp(argv[1], "restart") == 0)
+        return test_restart(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
     fprintf(stderr, "usage: api_test errors WEIGHTS OTHER | strides WEIGHTS PREFIX W H N | threads WEIGHTS | "
-                    "units WEIGHTS PREFIX W H N\n");
+                    "units WEIGHTS PREFIX W H N | restart WEIGHTS W H N\n");
     return 2;
 }
