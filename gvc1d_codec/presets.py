@@ -5,7 +5,9 @@ does (every preset writes the same syntax; a stream decodes the same whatever ma
 * ``slow``: the analysis' latents are refined before rounding (``refine_steps`` Adam steps on the
   training objective, bits + lambda * MSE, through the frozen synthesis and the float shadow of
   the prior: :meth:`gvc1d_codec.codec._Session.refine_latents`; issue P16). It costs about
-  ``refine_steps`` + 1 extra forward and backward passes of the synthesis per frame.
+  ``refine_steps`` + 1 extra forward and backward passes of the synthesis per frame. Measured
+  (docs/results.md, "Encoder presets"): -2.4 % BD-rate under PSNR-YUV, +34 % under LPIPS-Alex: it
+  buys PSNR, not perceptual quality.
 
 A ``fast`` preset (issue P12: at least twice ``medium``'s encode speed for at most 5 % BD-rate) is
 not offered yet: nothing measured so far buys that.
