@@ -231,8 +231,9 @@ def test_encoder_is_deterministic(real_frames, loaded, weights_path, tmp_path):
     """Same input and settings -> byte-identical streams: twice in this process, once in a fresh one."""
     frames = real_frames[:3]
 
-    def encode() -> bytes:
-        enc = Encoder(frames[0].width, frames[0].height, 12, quality=2, intra_period=2, weights=loaded)
+    def encode() -> bytes:  # the Y4M below says C420jpeg: chroma sited at the center, as the CLI then records
+        enc = Encoder(frames[0].width, frames[0].height, 12, quality=2, intra_period=2, weights=loaded,
+                      color=ColorInfo(chroma_location="center"))
         return enc.header_bytes() + b"".join(enc.encode(f) for f in frames)
 
     a, b = encode(), encode()
