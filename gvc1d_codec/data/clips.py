@@ -475,7 +475,7 @@ def _render_still(spec: ClipSpec, src: Path, frames: int, out: Path) -> None:
     photo = _decode_photo(spec, src)
     try:
         with atomic_path(out) as tmp, open(tmp, "wb") as stream:
-            writer = Y4MWriter(stream, spec.width, spec.height, Fraction(STILL_FPS))
+            writer = Y4MWriter(stream, spec.width, spec.height, Fraction(STILL_FPS), aspect=(1, 1))  # square pixels
             for y, u, v in render(photo, spec.camera, spec.width, spec.height, frames):
                 writer.write_frame(VideoFrame("yuv420p", (y, u, v)))
     except ValueError as exc:
