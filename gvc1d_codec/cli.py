@@ -210,24 +210,20 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress and no summary line (errors only)")
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"need a whole number >= 0, got {text!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"need a whole number >= 0, got {text!r}")
-    return n
+def _int_at_least(least: int):
+    """An argparse type: a whole number >= ``least`` (else a usage error, exit 2)."""
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            n = None
+        if n is None or n < least:
+            raise argparse.ArgumentTypeError(f"need a whole number >= {least}, got {text!r}")
+        return n
+    return parse
 
 
-def _positive_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"need a whole number >= 1, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"need a whole number >= 1, got {text!r}")
-    return n
+_non_negative_int, _positive_int = _int_at_least(0), _int_at_least(1)
 
 
 # ---- files: stdin/stdout, and outputs that appear only when complete ----------------------------

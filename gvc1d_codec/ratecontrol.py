@@ -138,6 +138,7 @@ class RateController:
         self.p_frames = 0
         self.position = 0  # frames since the last intra frame
         self.last_quality: float | None = None
+        self.header_bits = stream_header_bits
         self.spent = stream_header_bits  # the stream header is paid for like any frame's bits
         self.frames = 0
         self.frames_at_lowest = 0
@@ -266,8 +267,7 @@ class RateController:
             return None
         def kbps(bits: float) -> str:
             return f"{bits / r.frames * fps / 1000:.1f} kbit/s"
-        header = self.spent - sum(h.get("bits", 0) for h in self.history)
-        floor = r.floor_bits + header
+        floor = r.floor_bits + self.header_bits
         if r.frames_at_lowest and r.ratio > 1.05:
             if floor > r.target_bits:
                 return (f"the target rate ({kbps(r.target_bits)}) is below what the lowest quality reaches on this "

@@ -236,18 +236,9 @@ def _parse_header(read: Callable[[int], bytes]) -> tuple[StreamHeader, int]:
     if len(prefix) < _PREFIX.size:
         raise _truncated_header(len(prefix), HEADER_SIZE_V1)
     _magic, version, header_length = _PREFIX.unpack(prefix)
+    rest = _checked_header_bytes(read, prefix, version, header_length)
     if version >= 5:
-        return _parse_compact_header(read, prefix, header_length)
-    if header_length < HEADER_LENGTH_V1:
-        raise BitstreamError(
-            f"stream header length {header_length} is too small "
-            f"(version {version} needs at least {HEADER_LENGTH_V1})")
-    rest = read(header_length)
-    if len(rest) < header_length:
-        raise _truncated_header(len(prefix) + len(rest), len(prefix) + header_length)
-    (stored_crc,) = _CRC.unpack_from(rest, header_length - _CRC.size)
-    if zlib.crc32(rest[:-_CRC.size], zlib.crc32(prefix)) != stored_crc:
-        raise BitstreamError("stream header CRC mismatch (corrupt .gvc header)")
+        return _parse_compact_header(rest[:-_CRC.size]), len(prefix) + header_length
     (width, height, fps_num, fps_den, pix_fmt, matrix, rng, quality, intra_period,
      entropy_model_id, config_len, config_raw, weights_prefix) = _FIELDS.unpack_from(rest, 0)
     if not 1 <= config_len <= CONFIG_ID_MAX_BYTES:
@@ -272,19 +263,25 @@ def _parse_header(read: Callable[[int], bytes]) -> tuple[StreamHeader, int]:
 HEADER_LENGTH_MIN_V5 = 6 + 2 + 1 + 1 + 2 + 1 + WEIGHTS_PREFIX_BYTES + _CRC.size  # fields at their shortest
 
 
-def _parse_compact_header(read: Callable[[int], bytes], prefix: bytes, header_length: int) -> tuple[StreamHeader, int]:
-    """The fields of a version-5 header after its prefix (docs/bitstream.md, "Stream header").
-    Bytes between the last known field and the CRC are a later version's and are skipped."""
-    if header_length < HEADER_LENGTH_MIN_V5:
-        raise BitstreamError(f"stream header length {header_length} is too small "
-                             f"(version 5 needs at least {HEADER_LENGTH_MIN_V5})")
+def _checked_header_bytes(read: Callable[[int], bytes], prefix: bytes, version: int, header_length: int) -> bytes:
+    """The ``header_length`` bytes after the prefix, CRC checked (every version's header ends with it)."""
+    least = HEADER_LENGTH_MIN_V5 if version >= 5 else HEADER_LENGTH_V1
+    if header_length < least:
+        raise BitstreamError(
+            f"stream header length {header_length} is too small (version {version} needs at least {least})")
     rest = read(header_length)
     if len(rest) < header_length:
         raise _truncated_header(len(prefix) + len(rest), len(prefix) + header_length)
     (stored_crc,) = _CRC.unpack_from(rest, header_length - _CRC.size)
     if zlib.crc32(rest[:-_CRC.size], zlib.crc32(prefix)) != stored_crc:
         raise BitstreamError("stream header CRC mismatch (corrupt .gvc header)")
-    body = rest[:-_CRC.size]
+    return rest
+
+
+def _parse_compact_header(body: bytes) -> StreamHeader:
+    """The fields of a version-5 header: ``body`` is what follows its prefix, less the CRC
+    (docs/bitstream.md, "Stream header, version 5"). Bytes between the last known field and the
+    CRC are a later version's and are skipped."""
     pos = 0
 
     def take(n: int, name: str) -> bytes:
@@ -327,7 +324,7 @@ def _parse_compact_header(read: Callable[[int], bytes], prefix: bytes, header_le
         quality=quality, intra_period=-1 if period == 0 else period, config_id=config.decode("ascii"),
         weights_sha256_prefix=weights_prefix, entropy_model_id=entropy_model_id, format_version=5,
         sample_aspect=sar, chroma_location=_code_to_name("chroma_location", flags >> 3 & 7, CHROMA_LOCATION_CODES))
-    return header, len(prefix) + header_length
+    return header
 
 
 def _read_exact(stream: BinaryIO, n: int) -> bytes:
