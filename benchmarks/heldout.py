@@ -1,8 +1,9 @@
-"""Rate and quality of a weights file on the held-out clips, per quality level (the model card's table).
+"""Rate and quality of a weights file on the held-out clips, per level of the model (the model card's table).
 
     python benchmarks/heldout.py [--weights W] [--frames 32] [--json out.json]
 
-Everything goes through the frame-level API (Encoder/Decoder). bpp counts the whole .gvc stream,
+Everything goes through the frame-level API (Encoder/Decoder), each of the model's levels 0..Q-1 as
+a coding point (``Encoder(point=level)``: the tokens alone, whatever the quality scale maps to). bpp counts the whole .gvc stream,
 header included. Quality: PSNR-YUV ((6Y+U+V)/8, 8-bit planes), PSNR-RGB, MS-SSIM and LPIPS-Alex on
 RGB from the codec's one BT.709 conversion; ``grid``: how much sharper the 16 px grid lines are than in
 the source (1.0 = no block grid, gvc1d_codec.metrics.grid_artefact). Also: the entropy coder's real payload bits against
@@ -42,7 +43,7 @@ def run_clip(name: str, frames: int, loaded, shadow, lpips_net, quality: int) ->
     y, u, v = load_clip(name, max_frames=frames)
     t, h, w = y.shape
     src = [VideoFrame("yuv420p", (y[i], u[i], v[i])) for i in range(t)]
-    coded = code_clip(src, quality, weights=loaded)
+    coded = code_clip(src, None, weights=loaded, point=quality)  # the model's level itself, tokens alone
     rows = [frame_metrics(f, out, lpips_net=lpips_net) for f, out in zip(src, coded.decoded)]
     rgb = torch.stack([frame_to_rgb(f) for f in src])
     est = shadow_bits(shadow, rgb, quality)

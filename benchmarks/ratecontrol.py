@@ -50,7 +50,7 @@ def main() -> int:
         src = [VideoFrame("yuv420p", (y[i], u[i], v[i])) for i in range(t)]
         levels = []
         for q in range(loaded.config.qualities):
-            coded = code_clip(src, q, weights=loaded, intra_period=a.intra_period, fps=FPS)
+            coded = code_clip(src, None, weights=loaded, intra_period=a.intra_period, fps=FPS, point=q)  # the levels rate control picks among
             levels.append(coded.bpp(w, h) * w * h * FPS / 1000)
         if a.bpp:
             targets = [float(b) * w * h * FPS for b in a.bpp.split(",")]

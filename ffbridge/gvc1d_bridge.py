@@ -262,7 +262,7 @@ def install(ffi, lib, extra_paths: list[str]) -> None:
                                                "or both positive)")
         quality = int(p.quality)
         if quality < -1:
-            raise BridgeError(ERR_INVALID_ARG, f"quality {quality} out of range (-1 = the model's default, else 0..Q+3: above Q-1 the enhancement layer)")
+            raise BridgeError(ERR_INVALID_ARG, f"quality {quality} out of range (-1 = the model's default, else 0..Q+3: above Q-2 the enhancement layer)")
         value, bitrate = float(p.quality_value), int(p.bitrate)
         units = int(p.units)
         if units not in (0, 1):

@@ -112,8 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     rate.add_argument("-q", "--quality", type=float,
                       help="quality 0..Q+3, higher = better: a level or any value between levels, e.g. 1.5 "
                            "(steps of 1/16; default: the model's middle level Q//2, 2 for the shipped gvc1d-tiny "
-                           "with its 4 levels; above the highest level Q-1, up to Q-1+4, an enhancement layer adds "
-                           "detail the tokens miss; see info --qualities)")
+                           "with its 4 levels; above Q-2 an enhancement layer on level Q-2's tokens adds the detail "
+                           "they miss, finer with each step up to Q+3; see info --qualities)")
     rate.add_argument("-b", "--bitrate", type=_parse_bitrate, metavar="RATE",
                       help="target bitrate in bits/s, e.g. 500k or 1.5M: one-pass rate control picks each frame's "
                            "quality (the whole stream within a few per cent once it is longer than an intra period)")

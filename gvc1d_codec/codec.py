@@ -61,7 +61,7 @@ from .config import DEFAULT_INTRA_PERIOD
 from .frame import PIX_FMTS, ColorInfo, VideoFrame
 from .limits import DEFAULT_MAX_PIXELS, check_frame_size
 from .model.gvc1d import pad_to_windows
-from .quality import from_code, highest, level_lambda, quality_code, split_enhanced
+from .quality import coding_point, from_code, highest, level_lambda, quality_code, split_enhanced
 from .ratecontrol import RateController, RateReport
 from .presets import DEFAULT_PRESET
 from .presets import preset as get_preset
@@ -316,14 +316,17 @@ def _packet_bits(intra: bool, index: int, payload: bytes) -> int:
 class Encoder(_Coder):
     """Encodes frames to packets.
 
-    Rate: ``quality`` in 0..Q+3 (higher = better; above Q-1 with the enhancement layer), a level or any value between levels (rounded to
-    1/16: :mod:`gvc1d_codec.quality`); or ``bitrate`` (bits per second) or ``target_bpp`` (bits per
+    Rate: ``quality`` in 0..Q+3 (higher = better; the tokens' levels up to Q-2, above it the enhancement
+    layer on level Q-2's tokens: :func:`~gvc1d_codec.quality.coding_point`), any multiple of 1/16; or ``bitrate`` (bits per second) or ``target_bpp`` (bits per
     pixel per frame): one-pass rate control (:mod:`gvc1d_codec.ratecontrol`) then picks each
     frame's quality (``frames``, when the caller knows how many frames it will encode, lets it plan
     the last intra period to the end of the clip). Default: the model's middle level. ``intra_period`` N = an intra frame every N
     frames (default :data:`~gvc1d_codec.config.DEFAULT_INTRA_PERIOD`, so a lost packet damages at
     most that many frames), -1 = only the first frame is intra. ``preset``: how hard the encoder
-    searches (:mod:`gvc1d_codec.presets`: ``medium``, ``slow``); never what the decoder does."""
+    searches (:mod:`gvc1d_codec.presets`: ``medium``, ``slow``); never what the decoder does.
+    ``point`` instead of ``quality``: every P frame at this coding point of the payloads' scale (0..Q-1:
+    the tokens' level; above, the layer on level Q-2's tokens), bypassing the quality scale's map
+    (benchmarks of the model's own levels; intra frames with the layer still get the boost)."""
 
     def __init__(self, width: int, height: int, fps: Fraction | int | float = Fraction(25), *, pix_fmt: str = "yuv420p",
                  color: ColorInfo = ColorInfo(), quality: float | None = None, intra_period: int = DEFAULT_INTRA_PERIOD,
@@ -331,7 +334,7 @@ class Encoder(_Coder):
                  max_pixels: int | None = DEFAULT_MAX_PIXELS, skip: bool = True,
                  bitrate: float | None = None, target_bpp: float | None = None, frames: int | None = None,
                  sample_aspect: tuple[int, int] = (0, 0), preset: str = DEFAULT_PRESET,
-                 maxrate: float | None = None, bufsize: float | None = None):
+                 maxrate: float | None = None, bufsize: float | None = None, point: float | None = None):
         self.preset = get_preset(preset)  # before loading anything: a bad name is a bad setting
         if isinstance(width, int) and isinstance(height, int):
             check_frame_size(width, height, max_pixels)  # before loading anything
@@ -339,8 +342,8 @@ class Encoder(_Coder):
         dev = resolve_device(device)
         loaded = _load(weights, dev)
         cfg = loaded.config
-        if sum(v is not None for v in (quality, bitrate, target_bpp)) > 1:
-            raise SettingsError("give one of quality, bitrate and target bpp")
+        if sum(v is not None for v in (quality, bitrate, target_bpp, point)) > 1:
+            raise SettingsError("give one of quality, bitrate, target bpp and coding point")
         for name, value in (("maxrate", maxrate), ("bufsize", bufsize)):
             if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise SettingsError(f"{name} must be a positive number of bits (per second), got {value!r}")
@@ -350,12 +353,12 @@ class Encoder(_Coder):
             raise SettingsError("the VBV (maxrate, bufsize) works with rate control: give bitrate or target bpp, not quality")
         if maxrate is not None and bitrate is None and target_bpp is None:
             bitrate = maxrate  # as x265: a VBV without a target rate aims at the maxrate
-        if quality is None and bitrate is None and target_bpp is None:
+        if quality is None and bitrate is None and target_bpp is None and point is None:
             quality = cfg.qualities // 2
         code = None
-        if quality is not None:
+        if quality is not None or point is not None:
             try:
-                code = quality_code(quality, cfg.qualities, enhanced=True)
+                code = quality_code(quality if point is None else point, cfg.qualities, enhanced=True)
             except (TypeError, ValueError) as e:
                 raise SettingsError(str(e)) from None
         for name, value in (("bitrate", bitrate), ("target bpp", target_bpp)):
@@ -382,6 +385,8 @@ class Encoder(_Coder):
         self.color = color
         self._s = _Session(loaded, dev, width, height)
         self.quality = None if code is None else from_code(code)  # fixed quality, or None: rate control
+        # what a fixed quality codes each P frame at (the payloads' scale: tokens, then the layer)
+        self.point = None if code is None else self.quality if point is not None else coding_point(self.quality, cfg.qualities)
         self.rate: RateController | None = None
         if code is None:
             per_frame = bitrate / float(fps) if bitrate is not None else target_bpp * width * height
@@ -413,7 +418,7 @@ class Encoder(_Coder):
         x = pad_to_windows(frame_to_rgb(frame, self.color, s.device)[None], s.cfg.window)
         latents = motion = None
         if self.rate is None:
-            quality = intra_boost(self.quality, s.cfg.qualities) if intra else self.quality
+            quality = intra_boost(self.point, s.cfg.qualities) if intra else self.point
         else:
             curve, latents, motion = s.rate_curve(x, intra, self.rate.last_quality or 0.0)
             quality = self.rate.choose(intra, curve)

@@ -79,13 +79,14 @@ class CodedClip:
 
 
 def code_clip(frames: Sequence[VideoFrame], quality: float | None, weights=None, intra_period: int = -1,
-              fps: Fraction | int = 25, bitrate: float | None = None) -> CodedClip:
+              fps: Fraction | int = 25, bitrate: float | None = None, point: float | None = None) -> CodedClip:
     """Encode ``frames`` with :class:`Encoder` into one in-memory .gvc stream, then decode it with
     :class:`Decoder`, as the CLI does (``weights``: a registry name, path or loaded weights).
-    ``bitrate`` (bits/s, ``quality`` None): rate control instead of a fixed quality."""
+    ``bitrate`` (bits/s, ``quality`` None): rate control instead of a fixed quality; ``point``
+    (``quality`` None): a coding point of the payloads' scale (:class:`Encoder`)."""
     h, w = frames[0].height, frames[0].width
     enc = Encoder(w, h, fps=fps, quality=quality, intra_period=intra_period, weights=weights, bitrate=bitrate,
-                  frames=len(frames) if bitrate is not None else None)
+                  frames=len(frames) if bitrate is not None else None, point=point)
     qualities = []
     buf = io.BytesIO()
     buf.write(enc.header_bytes())

@@ -15,7 +15,7 @@ from gvc1d_codec.color import frame_to_rgb
 from gvc1d_codec.entropy import residual_syntax
 from gvc1d_codec.entropy.coder import SymbolDecoder, SymbolEncoder
 from gvc1d_codec.errors import CorruptPacketError
-from gvc1d_codec.quality import ENHANCEMENT_LEVELS, max_code
+from gvc1d_codec.quality import ENHANCEMENT_LEVELS, QUALITY_STEPS, coding_point, highest, max_code
 
 from conftest import moving_gradient
 
@@ -86,18 +86,21 @@ def test_decoder_rebuilds_the_encoders_pictures_and_quality_rises(which, request
     frames = moving_gradient(72, 40, 3)
     src = torch.stack([frame_to_rgb(f) for f in frames])
     errors = []
-    for quality in (3.0, 4.0, 5.5, 7.0):
+    for quality in (2.0, 3.0, 4.0, 5.5, 7.0):
         header, packets, pictures = _code(frames, weights, quality)
+        point = coding_point(quality, 4)  # above level 2: the layer on level 2's tokens
         dec = Decoder(header, weights=weights)
         for p, pic in zip(packets, pictures):
             torch.testing.assert_close(dec.decode_rgb(p), pic, rtol=0, atol=0)
             # an intra frame with the layer is coded higher (codec.intra_boost)
-            assert dec.last_quality == (intra_boost(quality, 4) if p.frame_type == "I" else quality)
+            assert dec.last_quality == (intra_boost(point, 4) if p.frame_type == "I" else point)
         errors.append(float((torch.stack(pictures) - src).pow(2).mean()))
-        if quality > 3:
-            assert all(p.payload[0] == int(16 * dec_q) and p.payload[1] <= 48
-                       for p, dec_q in zip(packets, [min(quality + 0.5, 7.0)] + [quality] * (len(packets) - 1)))
-            assert all(p.quality_length == 2 for p in packets)  # two quality bytes, then a byte-terminated payload
+        if quality == 2.0:
+            assert point == 2.0 and all(p.quality_length == 1 for p in packets)  # the tokens alone
+            continue
+        assert all(p.payload[0] == int(16 * dec_q) and p.payload[1] == 32
+                   for p, dec_q in zip(packets, [min(point + 0.5, 7.0)] + [point] * (len(packets) - 1)))
+        assert all(p.quality_length == 2 for p in packets)  # two quality bytes, then a byte-terminated payload
     assert errors == sorted(errors, reverse=True) and errors[-1] < errors[0] / 4
 
 
@@ -113,9 +116,27 @@ def test_enhanced_payloads_are_checked(loaded):
         with pytest.raises(CorruptPacketError, match=what):
             dec.decode(dataclasses.replace(p0, payload=payload))
     dec.decode(p0)  # the state was kept
-    assert dec.last_quality == 5.5  # the intra frame, half a quality higher
+    point = coding_point(5.0, loaded.config.qualities)
+    assert dec.last_quality == point + 0.5  # the intra frame, half a quality higher
     dec.decode(packets[1])
-    assert dec.last_quality == 5.0
+    assert dec.last_quality == point
+
+
+@pytest.mark.parametrize("levels", [1, 2, 4, 6])
+def test_coding_points_rise_with_quality_and_skip_the_dominated_levels(levels):
+    """quality.coding_point: the tokens alone up to Q-2, then the layer from its coarsest step
+    (Q-1 + 1/16) up to the finest (Q-1+E at the highest quality); never the tokens between Q-2
+    and Q-1; never lower for a higher quality."""
+    base = max(0, levels - 2)
+    codes = range(QUALITY_STEPS * highest(levels) + 1)
+    points = [coding_point(c / QUALITY_STEPS, levels) for c in codes]
+    assert points == sorted(points)
+    assert all(p == c / QUALITY_STEPS for c, p in zip(codes, points) if c <= QUALITY_STEPS * base)
+    assert not any(base < p <= levels - 1 for p in points)
+    above = [p for c, p in zip(codes, points) if c > QUALITY_STEPS * base]
+    assert above[0] == levels - 1 + 1 / QUALITY_STEPS and above[-1] == highest(levels)
+    assert all((p * QUALITY_STEPS).is_integer() for p in points)
+    assert len(set(above)) >= len(above) * 3 // 4  # nearly every step is a different point
 
 
 def test_quality_range_includes_the_enhancement_levels(loaded):
@@ -206,3 +227,19 @@ def test_p_frames_of_a_motion_model_carry_prediction_modes(motion_weights_path):
         layers.append(dec.last_coefficients)
     assert len(layers[0]) == 3 and all(len(c) == 4 for c in layers[1:])
     assert {tuple(c[3].shape) for c in layers[1:]} == {(4, 8)}  # 16 px blocks of the 64x128 padded frame
+
+
+def test_a_coding_point_bypasses_the_quality_scale(loaded):
+    """Encoder(point=...) codes the payloads' own scale: the tokens' highest level, which no fixed
+    quality maps to, and a layer point exactly as given (benchmarks of the model's levels)."""
+    from gvc1d_codec.errors import SettingsError
+
+    frames = moving_gradient(32, 32, 2)
+    top = loaded.config.qualities - 1
+    for point, lengths in ((float(top), {1}), (top + 1.25, {2})):
+        enc = Encoder(32, 32, weights=loaded, point=point, intra_period=-1)
+        packets = [enc.encode_packet(f) for f in frames]
+        assert {p.quality_length for p in packets} == lengths
+        assert packets[1].payload[0] == int(16 * point)
+    with pytest.raises(SettingsError, match="coding point"):
+        Encoder(32, 32, weights=loaded, point=1.0, quality=1.0)

@@ -144,7 +144,7 @@ typedef struct gvc1d_encoder_params {
     uint32_t fps_num;     /* frame rate fps_num / fps_den, both > 0 (default 25/1) */
     uint32_t fps_den;
     int pix_fmt;          /* gvc1d_pix_fmt of the frames passed to encode: YUV420P or RGB24 */
-    int quality;          /* 0..Q+3 (higher = better; Q depends on the model; above Q-1 the enhancement layer), -1 = the model's default */
+    int quality;          /* 0..Q+3 (higher = better; Q depends on the model; above Q-2 the enhancement layer), -1 = the model's default */
     int intra_period;     /* N > 0 = an intra frame every N frames (default GVC1D_DEFAULT_INTRA_PERIOD), -1 = only the first */
     const char *weights;  /* weights file or registry name; NULL = $GVC1D_WEIGHTS or the shipped model */
     const char *device;   /* "cpu" (default when NULL), "cuda" or "auto" */
