@@ -279,7 +279,7 @@ def install(ffi, lib, extra_paths: list[str]) -> None:
                           color=api.ColorInfo(matrix, rng, chroma), sample_aspect=sar,
                           quality=None if quality == -1 or bitrate else quality, bitrate=float(bitrate) if bitrate else None,
                           intra_period=int(p.intra_period), weights=shared_weights(api, cstr(p.weights), cstr(p.device) or "cpu"),
-                          device=cstr(p.device) or "cpu")
+                          device=cstr(p.device) or "cpu", preset=cstr(p.preset) or "medium")
         obj = _Encoder(enc, enc.header_bytes(), ffi, bool(units), api.compact.Elision())
         id_out[0] = _register(obj)
         header_out[0] = ffi.cast("const uint8_t *", obj.header_cdata)

@@ -76,7 +76,7 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise DeviceUnavailableError("--device cuda requested but no CUDA device is available")
+        raise DeviceUnavailableError("device cuda was asked for but no CUDA device is available")
     if device not in ("cpu", "cuda"):
         raise SettingsError(f"unknown device {device!r} (need auto, cpu or cuda)")
     return torch.device(device)

@@ -115,7 +115,7 @@ def test_build_outputs(built):
         dyn = subprocess.run(["readelf", "-d", str(lib)], capture_output=True, text=True).stdout
         assert sysconfig.get_config_var("LIBDIR") in dyn  # rpath/runpath to libpython
     p = run([FFPIPE, "--version"])
-    assert p.returncode == 0 and p.stdout.decode().strip() == f"gvc1d {__version__} (C API 4)"
+    assert p.returncode == 0 and p.stdout.decode().strip() == f"gvc1d {__version__} (C API 5)"
     assert p.stderr == ""
     pc = (built / "gvc1d.pc").read_text()
     assert f"Version: {__version__}" in pc and str(built) in pc
@@ -225,7 +225,8 @@ def python_decode_y4m(stream: bytes) -> bytes:
      b"YUV4MPEG2 W45 H35 F30000:1001 Ip A16:11 C420mpeg2 XCOLORRANGE=FULL"),
     (("-q", "1.25"), dict(quality=1.25), None),
     (("-b", "40k", "--intra-period", "3"), dict(bitrate=40000.0, intra_period=3), None),
-], ids=["defaults", "quality-intra-period", "full-range-ntsc", "quality-between-levels", "bitrate"])
+    (("-q", "1", "--preset", "slow"), dict(quality=1, preset="slow"), None),
+], ids=["defaults", "quality-intra-period", "full-range-ntsc", "quality-between-levels", "bitrate", "preset"])
 def test_ffpipe_streams_identical_to_python(built, weights_path, args, kw, y4m_header):
     frames = moving_gradient(45, 35, 4)
     y4m = y4m_bytes(frames)
@@ -450,6 +451,8 @@ def test_ffpipe_errors_from_the_library(built, weights_path, other_weights_path,
     assert p.stdout == b""
     assert run_cli("encode", "-q", "99", input=y4m, weights=weights_path).stderr.strip() == f"gvc1d-pipe: error: {msg}"
     assert_ffpipe_error(run([FFPIPE, "encode", "--intra-period", "0"], input=y4m, weights=weights_path), "intra period")
+    assert_ffpipe_error(run([FFPIPE, "encode", "--preset", "turbo"], input=y4m, weights=weights_path),
+                        "unknown preset 'turbo'", "medium", "slow")
     assert_ffpipe_error(run([FFPIPE, "encode", "-w", tmp_path / "none.safetensors"], input=y4m), "weights file not found")
     p = run([FFPIPE, "encode"], input=y4m[:-10], weights=weights_path)  # last frame cut: two packets written
     assert_ffpipe_error(p, "truncated frame 2")

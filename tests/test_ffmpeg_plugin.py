@@ -598,6 +598,22 @@ def test_quality_between_levels(clip, weights_path, tmp_path):
     assert StreamHeader.unpack(pipe.stdout)[0].quality == 24  # the header's code: 16 x 1.5
 
 
+def test_preset_option_is_gvc1d_pipes(clip, weights_path, tmp_path):
+    """``-preset slow`` is gvc1d-pipe's ``--preset slow``, byte for byte (and not medium's bytes);
+    an unknown preset is refused with the library's message."""
+    out = tmp_path / "slow.gvc"
+    p = ff("-i", clip, "-frames:v", 2, "-c:v", "libgvc1d", "-quality", 1, "-preset", "slow", "-threads", 1, "-y", out,
+           weights=weights_path)
+    assert p.returncode == 0, p.stderr
+    slow = run_cli("encode", "-i", clip, "--frames", 2, "-q", 1, "--preset", "slow", weights=weights_path)
+    medium = run_cli("encode", "-i", clip, "--frames", 2, "-q", 1, weights=weights_path)
+    assert slow.returncode == medium.returncode == 0, (slow.stderr, medium.stderr)
+    assert out.read_bytes() == slow.stdout != medium.stdout
+    p = ff("-i", clip, "-frames:v", 1, "-c:v", "libgvc1d", "-preset", "turbo", "-y", tmp_path / "x.gvc",
+           weights=weights_path)
+    assert p.returncode != 0 and "unknown preset 'turbo'" in p.stderr
+
+
 def _pkg_config_has(name: str) -> bool:
     import shutil
 

@@ -131,7 +131,7 @@ def test_a_real_clip_lands_near_its_target_and_decodes_exactly(real_frames, load
             refs.append(enc._s.state.reference.clone())
         return data, qs, refs
 
-    low, high = (len(encode(quality=q)[0]) * 8 * 25 / len(frames) for q in (0, 3))
+    low, high = (len(encode(point=q)[0]) * 8 * 25 / len(frames) for q in (0, 3))  # the levels rate control uses
     target = math.sqrt(low * high)
     data, qs, refs = encode(bitrate=target)
     achieved = len(data) * 8 * 25 / len(frames)

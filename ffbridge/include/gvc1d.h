@@ -51,10 +51,10 @@
 extern "C" {
 #endif
 
-#define GVC1D_API_VERSION 4  /* 2: gvc1d_encoder_params.quality_value and .bitrate; 3 (format version 5):
+#define GVC1D_API_VERSION 5  /* 2: gvc1d_encoder_params.quality_value and .bitrate; 3 (format version 5):
                               * gvc1d_encoder_params.units, .sar_num, .sar_den, .chroma_location,
                               * the same in gvc1d_stream_info, gvc1d_decoder_decode_unit;
-                              * 4: gvc1d_decoder_restart (random access) */
+                              * 4: gvc1d_decoder_restart (random access); 5: gvc1d_encoder_params.preset */
 
 /* Longest message (bytes, including the terminating NUL) an error string can hold. */
 #define GVC1D_ERROR_MAX 512
@@ -159,6 +159,8 @@ typedef struct gvc1d_encoder_params {
     uint32_t sar_num;     /* sample (pixel) aspect ratio sar_num:sar_den, stored in the stream header; */
     uint32_t sar_den;     /* 0:0 (default) = unknown */
     int chroma_location;  /* gvc1d_chroma_location, stored in the stream header (default UNSPECIFIED) */
+    const char *preset;   /* how hard the encoder searches, as gvc1d-pipe --preset: "medium" (default when NULL)
+                           * or "slow"; never what the decoder must do (API version 5) */
 } gvc1d_encoder_params;
 
 /* What a stream header says (gvc1d_decoder_info). */

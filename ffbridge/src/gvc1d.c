@@ -252,6 +252,7 @@ GVC1D_EXPORT void gvc1d_encoder_params_default(gvc1d_encoder_params *p)
     p->sar_num = 0;
     p->sar_den = 0;
     p->chroma_location = GVC1D_CHROMA_LOCATION_UNSPECIFIED;
+    p->preset = NULL;
 }
 
 GVC1D_EXPORT gvc1d_encoder *gvc1d_encoder_open(const gvc1d_encoder_params *p)

@@ -1,7 +1,7 @@
 /*
  * gvc1d-ffpipe: gvc1d-pipe's encode and decode, written against the C API only (gvc1d.h).
  *
- *   ffmpeg -i in.mp4 -f yuv4mpegpipe - | gvc1d-ffpipe encode [-q Q | -b RATE] [--intra-period N] [-w WEIGHTS] > out.gvc
+ *   ffmpeg -i in.mp4 -f yuv4mpegpipe - | gvc1d-ffpipe encode [-q Q | -b RATE] [--intra-period N] [--preset P] [-w WEIGHTS] > out.gvc
  *   gvc1d-ffpipe decode [-w WEIGHTS] < out.gvc | ffmpeg -i - out.mp4
  *
  * Same defaults and the same bytes as gvc1d-pipe: quality = the model's default, intra period 32 (GVC1D_DEFAULT_INTRA_PERIOD),
@@ -87,6 +87,7 @@ typedef struct options {
     int intra_period;
     const char *weights;
     const char *device;
+    const char *preset; /* NULL: the library's default (medium) */
 } options;
 
 /* If argv[*i] is option short_name / long_name (also --long=VALUE, -qVALUE), return its value. */
@@ -149,6 +150,7 @@ static void parse_options(int argc, char **argv, int encode, options *o)
     o->intra_period = GVC1D_DEFAULT_INTRA_PERIOD;
     o->weights = NULL;
     o->device = NULL;
+    o->preset = NULL;
     for (int i = 2; i < argc; i++) {
         const char *v;
         if (encode && (v = option_value(argc, argv, &i, "-q", "--quality")))
@@ -157,6 +159,8 @@ static void parse_options(int argc, char **argv, int encode, options *o)
             o->bitrate = parse_bitrate(v);
         else if (encode && (v = option_value(argc, argv, &i, NULL, "--intra-period")))
             o->intra_period = parse_int(v, "--intra-period");
+        else if (encode && (v = option_value(argc, argv, &i, NULL, "--preset")))
+            o->preset = v; /* checked by the library, as gvc1d-pipe's names */
         else if ((v = option_value(argc, argv, &i, "-w", "--weights")))
             o->weights = v;
         else if ((v = option_value(argc, argv, &i, NULL, "--device")))
@@ -363,6 +367,7 @@ static int cmd_encode(const options *o)
     p.intra_period = o->intra_period;
     p.weights = o->weights;
     p.device = o->device;
+    p.preset = o->preset;
     g_enc = gvc1d_encoder_open(&p);
     if (!g_enc)
         fail("%s", gvc1d_open_error());
@@ -563,7 +568,7 @@ static int cmd_decode(const options *o)
 /* ---- main ------------------------------------------------------------------------------------ */
 
 static const char usage[] =
-    "usage: " PROG " encode [-q Q] [--intra-period N] [-w WEIGHTS] [--device DEV] < in.y4m > out.gvc\n"
+    "usage: " PROG " encode [-q Q | -b RATE] [--intra-period N] [--preset P] [-w WEIGHTS] [--device DEV] < in.y4m > out.gvc\n"
     "       " PROG " decode [-w WEIGHTS] [--device DEV] < in.gvc > out.y4m\n"
     "       " PROG " --version\n";
 
