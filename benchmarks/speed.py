@@ -148,10 +148,25 @@ def child_encode(a) -> dict:
         f.write(header)
         for p in packets:
             f.write(p)
+    profile = _profile(lambda: Encoder(w, h, fps=FPS, quality=a.quality, weights=a.weights, threads=a.threads),
+                       lambda coder, frame: coder.encode(frame), frames)
     return dict(phase="encode", frames=len(frames), seconds=sum(times), frame_seconds=times, setup_seconds=setup,
                 peak_rss_mib=rss, header_bytes=len(header), packet_bytes=[len(p) for p in packets],
                 payload_bytes=payload, ideal_bits=ideal, quality=enc.quality,
-                torch_version=torch.__version__, torch_threads=torch.get_num_threads())
+                torch_version=torch.__version__, torch_threads=torch.get_num_threads(), profile=profile)
+
+
+def _profile(make, call, items) -> dict:
+    """The stage profile (benchmarks/stages.py) of ``call(coder, item)`` over ``items`` with a fresh
+    coder from ``make()``, the transforms' FLOPs over the same items (another fresh coder) and the
+    machine's float32 matrix-product GFLOP/s."""
+    from stages import peak_gflops, profile_stages, transform_flops
+
+    coder = make()
+    total, stages = profile_stages(lambda item: call(coder, item), items)
+    coder = make()
+    flops = sum(transform_flops(coder._s.model, lambda item=item: call(coder, item)) for item in items)
+    return dict(seconds=total, stages=stages, transform_flops=flops, peak_gflops=peak_gflops())
 
 
 def child_decode(a) -> dict:
@@ -178,11 +193,13 @@ def child_decode(a) -> dict:
         times.append(time.perf_counter() - t)
         out.append(frame.planes[0])
     rss = _peak_rss_mib()  # before the source frames are loaded for PSNR
+    profile = _profile(lambda: Decoder(header_bytes, weights=a.weights, threads=a.threads),
+                       lambda coder, packet: coder.decode(packet), packets)
     src = _read_raw_frames(Path(a._raw), header.width, header.height)
     psnr = float(np.mean([psnr_uint8(s.planes[0], y) for s, y in zip(src, out)])) if out else float("nan")
     return dict(phase="decode", frames=len(packets), seconds=sum(times), frame_seconds=times, setup_seconds=setup,
                 parse_seconds=parse, peak_rss_mib=rss, psnr_y=psnr,
-                torch_version=torch.__version__, torch_threads=torch.get_num_threads())
+                torch_version=torch.__version__, torch_threads=torch.get_num_threads(), profile=profile)
 
 
 def run_child(phase: str, size: dict | None, raw: Path | None, gvc: Path | None, args) -> dict:
@@ -318,6 +335,28 @@ def _mark(ok: bool) -> str:
     return "ok" if ok else "MISS"
 
 
+def render_stages(report: dict) -> list[str]:
+    """The stage profile table (benchmarks/stages.py): ms per frame of each stage in a profiled pass."""
+    from stages import STAGES
+
+    rows = [(s["size"], phase, s["frames"], s["gvc1d"].get(f"{phase[:3]}_profile")) for s in report["sizes"]
+            for phase in ("encode", "decode")]
+    rows = [r for r in rows if r[3]]
+    if not rows:
+        return []
+    L = ["Where the time goes (a second pass under cProfile, ms per frame; stages nest: benchmarks/stages.py; "
+         "transforms = analysis + synthesis, their GFLOP/s against a float32 matrix product's on the same threads):", "",
+         "| size | phase | profiled total | " + " | ".join(STAGES) + " | transforms GFLOP/s (share of peak) |",
+         "|---|---|---|" + "---|" * len(STAGES) + "---|"]
+    for size, phase, n, p in rows:
+        t = p["stages"].get("analysis", 0.0) + p["stages"].get("synthesis", 0.0)
+        rate = p["transform_flops"] / t / 1e9 if t > 0 else float("nan")
+        L.append(f"| {size} | {phase} | {1000 * p['seconds'] / n:.0f} | "
+                 + " | ".join(f"{1000 * p['stages'].get(k, 0.0) / n:.0f}" for k in STAGES)
+                 + f" | {rate:.1f} of {p['peak_gflops']:.0f} ({100 * rate / p['peak_gflops']:.0f} %) |")
+    return L
+
+
 def render(report: dict) -> str:
     m = report["machine"]
     floor = max((s["gvc1d"]["parent_rss_mib_at_spawn"] for s in report["sizes"]), default=None)
@@ -349,6 +388,8 @@ def render(report: dict) -> str:
         L.append(f"| {s['size']} | {_fmt(g['bpp'], '.4f')} | {_fmt(g['psnr_y'])} | {_fmt(x['bpp'], '.4f')} "
                  f"| {_fmt(x['psnr_y'])} | {_fmt(g['enc_setup_seconds'])} / {_fmt(g['dec_setup_seconds'])} "
                  f"| {_fmt(x['enc_bench_fps'])} / {_fmt(x['dec_bench_fps'])} |")
+    L.append("")
+    L += render_stages(report)
     L.append("")
     L.append("Targets (not asserted):")
     for t in report["targets"]:
@@ -428,7 +469,8 @@ def main(argv=None) -> int:
                      ideal_bits=ideal, payload_bits=payload_bits, file_bits=file_bits,
                      payload_overhead_pct=100.0 * (payload_bits / ideal - 1) if ideal > 0 else None,
                      file_overhead_pct=100.0 * (file_bits / ideal - 1) if ideal > 0 else None,
-                     bpp=file_bits / (w * h * n), psnr_y=d["psnr_y"], quality=e["quality"])
+                     bpp=file_bits / (w * h * n), psnr_y=d["psnr_y"], quality=e["quality"],
+                     enc_profile=e["profile"], dec_profile=d["profile"])
             results.append(dict(size=name, width=w, height=h, **mat, gvc1d=g, x265=x,
                                 enc_ratio=g["enc_fps"] / x["enc_fps"], dec_ratio=g["dec_fps"] / x["dec_fps"]))
 
