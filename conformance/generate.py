@@ -56,7 +56,10 @@ from gvc1d_codec.weights import load_weights  # noqa: E402
 @dataclass(frozen=True)
 class StreamSpec:
     """One conformance stream: the first ``frames`` frames of registry clip ``clip``, at a fixed
-    ``quality`` (a level, or between levels) or, with ``bitrate`` (bits/s), under rate control."""
+    ``quality`` or, with ``bitrate`` (bits/s), under rate control. ``quality`` is a coding point of
+    the payloads' scale (``Encoder(point=...)``: 0..Q-1 the tokens' levels, also between levels;
+    above Q-1 the enhancement layer), so a stream exercises exactly what its name says whatever
+    the encoder's quality scale maps to (``quality.coding_point``)."""
 
     clip: str
     quality: float | None
@@ -110,7 +113,7 @@ def _read_clip(name: str, frames: int):
 
 def _encode(spec: StreamSpec, frames: list[VideoFrame], fps: Fraction, color, loaded) -> tuple[bytes, list[str], str]:
     f0 = frames[0]
-    enc = Encoder(f0.width, f0.height, fps, pix_fmt=f0.pix_fmt, color=color, quality=spec.quality,
+    enc = Encoder(f0.width, f0.height, fps, pix_fmt=f0.pix_fmt, color=color, point=spec.quality,
                   intra_period=spec.intra_period, weights=loaded, bitrate=spec.bitrate)
     parts, hashes, types = [enc.header_bytes()], [], ""
     framer = Framer(enc.header)

@@ -387,7 +387,8 @@ def test_spec_decoder_matches_reference_with_the_enhancement_layer(real_frames, 
     frames = real_frames[:3]
     f0 = frames[0]
     for quality in (3.5, 6.0):
-        enc = Encoder(f0.width, f0.height, Fraction(12), quality=quality, intra_period=-1, weights=loaded)
+        # coding points of the payloads' scale (the layer with e = 0.5 and 3), whatever quality.coding_point maps
+        enc = Encoder(f0.width, f0.height, Fraction(12), point=quality, intra_period=-1, weights=loaded)
         data = enc.header_bytes() + b"".join(enc.encode(f) for f in frames)
         src = io.BytesIO(data)
         hdr = read_header(src)
