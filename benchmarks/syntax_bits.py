@@ -31,17 +31,16 @@ LAYER_WIDTHS = {residual_syntax.MODES: "layer modes", 2: "layer window flags", r
                 residual_syntax.ALPHABET: "layer coefficients"}
 
 
-def element(caller: str, width: int) -> str:
-    """The syntax element of a call of ``SymbolEncoder.encode`` from ``caller`` with rows of ``width`` symbols."""
-    if caller == "_encode_escapes":
-        return "layer escapes"
+def element(filename: str, caller: str, width: int) -> str:
+    """The syntax element of a call of ``SymbolEncoder.encode`` from ``caller`` in ``filename`` with
+    rows of ``width`` symbols."""
+    if filename.endswith("residual_syntax.py"):
+        return "layer escapes" if caller == "_encode_escapes" else LAYER_WIDTHS.get(width, f"layer ({width} symbols)")
     if caller == "_encode_tokens":
         return "tokens"
-    if caller == "encode" and width in LAYER_WIDTHS and width != MV_FREQ.shape[1]:
-        return LAYER_WIDTHS[width] if width != 2 else "skip flags or layer window flags"
     if width == MV_FREQ.shape[1]:
         return "motion vectors"
-    return f"{caller} ({width} symbols)"
+    return "skip flags" if width == 2 else f"{caller} ({width} symbols)"
 
 
 def main() -> int:
@@ -60,10 +59,7 @@ def main() -> int:
         f = np.broadcast_to(np.asarray(freqs, dtype=np.float64), (r.size, np.shape(freqs)[-1]))
         p = f[np.arange(r.size), r] / f.sum(axis=1)
         caller = inspect.stack()[1]
-        where = element(caller.function, f.shape[1])
-        if where == "skip flags or layer window flags":
-            where = "skip flags" if caller.filename.endswith("model.py") else "layer window flags"
-        bits[where] += float(-np.log2(p).sum())
+        bits[element(caller.filename, caller.function, f.shape[1])] += float(-np.log2(p).sum())
         return wrapped(self, residuals, freqs)
 
     coder.SymbolEncoder.encode = counting

@@ -64,12 +64,17 @@ on level Q-2 reaches the same PSNR as on Q-1 for 5-40 % fewer bits, since the hi
 tokens cost 2-4x the second's for 0.3-2 dB that the layer buys more cheaply."""
 
 
+def enhanced_tokens_level(levels: int) -> int:
+    """The tokens' level under an enhancement layer for a model of ``levels`` levels (``ENHANCED_TOKENS_LEVEL``)."""
+    return max(0, levels + ENHANCED_TOKENS_LEVEL)
+
+
 def split_enhanced(quality: float, levels: int) -> tuple[float, float]:
     """The encoder's split of a quality -> (the tokens' quality, e): above the highest level Q-1,
     ``e = quality - (Q-1)`` > 0 levels of enhancement layer on the tokens of level
     ``ENHANCED_TOKENS_LEVEL``; else (quality, 0)."""
     if quality > levels - 1:
-        return float(max(0, levels + ENHANCED_TOKENS_LEVEL)), quality - (levels - 1)
+        return float(enhanced_tokens_level(levels)), quality - (levels - 1)
     return quality, 0.0
 
 
@@ -90,7 +95,7 @@ def coding_point(quality: float, levels: int) -> float:
     32.0 dB, 0.178), and the layer on lower levels' tokens is worse at every step
     (e.g. on level 0's tokens LPIPS stays at level 0's). Rate control chooses coding points
     itself, among the tokens' levels (:mod:`gvc1d_codec.ratecontrol`)."""
-    base = max(0, levels + ENHANCED_TOKENS_LEVEL)
+    base = enhanced_tokens_level(levels)
     if quality <= base:
         return float(quality)
     top = highest(levels)
