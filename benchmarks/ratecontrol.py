@@ -1,14 +1,18 @@
 """Rate control: target against achieved bitrate on the held-out clips (the table of docs/results.md).
 
     python benchmarks/ratecontrol.py [--weights W] [--frames 120] [--bpp 0.02,0.04,0.08]
-        [--clips carphone,cisco_2people,cisco_men,cockatoo] [--intra-period 32] [--json out.json] [--readme docs/results.md]
+        [--clips carphone,cisco_2people,cisco_men,cockatoo] [--intra-period 32] [--modes one,two]
+        [--json out.json] [--readme docs/results.md]
 
 Targets: by default, for each clip, the geometric mean of each pair of neighbouring levels'
 bitrates measured on the same frames (so every target lies inside the range the levels cover and
 rate control must interpolate); or ``--bpp`` in bits per pixel per frame, one list for every size
 (the bitrate asked for is ``bpp x width x height x 25 fps``). For each clip and target it encodes with ``Encoder(bitrate=...)``
 through the frame-level API, decodes, and prints the achieved bitrate (the whole .gvc file, header
-included), its error against the target, PSNR-YUV and the range of qualities rate control chose.
+included), its error against the target, PSNR-YUV, LPIPS-Alex, the range of qualities rate control
+chose and the mean quality of the first intra period (in a clip of one period: its first quarter)
+against the whole clip's (a sacrificed start shows as a negative difference). Modes: ``one`` (one pass), ``two`` (a second pass planned with the
+one-pass encode's stats, ``Encoder(first_pass=...)``, as ``--pass 1`` then ``--pass 2``).
 Also the fixed levels' own bitrates on the same frames, to show where the targets sit.
 """
 from __future__ import annotations
@@ -21,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gvc1d_codec import VideoFrame  # noqa: E402
+from gvc1d_codec import VideoFrame, metrics  # noqa: E402
 from gvc1d_codec.data.clips import load_clip  # noqa: E402
 from gvc1d_codec.evaluate import code_clip, frame_metrics, mean_metrics  # noqa: E402
 from gvc1d_codec.weights import load_weights  # noqa: E402
@@ -36,13 +40,19 @@ def main() -> int:
     ap.add_argument("--bpp", help="targets, bits per pixel per frame (default: between neighbouring levels)")
     ap.add_argument("--clips", default="carphone,cisco_2people,cisco_men,cockatoo")
     ap.add_argument("--intra-period", type=int, default=32)
+    ap.add_argument("--modes", default="one,two", help="rate control modes: one (one pass), two (two passes)")
     ap.add_argument("--json")
     ap.add_argument("--readme", help="replace the table between <!-- ratecontrol-table --> markers in this file")
     a = ap.parse_args()
     loaded = load_weights(a.weights)
     rows = []
-    table = ["| clip | frames | target kbit/s | achieved kbit/s | error | PSNR-YUV | qualities chosen | levels 0..Q-1, kbit/s |",
-             "|---|---|---|---|---|---|---|---|"]
+    table = ["| clip | frames | mode | target kbit/s | achieved kbit/s | error | PSNR-YUV | LPIPS | qualities chosen "
+             "| first period - all | levels 0..Q-1, kbit/s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    modes = a.modes.split(",")
+    if not set(modes) <= {"one", "two"}:
+        raise SystemExit("--modes: one, two")
+    lpips = metrics.LPIPS("alex")
     print("\n".join(table))
     for name in a.clips.split(","):
         y, u, v = load_clip(name, max_frames=a.frames)
@@ -57,22 +67,40 @@ def main() -> int:
         else:
             targets = [1000 * (lo * hi) ** 0.5 for lo, hi in zip(levels, levels[1:])]
         for target in targets:
-            t0 = time.perf_counter()
-            coded = code_clip(src, None, weights=loaded, intra_period=a.intra_period, fps=FPS, bitrate=target)
-            achieved = coded.bpp(w, h) * w * h * FPS
-            m = mean_metrics([frame_metrics(f, d, lpips_net=None) for f, d in zip(src, coded.decoded)])
-            row = {"clip": name, "size": f"{w}x{h}", "frames": t, "intra_period": a.intra_period,
-                   "target_bps": target, "achieved_bps": achieved, "error": achieved / target - 1,
-                   "psnr_yuv": m["psnr_yuv"], "qualities": coded.qualities, "level_kbps": levels,
-                   "seconds": time.perf_counter() - t0}
-            rows.append(row)
-            table.append(f"| {name} {w}x{h} | {t} | {target / 1000:.1f} | {achieved / 1000:.1f} | {100 * row['error']:+.1f}% "
-                         f"| {m['psnr_yuv']:.2f} | {min(coded.qualities):g}..{max(coded.qualities):g} "
-                         f"| {' / '.join(f'{k:.1f}' for k in levels)} |")
-            print(table[-1], flush=True)
-    errors = [abs(r["error"]) for r in rows]
-    summary = (f"mean |error| {100 * sum(errors) / len(errors):.1f}%, max {100 * max(errors):.1f}%, "
-               f"within 5%: {sum(e <= 0.05 for e in errors)} of {len(errors)}")
+            stats = None
+            for mode in ("one", "two"):
+                if mode == "two" and "two" not in modes:
+                    continue
+                t0 = time.perf_counter()
+                coded = code_clip(src, None, weights=loaded, intra_period=a.intra_period, fps=FPS, bitrate=target,
+                                  first_pass=stats if mode == "two" else None)
+                stats = coded.pass_stats  # the one-pass encode is the first pass
+                if mode not in modes:
+                    continue
+                achieved = coded.bpp(w, h) * w * h * FPS
+                m = mean_metrics([frame_metrics(f, d, lpips_net=lpips) for f, d in zip(src, coded.decoded)])
+                # the first intra period; in a clip of one period, its first quarter
+                period = coded.qualities[: a.intra_period if 0 < a.intra_period < t else max(t // 4, 1)]
+                start = sum(period) / len(period) - sum(coded.qualities) / len(coded.qualities)
+                row = {"clip": name, "size": f"{w}x{h}", "frames": t, "intra_period": a.intra_period, "mode": mode,
+                       "target_bps": target, "achieved_bps": achieved, "error": achieved / target - 1,
+                       "psnr_yuv": m["psnr_yuv"], "lpips_alex": m["lpips_alex"], "qualities": coded.qualities,
+                       "first_period_minus_all": start, "level_kbps": levels, "seconds": time.perf_counter() - t0}
+                rows.append(row)
+                table.append(f"| {name} {w}x{h} | {t} | {mode} | {target / 1000:.1f} | {achieved / 1000:.1f} "
+                             f"| {100 * row['error']:+.1f}% | {m['psnr_yuv']:.2f} | {m['lpips_alex']:.4f} "
+                             f"| {min(coded.qualities):g}..{max(coded.qualities):g} | {start:+.2f} "
+                             f"| {' / '.join(f'{k:.1f}' for k in levels)} |")
+                print(table[-1], flush=True)
+    lines = []
+    for mode in modes:
+        errors = [abs(r["error"]) for r in rows if r["mode"] == mode]
+        starts = [r["first_period_minus_all"] for r in rows if r["mode"] == mode]
+        lines.append(f"{mode} pass{'es' if mode == 'two' else ''}: mean |error| {100 * sum(errors) / len(errors):.1f}%, "
+                     f"max {100 * max(errors):.1f}%, within 2%: {sum(e <= 0.02 for e in errors)} of {len(errors)}, "
+                     f"within 5%: {sum(e <= 0.05 for e in errors)}; first intra period's mean quality against the "
+                     f"clip's: {min(starts):+.2f} .. {max(starts):+.2f}")
+    summary = "\n".join(lines)
     print("\n" + summary)
     if a.readme:
         text = Path(a.readme).read_text()

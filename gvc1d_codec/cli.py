@@ -124,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "-b is the maxrate); the encoder lowers a frame's quality before the bucket would overflow")
     e.add_argument("--bufsize", type=_parse_bitrate, metavar="BITS",
                    help="VBV bucket size in bits, e.g. 500k (default: one second of --maxrate)")
+    e.add_argument("--pass", dest="pass_", type=int, choices=[1, 2], metavar="{1,2}",
+                   help="two-pass rate control, as x264/x265's --pass (with -b or --target-bpp): pass 1 measures "
+                        "every frame's cost into --stats (its stream is a valid one-pass encode; -o /dev/null to "
+                        "drop it), pass 2 reads it and meets the target within a few per cent at an even quality")
+    e.add_argument("--stats", default="gvc1d-2pass.log", metavar="FILE",
+                   help="the two-pass stats file (default gvc1d-2pass.log)")
     e.add_argument("--intra-period", type=int, default=DEFAULT_INTRA_PERIOD, metavar="N",
                    help=f"an intra frame every N frames (default {DEFAULT_INTRA_PERIOD}, so that a lost or corrupt "
                         "packet damages at most N frames); -1: only the first frame is intra (fewer bits, but one "
@@ -379,6 +385,11 @@ def cmd_encode(a: argparse.Namespace) -> int:
 
     if a.frames is not None and a.frames < 0:
         raise UsageError("--frames must be >= 0")
+    first_pass = None
+    if a.pass_ is not None and a.bitrate is None and a.target_bpp is None and a.maxrate is None:
+        raise UsageError("--pass needs a target rate: give -b or --target-bpp")
+    if a.pass_ == 2:
+        first_pass = _read_pass_stats(a.stats)
     src = _open_input(a.input)
     if a.size:
         w, h = _parse_size(a.size)
@@ -402,7 +413,7 @@ def cmd_encode(a: argparse.Namespace) -> int:
                   weights=a.weights, device=a.device, threads=a.threads, max_pixels=a.max_pixels,
                   bitrate=a.bitrate, target_bpp=a.target_bpp, frames=a.frames or None,
                   sample_aspect=reader.aspect if isinstance(reader, Y4MReader) else (0, 0), preset=a.preset,
-                  maxrate=a.maxrate, bufsize=a.bufsize)
+                  maxrate=a.maxrate, bufsize=a.bufsize, first_pass=first_pass)
     progress = _Progress(a, "encode", w * h)
     bits = 0
     with _output(a.output, a.keep_partial) as sink:
@@ -424,11 +435,39 @@ def cmd_encode(a: argparse.Namespace) -> int:
             if a.frames != 0:
                 raise InputFormatError("empty input: no frames to encode")
             out.write(header)  # --frames 0: a valid stream of no frames
+    if a.pass_ == 1:
+        _write_pass_stats(a.stats, enc.pass_stats().dumps())
     warning = None if enc.rate is None else enc.rate.warning(float(fps))
     if warning is not None:
         _error_line(f"warning: {warning}")
     progress.finish(sink.frames, bits, float(fps))  # the last line
     return 0
+
+
+def _read_pass_stats(name: str):
+    """The first pass's stats (:class:`gvc1d_codec.ratecontrol.PassStats`) from file ``name``;
+    a one-line error when it is missing or damaged."""
+    from .ratecontrol import PassStats
+
+    try:
+        with open(name, "rb") as f:
+            text = f.read(64 << 20).decode("utf-8", "replace")  # ~100 bytes a frame: 64 MiB is beyond any clip
+    except OSError as e:
+        raise UsageError(f"cannot read the first-pass stats {name}: {e.strerror} (run --pass 1 first)") from None
+    try:
+        return PassStats.loads(text)
+    except ValueError as e:
+        raise UsageError(f"{name}: {e}") from None
+
+
+def _write_pass_stats(name: str, text: str) -> None:
+    """Write the stats file whole or not at all (a failed first pass leaves no stats behind)."""
+    from .io.atomic import atomic_write
+
+    try:
+        atomic_write(name, text.encode("utf-8"))
+    except OSError as e:
+        raise GVC1DError(f"cannot write the first-pass stats {name}: {e.strerror}") from None
 
 
 def cmd_decode(a: argparse.Namespace) -> int:

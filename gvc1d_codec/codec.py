@@ -62,7 +62,7 @@ from .frame import PIX_FMTS, ColorInfo, VideoFrame
 from .limits import DEFAULT_MAX_PIXELS, check_frame_size
 from .model.gvc1d import pad_to_windows
 from .quality import coding_point, from_code, highest, level_lambda, quality_code, split_enhanced
-from .ratecontrol import RateController, RateReport
+from .ratecontrol import PassStats, RateController, RateReport
 from .presets import DEFAULT_PRESET
 from .presets import preset as get_preset
 from .runtime import configure_threads
@@ -334,7 +334,8 @@ class Encoder(_Coder):
                  max_pixels: int | None = DEFAULT_MAX_PIXELS, skip: bool = True,
                  bitrate: float | None = None, target_bpp: float | None = None, frames: int | None = None,
                  sample_aspect: tuple[int, int] = (0, 0), preset: str = DEFAULT_PRESET,
-                 maxrate: float | None = None, bufsize: float | None = None, point: float | None = None):
+                 maxrate: float | None = None, bufsize: float | None = None, point: float | None = None,
+                 first_pass: PassStats | None = None):
         self.preset = get_preset(preset)  # before loading anything: a bad name is a bad setting
         if isinstance(width, int) and isinstance(height, int):
             check_frame_size(width, height, max_pixels)  # before loading anything
@@ -351,6 +352,8 @@ class Encoder(_Coder):
             raise SettingsError("bufsize needs maxrate (the VBV is maxrate and bufsize)")
         if maxrate is not None and quality is not None:
             raise SettingsError("the VBV (maxrate, bufsize) works with rate control: give bitrate or target bpp, not quality")
+        if first_pass is not None and bitrate is None and target_bpp is None and maxrate is None:
+            raise SettingsError("a second pass needs a target: give bitrate or target bpp, as in the first pass")
         if maxrate is not None and bitrate is None and target_bpp is None:
             bitrate = maxrate  # as x265: a VBV without a target rate aims at the maxrate
         if quality is None and bitrate is None and target_bpp is None and point is None:
@@ -383,6 +386,7 @@ class Encoder(_Coder):
         except GVC1DError as e:
             raise InputFormatError(str(e)) from None
         self.color = color
+        self._weights_sha256 = loaded.sha256
         self._s = _Session(loaded, dev, width, height)
         self.quality = None if code is None else from_code(code)  # fixed quality, or None: rate control
         # what a fixed quality codes each P frame at (the payloads' scale: tokens, then the layer)
@@ -391,7 +395,13 @@ class Encoder(_Coder):
         if code is None:
             per_frame = bitrate / float(fps) if bitrate is not None else target_bpp * width * height
             vbv = None if maxrate is None else (maxrate / float(fps), bufsize if bufsize is not None else maxrate)
-            self.rate = RateController(per_frame, cfg.qualities, intra_period, 8 * len(self.header.pack()), frames, vbv)
+            if first_pass is not None:
+                try:
+                    first_pass.check(width, height, cfg.qualities, intra_period, loaded.sha256)
+                except ValueError as e:
+                    raise SettingsError(str(e)) from None
+            self.rate = RateController(per_frame, cfg.qualities, intra_period, 8 * len(self.header.pack()), frames, vbv,
+                                       plan=first_pass)
         self.skip = skip  # False: code every window of every P frame (analysis, the entropy ablation)
         self.last: FrameStats | None = None
         self._framer = Framer(self.header)  # for encode(): packets framed in order
@@ -421,13 +431,18 @@ class Encoder(_Coder):
             quality = intra_boost(self.point, s.cfg.qualities) if intra else self.point
         else:
             curve, latents, motion = s.rate_curve(x, intra, self.rate.last_quality or 0.0)
-            quality = self.rate.choose(intra, curve)
+            try:
+                quality = self.rate.choose(intra, curve)
+            except ValueError as e:  # a second pass on other input than its first pass's
+                raise InputFormatError(str(e)) from None
         out, new, skip, payload, ideal, planes = self._code(x, frame, intra, quality, motion, latents)
         if self.rate is not None:
-            lower = self.rate.recode(_packet_bits(intra, index, payload))
-            if lower is not None:  # far over its share of the budget: once more, lower
-                quality = lower
-                out, new, skip, payload, ideal, planes = self._code(x, frame, intra, quality, motion, latents)
+            tries = {quality: (out, new, skip, payload, ideal, planes)}
+            # far off its share of the budget: again, at another quality (ratecontrol.RateController.recode)
+            while (again := self.rate.recode(_packet_bits(intra, index, payload))) is not None:
+                tries[again] = out, new, skip, payload, ideal, planes = self._code(x, frame, intra, again, motion, latents)
+            quality = self.rate.keep()
+            out, new, skip, payload, ideal, planes = tries[quality]
         s.commit(out, new, planes)
         if self.rate is not None:
             self.rate.update(intra, quality, _packet_bits(intra, index, payload))
@@ -471,6 +486,13 @@ class Encoder(_Coder):
         payload, ideal = s.entropy.encode(out.symbols, out.context, skip, (s.rows, s.cols), out.motion,
                                           enhancement=None if layer is None else (e, layer))
         return out, new, skip, payload, ideal, layer
+
+    def pass_stats(self) -> PassStats:
+        """What rate control measured on the frames so far, for a second pass over the same input
+        (``Encoder(first_pass=...)``; :meth:`PassStats.dumps` gives the stats file's text)."""
+        if self.rate is None:
+            raise SettingsError("a first pass needs rate control: give bitrate or target bpp, not quality")
+        return self.rate.pass_stats(self.header.width, self.header.height, self._weights_sha256)
 
     def rate_report(self) -> RateReport | None:
         """Rate control's account so far (``None`` at a fixed quality)."""

@@ -30,6 +30,7 @@ from .color import frame_to_rgb
 from .errors import GVC1DError
 from .frame import ColorInfo, VideoFrame
 from .io import Y4MReader
+from .ratecontrol import PassStats
 
 
 def frame_metrics(src: VideoFrame, dec: VideoFrame, src_color: ColorInfo = ColorInfo(),
@@ -73,20 +74,23 @@ class CodedClip:
     payload_bits: int           # the entropy coder's real payload bits, as sent (quality bytes where stated)
     framing_bits: int = 0       # the header's and the packets' framing bits (the rest of the file)
     qualities: list[float] = field(default_factory=list)  # each frame's quality
+    pass_stats: PassStats | None = None  # rate control: what it measured, for a second pass
 
     def bpp(self, width: int, height: int) -> float:
         return 8 * len(self.stream) / (width * height * len(self.decoded))
 
 
 def code_clip(frames: Sequence[VideoFrame], quality: float | None, weights=None, intra_period: int = -1,
-              fps: Fraction | int = 25, bitrate: float | None = None, point: float | None = None) -> CodedClip:
+              fps: Fraction | int = 25, bitrate: float | None = None, point: float | None = None,
+              first_pass: PassStats | None = None) -> CodedClip:
     """Encode ``frames`` with :class:`Encoder` into one in-memory .gvc stream, then decode it with
     :class:`Decoder`, as the CLI does (``weights``: a registry name, path or loaded weights).
     ``bitrate`` (bits/s, ``quality`` None): rate control instead of a fixed quality; ``point``
-    (``quality`` None): a coding point of the payloads' scale (:class:`Encoder`)."""
+    (``quality`` None): a coding point of the payloads' scale (:class:`Encoder`); ``first_pass``
+    (with ``bitrate``): a second pass with a first pass's stats (``CodedClip.pass_stats``)."""
     h, w = frames[0].height, frames[0].width
     enc = Encoder(w, h, fps=fps, quality=quality, intra_period=intra_period, weights=weights, bitrate=bitrate,
-                  frames=len(frames) if bitrate is not None else None, point=point)
+                  frames=len(frames) if bitrate is not None else None, point=point, first_pass=first_pass)
     qualities = []
     buf = io.BytesIO()
     buf.write(enc.header_bytes())
@@ -111,7 +115,8 @@ def code_clip(frames: Sequence[VideoFrame], quality: float | None, weights=None,
         payload += 8 * (reader.last_size - reader.last_framing)
     if len(decoded) != len(frames):
         raise GVC1DError(f"decoded {len(decoded)} frames of {len(frames)}")
-    return CodedClip(stream, decoded, t_enc, t_dec, ideal, payload, qualities, 8 * len(stream) - payload)
+    return CodedClip(stream, decoded, t_enc, t_dec, ideal, payload, framing_bits=8 * len(stream) - payload,
+                     qualities=qualities, pass_stats=None if enc.rate is None else enc.pass_stats())
 
 
 def compare(src_path: str, dec_path: str, gvc_path: str | None = None, lpips: bool = True) -> dict:

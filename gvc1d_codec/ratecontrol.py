@@ -36,6 +36,16 @@ continuous quality of :mod:`gvc1d_codec.quality` (a level plus a fraction, in st
   would overflow it is coded again lower (:meth:`RateController.recode`). :func:`vbv_replay`
   replays a stream's packet sizes through the bucket (``gvc1d-pipe info --vbv R,B``).
 
+* **Two passes** (as x264/x265's ``--pass 1``/``--pass 2``): any rate-controlled encode can hand
+  back what it measured (:meth:`RateController.pass_stats`: every frame's measured rate curve, its
+  quality and its real bits), which a second encode of the same input plans with
+  (``plan=``). Every frame's cost at every quality is then known ahead, as the real bits of the
+  first pass scaled along the frame's curve; the second pass gives every remaining frame the one
+  quality at which their predicted bits meet what is left of the budget (constant quality, the
+  rate-distortion optimum when every frame's curve has the same slope), measuring each coded
+  frame against its prediction as it goes. The start is not sacrificed: the intra frame is sized
+  knowing what every P frame after it will cost.
+
 The target is met over a clip within a few per cent once the clip is a few intra periods long
 (``benchmarks/ratecontrol.py`` measures it). A clip of a few frames is not: it carries most of its
 bits in its first, intra frame, which is sized before any P frame has shown what P frames cost
@@ -44,12 +54,13 @@ by as much as that guess.
 """
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .quality import QUALITY_STEPS, from_code, max_code
+from .quality import QUALITY_STEPS, from_code, max_code, quality_code
 
 MIN_HORIZON = 8  # frames over which a deviation from the budget is paid back, at least
 HORIZON_INFINITE = 32  # the intra period planned for when only the first frame is intra
@@ -58,6 +69,10 @@ KAPPA_START = 0.25  # P frame bits / intra frame bits at equal quality, before a
 KAPPA_RATE = 0.2  # least weight of the newest P frame in the weighted sums behind kappa and rho
 PRIOR_WEIGHT = 0.5  # the newest weighs 1/(P frames seen + PRIOR_WEIGHT) until that falls to KAPPA_RATE
 RECODE_OVER = 2.0  # a P frame over this many times its share of the budget is coded again, once, lower
+PLAN_TOLERANCE = 0.01  # one of a second pass's last frames off its part by more than this share of the budget is re-coded
+PLAN_END = 2  # ... of the last this many frames (the earlier frames' errors are paid back by the later ones)
+PLAN_TRIES = 4  # ... coded at most this many times in all
+PLAN_RATE = 0.1  # least weight of the newest frame in the second pass's (spent, predicted) sums
 VBV_MARGIN = 0.85  # a frame is planned to fill at most this share of what is left of the VBV bucket
 
 
@@ -87,6 +102,68 @@ def parse_bitrate(text: str) -> float:
     return value
 
 
+STATS_FORMAT = "gvc1d-pass-stats 1"  # the first line of a stats file: its format and version
+
+
+@dataclass
+class PassStats:
+    """What a first pass measured, for a second pass over the same input: the stream's shape and,
+    per frame, whether it is intra, its measured bits at every level, the quality it was coded at
+    and its real bits (packet framing included)."""
+
+    width: int
+    height: int
+    levels: int
+    intra_period: int
+    weights: str  # the SHA-256 of the weights the first pass ran (hex)
+    frames: list[dict] = field(default_factory=list)  # {"intra", "curve", "quality", "bits"}
+
+    def dumps(self) -> str:
+        """The stats as text: the format line, the stream's shape (JSON), then one JSON line per frame."""
+        head = {"width": self.width, "height": self.height, "levels": self.levels,
+                "intra_period": self.intra_period, "weights": self.weights, "frames": len(self.frames)}
+        lines = [STATS_FORMAT, json.dumps(head)]
+        lines += [json.dumps({"intra": f["intra"], "curve": [round(float(b), 1) for b in f["curve"]],
+                              "quality": f["quality"], "bits": int(f["bits"])}) for f in self.frames]
+        return "\n".join(lines) + "\n"
+
+    @classmethod
+    def loads(cls, text: str) -> "PassStats":
+        """Parse :meth:`dumps`'s text; ``ValueError`` (one line) on anything else."""
+        lines = text.splitlines()
+        if not lines or lines[0].strip() != STATS_FORMAT:
+            raise ValueError(f"not a gvc1d first-pass stats file (its first line must be {STATS_FORMAT!r})")
+        try:
+            head = json.loads(lines[1])
+            stats = cls(int(head["width"]), int(head["height"]), int(head["levels"]), int(head["intra_period"]),
+                        str(head["weights"]))
+            for line in lines[2:]:
+                f = json.loads(line)
+                curve = [float(b) for b in f["curve"]]
+                quality, bits = float(f["quality"]), int(f["bits"])
+                if (len(curve) != stats.levels or not all(math.isfinite(b) and b > 0 for b in curve)
+                        or not 0 <= quality <= stats.levels - 1 or bits < 0):
+                    raise ValueError
+                stats.frames.append({"intra": bool(f["intra"]), "curve": curve, "quality": quality, "bits": bits})
+        except (IndexError, KeyError, TypeError, ValueError):
+            raise ValueError("the first-pass stats file is damaged (run the first pass again)") from None
+        if len(stats.frames) != int(head["frames"]) or not stats.frames:
+            raise ValueError("the first-pass stats file is incomplete (run the first pass again)")
+        if not stats.frames[0]["intra"]:
+            raise ValueError("the first-pass stats file is damaged (its first frame is not intra)")
+        return stats
+
+    def check(self, width: int, height: int, levels: int, intra_period: int, weights: str) -> None:
+        """``ValueError`` unless a second pass with these settings can use these stats."""
+        for name, mine, theirs in (("frame size", f"{self.width}x{self.height}", f"{width}x{height}"),
+                                   ("intra period", self.intra_period, intra_period),
+                                   ("model's levels", self.levels, levels),
+                                   ("weights", self.weights[:16], weights[:16])):
+            if mine != theirs:
+                raise ValueError(f"the first pass ran with {name} {mine}, this pass with {theirs}: "
+                                 "run both passes with the same input and settings")
+
+
 @dataclass
 class RateReport:
     """What rate control did over the frames so far."""
@@ -112,7 +189,8 @@ class RateController:
     with the bits it took."""
 
     def __init__(self, bits_per_frame: float, levels: int, intra_period: int, stream_header_bits: int = 0,
-                 total_frames: int | None = None, vbv: tuple[float, float] | None = None):
+                 total_frames: int | None = None, vbv: tuple[float, float] | None = None,
+                 plan: PassStats | None = None):
         if not bits_per_frame > 0:
             raise ValueError("the target must be a positive number of bits per frame")
         if total_frames is not None and total_frames < 1:
@@ -126,6 +204,7 @@ class RateController:
         self.target = float(bits_per_frame)
         self.levels = levels
         self.period = intra_period if intra_period > 0 else HORIZON_INFINITE
+        self.intra_period = intra_period
         self.codes = np.arange(max_code(levels) + 1)
         self.intra_curve: np.ndarray | None = None  # ln bits of the last intra frame at every code
         # exponentially weighted sums over P frames, each at the frame's quality: rho = bits spent /
@@ -145,11 +224,29 @@ class RateController:
         self.frames_at_highest = 0
         self._saturated = False
         self._pending: tuple[bool, int] | None = None  # (intra, code) of the frame being coded
+        self._tries: list[tuple[int, int]] = []  # (code, bits) of every try of the pending frame
         self._pending_curve = np.zeros(0)  # its ln bits at every code
         self._share = 0.0  # its share of the budget
         self._starved = False
         self.floor_bits = self.intra_floor_bits = self.ceiling_bits = 0.0
-        self.history: list[dict] = []  # per frame: quality, predicted and actual bits (benchmarks)
+        self.history: list[dict] = []  # per frame: quality, measured curve, predicted and actual bits
+        self.plan = plan  # second pass: the first pass's stats
+        if plan is not None:
+            if plan.levels != levels:
+                raise ValueError(f"the first pass ran a model of {plan.levels} levels, this one has {levels}")
+            self.total = len(plan.frames) if total_frames is None else min(total_frames, len(plan.frames))
+            # the first pass's real bits, scaled along each frame's measured curve
+            curves = [self._curve(np.array(f["curve"])) for f in plan.frames]
+            # ln (real bits / measured curve) at the quality each frame was coded at: what skipped
+            # windows saved and the framing cost, applied at every quality
+            self.plan_ratio = [math.log(max(f["bits"], 1)) - c[quality_code(f["quality"], levels)]
+                               for f, c in zip(plan.frames, curves)]
+            self.plan_intra = [f["intra"] for f in plan.frames]
+            predicted = np.exp(np.stack(curves) + np.array(self.plan_ratio)[:, None])[: self.total]
+            # the predicted bits of the frames after frame k, at every code (row k)
+            self.plan_rest = np.concatenate([np.cumsum(predicted[::-1], axis=0)[::-1][1:],
+                                             np.zeros((1, len(self.codes)))])
+            self.plan_sums: list[float] | None = None  # weighted (bits spent, bits predicted), second pass
 
     def _curve(self, bits_at_levels: np.ndarray) -> np.ndarray:
         """ln bits at every code, log-linear between the levels' measurements."""
@@ -167,6 +264,8 @@ class RateController:
     def choose(self, intra: bool, bits_at_levels: np.ndarray) -> float:
         """The quality of the next frame, from what it costs at every level (measured)."""
         curve = self._curve(bits_at_levels)
+        if self.plan is not None:
+            return self._choose_planned(intra, curve, bits_at_levels)
         if intra:
             self.intra_curve = curve
             self.position = 0
@@ -199,39 +298,151 @@ class RateController:
             last = round(self.last_quality * QUALITY_STEPS)
             step = round(MAX_STEP * QUALITY_STEPS)
             code = min(max(code, last - step), last + step)
-        if self.vbv is not None:  # what is left of the bucket caps this frame, whatever the budget says
-            room = VBV_MARGIN * (self.vbv[1] - self.vbv_level)
-            fits = np.nonzero(own <= room)[0]
-            code = min(code, int(fits[-1]) if fits.size else 0)
-        self._pending = (intra, code)
+        code = self._vbv_cap(code, own)
+        self._pending, self._tries = (intra, code), []
         self._pending_curve, self._share = curve, budget / horizon
         self.history.append({"intra": intra, "quality": from_code(code), "predicted": float(np.exp(curve[code] + (0 if intra else log_rho))),
-                             "budget_per_frame": budget / horizon})
+                             "budget_per_frame": budget / horizon, "curve": [float(b) for b in bits_at_levels]})
+        return from_code(code)
+
+    def _vbv_cap(self, code: int, own: np.ndarray) -> int:
+        """``code``, lowered until this frame's predicted bits ``own`` (at every code) fit what is
+        left of the VBV bucket (with VBV_MARGIN)."""
+        if self.vbv is None:
+            return code
+        fits = np.nonzero(own <= VBV_MARGIN * (self.vbv[1] - self.vbv_level))[0]
+        return min(code, int(fits[-1]) if fits.size else 0)
+
+    def _choose_planned(self, intra: bool, curve: np.ndarray, bits_at_levels: np.ndarray) -> float:
+        """Second pass: the one quality at which this frame (its curve measured now, scaled as the
+        first pass's real bits were) and every frame after it (the first pass's prediction) meet
+        what is left of the budget, all scaled by what the second pass's frames so far cost
+        against their predictions."""
+        k = self.frames
+        if k >= self.total:
+            raise ValueError(f"the input has more frames than the first pass saw ({len(self.plan_intra)})")
+        if intra != self.plan_intra[k]:
+            raise ValueError(f"frame {k} is {'intra' if intra else 'predicted'} here but not in the first pass")
+        scale = self.plan_ratio[k]
+        own = np.exp(curve + scale)
+        correction = 1.0 if self.plan_sums is None else self.plan_sums[0] / self.plan_sums[1]
+        rest = self.plan_rest[k]
+        left = max(self.target * self.total - self.spent, 0.05 * self.target * (self.total - k))
+        cost = correction * (own + rest)
+        code = int(np.argmin(np.abs(np.log(np.maximum(cost, 1.0)) - math.log(left))))
+        self.floor_bits += float(own[0]) + 8 * (not intra)
+        self.intra_floor_bits += float(own[0]) if intra else 0.0
+        self.ceiling_bits += float(own[-1])
+        self._starved = bool(cost[0] > left)
+        self._saturated = bool(cost[-1] < left)
+        code = self._vbv_cap(code, own)
+        self._pending, self._tries = (intra, code), []
+        self._pending_curve, self._share = curve + scale, float(correction * own[code])
+        self._part = max(left - float(correction * rest[code]), float(own[0]))  # this frame's part of what is left
+        self.history.append({"intra": intra, "quality": from_code(code), "predicted": float(correction * own[code]),
+                             "budget_per_frame": left / (self.total - k), "curve": [float(b) for b in bits_at_levels]})
         return from_code(code)
 
     def recode(self, bits: int) -> float | None:
-        """After coding the pending frame in ``bits``: a lower quality to code it at again when a
-        P frame took more than RECODE_OVER times its share of the budget, or any frame more than
-        what is left of the VBV bucket (the highest at which its scaled curve stays under that,
-        with VBV_MARGIN on the bucket), else ``None``."""
+        """After coding the pending frame in ``bits``: another quality to code it at, else ``None``;
+        then :meth:`keep` says which try to send.
+
+        One pass: once, lower, when a P frame took more than RECODE_OVER times its share of the
+        budget, or any frame more than what is left of the VBV bucket (the highest at which its
+        scaled curve stays under that, with VBV_MARGIN on the bucket). Second pass:
+        :meth:`_recode_planned`."""
         if self._pending is None:
             raise ValueError("recode() follows choose()")
         intra, code = self._pending
-        share = math.inf if intra else RECODE_OVER * self._share  # an intra frame is re-coded only for the VBV
-        room = math.inf if self.vbv is None else self.vbv[1] - self.vbv_level
-        if code == 0 or bits <= min(share, room):
+        self._tries.append((code, bits))
+        if self.plan is not None:
+            new = self._recode_planned()
+        else:
+            share = math.inf if intra else RECODE_OVER * self._share  # an intra frame is re-coded only for the VBV
+            room = self._room()
+            if len(self._tries) > 1 or code == 0 or bits <= min(share, room):
+                return None
+            curve = self._pending_curve
+            cost = np.exp(curve[:code] + math.log(max(bits, 1)) - curve[code])
+            fits = np.nonzero(cost <= min(share, VBV_MARGIN * room))[0]
+            new = int(fits[-1]) if fits.size else 0
+        if new is None:
             return None
-        curve = self._pending_curve
-        cost = np.exp(curve[:code] + math.log(max(bits, 1)) - curve[code])
-        fits = np.nonzero(cost <= min(share, VBV_MARGIN * room))[0]
-        new = int(fits[-1]) if fits.size else 0
         self._pending = (intra, new)
-        self.history[-1].update(quality=from_code(new), recoded_from=from_code(code), first_bits=bits)
         return from_code(new)
+
+    def _room(self) -> float:
+        """What is left of the VBV bucket (bits), or infinity."""
+        return math.inf if self.vbv is None else self.vbv[1] - self.vbv_level
+
+    def _recode_planned(self) -> int | None:
+        """Second pass: one of the last PLAN_END frames (earlier frames' errors are paid back by the
+        frames after them, at an even quality) whose bits miss its part of what is left (what is
+        left, less the predicted bits of the frames after it) by more than PLAN_TOLERANCE of the
+        clip's budget is coded again, up to PLAN_TRIES times in all. A P frame's bits are nearly
+        two-valued (every window skipped or not) and jump between neighbouring qualities, so this
+        is a search: between the highest quality that came out under its part and the lowest that
+        came out over, halfway; with only one side seen, where the frame's curve, scaled by what
+        the nearest try cost against it, meets its part (at most a level up). :meth:`keep` then
+        sends the try nearest its part. The VBV bucket caps every try as always."""
+        curve, part = self._pending_curve, self._part
+        room = self._room()
+        aim = min(part, VBV_MARGIN * room)
+        tolerance = PLAN_TOLERANCE * self.target * self.total
+        if any(abs(b - aim) <= tolerance and b <= room for _, b in self._tries):
+            return None
+        if self.total - self.frames > PLAN_END and all(b <= room for _, b in self._tries):
+            return None
+        if len(self._tries) >= PLAN_TRIES:
+            return None
+        under = [c for c, b in self._tries if b < aim]
+        over = [c for c, b in self._tries if b > aim]
+        low, high = (max(under) if under else None), (min(over) if over else None)
+        if low is not None and high is not None:
+            if high - low <= 1:
+                return None
+            new = (low + high) // 2
+        else:
+            code, bits = min(self._tries, key=lambda t: abs(t[1] - aim))
+            scaled = np.exp(curve + math.log(max(bits, 1)) - curve[code])
+            if high is not None:  # every try over: the highest lower quality whose scaled curve fits
+                fits = np.nonzero(scaled[:high] <= aim)[0]
+                new = int(fits[-1]) if fits.size else 0
+            else:  # every try under: where the scaled curve meets its part, at most a level up
+                near = int(np.argmin(np.abs(np.log(np.maximum(scaled, 1.0)) - math.log(max(aim, 1.0)))))
+                new = self._vbv_cap(min(max(near, low + 1), low + QUALITY_STEPS, len(self.codes) - 1), scaled)
+        if any(c == new for c, _ in self._tries):
+            return None
+        return new
+
+    def keep(self) -> float:
+        """The quality of the try to send, after :meth:`recode` said ``None``: the last one, or in a
+        second pass the one nearest its part of what is left (the smallest, if none fits the VBV
+        bucket)."""
+        intra, code = self._pending
+        if self.plan is not None and len(self._tries) > 1:
+            room = self._room()
+            fitting = [t for t in self._tries if t[1] <= room]
+            code = (min(fitting, key=lambda t: abs(t[1] - self._part)) if fitting else min(self._tries, key=lambda t: t[1]))[0]
+            self._pending = (intra, code)
+        if len(self._tries) > 1:
+            first_code, first_bits = self._tries[0]
+            self.history[-1].update(quality=from_code(code), recoded_from=from_code(first_code), first_bits=first_bits,
+                                    tries=len(self._tries))
+        return from_code(code)
 
     def update(self, intra: bool, quality: float, bits: int) -> None:
         """Account for a coded frame of ``bits`` (payload and packet overhead) at ``quality``."""
-        if self._pending is not None and not intra:
+        if self.plan is not None and self._pending is not None:
+            predicted = math.exp(float(self._pending_curve[self._pending[1]]))
+            if self.plan_sums is None:
+                self.plan_sums = [float(bits), predicted]
+            else:
+                self.p_frames += 1
+                weight = max(1 / (self.p_frames + 1), PLAN_RATE)
+                self.plan_sums[0] += weight * (bits - self.plan_sums[0])
+                self.plan_sums[1] += weight * (predicted - self.plan_sums[1])
+        elif self._pending is not None and not intra:
             _, code = self._pending
             self.p_frames += 1
             weight = max(1 / (self.p_frames + PRIOR_WEIGHT), KAPPA_RATE)
@@ -253,6 +464,12 @@ class RateController:
         self.position += 1
         self.last_quality = quality
         self._pending = None
+
+    def pass_stats(self, width: int, height: int, weights: str) -> PassStats:
+        """What this pass measured, for a second pass over the same input (:class:`PassStats`)."""
+        return PassStats(width, height, self.levels, self.intra_period, weights,
+                         [{"intra": h["intra"], "curve": h["curve"], "quality": h["quality"], "bits": h["bits"]}
+                          for h in self.history if "bits" in h])
 
     def report(self) -> RateReport:
         return RateReport(self.frames, self.spent, self.target * self.frames, self.frames_at_lowest,

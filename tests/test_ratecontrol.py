@@ -68,14 +68,18 @@ def test_the_controller_meets_a_target_over_whole_intra_periods(target, intra_pe
 
 
 def test_a_p_frame_far_over_its_share_is_coded_again_lower_once():
-    rc = RateController(2000.0, 4, -1)
-    rc.update(True, rc.choose(True, np.array([4000.0, 8000, 16000, 32000])), 4000)
-    curve = np.array([500.0, 1000, 2000, 4000])
-    q = rc.choose(False, curve)
+    def started() -> tuple[RateController, float]:
+        rc = RateController(2000.0, 4, -1)
+        rc.update(True, rc.choose(True, np.array([4000.0, 8000, 16000, 32000])), 4000)
+        return rc, rc.choose(False, np.array([500.0, 1000, 2000, 4000]))
+    rc, q = started()
     assert q > 0
-    assert rc.recode(int(RECODE_OVER * rc._share * 0.9)) is None  # within bounds: kept
+    assert rc.recode(int(RECODE_OVER * rc._share * 0.9)) is None and rc.keep() == q  # within bounds: kept
+    rc, q = started()
     lower = rc.recode(int(8 * rc._share))  # 8x its share: a lower quality whose scaled curve fits
     assert lower is not None and lower < q
+    assert rc.recode(int(4 * rc._share)) is None  # one pass: once only
+    assert rc.keep() == lower
     rc.update(False, lower, 1500)
     assert rc.history[-1]["recoded_from"] == q and rc.history[-1]["quality"] == lower
     assert rc.frames == 2 and rc._pending is None  # accounted once, at the quality it was coded at
@@ -237,3 +241,88 @@ def test_cli_vbv_encode_passes_the_vbv_verifier(real_clip_path, tmp_path):
     assert bad.returncode == 1 and "overflows a VBV of 1 kbit/s, 1 kbit" in bad.stderr
     assert run_cli("encode", "-i", real_clip_path, "--bufsize", "10k", "-b", "50k").returncode == 2  # no maxrate
     assert run_cli("info", out, "--vbv", "60k").returncode == 2
+
+
+def _two_pass_world(frames: int, intra_period: int, seed: int):
+    """A synthetic clip whose frames differ: per frame, a complexity (log-normal) and whether its
+    P frame is cheap (most windows skipped) or not."""
+    rng = np.random.default_rng(seed)
+    complexity = np.exp(rng.normal(0, 0.5, frames))
+    skipped = rng.uniform(size=frames) < 0.3
+    def cost(t: int, intra: bool, q: float, noise: float) -> tuple[np.ndarray, int]:
+        curve = 6000 * complexity[t] * 2.0 ** np.arange(4) * (1 if intra else 0.3)
+        real = 6000 * complexity[t] * 2.0 ** q * (1 if intra else 0.3 * (0.05 if skipped[t] else 0.8))
+        return curve, int(real * math.exp(rng.uniform(-noise, noise)))
+    return cost
+
+
+def _run(rc: RateController, cost, frames: int, intra_period: int, noise: float) -> tuple[float, list[float]]:
+    chosen = []
+    for t in range(frames):
+        intra = t == 0 or (intra_period > 0 and t % intra_period == 0)
+        curve, _ = cost(t, intra, 0, 0)
+        q = rc.choose(intra, curve)
+        _, bits = cost(t, intra, q, noise)
+        rc.update(intra, q, bits)
+        chosen.append(q)
+    return rc.report().ratio, chosen
+
+
+@pytest.mark.parametrize("frames, intra_period", [(9, -1), (16, 8), (96, 32)])
+def test_a_second_pass_meets_the_target_within_2_per_cent_at_an_even_quality(frames, intra_period):
+    from gvc1d_codec.ratecontrol import PassStats
+    cost = _two_pass_world(frames, intra_period, seed=frames)
+    target = 4000.0
+    first = RateController(target, 4, intra_period, 400)
+    ratio1, _ = _run(first, cost, frames, intra_period, noise=0.05)
+    stats = PassStats.loads(first.pass_stats(64, 48, "ab" * 32).dumps())  # through the file format
+    assert len(stats.frames) == frames and stats.frames[0]["intra"]
+    second = RateController(target, 4, intra_period, 400, plan=stats)
+    ratio2, chosen = _run(second, cost, frames, intra_period, noise=0.05)
+    assert abs(ratio2 - 1) < 0.02, (ratio1, ratio2, chosen)
+    assert max(chosen) - min(chosen) <= 0.5, chosen  # no sacrificed start: one quality, give or take
+    with pytest.raises(ValueError, match="more frames than the first pass"):
+        second.choose(False, np.array([1000.0, 2000, 4000, 8000]))
+
+
+def test_pass_stats_refuse_other_settings_and_damaged_files():
+    from gvc1d_codec.ratecontrol import PassStats
+    rc = RateController(4000.0, 4, 8)
+    _run(rc, _two_pass_world(3, 8, 0), 3, 8, 0.0)
+    text = rc.pass_stats(64, 48, "ab" * 32).dumps()
+    stats = PassStats.loads(text)
+    stats.check(64, 48, 4, 8, "ab" * 32)
+    for args, what in [((64, 64, 4, 8, "ab" * 32), "frame size"), ((64, 48, 4, 16, "ab" * 32), "intra period"),
+                       ((64, 48, 4, 8, "cd" * 32), "weights")]:
+        with pytest.raises(ValueError, match=what):
+            stats.check(*args)
+    lines = text.splitlines()
+    for bad, why in [("", "not a gvc1d first-pass"), ("\n".join(lines[:-1]), "incomplete"),
+                     ("\n".join(lines[:-1] + ['{"intra": false}']), "damaged"),
+                     (text.replace('"curve": [', '"curve": [-1, '), "damaged")]:
+        with pytest.raises(ValueError, match=why):
+            PassStats.loads(bad)
+
+
+def test_cli_two_passes_meet_the_target_and_refuse_bad_stats(real_clip_path, tmp_path):
+    """--pass 1 writes the stats, --pass 2 plans with them (a valid stream either way, the
+    unchanged decoder reads it); missing, damaged or mismatched stats are a one-line error."""
+    stats, target = tmp_path / "st.log", 18_000  # 9 frames of 320x192 at 12 fps: between the levels' rates (test model)
+    common = ["-i", real_clip_path, "-b", f"{target}", "--stats", stats]
+    assert run_cli("encode", "--pass", "2", *common, "-o", tmp_path / "x.gvc").stderr.startswith(
+        "gvc1d-pipe: error: cannot read the first-pass stats"), "pass 2 before pass 1"
+    first = run_cli("encode", "--pass", "1", *common, "-o", tmp_path / "p1.gvc")
+    assert first.returncode == 0, first.stderr
+    assert stats.read_text().startswith("gvc1d-pass-stats 1\n")
+    second = run_cli("encode", "--pass", "2", *common, "-o", tmp_path / "p2.gvc")
+    assert second.returncode == 0, second.stderr
+    rate = re.search(r"([0-9.]+) kbit/s", second.stderr.splitlines()[-1])
+    assert abs(float(rate.group(1)) * 1000 / target - 1) < 0.10, second.stderr
+    decoded = run_cli("decode", "-i", tmp_path / "p2.gvc", "-o", tmp_path / "p2.y4m")
+    assert decoded.returncode == 0, decoded.stderr
+    for args, message in [(["--pass", "1", "-i", real_clip_path, "-q", "2"], "--pass needs a target rate"),
+                          (["--pass", "2", *common, "--intra-period", "4"], "the first pass ran with intra period 32"),
+                          (["--pass", "2", *common[:-1], tmp_path / "p1.gvc"], "not a gvc1d first-pass stats file")]:
+        proc = run_cli("encode", *args, "-o", tmp_path / "bad.gvc")
+        assert proc.returncode != 0 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert message in proc.stderr, proc.stderr
