@@ -489,7 +489,8 @@ class Encoder(_Coder):
 
     def pass_stats(self) -> PassStats:
         """What rate control measured on the frames so far, for a second pass over the same input
-        (``Encoder(first_pass=...)``; :meth:`PassStats.dumps` gives the stats file's text)."""
+        (``Encoder(first_pass=...)``; ``pass_stats().dumps(start)`` gives the stats file's text, from
+        frame ``start`` on: a first pass may write it as it goes)."""
         if self.rate is None:
             raise SettingsError("a first pass needs rate control: give bitrate or target bpp, not quality")
         return self.rate.pass_stats(self.header.width, self.header.height, self._weights_sha256)

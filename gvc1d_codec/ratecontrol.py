@@ -118,37 +118,45 @@ class PassStats:
     weights: str  # the SHA-256 of the weights the first pass ran (hex)
     frames: list[dict] = field(default_factory=list)  # {"intra", "curve", "quality", "bits"}
 
-    def dumps(self) -> str:
-        """The stats as text: the format line, the stream's shape (JSON), then one JSON line per frame."""
-        head = {"width": self.width, "height": self.height, "levels": self.levels,
-                "intra_period": self.intra_period, "weights": self.weights, "frames": len(self.frames)}
-        lines = [STATS_FORMAT, json.dumps(head)]
-        lines += [json.dumps({"intra": f["intra"], "curve": [round(float(b), 1) for b in f["curve"]],
-                              "quality": f["quality"], "bits": int(f["bits"])}) for f in self.frames]
-        return "\n".join(lines) + "\n"
+    def dumps(self, start: int = 0) -> str:
+        """The stats as text: the format line and the stream's shape (JSON), then one JSON line per
+        frame. ``start`` > 0: only the lines of frames ``start`` on, to append to the text so far
+        (a first pass can write its stats as it goes, as FFmpeg's ``stats_out`` does)."""
+        lines = []
+        if start == 0:
+            lines += [STATS_FORMAT, json.dumps({"width": self.width, "height": self.height, "levels": self.levels,
+                                                "intra_period": self.intra_period, "weights": self.weights})]
+        lines += [json.dumps({"frame": k, "intra": f["intra"], "curve": [round(float(b), 1) for b in f["curve"]],
+                              "quality": f["quality"], "bits": int(f["bits"])})
+                  for k, f in enumerate(self.frames[start:], start)]
+        return "\n".join(lines) + "\n" if lines else ""
 
     @classmethod
     def loads(cls, text: str) -> "PassStats":
-        """Parse :meth:`dumps`'s text; ``ValueError`` (one line) on anything else."""
+        """Parse :meth:`dumps`'s text; ``ValueError`` (one line) on anything else. A text cut short
+        after a whole frame's line reads as the frames before the cut (a second pass then stops
+        at the first frame the first pass did not see)."""
         lines = text.splitlines()
         if not lines or lines[0].strip() != STATS_FORMAT:
             raise ValueError(f"not a gvc1d first-pass stats file (its first line must be {STATS_FORMAT!r})")
+        if not text.endswith("\n"):
+            raise ValueError("the first-pass stats file is cut short (run the first pass again)")
         try:
             head = json.loads(lines[1])
             stats = cls(int(head["width"]), int(head["height"]), int(head["levels"]), int(head["intra_period"]),
                         str(head["weights"]))
-            for line in lines[2:]:
+            for k, line in enumerate(lines[2:]):
                 f = json.loads(line)
                 curve = [float(b) for b in f["curve"]]
                 quality, bits = float(f["quality"]), int(f["bits"])
-                if (len(curve) != stats.levels or not all(math.isfinite(b) and b > 0 for b in curve)
+                if (int(f["frame"]) != k or len(curve) != stats.levels or not all(math.isfinite(b) and b > 0 for b in curve)
                         or not 0 <= quality <= stats.levels - 1 or bits < 0):
                     raise ValueError
                 stats.frames.append({"intra": bool(f["intra"]), "curve": curve, "quality": quality, "bits": bits})
         except (IndexError, KeyError, TypeError, ValueError):
             raise ValueError("the first-pass stats file is damaged (run the first pass again)") from None
-        if len(stats.frames) != int(head["frames"]) or not stats.frames:
-            raise ValueError("the first-pass stats file is incomplete (run the first pass again)")
+        if not stats.frames:
+            raise ValueError("the first-pass stats file holds no frames (run the first pass again)")
         if not stats.frames[0]["intra"]:
             raise ValueError("the first-pass stats file is damaged (its first frame is not intra)")
         return stats

@@ -296,9 +296,12 @@ def test_pass_stats_refuse_other_settings_and_damaged_files():
                        ((64, 48, 4, 8, "cd" * 32), "weights")]:
         with pytest.raises(ValueError, match=what):
             stats.check(*args)
+    assert stats.dumps() == text and text == stats.dumps(0) and stats.dumps(1) + stats.dumps(3) == text.split("\n", 3)[3]
+    assert len(PassStats.loads("".join(text.splitlines(True)[:3])).frames) == 1  # cut after a frame: the frames before
     lines = text.splitlines()
-    for bad, why in [("", "not a gvc1d first-pass"), ("\n".join(lines[:-1]), "incomplete"),
-                     ("\n".join(lines[:-1] + ['{"intra": false}']), "damaged"),
+    for bad, why in [("", "not a gvc1d first-pass"), (text[:-1], "cut short"), ("\n".join(lines[:2]) + "\n", "no frames"),
+                     ("\n".join(lines[:-1] + ['{"intra": false}']) + "\n", "damaged"),
+                     (text.replace('"frame": 2', '"frame": 5'), "damaged"),
                      (text.replace('"curve": [', '"curve": [-1, '), "damaged")]:
         with pytest.raises(ValueError, match=why):
             PassStats.loads(bad)
