@@ -11,8 +11,10 @@ rate control must interpolate); or ``--bpp`` in bits per pixel per frame, one li
 through the frame-level API, decodes, and prints the achieved bitrate (the whole .gvc file, header
 included), its error against the target, PSNR-YUV, LPIPS-Alex, the range of qualities rate control
 chose and the mean quality of the first intra period (in a clip of one period: its first quarter)
-against the whole clip's (a sacrificed start shows as a negative difference). Modes: ``one`` (one pass), ``two`` (a second pass planned with the
-one-pass encode's stats, ``Encoder(first_pass=...)``, as ``--pass 1`` then ``--pass 2``).
+against the whole clip's (a sacrificed start shows as a negative difference). Modes: ``one`` (one pass, ``--lookahead 0``), ``lookahead`` (one
+pass with gvc1d-pipe's default look-ahead, ``Encoder.encode(frame, upcoming)``), ``two`` (a second
+pass planned with the lookahead run's stats, ``Encoder(first_pass=...)``, as ``--pass 1`` then
+``--pass 2``). The seconds column is the encode time, look-ahead trials and re-codes included.
 Also the fixed levels' own bitrates on the same frames, to show where the targets sit.
 """
 from __future__ import annotations
@@ -27,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gvc1d_codec import VideoFrame, metrics  # noqa: E402
 from gvc1d_codec.data.clips import load_clip  # noqa: E402
+from gvc1d_codec.codec import DEFAULT_LOOKAHEAD  # noqa: E402
 from gvc1d_codec.evaluate import code_clip, frame_metrics, mean_metrics  # noqa: E402
 from gvc1d_codec.weights import load_weights  # noqa: E402
 
@@ -40,7 +43,9 @@ def main() -> int:
     ap.add_argument("--bpp", help="targets, bits per pixel per frame (default: between neighbouring levels)")
     ap.add_argument("--clips", default="carphone,cisco_2people,cisco_men,cockatoo")
     ap.add_argument("--intra-period", type=int, default=32)
-    ap.add_argument("--modes", default="one,two", help="rate control modes: one (one pass), two (two passes)")
+    ap.add_argument("--modes", default="one,lookahead,two",
+                    help="rate control modes: one (one pass, no look-ahead), lookahead (one pass, gvc1d-pipe's default "
+                         "look-ahead), two (a second pass on the lookahead run's stats)")
     ap.add_argument("--json")
     ap.add_argument("--readme", help="replace the table between <!-- ratecontrol-table --> markers in this file")
     a = ap.parse_args()
@@ -50,8 +55,8 @@ def main() -> int:
              "| first period - all | levels 0..Q-1, kbit/s |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     modes = a.modes.split(",")
-    if not set(modes) <= {"one", "two"}:
-        raise SystemExit("--modes: one, two")
+    if not set(modes) <= {"one", "lookahead", "two"}:
+        raise SystemExit("--modes: one, lookahead, two")
     lpips = metrics.LPIPS("alex")
     print("\n".join(table))
     for name in a.clips.split(","):
@@ -68,13 +73,15 @@ def main() -> int:
             targets = [1000 * (lo * hi) ** 0.5 for lo, hi in zip(levels, levels[1:])]
         for target in targets:
             stats = None
-            for mode in ("one", "two"):
-                if mode == "two" and "two" not in modes:
+            for mode in ("one", "lookahead", "two"):
+                if mode not in modes and not (mode == "lookahead" and "two" in modes):
                     continue
                 t0 = time.perf_counter()
                 coded = code_clip(src, None, weights=loaded, intra_period=a.intra_period, fps=FPS, bitrate=target,
-                                  first_pass=stats if mode == "two" else None)
-                stats = coded.pass_stats  # the one-pass encode is the first pass
+                                  first_pass=stats if mode == "two" else None,
+                                  lookahead=DEFAULT_LOOKAHEAD if mode == "lookahead" else 0)
+                if mode == "lookahead":
+                    stats = coded.pass_stats  # the first pass, as gvc1d-pipe --pass 1 runs it
                 if mode not in modes:
                     continue
                 achieved = coded.bpp(w, h) * w * h * FPS
@@ -85,7 +92,7 @@ def main() -> int:
                 row = {"clip": name, "size": f"{w}x{h}", "frames": t, "intra_period": a.intra_period, "mode": mode,
                        "target_bps": target, "achieved_bps": achieved, "error": achieved / target - 1,
                        "psnr_yuv": m["psnr_yuv"], "lpips_alex": m["lpips_alex"], "qualities": coded.qualities,
-                       "first_period_minus_all": start, "level_kbps": levels, "seconds": time.perf_counter() - t0}
+                       "first_period_minus_all": start, "level_kbps": levels, "seconds": time.perf_counter() - t0, "encode_seconds": coded.encode_seconds}
                 rows.append(row)
                 table.append(f"| {name} {w}x{h} | {t} | {mode} | {target / 1000:.1f} | {achieved / 1000:.1f} "
                              f"| {100 * row['error']:+.1f}% | {m['psnr_yuv']:.2f} | {m['lpips_alex']:.4f} "
@@ -96,7 +103,7 @@ def main() -> int:
     for mode in modes:
         errors = [abs(r["error"]) for r in rows if r["mode"] == mode]
         starts = [r["first_period_minus_all"] for r in rows if r["mode"] == mode]
-        lines.append(f"{mode} pass{'es' if mode == 'two' else ''}: mean |error| {100 * sum(errors) / len(errors):.1f}%, "
+        lines.append(f"{mode}: mean |error| {100 * sum(errors) / len(errors):.1f}%, "
                      f"max {100 * max(errors):.1f}%, within 2%: {sum(e <= 0.02 for e in errors)} of {len(errors)}, "
                      f"within 5%: {sum(e <= 0.05 for e in errors)}; first intra period's mean quality against the "
                      f"clip's: {min(starts):+.2f} .. {max(starts):+.2f}")

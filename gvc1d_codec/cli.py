@@ -27,6 +27,7 @@ interruption it is removed, or with --keep-partial cut back to the last complete
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import os
 import re
@@ -128,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="two-pass rate control, as x264/x265's --pass (with -b or --target-bpp): pass 1 measures "
                         "every frame's cost into --stats (its stream is a valid one-pass encode; -o /dev/null to "
                         "drop it), pass 2 reads it and meets the target within a few per cent at an even quality")
+    e.add_argument("--lookahead", type=int, metavar="N",
+                   help="one-pass rate control: read N frames ahead and, at each intra frame, code them on trial "
+                        "as the P frames after it, to size the intra frame for what P frames cost on this input "
+                        "(default 3 with -b or --target-bpp, 0 = off, at most 8; no packet waits for a later frame)")
     e.add_argument("--stats", default="gvc1d-2pass.log", metavar="FILE",
                    help="the two-pass stats file (default gvc1d-2pass.log)")
     e.add_argument("--intra-period", type=int, default=DEFAULT_INTRA_PERIOD, metavar="N",
@@ -385,6 +390,14 @@ def cmd_encode(a: argparse.Namespace) -> int:
 
     if a.frames is not None and a.frames < 0:
         raise UsageError("--frames must be >= 0")
+    from .codec import DEFAULT_LOOKAHEAD, LOOKAHEAD_MAX
+
+    rate_control = a.bitrate is not None or a.target_bpp is not None or a.maxrate is not None
+    if a.lookahead is not None and not (0 <= a.lookahead <= LOOKAHEAD_MAX):
+        raise UsageError(f"--lookahead must be 0..{LOOKAHEAD_MAX}")
+    if a.lookahead and not rate_control:
+        raise UsageError("--lookahead works with rate control: give -b or --target-bpp")
+    lookahead = 0 if not rate_control or a.pass_ == 2 else DEFAULT_LOOKAHEAD if a.lookahead is None else a.lookahead
     first_pass = None
     if a.pass_ is not None and a.bitrate is None and a.target_bpp is None and a.maxrate is None:
         raise UsageError("--pass needs a target rate: give -b or --target-bpp")
@@ -420,11 +433,20 @@ def cmd_encode(a: argparse.Namespace) -> int:
         out = sink.stream
         header = enc.header_bytes()
         bits += 8 * len(header)
+        ahead: collections.deque = collections.deque()  # frames read, not yet encoded (look-ahead)
+        def fill(count: int) -> None:
+            limit = None if a.frames is None else a.frames - sink.frames
+            while len(ahead) < count and (limit is None or len(ahead) < limit):
+                frame = reader.read_frame()
+                if frame is None:
+                    return
+                ahead.append(frame)
         while a.frames is None or sink.frames < a.frames:
-            frame = reader.read_frame()
-            if frame is None:
+            fill(1 + lookahead)
+            if not ahead:
                 break
-            packet = enc.encode(frame)
+            frame = ahead.popleft()
+            packet = enc.encode(frame, list(ahead))
             if sink.frames == 0:  # the header goes out with the first packet: no lone header on failure
                 out.write(header)
             out.write(packet)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
@@ -291,6 +291,17 @@ every 32 frames a boost of 1 made the picture jump by 2.6 dB PSNR-YUV at each in
 (benchmarks/period.py), so it is kept at 0.5."""
 
 
+LOOKAHEAD_MAX = 8
+"""At most this many upcoming frames are coded on trial after an intra frame (one-pass rate
+control's look-ahead, :meth:`Encoder.encode_packet`); each costs one P frame's encoding time."""
+LOOKAHEAD_AGAIN = 0.25
+"""... and coded on trial once more, at the intra frame's new quality, when the first trial moved
+it by more than this many levels."""
+DEFAULT_LOOKAHEAD = 3
+"""The look-ahead gvc1d-pipe reads with rate control (``--lookahead``): three trial P frames per
+intra frame, about a tenth more encoding time at an intra period of 32."""
+
+
 LAYER_SKIPS_TOKENS = True
 """The encoder's choice: a P frame with the enhancement layer and its prediction
 modes skips every window's tokens. With the modes, the motion-compensated previous picture predicts
@@ -419,7 +430,12 @@ class Encoder(_Coder):
         return index == 0 or (p > 0 and index % p == 0)
 
     @torch.inference_mode()
-    def encode_packet(self, frame: VideoFrame) -> Packet:
+    def encode_packet(self, frame: VideoFrame, upcoming: Sequence[VideoFrame] = ()) -> Packet:
+        """One frame in, its packet out. ``upcoming``: the next input frames, when the caller has
+        read them already (look-ahead, one-pass rate control only): at an intra frame the encoder
+        codes up to :data:`LOOKAHEAD_MAX` of them on trial as P frames after it, to size the intra
+        frame for what P frames cost on this content (:meth:`RateController.look_ahead`); nothing
+        of the trial is kept, and no packet waits for a later frame."""
         s = self._s
         frame.validate(self.header.width, self.header.height)
         if frame.pix_fmt != self.header.pix_fmt:
@@ -435,7 +451,21 @@ class Encoder(_Coder):
                 quality = self.rate.choose(intra, curve)
             except ValueError as e:  # a second pass on other input than its first pass's
                 raise InputFormatError(str(e)) from None
-        out, new, skip, payload, ideal, planes = self._code(x, frame, intra, quality, motion, latents)
+        first = None
+        if self.rate is not None and intra and upcoming and self.rate.plan is None:
+            # what P frames cost against an intra frame depends on the quality: measured at the
+            # quality the prior gave, and once more where that measurement moved it, if far
+            for _ in range(2):
+                first = self._look_ahead(x, frame, quality, motion, latents, upcoming[:LOOKAHEAD_MAX])
+                if not first[1][0]:
+                    break
+                quality, before = self.rate.look_ahead(*first[1]), quality
+                if abs(quality - before) <= LOOKAHEAD_AGAIN:
+                    break
+        if first is not None and first[0][0] == quality:  # the trial's intra frame is the one to send
+            out, new, skip, payload, ideal, planes = first[0][1]
+        else:
+            out, new, skip, payload, ideal, planes = self._code(x, frame, intra, quality, motion, latents)
         if self.rate is not None:
             tries = {quality: (out, new, skip, payload, ideal, planes)}
             # far off its share of the budget: again, at another quality (ratecontrol.RateController.recode)
@@ -448,6 +478,34 @@ class Encoder(_Coder):
             self.rate.update(intra, quality, _packet_bits(intra, index, payload))
         self.last = FrameStats("I" if intra else "P", len(payload), ideal, 0 if skip is None else int(skip.sum()), quality)
         return Packet("I" if intra else "P", index, payload, quality_length=1 if planes is None else 2)
+
+    def _look_ahead(self, x: torch.Tensor, frame: VideoFrame, quality: float, motion, latents,
+                    upcoming: Sequence[VideoFrame]):
+        """Code intra frame ``x`` at ``quality``, then the ``upcoming`` frames after it as P frames
+        at the same quality, on trial: returns ((quality, the intra frame's coding), (the P frames'
+        packet bits, their measured rate curves)); the session is left as it was."""
+        s = self._s
+        saved = s.state, s.last_symbols, s.last_coefficients
+        try:
+            coded = self._code(x, frame, True, quality, motion, latents)
+            s.commit(coded[0], coded[1], coded[5])
+            bits, curves = [], []
+            for f in upcoming:
+                try:
+                    f.validate(self.header.width, self.header.height)
+                except GVC1DError:
+                    break  # a bad frame is reported when it is encoded, not here
+                if f.pix_fmt != self.header.pix_fmt:
+                    break
+                xp = pad_to_windows(frame_to_rgb(f, self.color, s.device)[None], s.cfg.window)
+                curve, lat, mot = s.rate_curve(xp, False, quality)
+                out, new, _, payload, _, planes = self._code(xp, f, False, quality, mot, lat)
+                bits.append(_packet_bits(False, s.state.index, payload))
+                curves.append(curve)
+                s.commit(out, new, planes)
+        finally:
+            s.state, s.last_symbols, s.last_coefficients = saved
+        return (quality, coded), (bits, curves)
 
     def _code(self, x: torch.Tensor, frame: VideoFrame, intra: bool, quality: float, motion: torch.Tensor | None,
               latents: torch.Tensor | None):
@@ -499,9 +557,9 @@ class Encoder(_Coder):
         """Rate control's account so far (``None`` at a fixed quality)."""
         return None if self.rate is None else self.rate.report()
 
-    def encode(self, frame: VideoFrame) -> bytes:
-        """One frame in, one packet (bytes) out."""
-        return self._framer.frame(self.encode_packet(frame))
+    def encode(self, frame: VideoFrame, upcoming: Sequence[VideoFrame] = ()) -> bytes:
+        """One frame in, one packet (bytes) out (``upcoming``: :meth:`encode_packet`)."""
+        return self._framer.frame(self.encode_packet(frame, upcoming))
 
 
 class Decoder(_Coder):

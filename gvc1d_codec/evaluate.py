@@ -82,12 +82,13 @@ class CodedClip:
 
 def code_clip(frames: Sequence[VideoFrame], quality: float | None, weights=None, intra_period: int = -1,
               fps: Fraction | int = 25, bitrate: float | None = None, point: float | None = None,
-              first_pass: PassStats | None = None) -> CodedClip:
+              first_pass: PassStats | None = None, lookahead: int = 0) -> CodedClip:
     """Encode ``frames`` with :class:`Encoder` into one in-memory .gvc stream, then decode it with
     :class:`Decoder`, as the CLI does (``weights``: a registry name, path or loaded weights).
     ``bitrate`` (bits/s, ``quality`` None): rate control instead of a fixed quality; ``point``
     (``quality`` None): a coding point of the payloads' scale (:class:`Encoder`); ``first_pass``
-    (with ``bitrate``): a second pass with a first pass's stats (``CodedClip.pass_stats``)."""
+    (with ``bitrate``): a second pass with a first pass's stats (``CodedClip.pass_stats``);
+    ``lookahead`` (with ``bitrate``): the encoder sees that many upcoming frames (``--lookahead``)."""
     h, w = frames[0].height, frames[0].width
     enc = Encoder(w, h, fps=fps, quality=quality, intra_period=intra_period, weights=weights, bitrate=bitrate,
                   frames=len(frames) if bitrate is not None else None, point=point, first_pass=first_pass)
@@ -95,9 +96,9 @@ def code_clip(frames: Sequence[VideoFrame], quality: float | None, weights=None,
     buf = io.BytesIO()
     buf.write(enc.header_bytes())
     ideal, t_enc = 0.0, 0.0
-    for f in frames:
+    for k, f in enumerate(frames):
         t0 = time.perf_counter()
-        packet = enc.encode(f)
+        packet = enc.encode(f, frames[k + 1: k + 1 + lookahead])
         t_enc += time.perf_counter() - t0
         buf.write(packet)
         ideal += enc.last.ideal_bits

@@ -233,6 +233,7 @@ class RateController:
         self._saturated = False
         self._pending: tuple[bool, int] | None = None  # (intra, code) of the frame being coded
         self._tries: list[tuple[int, int]] = []  # (code, bits) of every try of the pending frame
+        self._intra_budget: tuple[float, int] | None = None  # the pending intra frame's (budget, horizon)
         self._pending_curve = np.zeros(0)  # its ln bits at every code
         self._share = 0.0  # its share of the budget
         self._starved = False
@@ -265,9 +266,11 @@ class RateController:
 
     def _budget(self, horizon: int) -> float:
         """Bits for the next ``horizon`` frames: their share, less what was overspent so far (or
-        plus what is left over), paid back over at least MIN_HORIZON frames."""
+        plus what is left over), paid back over at least MIN_HORIZON frames, or over what is left
+        of the clip when ``total_frames`` says so (nothing is left to pay it back later)."""
         error = self.spent - self.target * self.frames
-        return max(self.target * horizon - error * horizon / max(horizon, MIN_HORIZON), 0.05 * self.target * horizon)
+        payback = horizon if self.total is not None and self.frames + horizon >= self.total else max(horizon, MIN_HORIZON)
+        return max(self.target * horizon - error * horizon / payback, 0.05 * self.target * horizon)
 
     def choose(self, intra: bool, bits_at_levels: np.ndarray) -> float:
         """The quality of the next frame, from what it costs at every level (measured)."""
@@ -309,9 +312,50 @@ class RateController:
         code = self._vbv_cap(code, own)
         self._pending, self._tries = (intra, code), []
         self._pending_curve, self._share = curve, budget / horizon
+        self._intra_budget = (budget, horizon) if intra else None
         self.history.append({"intra": intra, "quality": from_code(code), "predicted": float(np.exp(curve[code] + (0 if intra else log_rho))),
                              "budget_per_frame": budget / horizon, "curve": [float(b) for b in bits_at_levels]})
         return from_code(code)
+
+    def look_ahead(self, p_bits: list[int], p_curves: list[np.ndarray]) -> float:
+        """Look-ahead (one pass): the pending intra frame's quality again, once the next frames
+        were coded on trial as P frames after it at the quality :meth:`choose` gave it (their real
+        bits ``p_bits`` and their measured curves ``p_curves``, bits at every level). What they
+        cost against the intra frame at that quality replaces the prior guess of what P frames
+        cost on this content (KAPPA_START; after P frames were seen, it weighs half), so the intra
+        frame is sized for the period it opens, not for a guess."""
+        if self._pending is None or not self._pending[0] or self._intra_budget is None or self.plan is not None:
+            raise ValueError("look_ahead() follows choose() of an intra frame (one pass)")
+        if not p_bits or len(p_bits) != len(p_curves):
+            raise ValueError("look_ahead() needs the bits and the curve of each trial P frame")
+        _, code = self._pending
+        curve = self.intra_curve
+        intra_bits = math.exp(float(curve[code]))
+        spent = float(np.mean(p_bits))
+        predicted = float(np.mean([math.exp(float(self._curve(c)[code])) for c in p_curves]))
+        trials = self.history[-1].setdefault("trials", [])  # (code, kappa) of each trial of this intra frame
+        trials.append((code, spent / intra_bits))
+        if self.p_frames == 0 or len(trials) > 1:  # this content's measurement replaces the guess
+            self.kappa_sums, self.rho_sums = [spent, intra_bits], [spent, predicted]
+        else:  # after P frames were seen: it weighs half
+            for sums, measured in ((self.kappa_sums, [spent, intra_bits]), (self.rho_sums, [spent, predicted])):
+                sums[0] += 0.5 * (measured[0] - sums[0])
+                sums[1] += 0.5 * (measured[1] - sums[1])
+        budget, horizon = self._intra_budget
+        # P frames cost more against the intra frame as the quality rises (fewer windows skipped):
+        # between two trials' qualities, log-linear in the quality; beyond them, the nearest's
+        trials.sort()
+        kappa = self.kappa_sums[0] / self.kappa_sums[1]
+        if len(trials) > 1:
+            kappa = np.exp(np.interp(self.codes, [c for c, _ in trials], [math.log(k) for _, k in trials]))
+        cost = np.exp(curve) * (1 + (horizon - 1) * kappa)
+        fits = np.nonzero(cost <= budget)[0]
+        new = self._vbv_cap(int(fits[-1]) if fits.size else 0, np.exp(curve))
+        self._starved = not fits.size
+        self._saturated = fits.size == len(self.codes)
+        self._pending = (True, new)
+        self.history[-1].update(quality=from_code(new), looked_ahead=len(p_bits), predicted=float(np.exp(curve[new])))
+        return from_code(new)
 
     def _vbv_cap(self, code: int, own: np.ndarray) -> int:
         """``code``, lowered until this frame's predicted bits ``own`` (at every code) fit what is

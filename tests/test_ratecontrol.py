@@ -310,7 +310,7 @@ def test_pass_stats_refuse_other_settings_and_damaged_files():
 def test_cli_two_passes_meet_the_target_and_refuse_bad_stats(real_clip_path, tmp_path):
     """--pass 1 writes the stats, --pass 2 plans with them (a valid stream either way, the
     unchanged decoder reads it); missing, damaged or mismatched stats are a one-line error."""
-    stats, target = tmp_path / "st.log", 18_000  # 9 frames of 320x192 at 12 fps: between the levels' rates (test model)
+    stats, target = tmp_path / "st.log", 20_500  # 9 frames of 320x192 at 12 fps: between the levels' rates (test model)
     common = ["-i", real_clip_path, "-b", f"{target}", "--stats", stats]
     assert run_cli("encode", "--pass", "2", *common, "-o", tmp_path / "x.gvc").stderr.startswith(
         "gvc1d-pipe: error: cannot read the first-pass stats"), "pass 2 before pass 1"
@@ -329,3 +329,32 @@ def test_cli_two_passes_meet_the_target_and_refuse_bad_stats(real_clip_path, tmp
         proc = run_cli("encode", *args, "-o", tmp_path / "bad.gvc")
         assert proc.returncode != 0 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
         assert message in proc.stderr, proc.stderr
+
+
+def test_look_ahead_sizes_the_intra_frame_for_what_p_frames_cost_here():
+    """The prior guesses that a P frame costs a quarter of the intra frame. Trial P frames that cost
+    a twentieth give the intra frame a higher quality, ones that cost as much as it a lower one;
+    a second trial at another quality interpolates between the two measurements."""
+    intra_curve = np.array([4000.0, 8000, 16000, 32000])
+    def after_trial(kappa: float) -> float:
+        rc = RateController(2000.0, 4, 16, total_frames=16)
+        q = rc.choose(True, intra_curve)
+        p_bits = [int(kappa * 4000 * 2 ** q)] * 3
+        return q, rc.look_ahead(p_bits, [intra_curve * kappa] * 3), rc
+    q0, cheap, _ = after_trial(0.05)
+    _, dear, _ = after_trial(1.0)
+    assert dear < q0 < cheap, (q0, cheap, dear)
+    _, first, rc = after_trial(0.05)
+    second = rc.look_ahead([int(0.5 * 4000 * 2 ** first)] * 3, [intra_curve * 0.5] * 3)  # dearer up there
+    assert q0 < second < first and len(rc.history[-1]["trials"]) == 2
+    with pytest.raises(ValueError, match="follows choose"):
+        RateController(2000.0, 4, 16).look_ahead([100], [intra_curve])
+
+
+def test_cli_look_ahead_is_for_rate_control_and_bounded(real_clip_path, tmp_path):
+    for args, message in [(["-q", "2", "--lookahead", "2"], "--lookahead works with rate control"),
+                          (["-b", "20k", "--lookahead", "9"], "--lookahead must be 0..8")]:
+        proc = run_cli("encode", "-i", real_clip_path, *args, "-o", tmp_path / "x.gvc")
+        assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    proc = run_cli("encode", "-i", real_clip_path, "-b", "20k", "--lookahead", "2", "--frames", "4", "-o", tmp_path / "la.gvc")
+    assert proc.returncode == 0 and "4 frames" in proc.stderr, proc.stderr
