@@ -24,8 +24,8 @@ from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-HOOKS = ("_gvc1dpy_encoder_open", "_gvc1dpy_encoder_encode", "_gvc1dpy_decoder_open",
-         "_gvc1dpy_decoder_decode", "_gvc1dpy_decoder_restart", "_gvc1dpy_release")
+HOOKS = ("_gvc1dpy_encoder_open", "_gvc1dpy_encoder_encode", "_gvc1dpy_encoder_stats",
+         "_gvc1dpy_decoder_open", "_gvc1dpy_decoder_decode", "_gvc1dpy_decoder_restart", "_gvc1dpy_release")
 
 
 def cffi_section(path: Path) -> str:

@@ -6,10 +6,11 @@ the library first needs Python and calls :func:`install`, which attaches the hoo
 
 Only the public API of ``gvc1d_codec`` is used: ``Encoder`` / ``Decoder`` (frame level),
 ``VideoFrame`` / ``ColorInfo``, the error classes, the container's ``StreamHeader``, ``Packet``,
-``PacketReader`` and ``default_max_payload``, and ``bitstream.compact`` (the units of format version
-5: ``unit``, ``from_unit``, ``Elision``, ``carries_index``), so streams are exactly those of the
-Python API. One exception: a raw packet is read by a fresh ``PacketReader`` per call, whose quality
-bytes carried over from the previous packet (version 5) are set through its ``_elision``.
+``PacketReader`` and ``default_max_payload``, ``ratecontrol.PassStats`` (two-pass stats), and
+``bitstream.compact`` (the units of format version 5: ``unit``, ``from_unit``, ``Elision``,
+``carries_index``), so streams are exactly those of the Python API. One exception: a raw packet
+is read by a fresh ``PacketReader`` per call, whose quality bytes carried over from the previous
+packet (version 5) are set through its ``_elision``.
 
 Weights are loaded once per process and shared (read-only) by every encoder and decoder of it that
 names the same file (resolved path, size, modification time) on the same device: ``LoadedWeights``
@@ -82,6 +83,7 @@ def _import_api() -> SimpleNamespace:
             from gvc1d_codec.bitstream import Packet, PacketReader, StreamHeader, compact, default_max_payload
             from gvc1d_codec.codec import Decoder, Encoder, resolve_device
             from gvc1d_codec.frame import ColorInfo, VideoFrame
+            from gvc1d_codec.ratecontrol import PassStats
             from gvc1d_codec.registry import resolve as resolve_weights
             from gvc1d_codec.weights import load_weights
         except Exception as e:  # noqa: BLE001 - reported to the caller
@@ -93,7 +95,7 @@ def _import_api() -> SimpleNamespace:
                                ColorInfo=ColorInfo, VideoFrame=VideoFrame, StreamHeader=StreamHeader,
                                Packet=Packet, PacketReader=PacketReader, compact=compact,
                                default_max_payload=default_max_payload, resolve_device=resolve_device,
-                               resolve_weights=resolve_weights, load_weights=load_weights)
+                               resolve_weights=resolve_weights, load_weights=load_weights, PassStats=PassStats)
     return _api
 
 
@@ -143,10 +145,14 @@ def describe(exc: BaseException) -> tuple[int, str]:
 
 
 class _Encoder:
-    def __init__(self, enc, header: bytes, ffi, units: bool, elision):
+    def __init__(self, enc, header: bytes, ffi, units: bool, elision, first_pass: bool = False):
         self.enc = enc
         self.units = units  # return container units instead of raw packets
         self.elision = elision  # units: the quality bytes carried from unit to unit
+        self.first_pass = first_pass  # pass 1: gvc1d_encoder_stats hands out the stats as they grow
+        self.stats_frames = 0  # frames whose stats lines were handed out
+        self.stats_head = None  # the length of the first stats text (the head lines, if it had no frame)
+        self.stats_cdata = None  # the last stats text (NUL-terminated), owned until the next call
         self.width, self.height, self.pix_fmt = enc.header.width, enc.header.height, enc.header.pix_fmt
         self.header = header
         self.header_cdata = ffi.from_buffer(header)
@@ -275,16 +281,38 @@ def install(ffi, lib, extra_paths: list[str]) -> None:
             if quality != -1:
                 raise BridgeError(ERR_INVALID_ARG, "give quality or quality_value, not both")
             quality = value
+        first_pass = read_pass(api, p, bitrate)
         enc = api.Encoder(width, height, Fraction(int(p.fps_num), int(p.fps_den)), pix_fmt=pix_fmt,
                           color=api.ColorInfo(matrix, rng, chroma), sample_aspect=sar,
                           quality=None if quality == -1 or bitrate else quality, bitrate=float(bitrate) if bitrate else None,
                           intra_period=int(p.intra_period), weights=shared_weights(api, cstr(p.weights), cstr(p.device) or "cpu"),
-                          device=cstr(p.device) or "cpu", preset=cstr(p.preset) or "medium")
-        obj = _Encoder(enc, enc.header_bytes(), ffi, bool(units), api.compact.Elision())
+                          device=cstr(p.device) or "cpu", preset=cstr(p.preset) or "medium",
+                          first_pass=first_pass)
+        obj = _Encoder(enc, enc.header_bytes(), ffi, bool(units), api.compact.Elision(),
+                       first_pass=int(getattr(p, "pass")) == 1)
         id_out[0] = _register(obj)
         header_out[0] = ffi.cast("const uint8_t *", obj.header_cdata)
         header_size_out[0] = len(obj.header)
         return DONE
+
+    def read_pass(api, p, bitrate: int):
+        """params.pass and .stats_in checked: the first pass's PassStats for a second pass, else None."""
+        npass = int(getattr(p, "pass"))  # "pass" is a Python keyword
+        if npass not in (0, 1, 2):
+            raise BridgeError(ERR_INVALID_ARG, f"pass {npass} is not 0 (one pass), 1 (first pass) or 2 (second pass)")
+        if npass and bitrate <= 0:
+            raise BridgeError(ERR_INVALID_ARG, f"pass {npass} (two-pass rate control) needs a target: set bitrate > 0")
+        if npass != 2:
+            if p.stats_in != ffi.NULL:
+                raise BridgeError(ERR_INVALID_ARG, f"stats_in is set but pass is {npass}: the first pass's stats are "
+                                                   "for a second pass (pass 2)")
+            return None
+        if p.stats_in == ffi.NULL:
+            raise BridgeError(ERR_INVALID_ARG, "pass 2 needs the first pass's stats: set stats_in to its text")
+        try:
+            return api.PassStats.loads(ffi.string(p.stats_in).decode("utf-8", "replace"))
+        except ValueError as e:
+            raise BridgeError(ERR_INVALID_ARG, str(e)) from None
 
     def frame_from_planes(api, obj: _Encoder, planes, strides):
         """Copy the caller's planes (any stride, also negative) into a VideoFrame."""
@@ -330,6 +358,31 @@ def install(ffi, lib, extra_paths: list[str]) -> None:
         obj.packet, obj.packet_cdata = data, ffi.from_buffer(data)
         packet_out[0] = ffi.cast("const uint8_t *", obj.packet_cdata)
         size_out[0] = len(data)
+        return DONE
+
+    @hook
+    def _gvc1dpy_encoder_stats(ident, text_out, err, errsize):
+        """Pass 1: the stats text of the frames since the last call (the first call's starts with
+        the head lines), so that every call's text, concatenated, is ``PassStats.dumps()``."""
+        _import_api()
+        obj = _lookup(ident, _Encoder)
+        if not obj.first_pass:
+            raise BridgeError(ERR_INVALID_ARG, "gvc1d_encoder_stats: the encoder is not a first pass (params.pass = 1)")
+        _check_broken(obj, "encoder")
+        stats = obj.enc.pass_stats()
+        frames = len(stats.frames)
+        if obj.stats_head is None:  # the first call: the head lines and the frames so far
+            text = stats.dumps()
+            obj.stats_head = len(text) if frames == 0 else 0
+        elif frames == obj.stats_frames:
+            text = ""
+        elif obj.stats_frames > 0:
+            text = stats.dumps(obj.stats_frames)
+        else:  # the head went out alone: the text from frame 0 without it
+            text = stats.dumps()[obj.stats_head:]
+        obj.stats_frames = frames
+        obj.stats_cdata = ffi.new("char[]", text.encode("utf-8"))
+        text_out[0] = ffi.cast("const char *", obj.stats_cdata)
         return DONE
 
     # ---- decoder ----------------------------------------------------------------------------------
@@ -450,5 +503,5 @@ def install(ffi, lib, extra_paths: list[str]) -> None:
     ffi.def_extern(name="_gvc1dpy_release", error=ERR_INTERNAL, onerror=swallow)(_gvc1dpy_release)
 
 
-HOOKS = ("_gvc1dpy_encoder_open", "_gvc1dpy_encoder_encode", "_gvc1dpy_decoder_open",
-         "_gvc1dpy_decoder_decode", "_gvc1dpy_decoder_restart", "_gvc1dpy_release")
+HOOKS = ("_gvc1dpy_encoder_open", "_gvc1dpy_encoder_encode", "_gvc1dpy_encoder_stats",
+         "_gvc1dpy_decoder_open", "_gvc1dpy_decoder_decode", "_gvc1dpy_decoder_restart", "_gvc1dpy_release")

@@ -110,12 +110,12 @@ def test_build_outputs(built):
         names = {line.split()[-1] for line in out.splitlines() if line.strip()}
         assert names and all(n.startswith("gvc1d_") for n in names), sorted(names)
         assert {"gvc1d_encoder_open", "gvc1d_decoder_decode", "gvc1d_decoder_decode_unit", "gvc1d_open_error",
-                "gvc1d_version"} <= names
+                "gvc1d_version", "gvc1d_encoder_stats"} <= names
     if shutil.which("readelf"):
         dyn = subprocess.run(["readelf", "-d", str(lib)], capture_output=True, text=True).stdout
         assert sysconfig.get_config_var("LIBDIR") in dyn  # rpath/runpath to libpython
     p = run([FFPIPE, "--version"])
-    assert p.returncode == 0 and p.stdout.decode().strip() == f"gvc1d {__version__} (C API 5)"
+    assert p.returncode == 0 and p.stdout.decode().strip() == f"gvc1d {__version__} (C API 6)"
     assert p.stderr == ""
     pc = (built / "gvc1d.pc").read_text()
     assert f"Version: {__version__}" in pc and str(built) in pc
@@ -319,6 +319,89 @@ def test_ffpipe_decodes_version_4_streams(built, weights_path):
     assert ours.stdout == python_decode_y4m(python_stream(frames, weights=weights_path))
 
 
+# ---- two-pass rate control (C API 6) ---------------------------------------------------------------
+
+def python_two_pass(frames, bitrate: float, **kw) -> tuple[str, bytes, bytes]:
+    """The Python API's two passes over ``frames``: (the stats text, the first pass's stream, the second's)."""
+    from gvc1d_codec import ColorInfo, Encoder
+    from gvc1d_codec.ratecontrol import PassStats
+
+    kw.setdefault("color", ColorInfo(chroma_location="unspecified"))
+    w, h = frames[0].width, frames[0].height
+    first = Encoder(w, h, bitrate=bitrate, **kw)
+    stream1 = first.header_bytes() + b"".join(first.encode(f) for f in frames)
+    stats = first.pass_stats().dumps()
+    second = Encoder(w, h, bitrate=bitrate, first_pass=PassStats.loads(stats), **kw)
+    return stats, stream1, second.header_bytes() + b"".join(second.encode(f) for f in frames)
+
+
+def test_api_two_pass(api_test, weights_path, tmp_path):
+    """params.pass = 1: gvc1d_encoder_stats hands out the head lines, then each new frame's line ("" when
+    nothing is new); concatenated they are the Python API's stats file, one line per frame, and the
+    stream is its one-pass stream. params.pass = 2 with them as stats_in gives the Python API's second
+    pass, which decodes; a frame more than the first pass saw, bad pass / bitrate / stats_in values,
+    damaged or mismatched stats and gvc1d_encoder_stats on other encoders are GVC1D_ERR_INVALID_ARG
+    with a one-line message (checked in C)."""
+    from gvc1d_codec.ratecontrol import PassStats
+
+    n, bitrate = 6, 20000
+    p = run([api_test, "twopass", weights_path, tmp_path / "t", 32, 24, n, bitrate])
+    out = p.stdout.decode()
+    assert p.returncode == 0 and "FAIL" not in out, out + p.stderr
+    assert p.stderr == "" and out.count("\nok ") >= 40, out
+    text = (tmp_path / "t.stats").read_text()
+    assert len(PassStats.loads(text).frames) == n and len(text.splitlines()) == 2 + n
+    stats, stream1, stream2 = python_two_pass(moving_gradient(32, 24, n), float(bitrate), intra_period=4,
+                                              weights=weights_path)
+    assert text == stats
+    assert (tmp_path / "t.p1.gvc").read_bytes() == stream1
+    assert (tmp_path / "t.p2.gvc").read_bytes() == stream2 != stream1
+
+
+def test_ffpipe_two_pass(built, weights_path, tmp_path):
+    """--pass 1 / --pass 2 --stats F (gvc1d-pipe's options): the Python API's stats file and streams,
+    byte for byte, and gvc1d-pipe --pass 2 with our F writes our second pass; F appears only when the
+    first pass completes (F.tmp meanwhile, removed on failure); missing, damaged and mismatched stats,
+    and more frames than the first pass saw, are one-line errors (gvc1d-pipe's message for a bad F)."""
+    from gvc1d_codec import ColorInfo
+
+    frames = moving_gradient(32, 24, 5)
+    y4m = y4m_bytes(frames)  # C420jpeg: chroma location center
+    stats = tmp_path / "c.log"
+    args = ["-b", "20k", "--intra-period", "4"]
+    p = run([FFPIPE, "encode", *args, "--pass", "2", "--stats", stats], input=y4m, weights=weights_path)
+    assert_ffpipe_error(p, f"cannot read the first-pass stats {stats}: No such file", "run --pass 1 first")
+    want = python_two_pass(frames, 20000.0, intra_period=4, weights=weights_path,
+                           color=ColorInfo(chroma_location="center"))
+    first = run([FFPIPE, "encode", *args, "--pass", 1, "--stats", stats], input=y4m, weights=weights_path)
+    assert first.returncode == 0 and first.stderr == "", first.stderr
+    assert stats.read_text() == want[0] and first.stdout == want[1]
+    assert not Path(f"{stats}.tmp").exists()
+    second = run([FFPIPE, "encode", *args, "--pass", 2, "--stats", stats], input=y4m, weights=weights_path)
+    assert second.returncode == 0 and second.stderr == "", second.stderr
+    assert second.stdout == want[2] != want[1]
+    py = run_cli("encode", *args, "--pass", 2, "--stats", stats, input=y4m, weights=weights_path)
+    assert py.returncode == 0 and py.stdout == second.stdout, py.stderr
+    dec = run([FFPIPE, "decode"], input=second.stdout, weights=weights_path)
+    assert dec.returncode == 0 and dec.stdout.count(b"FRAME\n") == len(frames), dec.stderr
+
+    cut = tmp_path / "cut.log"  # the input ends inside frame 4: no stats file, no FILE.tmp left
+    assert_ffpipe_error(run([FFPIPE, "encode", *args, "--pass", "1", "--stats", cut], input=y4m[:-10],
+                            weights=weights_path), "truncated frame 4")
+    assert not cut.exists() and not Path(f"{cut}.tmp").exists()
+    bad = tmp_path / "bad.log"
+    bad.write_text("GVC1 not stats\n")
+    msg = assert_ffpipe_error(run([FFPIPE, "encode", *args, "--pass", "2", "--stats", bad], input=y4m,
+                                  weights=weights_path), f"{bad}: not a gvc1d first-pass stats file")
+    theirs_err = run_cli("encode", *args, "--pass", "2", "--stats", bad, input=y4m, weights=weights_path).stderr
+    assert theirs_err.strip() == f"gvc1d-pipe: error: {msg}"
+    assert_ffpipe_error(run([FFPIPE, "encode", "-b", "20k", "--pass", "2", "--stats", stats], input=y4m,
+                            weights=weights_path), "the first pass ran with intra period 4")
+    p = run([FFPIPE, "encode", *args, "--pass", "2", "--stats", stats], input=y4m_bytes(moving_gradient(32, 24, 6)),
+            weights=weights_path)
+    assert_ffpipe_error(p, "more frames than the first pass saw (5)")
+
+
 # ---- FFmpeg round trip ------------------------------------------------------------------------------
 
 @needs_ffmpeg
@@ -433,6 +516,9 @@ def test_ffpipe_refuses_input(built, data, words):
     (["encode", "-q", "x"], ["invalid quality value"]),
     (["encode", "-b", "fast"], ["invalid bitrate value"]),
     (["encode", "-b", "500k", "-q", "1"], ["not allowed with"]),
+    (["encode", "--pass", "1"], ["--pass needs a target rate"]),
+    (["encode", "-b", "500k", "--pass", "3"], ["argument --pass: invalid choice: 3"]),
+    (["encode", "-b", "500k", "--stats"], ["expected one argument"]),
     (["encode", "-q"], ["expected one argument"]),
     (["transcode"], ["invalid command"]),
     ([], ["required"]),

@@ -296,6 +296,46 @@ def test_bitrate_option_is_rate_control_as_gvc1d_pipe(clip, weights_path, tmp_pa
     assert StreamHeader.unpack(pipe.stdout)[0].quality == 255  # header quality: variable (rate control)
 
 
+def test_two_pass_through_ffmpegs_pass_log(weights_path, tmp_path):
+    """``-b:v 20k -pass 1 -passlogfile P`` writes ffmpeg's log P-0.log from the encoder's stats_out,
+    packet by packet: the Python API's first-pass stats file, byte for byte (one line per frame after
+    the head), beside its one-pass stream; ``-pass 2`` reads it (stats_in) and writes the Python
+    API's second pass, which plain ffmpeg decodes. Without -b:v, or with an empty log, it is refused."""
+    from gvc1d_codec import ColorInfo, Encoder
+    from gvc1d_codec.ratecontrol import PassStats
+
+    n = 5
+    clip = gradient_clip(tmp_path / "c5.y4m", n)
+    frames = moving_gradient(W, H, n)
+    kw = dict(intra_period=4, weights=weights_path, color=ColorInfo(chroma_location="center"))  # C420jpeg
+    py1 = Encoder(W, H, bitrate=20000.0, **kw)
+    want1 = py1.header_bytes() + b"".join(py1.encode(f) for f in frames)
+    stats = py1.pass_stats().dumps()
+    py2 = Encoder(W, H, bitrate=20000.0, first_pass=PassStats.loads(stats), **kw)
+    want2 = py2.header_bytes() + b"".join(py2.encode(f) for f in frames)
+
+    prefix, out1, out2 = tmp_path / "x", tmp_path / "p1.gvc", tmp_path / "p2.gvc"
+    common = ["-i", clip, "-c:v", "libgvc1d", "-b:v", "20k", "-intra-period", 4, "-threads", 1, "-passlogfile", prefix]
+    p = ff(*common, "-pass", 1, "-y", out1, weights=weights_path)
+    assert p.returncode == 0, p.stderr
+    log = Path(f"{prefix}-0.log").read_text()
+    assert log == stats and len(log.splitlines()) == 2 + n
+    assert out1.read_bytes() == want1
+    p = ff(*common, "-pass", 2, "-y", out2, weights=weights_path)
+    assert p.returncode == 0, p.stderr
+    assert out2.read_bytes() == want2 != want1
+    p = decode_raw(out2, weights_path)
+    assert p.returncode == 0 and len(p.stdout) == n * W * H * 3 // 2, p.stderr
+
+    p = ff("-i", clip, "-c:v", "libgvc1d", "-pass", 1, "-passlogfile", tmp_path / "q", "-f", "null", "-",
+           weights=weights_path)
+    assert p.returncode != 0 and "two-pass rate control needs a target bitrate: give -b:v" in p.stderr, p.stderr
+    Path(f"{tmp_path / 'e'}-0.log").write_text("")
+    p = ff("-i", clip, "-c:v", "libgvc1d", "-b:v", "20k", "-pass", 2, "-passlogfile", tmp_path / "e", "-f", "null", "-",
+           weights=weights_path)
+    assert p.returncode != 0 and "not a gvc1d first-pass stats file" in p.stderr, p.stderr
+
+
 # ---- decode: the same pixels as gvc1d-pipe --------------------------------------------------------
 
 @pytest.mark.parametrize("ext", ["gvc", "mkv", "nut"])

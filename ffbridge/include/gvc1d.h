@@ -51,10 +51,12 @@
 extern "C" {
 #endif
 
-#define GVC1D_API_VERSION 5  /* 2: gvc1d_encoder_params.quality_value and .bitrate; 3 (format version 5):
+#define GVC1D_API_VERSION 6  /* 2: gvc1d_encoder_params.quality_value and .bitrate; 3 (format version 5):
                               * gvc1d_encoder_params.units, .sar_num, .sar_den, .chroma_location,
                               * the same in gvc1d_stream_info, gvc1d_decoder_decode_unit;
-                              * 4: gvc1d_decoder_restart (random access); 5: gvc1d_encoder_params.preset */
+                              * 4: gvc1d_decoder_restart (random access); 5: gvc1d_encoder_params.preset;
+                              * 6: two-pass rate control: gvc1d_encoder_params.pass and .stats_in,
+                              * gvc1d_encoder_stats */
 
 /* Longest message (bytes, including the terminating NUL) an error string can hold. */
 #define GVC1D_ERROR_MAX 512
@@ -161,6 +163,14 @@ typedef struct gvc1d_encoder_params {
     int chroma_location;  /* gvc1d_chroma_location, stored in the stream header (default UNSPECIFIED) */
     const char *preset;   /* how hard the encoder searches, as gvc1d-pipe --preset: "medium" (default when NULL)
                            * or "slow"; never what the decoder must do (API version 5) */
+    int pass;             /* two-pass rate control, as gvc1d-pipe --pass (API version 6): 0 (default) = one pass;
+                           * 1 = first pass: a one-pass encode (bitrate > 0) that also records what each frame
+                           * costs (gvc1d_encoder_stats); 2 = second pass over the same input (bitrate > 0 and
+                           * stats_in; the same size, intra period and weights as the first pass): the frames
+                           * get an even quality that meets the bitrate. Else GVC1D_ERR_INVALID_ARG */
+    const char *stats_in; /* pass 2: the first pass's whole stats text, NUL-terminated (every text
+                           * gvc1d_encoder_stats gave, in order; FFmpeg's AVCodecContext.stats_in); NULL otherwise.
+                           * Read during gvc1d_encoder_open only */
 } gvc1d_encoder_params;
 
 /* What a stream header says (gvc1d_decoder_info). */
@@ -212,7 +222,7 @@ int gvc1d_open_error_code(void);
 
 /* Fill *p with the defaults: 0x0 (must be set), 25/1 fps, YUV420P, quality -1, intra period
  * GVC1D_DEFAULT_INTRA_PERIOD (32), default weights, cpu, BT.709 limited range, raw packets,
- * unknown sample aspect ratio and chroma location. */
+ * unknown sample aspect ratio and chroma location, preset medium, one pass (pass 0, no stats_in). */
 void gvc1d_encoder_params_default(gvc1d_encoder_params *p);
 
 /* Load the model and check the settings. NULL on failure (see gvc1d_open_error). */
@@ -233,6 +243,15 @@ int gvc1d_encoder_encode(gvc1d_encoder *enc, const uint8_t *const planes[3], con
 /* Drain delayed packets at end of stream. gvc1d has none: sets *packet = NULL, *size = 0 and
  * returns GVC1D_OK. Present so that wrappers can call it like any codec's flush. */
 int gvc1d_encoder_flush(gvc1d_encoder *enc, const uint8_t **packet, size_t *size);
+
+/* Two-pass rate control, first pass (params.pass = 1): *text receives the stats text of the frames
+ * encoded since the previous call, NUL-terminated; the first call's text starts with the stats'
+ * head lines (the stream's shape), later ones hold one line per new frame, "" when there is none.
+ * Concatenated, every call's text is the whole stats file, which a second pass takes as
+ * params.stats_in (call it after each encode, as FFmpeg's stats_out, or once at the end). Owned by
+ * the encoder, valid until the next call on enc; the packet of the last gvc1d_encoder_encode stays
+ * valid across this call. GVC1D_ERR_INVALID_ARG if enc is not a first pass (API version 6). */
+int gvc1d_encoder_stats(gvc1d_encoder *enc, const char **text);
 
 const char *gvc1d_encoder_last_error(const gvc1d_encoder *enc);
 

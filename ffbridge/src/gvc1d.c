@@ -253,6 +253,8 @@ GVC1D_EXPORT void gvc1d_encoder_params_default(gvc1d_encoder_params *p)
     p->sar_den = 0;
     p->chroma_location = GVC1D_CHROMA_LOCATION_UNSPECIFIED;
     p->preset = NULL;
+    p->pass = 0;
+    p->stats_in = NULL;
 }
 
 GVC1D_EXPORT gvc1d_encoder *gvc1d_encoder_open(const gvc1d_encoder_params *p)
@@ -382,6 +384,27 @@ GVC1D_EXPORT int gvc1d_encoder_flush(gvc1d_encoder *enc, const uint8_t **packet,
     } else {
         *packet = NULL; /* low delay: every frame's packet was returned by its encode call */
         *size = 0;
+    }
+    pthread_mutex_unlock(&enc->lock);
+    return rc;
+}
+
+GVC1D_EXPORT int gvc1d_encoder_stats(gvc1d_encoder *enc, const char **text)
+{
+    int rc = check_encoder(enc, "gvc1d_encoder_stats");
+    if (rc != GVC1D_OK)
+        return rc;
+    pthread_mutex_lock(&enc->lock);
+    enc->err[0] = '\0';
+    if (!text) {
+        rc = set_err(enc->err, GVC1D_ERR_INVALID_ARG, "gvc1d_encoder_stats: text must not be NULL");
+    } else {
+        *text = NULL;
+        rc = hook_status(_gvc1dpy_encoder_stats(enc->id, text, enc->err, sizeof enc->err), enc->err);
+        if (rc == GVC1D_OK && !*text)
+            rc = set_err(enc->err, GVC1D_ERR_INTERNAL, "internal error: the bridge returned no stats text");
+        if (rc != GVC1D_OK)
+            *text = NULL;
     }
     pthread_mutex_unlock(&enc->lock);
     return rc;

@@ -18,6 +18,7 @@ int _gvc1dpy_encoder_open(const gvc1d_encoder_params *p, int64_t *id, const uint
                           size_t *header_size, char *err, size_t errsize);
 int _gvc1dpy_encoder_encode(int64_t id, const uint8_t *const *planes, const int *strides,
                             const uint8_t **packet, size_t *size, char *err, size_t errsize);
+int _gvc1dpy_encoder_stats(int64_t id, const char **text, char *err, size_t errsize);
 int _gvc1dpy_decoder_open(const uint8_t *header, size_t size, const char *weights,
                           const char *device, int out_pix_fmt, int64_t *id,
                           gvc1d_stream_info *info, char *err, size_t errsize);

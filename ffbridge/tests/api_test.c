@@ -15,6 +15,13 @@
  *                                              (raw packets and units, intra period 4) gives the
  *                                              pictures of a full decode; a P frame after a restart
  *                                              is refused and the decoder keeps waiting for the intra
+ *   api_test twopass WEIGHTS OUT_PREFIX W H N BITRATE
+ *                                              two-pass rate control (intra period 4): a first pass
+ *                                              whose gvc1d_encoder_stats texts, concatenated, are the
+ *                                              stats a second pass takes as stats_in; the second
+ *                                              pass's stream decodes; the errors of pass, stats_in
+ *                                              and gvc1d_encoder_stats; OUT_PREFIX.stats (the text),
+ *                                              OUT_PREFIX.p1.gvc and OUT_PREFIX.p2.gvc (the streams)
  *
  * Prints one line per check ("ok ..." / "FAIL ..."); exit status 1 if any check failed.
  * Frames follow tests/conftest.py's moving_gradient(), so Python can make the same ones.
@@ -727,6 +734,175 @@ static int test_threads(const char *weights)
     return failures ? 1 : 0;
 }
 
+/* ---- two passes ------------------------------------------------------------------------------- */
+
+/* Open an encoder of the twopass test: bitrate, intra period 4, pass, stats_in. */
+static gvc1d_encoder *open_pass(const char *weights, int w, int h, int64_t bitrate, int pass, const char *stats_in)
+{
+    gvc1d_encoder_params p;
+    gvc1d_encoder_params_default(&p);
+    p.width = w;
+    p.height = h;
+    p.weights = weights;
+    p.intra_period = 4;
+    p.bitrate = bitrate;
+    p.pass = pass;
+    p.stats_in = stats_in;
+    return gvc1d_encoder_open(&p);
+}
+
+/* Append text to the growing buffer *buf. */
+static void append(char **buf, size_t *len, const char *text)
+{
+    size_t n = strlen(text);
+    *buf = realloc(*buf, *len + n + 1);
+    memcpy(*buf + *len, text, n + 1);
+    *len += n;
+}
+
+static int test_twopass(const char *weights, const char *prefix, int w, int h, int n, int64_t bitrate)
+{
+    char path[1024];
+    const char *text = NULL;
+    char *stats = NULL;
+    size_t stats_len = 0;
+    gvc1d_encoder_params p;
+
+    gvc1d_encoder_params_default(&p);
+    check(p.pass == 0 && p.stats_in == NULL, "params default: pass 0, stats_in NULL");
+
+    /* pass 1: the stats as they grow */
+    gvc1d_encoder *enc = open_pass(weights, w, h, bitrate, 1, NULL);
+    check(enc != NULL, "open pass 1: %s", enc ? "ok" : gvc1d_open_error());
+    if (!enc)
+        return 1;
+    expect("stats(NULL enc)", gvc1d_encoder_stats(NULL, &text), GVC1D_ERR_INVALID_ARG, gvc1d_open_error(), "NULL");
+    expect("stats(text NULL)", gvc1d_encoder_stats(enc, NULL), GVC1D_ERR_INVALID_ARG, gvc1d_encoder_last_error(enc),
+           "NULL");
+    int rc = gvc1d_encoder_stats(enc, &text);
+    check(rc == GVC1D_OK && text && strncmp(text, "gvc1d-pass-stats ", 17) == 0 && !strstr(text, "\"frame\"") &&
+              gvc1d_encoder_last_error(enc)[0] == '\0',
+          "stats before any frame: the head lines only (%s)", text ? text : gvc1d_encoder_last_error(enc));
+    if (rc == GVC1D_OK)
+        append(&stats, &stats_len, text);
+    stream s1;
+    encode_stream(enc, w, h, 2, &s1); /* frames 0 and 1, then the stats of both at once */
+    rc = gvc1d_encoder_stats(enc, &text);
+    check(rc == GVC1D_OK && strncmp(text, "{\"frame\": 0,", 12) == 0 && strstr(text, "\n{\"frame\": 1,") &&
+              !strstr(text, "gvc1d-pass-stats"),
+          "stats after frames 0 and 1: their lines, without the head (%.40s...)", rc == GVC1D_OK ? text : "");
+    if (rc == GVC1D_OK)
+        append(&stats, &stats_len, text);
+    rc = gvc1d_encoder_stats(enc, &text);
+    check(rc == GVC1D_OK && text && text[0] == '\0', "stats again: nothing new, \"\"");
+    snprintf(path, sizeof path, "%s.p1.gvc", prefix);
+    write_file(path, s1.header, s1.header_size, NULL, 0, 0);
+    for (int t = 0; t < s1.count; t++)
+        write_file(path, NULL, 0, s1.packets[t], s1.sizes[t], 1);
+    free_stream(&s1);
+    for (int t = 2; t < n; t++) { /* one frame at a time: one line each */
+        frame f = make_frame(w, h, t);
+        const uint8_t *planes[3] = {f.y, f.u, f.v};
+        const int strides[3] = {w, (w + 1) / 2, (w + 1) / 2};
+        const uint8_t *data;
+        size_t size;
+        rc = gvc1d_encoder_encode(enc, planes, strides, &data, &size);
+        check(rc == GVC1D_OK, "pass 1 encode frame %d (%s)", t, gvc1d_encoder_last_error(enc));
+        if (rc == GVC1D_OK)
+            write_file(path, NULL, 0, data, size, 1);
+        free_frame(&f);
+        rc = gvc1d_encoder_stats(enc, &text);
+        char want[32];
+        snprintf(want, sizeof want, "{\"frame\": %d,", t);
+        check(rc == GVC1D_OK && strncmp(text, want, strlen(want)) == 0 && strchr(text, '\n') == text + strlen(text) - 1,
+              "stats after frame %d: its one line", t);
+        if (rc == GVC1D_OK)
+            append(&stats, &stats_len, text);
+    }
+    gvc1d_encoder_close(enc);
+    snprintf(path, sizeof path, "%s.stats", prefix);
+    write_file(path, (const uint8_t *)stats, stats_len, NULL, 0, 0);
+
+    /* pass 2 with those stats */
+    enc = open_pass(weights, w, h, bitrate, 2, stats);
+    check(enc != NULL, "open pass 2: %s", enc ? "ok" : gvc1d_open_error());
+    if (!enc)
+        return 1;
+    expect("stats(pass 2)", gvc1d_encoder_stats(enc, &text), GVC1D_ERR_INVALID_ARG, gvc1d_encoder_last_error(enc),
+           "not a first pass");
+    stream s2;
+    encode_stream(enc, w, h, n, &s2);
+    frame f = make_frame(w, h, n);
+    const uint8_t *planes[3] = {f.y, f.u, f.v};
+    const int strides[3] = {w, (w + 1) / 2, (w + 1) / 2};
+    const uint8_t *data;
+    size_t size;
+    expect("pass 2: a frame more than pass 1 saw", gvc1d_encoder_encode(enc, planes, strides, &data, &size),
+           GVC1D_ERR_INVALID_ARG, gvc1d_encoder_last_error(enc), "more frames than the first pass");
+    free_frame(&f);
+    gvc1d_encoder_close(enc);
+    snprintf(path, sizeof path, "%s.p2.gvc", prefix);
+    write_file(path, s2.header, s2.header_size, NULL, 0, 0);
+    for (int t = 0; t < s2.count; t++)
+        write_file(path, NULL, 0, s2.packets[t], s2.sizes[t], 1);
+    gvc1d_decoder *dec = gvc1d_decoder_open(s2.header, s2.header_size, weights, NULL, GVC1D_PIX_FMT_NONE);
+    check(dec != NULL, "decoder of the pass 2 stream: %s", dec ? "ok" : gvc1d_open_error());
+    int decoded = 0;
+    for (int t = 0; dec && t < s2.count; t++) {
+        gvc1d_picture pic;
+        if (gvc1d_decoder_decode(dec, s2.packets[t], s2.sizes[t], &pic) == GVC1D_OK && pic.frame_index == (uint32_t)t)
+            decoded++;
+    }
+    check(decoded == n, "the pass 2 stream decodes: %d of %d frames", decoded, n);
+    gvc1d_decoder_close(dec);
+    free_stream(&s2);
+
+    /* a one-pass encoder has no stats */
+    enc = open_pass(weights, w, h, bitrate, 0, NULL);
+    check(enc != NULL, "open one pass with a bitrate");
+    if (enc)
+        expect("stats(one pass)", gvc1d_encoder_stats(enc, &text), GVC1D_ERR_INVALID_ARG,
+               gvc1d_encoder_last_error(enc), "not a first pass");
+    gvc1d_encoder_close(enc);
+
+    /* settings and stats refused at open */
+    expect_open_fail("pass 3", open_pass(weights, w, h, bitrate, 3, NULL), GVC1D_ERR_INVALID_ARG, "pass 3");
+    expect_open_fail("pass -1", open_pass(weights, w, h, bitrate, -1, NULL), GVC1D_ERR_INVALID_ARG, "pass -1");
+    expect_open_fail("pass 1 without a bitrate", open_pass(weights, w, h, 0, 1, NULL), GVC1D_ERR_INVALID_ARG, "bitrate");
+    expect_open_fail("pass 2 without a bitrate", open_pass(weights, w, h, 0, 2, stats), GVC1D_ERR_INVALID_ARG, "bitrate");
+    expect_open_fail("pass 2 without stats_in", open_pass(weights, w, h, bitrate, 2, NULL), GVC1D_ERR_INVALID_ARG,
+                     "stats_in");
+    expect_open_fail("stats_in with pass 0", open_pass(weights, w, h, bitrate, 0, stats), GVC1D_ERR_INVALID_ARG,
+                     "stats_in");
+    expect_open_fail("pass 2 with no stats", open_pass(weights, w, h, bitrate, 2, ""), GVC1D_ERR_INVALID_ARG,
+                     "not a gvc1d first-pass stats file");
+    expect_open_fail("pass 2 with a stream as stats", open_pass(weights, w, h, bitrate, 2, "GVC1 not stats\n"),
+                     GVC1D_ERR_INVALID_ARG, "not a gvc1d first-pass stats file");
+    stats[stats_len - 1] = '\0'; /* the last line loses its newline */
+    expect_open_fail("pass 2 with stats cut short", open_pass(weights, w, h, bitrate, 2, stats), GVC1D_ERR_INVALID_ARG,
+                     "cut short");
+    stats[stats_len - 1] = '\n';
+    char *damaged = strstr(stats, "\"curve\": ["); /* its '[' becomes 'x': not JSON */
+    if (damaged)
+        damaged[9] = 'x';
+    expect_open_fail("pass 2 with damaged stats", open_pass(weights, w, h, bitrate, 2, stats), GVC1D_ERR_INVALID_ARG,
+                     "damaged");
+    if (damaged)
+        damaged[9] = '[';
+    expect_open_fail("pass 2 at another size", open_pass(weights, w + 2, h, bitrate, 2, stats), GVC1D_ERR_INVALID_ARG,
+                     "frame size");
+    gvc1d_encoder_params_default(&p);
+    p.width = w;
+    p.height = h;
+    p.weights = weights;
+    p.bitrate = bitrate;
+    p.pass = 2;
+    p.stats_in = stats; /* intra period 32, not the first pass's 4 */
+    expect_open_fail("pass 2 at another intra period", gvc1d_encoder_open(&p), GVC1D_ERR_INVALID_ARG, "intra period");
+    free(stats);
+    return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 4 && strcmp(argv[1], "errors") == 0)
@@ -739,7 +915,9 @@ int main(int argc, char **argv)
         return test_units(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
     if (argc >= 6 && strcmp(argv[1], "restart") == 0)
         return test_restart(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+    if (argc >= 8 && strcmp(argv[1], "twopass") == 0)
+        return test_twopass(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), atoll(argv[7]));
     fprintf(stderr, "usage: api_test errors WEIGHTS OTHER | strides WEIGHTS PREFIX W H N | threads WEIGHTS | "
-                    "units WEIGHTS PREFIX W H N | restart WEIGHTS W H N\n");
+                    "units WEIGHTS PREFIX W H N | restart WEIGHTS W H N | twopass WEIGHTS PREFIX W H N BITRATE\n");
     return 2;
 }

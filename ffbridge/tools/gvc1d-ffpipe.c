@@ -4,6 +4,10 @@
  *   ffmpeg -i in.mp4 -f yuv4mpegpipe - | gvc1d-ffpipe encode [-q Q | -b RATE] [--intra-period N] [--preset P] [-w WEIGHTS] > out.gvc
  *   gvc1d-ffpipe decode [-w WEIGHTS] < out.gvc | ffmpeg -i - out.mp4
  *
+ * Two-pass rate control, as gvc1d-pipe's --pass 1|2 --stats FILE (default gvc1d-2pass.log):
+ *   ... | gvc1d-ffpipe encode -b 500k --pass 1 > /dev/null     (writes FILE: FILE.tmp as it goes, renamed at the end)
+ *   ... | gvc1d-ffpipe encode -b 500k --pass 2 > out.gvc       (reads FILE into gvc1d_encoder_params.stats_in)
+ *
  * Same defaults and the same bytes as gvc1d-pipe: quality = the model's default, intra period 32 (GVC1D_DEFAULT_INTRA_PERIOD),
  * weights = $GVC1D_WEIGHTS or the shipped model, device cpu. Input Y4M must be 8-bit 4:2:0 and
  * progressive; the output Y4M is what gvc1d-pipe writes. Errors are one line on stderr,
@@ -23,20 +27,34 @@
 #define PROG "gvc1d-ffpipe"
 #define MAX_LINE 1024
 #define CONVERT_HINT "add -pix_fmt yuv420p to the ffmpeg command"
+#define DEFAULT_STATS "gvc1d-2pass.log"
+#define MAX_STATS (64L << 20) /* a stats file holds ~100 bytes a frame: 64 MiB is beyond any clip */
 
 /* Everything that must be released before exiting, also on errors. */
 static gvc1d_encoder *g_enc;
 static gvc1d_decoder *g_dec;
 static uint8_t *g_buf;
+static char *g_stats_in;      /* pass 2: the first pass's stats text */
+static FILE *g_stats_out;     /* pass 1: the stats being written, to g_stats_tmp */
+static char *g_stats_tmp;     /* its name (FILE.tmp), removed unless the pass completes */
 
 static void cleanup(void)
 {
     gvc1d_encoder_close(g_enc);
     gvc1d_decoder_close(g_dec);
     free(g_buf);
+    free(g_stats_in);
+    if (g_stats_out)
+        fclose(g_stats_out);
+    if (g_stats_tmp)
+        remove(g_stats_tmp); /* a failed first pass leaves no stats behind */
+    free(g_stats_tmp);
     g_enc = NULL;
     g_dec = NULL;
     g_buf = NULL;
+    g_stats_in = NULL;
+    g_stats_out = NULL;
+    g_stats_tmp = NULL;
 }
 
 static void fail_status(int status, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
@@ -88,6 +106,8 @@ typedef struct options {
     const char *weights;
     const char *device;
     const char *preset; /* NULL: the library's default (medium) */
+    int pass;           /* 0: one pass; 1 or 2: two-pass rate control */
+    const char *stats;  /* the two-pass stats file */
 } options;
 
 /* If argv[*i] is option short_name / long_name (also --long=VALUE, -qVALUE), return its value. */
@@ -151,6 +171,8 @@ static void parse_options(int argc, char **argv, int encode, options *o)
     o->weights = NULL;
     o->device = NULL;
     o->preset = NULL;
+    o->pass = 0;
+    o->stats = DEFAULT_STATS;
     for (int i = 2; i < argc; i++) {
         const char *v;
         if (encode && (v = option_value(argc, argv, &i, "-q", "--quality")))
@@ -161,6 +183,12 @@ static void parse_options(int argc, char **argv, int encode, options *o)
             o->intra_period = parse_int(v, "--intra-period");
         else if (encode && (v = option_value(argc, argv, &i, NULL, "--preset")))
             o->preset = v; /* checked by the library, as gvc1d-pipe's names */
+        else if (encode && (v = option_value(argc, argv, &i, NULL, "--pass"))) {
+            if (strcmp(v, "1") != 0 && strcmp(v, "2") != 0)
+                usage_error("argument --pass: invalid choice: %s (choose from 1, 2)", v);
+            o->pass = v[0] - '0';
+        } else if (encode && (v = option_value(argc, argv, &i, NULL, "--stats")))
+            o->stats = v;
         else if ((v = option_value(argc, argv, &i, "-w", "--weights")))
             o->weights = v;
         else if ((v = option_value(argc, argv, &i, NULL, "--device")))
@@ -170,6 +198,8 @@ static void parse_options(int argc, char **argv, int encode, options *o)
     }
     if (o->bitrate && o->quality >= 0)
         usage_error("argument -b/--bitrate: not allowed with argument -q/--quality");
+    if (o->pass && !o->bitrate)
+        usage_error("--pass needs a target rate: give -b");
 }
 
 /* ---- Y4M input ------------------------------------------------------------------------------- */
@@ -346,8 +376,58 @@ static void read_y4m_header(y4m_info *y)
 
 /* ---- encode ---------------------------------------------------------------------------------- */
 
+/* Pass 2: the whole stats file `name` into g_stats_in (NUL-terminated), at most MAX_STATS bytes. */
+static void read_stats(const char *name)
+{
+    FILE *f = fopen(name, "rb");
+    if (!f)
+        fail("cannot read the first-pass stats %s: %s (run --pass 1 first)", name, strerror(errno));
+    size_t size = 0, cap = 0;
+    for (;;) {
+        if (size == cap) {
+            if (cap > (size_t)MAX_STATS)
+                break; /* MAX_STATS + 1 bytes read: too large */
+            cap = cap ? 2 * cap : 1 << 16;
+            if (cap > (size_t)MAX_STATS)
+                cap = (size_t)MAX_STATS + 1;
+            char *bigger = realloc(g_stats_in, cap + 1);
+            if (!bigger) {
+                fclose(f);
+                fail("out of memory");
+            }
+            g_stats_in = bigger;
+        }
+        size_t got = fread(g_stats_in + size, 1, cap - size, f);
+        size += got;
+        if (got == 0)
+            break;
+    }
+    int err = ferror(f) ? errno : 0;
+    fclose(f);
+    if (err)
+        fail("cannot read the first-pass stats %s: %s", name, strerror(err));
+    if (size > (size_t)MAX_STATS)
+        fail("%s: the first-pass stats file is larger than %ld MiB: not a gvc1d stats file", name, MAX_STATS >> 20);
+    if (memchr(g_stats_in, '\0', size))
+        fail("%s: not a gvc1d first-pass stats file (it holds NUL bytes)", name);
+    g_stats_in[size] = '\0';
+}
+
+/* Pass 1: append the stats text the encoder has produced since the last call to FILE.tmp. */
+static void write_stats(void)
+{
+    const char *text;
+    if (gvc1d_encoder_stats(g_enc, &text) != GVC1D_OK)
+        fail("%s", gvc1d_encoder_last_error(g_enc));
+    size_t n = strlen(text);
+    if ((n && fwrite(text, 1, n, g_stats_out) != n) || fflush(g_stats_out) != 0)
+        fail("cannot write the first-pass stats %s: %s", g_stats_tmp, strerror(errno));
+}
+
 static int cmd_encode(const options *o)
 {
+    if (o->pass == 2)
+        read_stats(o->stats); /* before the input, as gvc1d-pipe */
     y4m_info y;
     read_y4m_header(&y);
 
@@ -368,9 +448,29 @@ static int cmd_encode(const options *o)
     p.weights = o->weights;
     p.device = o->device;
     p.preset = o->preset;
+    p.pass = o->pass;
+    p.stats_in = g_stats_in;
     g_enc = gvc1d_encoder_open(&p);
+    if (!g_enc && o->pass == 2 && strstr(gvc1d_open_error(), "first-pass stats file"))
+        fail("%s: %s", o->stats, gvc1d_open_error()); /* what is wrong with the file: named as gvc1d-pipe does */
     if (!g_enc)
         fail("%s", gvc1d_open_error());
+    free(g_stats_in); /* read by the open only */
+    g_stats_in = NULL;
+    if (o->pass == 1) {
+        size_t n = strlen(o->stats) + 5;
+        g_stats_tmp = malloc(n);
+        if (!g_stats_tmp)
+            fail("out of memory");
+        snprintf(g_stats_tmp, n, "%s.tmp", o->stats);
+        g_stats_out = fopen(g_stats_tmp, "wb");
+        if (!g_stats_out) {
+            int err = errno;
+            free(g_stats_tmp);
+            g_stats_tmp = NULL; /* not ours to remove */
+            fail("cannot write the first-pass stats %s: %s", o->stats, strerror(err));
+        }
+    }
 
     const uint8_t *header;
     size_t header_size;
@@ -406,6 +506,8 @@ static int cmd_encode(const options *o)
             write_out(header, header_size);
         write_out(packet, size);
         flush_out();
+        if (g_stats_out)
+            write_stats(); /* the frame's line, as it goes (the first with the head lines) */
     }
     if (frames == 0)
         fail("empty input: no frames to encode");
@@ -415,6 +517,15 @@ static int cmd_encode(const options *o)
         fail("%s", gvc1d_encoder_last_error(g_enc));
     write_out(packet, size);
     flush_out();
+    if (g_stats_out) { /* complete: FILE.tmp becomes FILE */
+        write_stats();
+        int bad = fclose(g_stats_out) != 0;
+        g_stats_out = NULL;
+        if (bad || rename(g_stats_tmp, o->stats) != 0)
+            fail("cannot write the first-pass stats %s: %s", o->stats, strerror(errno));
+        free(g_stats_tmp);
+        g_stats_tmp = NULL;
+    }
     cleanup();
     return 0;
 }
@@ -568,7 +679,8 @@ static int cmd_decode(const options *o)
 /* ---- main ------------------------------------------------------------------------------------ */
 
 static const char usage[] =
-    "usage: " PROG " encode [-q Q | -b RATE] [--intra-period N] [--preset P] [-w WEIGHTS] [--device DEV] < in.y4m > out.gvc\n"
+    "usage: " PROG " encode [-q Q | -b RATE [--pass 1|2] [--stats FILE]] [--intra-period N] [--preset P] [-w WEIGHTS]\n"
+    "                           [--device DEV] < in.y4m > out.gvc\n"
     "       " PROG " decode [-w WEIGHTS] [--device DEV] < in.gvc > out.y4m\n"
     "       " PROG " --version\n";
 
