@@ -283,12 +283,13 @@ def test_header_sample_aspect_and_chroma_location(pipe_stream, weights_path, tmp
 
 
 def test_bitrate_option_is_rate_control_as_gvc1d_pipe(clip, weights_path, tmp_path):
-    """``-b:v 40k`` is gvc1d-pipe's ``-b 40k`` (one-pass rate control), byte for byte."""
+    """``-b:v 40k`` is gvc1d-pipe's ``-b 40k --lookahead 0`` (one-pass rate control; the plugin reads
+    no frames ahead), byte for byte."""
     out = tmp_path / "rc.gvc"
     p = ff("-i", clip, "-c:v", "libgvc1d", "-b:v", "40k", "-intra-period", 2, "-threads", 1, "-y", out,
            weights=weights_path)
     assert p.returncode == 0, p.stderr
-    pipe = run_cli("encode", "-i", clip, "-b", "40k", "--intra-period", 2, weights=weights_path)
+    pipe = run_cli("encode", "-i", clip, "-b", "40k", "--lookahead", 0, "--intra-period", 2, weights=weights_path)
     assert pipe.returncode == 0, pipe.stderr
     assert out.read_bytes() == pipe.stdout
     from gvc1d_codec.bitstream import StreamHeader
