@@ -82,16 +82,18 @@ class CodedClip:
 
 def code_clip(frames: Sequence[VideoFrame], quality: float | None, weights=None, intra_period: int = -1,
               fps: Fraction | int = 25, bitrate: float | None = None, point: float | None = None,
-              first_pass: PassStats | None = None, lookahead: int = 0) -> CodedClip:
+              first_pass: PassStats | None = None, lookahead: int = 0, maxrate: float | None = None) -> CodedClip:
     """Encode ``frames`` with :class:`Encoder` into one in-memory .gvc stream, then decode it with
     :class:`Decoder`, as the CLI does (``weights``: a registry name, path or loaded weights).
     ``bitrate`` (bits/s, ``quality`` None): rate control instead of a fixed quality; ``point``
     (``quality`` None): a coding point of the payloads' scale (:class:`Encoder`); ``first_pass``
     (with ``bitrate``): a second pass with a first pass's stats (``CodedClip.pass_stats``);
-    ``lookahead`` (with ``bitrate``): the encoder sees that many upcoming frames (``--lookahead``)."""
+    ``lookahead`` (with ``bitrate``): the encoder sees that many upcoming frames (``--lookahead``);
+    ``maxrate``: a VBV of that rate and one second's bucket (``--maxrate``)."""
     h, w = frames[0].height, frames[0].width
     enc = Encoder(w, h, fps=fps, quality=quality, intra_period=intra_period, weights=weights, bitrate=bitrate,
-                  frames=len(frames) if bitrate is not None else None, point=point, first_pass=first_pass)
+                  frames=len(frames) if bitrate is not None else None, point=point, first_pass=first_pass,
+                  maxrate=maxrate)
     qualities = []
     buf = io.BytesIO()
     buf.write(enc.header_bytes())

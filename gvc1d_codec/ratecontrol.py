@@ -46,11 +46,16 @@ continuous quality of :mod:`gvc1d_codec.quality` (a level plus a fraction, in st
   frame against its prediction as it goes. The start is not sacrificed: the intra frame is sized
   knowing what every P frame after it will cost.
 
-The target is met over a clip within a few per cent once the clip is a few intra periods long
-(``benchmarks/ratecontrol.py`` measures it). A clip of a few frames is not: it carries most of its
-bits in its first, intra frame, which is sized before any P frame has shown what P frames cost
-here (``KAPPA_START``; measured: 0.07 carphone, 0.10 cisco_men, 0.40 cisco_2people), and is off
-by as much as that guess.
+* **Look-ahead** (:meth:`RateController.look_ahead`; ``gvc1d-pipe --lookahead N``, the encoder's
+  ``encode(frame, upcoming)``): without it an intra frame is sized before any P frame has shown
+  what P frames cost here (``KAPPA_START``; measured: 0.07 carphone, 0.10 cisco_men, 0.40
+  cisco_2people), and a short clip, which carries most of its bits in that frame, is off by as
+  much as the guess. With it the next frames are coded on trial after the intra frame and what
+  they cost replaces the guess.
+
+The target is met over a clip within a few per cent once the clip is a few intra periods long;
+with look-ahead or two passes also on clips of 9 frames (``benchmarks/ratecontrol.py`` measures
+every mode; docs/results.md, "Rate control").
 """
 from __future__ import annotations
 
