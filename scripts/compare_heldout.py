@@ -5,7 +5,9 @@
 Prints bpp, PSNR-YUV, MS-SSIM and LPIPS-Alex of both, with the LPIPS and bpp changes, and the
 mean changes, over the (clip, frames, level) points both files hold (the others are named); then
 the BD-rate of AFTER against BEFORE per clip (``gvc1d_codec.metrics.bdrate``: negative = fewer bits
-at equal quality), "n/a" where the curves do not overlap.
+at equal quality; DISTS too when both files hold it), "n/a" where the curves do not overlap; last,
+whether AFTER meets P11's shipping rule against BEFORE (LPIPS-Alex and DISTS BD-rates negative on
+every clip both files hold).
 """
 from __future__ import annotations
 
@@ -52,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nMeans over {n} points: bpp {100 * sum(d_bpp) / n:+.1f}%, PSNR-YUV {sum(d_psnr) / n:+.2f} dB "
           f"(range {min(d_psnr):+.2f}..{max(d_psnr):+.2f}), LPIPS-Alex {100 * sum(d_lpips) / n:+.1f}% "
           f"(range {100 * min(d_lpips):+.1f}..{100 * max(d_lpips):+.1f}%).")
-    metrics = (("PSNR-YUV", "psnr_yuv", True), ("MS-SSIM", "ms_ssim", True), ("LPIPS-Alex", "lpips_alex", False))
+    metrics = [("PSNR-YUV", "psnr_yuv", True), ("MS-SSIM", "ms_ssim", True), ("LPIPS-Alex", "lpips_alex", False)]
+    if all("dists" in before[k] and "dists" in after[k] for k in common):
+        metrics.append(("DISTS", "dists", False))
+    rule: list[str] = []  # P11's shipping rule: LPIPS-Alex and DISTS BD-rates negative on every clip
     print(f"\n| clip | BD-rate of {lb} against {la}: " + " | ".join(m for m, _, _ in metrics) + " |")
     print("|---|" + "---|" * len(metrics))
     for clip in dict.fromkeys(k[0] for k in common):
@@ -64,9 +69,17 @@ def main(argv: list[str] | None = None) -> int:
                 r = bd_rate([p[0] for p in pa], [p[1] for p in pa], [p[0] for p in pb], [p[1] for p in pb],
                             higher_is_better=higher)
                 cells.append(f"{r.percent:+.1f}%")
+                if field in ("lpips_alex", "dists") and r.percent >= 0:
+                    rule.append(f"{clip} {field} {r.percent:+.1f}%")
             except BDRateUndefined:
                 cells.append("n/a")
+                if field in ("lpips_alex", "dists"):
+                    rule.append(f"{clip} {field} n/a")
         print(f"| {clip} | " + " | ".join(cells) + " |")
+    if len(metrics) < 4:
+        rule.append("no DISTS in both files")
+    print(f"\nShipping rule (LPIPS-Alex and DISTS BD-rates of {lb} against {la} negative on every clip): "
+          + ("met" if not rule else "not met (" + ", ".join(rule) + ")"))
     return 0
 
 
