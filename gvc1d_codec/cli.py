@@ -399,7 +399,7 @@ def cmd_encode(a: argparse.Namespace) -> int:
         raise UsageError("--lookahead works with rate control: give -b or --target-bpp")
     lookahead = 0 if not rate_control or a.pass_ == 2 else DEFAULT_LOOKAHEAD if a.lookahead is None else a.lookahead
     first_pass = None
-    if a.pass_ is not None and a.bitrate is None and a.target_bpp is None and a.maxrate is None:
+    if a.pass_ is not None and not rate_control:
         raise UsageError("--pass needs a target rate: give -b or --target-bpp")
     if a.pass_ == 2:
         first_pass = _read_pass_stats(a.stats)

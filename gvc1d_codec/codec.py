@@ -437,9 +437,7 @@ class Encoder(_Coder):
         frame for what P frames cost on this content (:meth:`RateController.look_ahead`); nothing
         of the trial is kept, and no packet waits for a later frame."""
         s = self._s
-        frame.validate(self.header.width, self.header.height)
-        if frame.pix_fmt != self.header.pix_fmt:
-            raise InputFormatError(f"frame is {frame.pix_fmt}, the stream was opened for {self.header.pix_fmt}")
+        self._check(frame)
         index, intra = s.state.index, self._is_intra(s.state.index)
         x = pad_to_windows(frame_to_rgb(frame, self.color, s.device)[None], s.cfg.window)
         latents = motion = None
@@ -479,6 +477,12 @@ class Encoder(_Coder):
         self.last = FrameStats("I" if intra else "P", len(payload), ideal, 0 if skip is None else int(skip.sum()), quality)
         return Packet("I" if intra else "P", index, payload, quality_length=1 if planes is None else 2)
 
+    def _check(self, frame: VideoFrame) -> None:
+        """:class:`InputFormatError` unless ``frame`` has this stream's size and pixel format."""
+        frame.validate(self.header.width, self.header.height)
+        if frame.pix_fmt != self.header.pix_fmt:
+            raise InputFormatError(f"frame is {frame.pix_fmt}, the stream was opened for {self.header.pix_fmt}")
+
     def _look_ahead(self, x: torch.Tensor, frame: VideoFrame, quality: float, motion, latents,
                     upcoming: Sequence[VideoFrame]):
         """Code intra frame ``x`` at ``quality``, then the ``upcoming`` frames after it as P frames
@@ -492,11 +496,9 @@ class Encoder(_Coder):
             bits, curves = [], []
             for f in upcoming:
                 try:
-                    f.validate(self.header.width, self.header.height)
-                except GVC1DError:
+                    self._check(f)
+                except InputFormatError:
                     break  # a bad frame is reported when it is encoded, not here
-                if f.pix_fmt != self.header.pix_fmt:
-                    break
                 xp = pad_to_windows(frame_to_rgb(f, self.color, s.device)[None], s.cfg.window)
                 curve, lat, mot = s.rate_curve(xp, False, quality)
                 out, new, _, payload, _, planes = self._code(xp, f, False, quality, mot, lat)

@@ -255,7 +255,6 @@ class RateController:
             # windows saved and the framing cost, applied at every quality
             self.plan_ratio = [math.log(max(f["bits"], 1)) - c[quality_code(f["quality"], levels)]
                                for f, c in zip(plan.frames, curves)]
-            self.plan_intra = [f["intra"] for f in plan.frames]
             predicted = np.exp(np.stack(curves) + np.array(self.plan_ratio)[:, None])[: self.total]
             # the predicted bits of the frames after frame k, at every code (row k)
             self.plan_rest = np.concatenate([np.cumsum(predicted[::-1], axis=0)[::-1][1:],
@@ -299,17 +298,12 @@ class RateController:
         kappa = self.kappa_sums[0] / self.kappa_sums[1]
         log_rho = 0.0 if self.rho_sums is None else math.log(self.rho_sums[0] / self.rho_sums[1])
         own = np.exp(curve + (0 if intra else log_rho))  # this frame's predicted bits at every quality
-        self.floor_bits += float(own[0]) + 8 * (not intra)  # (a P frame's packet is never under a byte)
-        self.intra_floor_bits += float(own[0]) if intra else 0.0
-        self.ceiling_bits += float(own[-1])
+        self._account(intra, own)
         if intra:  # this frame, then the rest of its period at the same quality
             cost = np.exp(curve) * (1 + (horizon - 1) * kappa)
         else:  # this frame and the rest of the period like it
             cost = np.exp(curve + log_rho) * horizon
-        fits = np.nonzero(cost <= budget)[0]
-        code = int(fits[-1]) if fits.size else 0
-        self._starved = not fits.size
-        self._saturated = fits.size == len(self.codes)  # even the highest quality is within budget
+        code = self._fit(cost, budget)
         if not intra and self.last_quality is not None:
             last = round(self.last_quality * QUALITY_STEPS)
             step = round(MAX_STEP * QUALITY_STEPS)
@@ -354,13 +348,25 @@ class RateController:
         if len(trials) > 1:
             kappa = np.exp(np.interp(self.codes, [c for c, _ in trials], [math.log(k) for _, k in trials]))
         cost = np.exp(curve) * (1 + (horizon - 1) * kappa)
-        fits = np.nonzero(cost <= budget)[0]
-        new = self._vbv_cap(int(fits[-1]) if fits.size else 0, np.exp(curve))
-        self._starved = not fits.size
-        self._saturated = fits.size == len(self.codes)
+        new = self._vbv_cap(self._fit(cost, budget), np.exp(curve))
         self._pending = (True, new)
         self.history[-1].update(quality=from_code(new), looked_ahead=len(p_bits), predicted=float(np.exp(curve[new])))
         return from_code(new)
+
+    def _account(self, intra: bool, own: np.ndarray) -> None:
+        """Add a frame's predicted bits at the lowest and highest quality to the report's floor and
+        ceiling (``own``: its bits at every code)."""
+        self.floor_bits += float(own[0]) + 8 * (not intra)  # (a P frame's packet is never under a byte)
+        self.intra_floor_bits += float(own[0]) if intra else 0.0
+        self.ceiling_bits += float(own[-1])
+
+    def _fit(self, cost: np.ndarray, budget: float) -> int:
+        """The highest code whose ``cost`` (at every code) is within ``budget`` (0 if none), noting
+        whether none (starved) or all (saturated) are."""
+        fits = np.nonzero(cost <= budget)[0]
+        self._starved = not fits.size
+        self._saturated = fits.size == len(self.codes)  # even the highest quality is within budget
+        return int(fits[-1]) if fits.size else 0
 
     def _vbv_cap(self, code: int, own: np.ndarray) -> int:
         """``code``, lowered until this frame's predicted bits ``own`` (at every code) fit what is
@@ -377,8 +383,8 @@ class RateController:
         against their predictions."""
         k = self.frames
         if k >= self.total:
-            raise ValueError(f"the input has more frames than the first pass saw ({len(self.plan_intra)})")
-        if intra != self.plan_intra[k]:
+            raise ValueError(f"the input has more frames than the first pass saw ({len(self.plan.frames)})")
+        if intra != self.plan.frames[k]["intra"]:
             raise ValueError(f"frame {k} is {'intra' if intra else 'predicted'} here but not in the first pass")
         scale = self.plan_ratio[k]
         own = np.exp(curve + scale)
@@ -387,9 +393,7 @@ class RateController:
         left = max(self.target * self.total - self.spent, 0.05 * self.target * (self.total - k))
         cost = correction * (own + rest)
         code = int(np.argmin(np.abs(np.log(np.maximum(cost, 1.0)) - math.log(left))))
-        self.floor_bits += float(own[0]) + 8 * (not intra)
-        self.intra_floor_bits += float(own[0]) if intra else 0.0
-        self.ceiling_bits += float(own[-1])
+        self._account(intra, own)
         self._starved = bool(cost[0] > left)
         self._saturated = bool(cost[-1] < left)
         code = self._vbv_cap(code, own)
