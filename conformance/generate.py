@@ -67,16 +67,20 @@ class StreamSpec:
     frames: int
     why: str = ""
     bitrate: float | None = None
+    preset: str = "medium"
 
     @property
     def name(self) -> str:
         ip = "inf" if self.intra_period == -1 else str(self.intra_period)
         rate = f"b{self.bitrate / 1000:g}k" if self.bitrate else f"q{self.quality:g}"
-        return f"{self.clip}_{rate}_ip{ip}_f{self.frames}"
+        preset = "" if self.preset == "medium" else f"_{self.preset}"
+        return f"{self.clip}_{rate}_ip{ip}_f{self.frames}{preset}"
 
     @property
     def settings(self) -> dict:
         out = {"quality": self.quality, "intra_period": self.intra_period}
+        if self.preset != "medium":
+            out["preset"] = self.preset
         return out if self.bitrate is None else {**out, "bitrate": self.bitrate}
 
     @property
@@ -97,6 +101,8 @@ STREAM_SPECS: tuple[StreamSpec, ...] = (
     StreamSpec("foreman", 1, -1, 1, "one-frame stream"),
     StreamSpec("carphone", 2, 2, 4, "short stream alternating I and P frames (the quick CI subset)"),
     StreamSpec("cisco_men", 5.5, 4, 6, "640x320, the enhancement layer on I and P frames, P frames with sub-pel prediction modes (entropy model 5)"),
+    StreamSpec("cisco_men", 2, 3, 6, "640x320, preset slow: a decoder update in each intra frame, applied over its period (entropy model 7)",
+               preset="slow"),
 )
 
 def _read_clip(name: str, frames: int):
@@ -114,13 +120,13 @@ def _read_clip(name: str, frames: int):
 def _encode(spec: StreamSpec, frames: list[VideoFrame], fps: Fraction, color, loaded) -> tuple[bytes, list[str], str]:
     f0 = frames[0]
     enc = Encoder(f0.width, f0.height, fps, pix_fmt=f0.pix_fmt, color=color, point=spec.quality,
-                  intra_period=spec.intra_period, weights=loaded, bitrate=spec.bitrate)
+                  intra_period=spec.intra_period, weights=loaded, bitrate=spec.bitrate, preset=spec.preset)
     parts, hashes, types = [enc.header_bytes()], [], ""
     framer = Framer(enc.header)
     for f in frames:
         packet = enc.encode_packet(f)
         parts.append(framer.frame(packet))
-        hashes.append(symbols_sha256(enc.last_symbols, enc.last_coefficients))
+        hashes.append(symbols_sha256(enc.last_symbols, enc.last_coefficients, enc.last_update))
         types += packet.frame_type
     return b"".join(parts), hashes, types
 

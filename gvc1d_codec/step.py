@@ -54,6 +54,9 @@ class CodingState:
     motion: torch.Tensor | None = None  # long [B, 2, bh, bw]: the last frame's block motion (None: none)
     # the enhancement layer's adaptive tables after the last frame that had one (None: initial)
     residual_tables: residual_syntax.Tables | None = None
+    # the intra period's decoder update (gvc1d_codec/adaptation.py): (scale, offset) per conv
+    # decoder layer, set by the intra frame that sent it, dropped at the next intra frame (None: none)
+    update: list[tuple[torch.Tensor, torch.Tensor]] | None = None
 
     def entropy_context(self, quality: int | torch.Tensor, intra: bool) -> EntropyContext:
         """The entropy model's context for the next frame (nothing at an intra frame)."""
@@ -94,7 +97,8 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
          grid: tuple[int, int] | None = None, skip: np.ndarray | None = None, motion: torch.Tensor | None = None,
          detach_context: bool = False, encoder_grad: bool = True,
          motion_lambda: float | None = None, rate_noise: bool = False,
-         latents: torch.Tensor | None = None) -> tuple[StepOutput, CodingState]:
+         latents: torch.Tensor | None = None,
+         update: list[tuple[torch.Tensor, torch.Tensor]] | None = None) -> tuple[StepOutput, CodingState]:
     """Code one frame. Give ``x`` ([B, 3, H, W] in [0, 1], whole windows; encoder and training) or
     ``symbols`` ([N, L, C] decoded from a packet) and the ``grid`` (rows, columns) of windows of
     the frame (decoder: one frame, ``x`` not needed).
@@ -107,6 +111,8 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
     codec's encoder): choose the estimated vectors by rate-distortion cost with this lambda.
     ``latents``: the analysis of ``x`` already made by :func:`analyse` from this state (with its
     ``motion``): the encoder's rate control measures a frame's rates before choosing its quality.
+    ``update`` (intra frames): the decoder update its packet carries (:mod:`gvc1d_codec.adaptation`);
+    the synthesis of this frame and of every P frame after it, up to the next intra frame, uses it.
 
     Training knobs: ``detach_context`` (stage ``recon``) lets the prior and the memory see the
     symbols without gradient, so the rate does not shape the tokens; ``encoder_grad=False`` (stage
@@ -116,7 +122,9 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
     symbols).
     """
     if intra:
-        state = CodingState(index=state.index)
+        state = CodingState(index=state.index, update=update)
+    elif update is not None:
+        raise ValueError("a decoder update is sent with an intra frame")
     device = model_device(model)
     cfg = model.cfg
     win = cfg.window
@@ -152,7 +160,7 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
     if skipped is not None and bool(skipped.all()):
         x_hat = ref  # nothing is coded: the frame is the (motion-compensated) reference
     else:
-        x_hat = model.synthesis(model.dequantise(s, q_win), ref, memory_f, intra, rows, cols)
+        x_hat = model.synthesis(model.dequantise(s, q_win), ref, memory_f, intra, rows, cols, state.update)
         if skipped is not None:
             x_hat = copy_windows(x_hat, ref, skipped, rows, cols, win)
     new = advance(context_model, state, s_ctx, x_hat, memory_grad=encoder_grad)
@@ -231,7 +239,8 @@ def advance(context_model: ContextGraph, state: CodingState, symbols: torch.Tens
     return CodingState(
         reference=None if x_hat is None else x_hat.clamp(0, 1),  # the decoder keeps a clamped reference
         prev_symbols=symbols, memory=memory, index=state.index + 1,
-        residual_tables=state.residual_tables)  # an intra frame's state starts without them
+        residual_tables=state.residual_tables,  # an intra frame's state starts without them
+        update=state.update)
 
 
 def frame_grid(height: int, width: int, window: int) -> tuple[int, int]:

@@ -379,43 +379,8 @@ def test_decoding_from_any_frame_equals_the_full_decode(loaded):
 
 # ---- presets -----------------------------------------------------------------------------------------
 
-def test_preset_slow_refines_the_latents_and_the_same_decoder_reads_it(loaded):
-    """``slow`` changes only what the encoder chooses: same header, a stream the decoder reads
-    with the same model, the encoder's own symbols decoded."""
+def test_an_unknown_preset_is_a_settings_error(loaded):
     from gvc1d_codec.errors import SettingsError
-    from gvc1d_codec.presets import PRESETS
 
-    frames = moving_gradient(48, 32, 3)
-    streams = {}
-    for name in ("medium", "slow"):
-        enc = Encoder(48, 32, weights=loaded, quality=1, preset=name)
-        data = enc.header_bytes()
-        syms = []
-        for f in frames:
-            data += enc.encode(f)
-            syms.append(enc.last_symbols)
-        src = io.BytesIO(data)
-        dec = Decoder(read_header(src), weights=loaded)
-        for o, s in zip(dec.decode_stream(src), syms):
-            assert o.frame is not None and np.array_equal(dec.last_symbols, s)
-        streams[name] = data
-    assert streams["medium"][:40] == streams["slow"][:40]  # the header: nothing says how it was made
-    assert streams["medium"] != streams["slow"]
-    assert PRESETS["slow"].refine_steps > 0 == PRESETS["medium"].refine_steps
     with pytest.raises(SettingsError, match="unknown preset 'placebo'"):
         Encoder(48, 32, weights=loaded, preset="placebo")
-
-
-def test_refinement_returns_latents_of_the_analysis_shape_and_none_without_steps(loaded):
-    enc = Encoder(48, 32, weights=loaded, quality=1)
-    s = enc._s
-    from gvc1d_codec.color import frame_to_rgb
-    from gvc1d_codec.model.gvc1d import pad_to_windows
-    from gvc1d_codec.step import analyse
-
-    x = pad_to_windows(frame_to_rgb(moving_gradient(48, 32, 1)[0], enc.color, s.device)[None], s.cfg.window)
-    with torch.inference_mode():
-        y0, _ = analyse(s.model, s.state, x, True, None)
-    y1 = s.refine_latents(x, True, 1.0, y0, None, steps=4)
-    y_same = s.refine_latents(x, True, 1.0, y0, None, steps=0)
-    assert torch.equal(y_same, y0) and y1.shape == y0.shape and not y1.requires_grad

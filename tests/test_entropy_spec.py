@@ -16,6 +16,7 @@ from pathlib import Path
 
 import constriction
 import numpy as np
+import torch
 from safetensors.numpy import load_file
 
 from gvc1d_codec.bitstream import PacketReader, read_header
@@ -31,7 +32,7 @@ class SpecEntropyDecoder:
         raw = Path(weights).read_bytes()
         n = int.from_bytes(raw[:8], "little")
         meta = json.loads(raw[8 : 8 + n])["__metadata__"]
-        assert meta["format"] == "gvc1d-weights-v1" and meta["entropy_model_id"] in ("1", "2", "3", "4", "5", "6")
+        assert meta["format"] == "gvc1d-weights-v1" and meta["entropy_model_id"] in ("1", "2", "3", "4", "5", "6", "7")
         self.cfg = json.loads(meta["config"])
         t = load_file(str(weights))
         self.layers = {}
@@ -93,6 +94,18 @@ class SpecEntropyDecoder:
         if intra:
             self.prev = self.mem = self.pskip = self.pmv = None
             self.residual_tables = None  # the enhancement layer's tables restart at each intra frame
+        self.update = None
+        if intra and self.model_id >= 7:  # entropy model 7: the spread k (uniform over 0..8), then the update
+            k = int(dec.decode(self.model, np.ones((1, 9), np.float64))[0])
+            if k:
+                w = self.cfg.get("conv_width", 0)
+                assert w > 0
+                n = 2 * (4 * w + 4 * w + 3 * w + 3 * w // 2 + w + 3 * w + 3 * w // 2 + w + 4)
+                half = [1 << 16]
+                for _ in range(63):
+                    half.append(max(1, half[-1] * ((1 << k) - 1) >> k))
+                row = np.array(half[:0:-1] + half, np.float64)
+                self.update = dec.decode(self.model, np.tile(row, (n, 1))).astype(np.int64) - 63
         s = np.zeros((N, L, C), np.int64)
         skip = np.zeros((rows, cols), np.int64)
         B = self.cfg.get("motion_block", 0)
@@ -312,10 +325,12 @@ def spec_decode_stream(data: bytes, weights: str | Path) -> list[np.ndarray]:
     dec = SpecEntropyDecoder(weights, model)
     window = dec.cfg["window"]
     rows, cols = -(-h // window), -(-w // window)
-    out, coefficients = [], []
+    out, coefficients, updates = [], [], []
     for intra, payload in packets:
         out.append(dec.decode(payload, rows, cols, intra))
         coefficients.append(dec.coefficients)
+        updates.append(dec.update)
+    spec_decode_stream.updates = updates
     spec_decode_stream.coefficients = coefficients
     spec_decode_stream.skipped = dec.skipped
     spec_decode_stream.codes = dec.codes
@@ -411,3 +426,35 @@ def test_spec_decoder_matches_reference_with_the_enhancement_layer(real_frames, 
             for pa, pb in zip(a, b):
                 assert np.array_equal(pa, pb)
         assert any(np.abs(p).max() > 15 for c in ref_coefs for p in c), "no escape was exercised"
+
+
+def test_spec_decoder_matches_reference_with_decoder_updates(real_frames, motion_weights_path, monkeypatch):
+    """Entropy model 7 (preset slow): each intra frame starts with a decoder update or its absence;
+    the text's decoder gets the reference decoder's tokens and the update it applies."""
+    from gvc1d_codec import adaptation
+    from gvc1d_codec.weights import load_weights
+
+    loaded = load_weights(motion_weights_path)
+    sent = iter([True, False])  # an update in the first intra frame, none in the second
+    monkeypatch.setattr(adaptation, "worth_sending", lambda *a: next(sent))
+    frames = real_frames[:4]
+    f0 = frames[0]
+    enc = Encoder(f0.width, f0.height, Fraction(12), quality=1, intra_period=2, weights=loaded, preset="slow")
+    data = enc.header_bytes() + b"".join(enc.encode(f) for f in frames)
+    src = io.BytesIO(data)
+    hdr = read_header(src)
+    assert hdr.entropy_model_id == 7
+    ref = Decoder(hdr, weights=loaded)
+    ref_syms, ref_updates = [], []
+    for p in PacketReader(src, hdr):
+        ref.decode(p)
+        ref_syms.append(ref.last_symbols)
+        u = ref._s.state.update
+        ref_updates.append(None if u is None else
+                           np.round(torch.cat([torch.cat(pair) for pair in u]).numpy() * 2**adaptation.STEP_LOG2).astype(np.int64))
+    spec = spec_decode_stream(data, motion_weights_path)
+    for a, b in zip(spec, ref_syms):
+        assert np.array_equal(a, b.astype(np.int64))
+    got = spec_decode_stream.updates
+    assert got[0] is not None and got[0].any() and np.array_equal(got[0], ref_updates[0])
+    assert got[1] is None and got[2] is None and ref_updates[2] is None  # P frames send none; the second intra none

@@ -30,18 +30,21 @@ import numpy as np
 
 from ..config import ModelConfig
 
-ENTROPY_MODEL_ID = 6  # 1: tokens of every window; 2: + skip flags (and motion vectors) in P frames;
+# 1: tokens of every window; 2: + skip flags (and motion vectors) in P frames;
 # 3: + a quality code per packet (continuous quality, the two-hot condition: gvc1d_codec/quality.py);
 # 4: + the enhancement layer above the highest level (entropy/residual_syntax.py; quality codes
 #    above 16 (Q-1) were corrupt under 3, so every stream of model 3 decodes the same under 4);
 # 5: + the enhancement layer's prediction modes in P frames (sub-pel; a stream of model 4 decodes
 #    as before: the decoder reads modes only from streams of model 5);
 # 6: byte-terminated range coding (entropy/coder.py: payloads end at the byte they need, not at a 32-bit word)
-DECODABLE_IDS = (3, 4, 5, 6)
+# 7: + a decoder update in every intra frame (gvc1d_codec/adaptation.py; a spread symbol, 0 = none)
+ENTROPY_MODEL_ID = 7
+UNADAPTED_ID = 6  # what an encoder that sends no decoder updates writes: the same streams, one symbol less per intra frame
+DECODABLE_IDS = (3, 4, 5, 6, 7)
 # Weights files exported for these ids hold integer networks and tables this definition reads
 # unchanged (model 2 only added the skip flags, whose table is a constant of this module; model 3
 # only changed what is fed to the condition input, which is a one-hot at whole levels as before).
-WEIGHTS_COMPATIBLE_IDS = (1, 2, 3, 4, 5, 6)
+WEIGHTS_COMPATIBLE_IDS = (1, 2, 3, 4, 5, 6, 7)
 
 # Integer networks (intnet.py): an activation ``a`` stands for ``a / 2**FRAC``.
 FRAC = 4  # fractional bits of every activation: real = int / 16
@@ -77,6 +80,26 @@ def _two_sided_geometric(peak: int, num: int, den: int) -> np.ndarray:
 
 MV_FREQ = np.stack([_two_sided_geometric(1 << 15, 1, 32),   # row 0: nothing moved (or moved with its window)
                     _two_sided_geometric(1 << 14, 1, 4)])   # row 1: moving, most often as before
+
+
+# Decoder updates (intra frames from entropy model 7, gvc1d_codec/adaptation.py): first the spread
+# k in 0..UPDATE_SPREADS with the uniform row UPDATE_SPREAD_FREQ (0: no update), then, for k >= 1,
+# every value v in [-UPDATE_MAX, UPDATE_MAX] with the row UPDATE_FREQ[k - 1]: a two-sided geometric
+# of ratio (2^k - 1) / 2^k around 0 (k = 1: most values 0 or +-1; k = 8: nearly flat).
+UPDATE_MAX = 63
+UPDATE_SPREADS = 8
+UPDATE_SPREAD_FREQ = np.ones((1, UPDATE_SPREADS + 1), dtype=np.int64)
+
+
+def _update_row(k: int) -> np.ndarray:
+    """Integer frequencies f(v) = floor(f(|v| - 1) * (2^k - 1) / 2^k), f(0) = 2^16, floored at 1."""
+    half = [1 << 16]
+    for _ in range(UPDATE_MAX):
+        half.append(max(1, half[-1] * ((1 << k) - 1) >> k))
+    return np.array(half[:0:-1] + half, dtype=np.int64)
+
+
+UPDATE_FREQ = np.stack([_update_row(k) for k in range(1, UPDATE_SPREADS + 1)])
 
 
 def log2_ratio16(num: int, den: int) -> int:

@@ -25,11 +25,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .. import adaptation
 from ..errors import CorruptPacketError
 from ..quality import from_code, max_code, quality_code
 from . import motion_syntax, residual_syntax
 from .coder import SymbolDecoder, SymbolEncoder
-from .definition import ENTROPY_MODEL_ID, MV_FREQ, MV_MAX, RESIDUAL_RANGE, SKIP_FREQ, skip_contexts
+from .definition import (ENTROPY_MODEL_ID, MV_FREQ, MV_MAX, RESIDUAL_RANGE, SKIP_FREQ, UPDATE_FREQ, UPDATE_MAX,
+                         UPDATE_SPREAD_FREQ, skip_contexts)
 from .prior import IntegerPrior
 
 
@@ -56,6 +58,9 @@ class EntropyCoder:
         # the enhancement layer of a P frame has prediction modes from entropy model 5 on (models with motion)
         self.mode_block = self.cfg.motion_block if stream_id >= 5 else 0
         self.byte_terminated = stream_id >= 6  # payloads end at a byte, big-endian (entropy/coder.py)
+        # intra frames start with a decoder update (or its absence) from entropy model 7 on
+        self.update_size = adaptation.update_size(self.cfg.conv_width) if stream_id >= 7 else 0
+        self.updates = stream_id >= 7
 
     def _rows(self, mu4: torch.Tensor, idx: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         mu4 = mu4.numpy().astype(np.int64)
@@ -72,17 +77,25 @@ class EntropyCoder:
 
     def encode(self, symbols: torch.Tensor, ctx: EntropyContext, skip: np.ndarray | None = None,
                grid: tuple[int, int] | None = None, motion: torch.Tensor | None = None,
-               enhancement: tuple[float, list[np.ndarray]] | None = None) -> tuple[bytes, float]:
+               enhancement: tuple[float, list[np.ndarray]] | None = None,
+               update: np.ndarray | None = None) -> tuple[bytes, float]:
         """symbols: integer tensor [N, L, C]; ``skip`` (P frames): bool [N], the windows whose tokens
         are not coded, on a ``grid`` of (rows, columns) windows; ``motion`` (P frames of models
         with block motion): long [1, 2, bh, bw].
         ``enhancement``: (e, layer) of a frame above the highest level (``ctx`` at the tokens'
         level; :mod:`gvc1d_codec.enhancement`), coded after the tokens: the layer is the coefficient
         planes Y, Cb, Cr, then the prediction modes in a P frame with them (:attr:`layer_modes`).
+        ``update`` (intra frames of streams that have them, :attr:`updates`): the integers of a
+        decoder update (:mod:`gvc1d_codec.adaptation`), coded first; None: no update.
         Returns (payload, ideal bits)."""
         s = self.cm.symbols_in(symbols)
         enc = SymbolEncoder()
         coded = slice(None)
+        if update is not None and not (ctx.intra and self.update_size):
+            raise ValueError("a decoder update is sent with an intra frame of a stream of entropy model 7 "
+                             "and a model with the conv decoder")
+        if ctx.intra and self.updates:
+            self._encode_update(enc, update)
         if not ctx.intra and self.cfg.motion_block:
             if motion is None or tuple(motion.shape) != self.motion_shape(grid):
                 raise ValueError(f"a P frame of this model needs a motion field of shape {self.motion_shape(grid)}")
@@ -112,6 +125,27 @@ class EntropyCoder:
             codes.insert(0, code)  # the frame's code, then the tokens'
             residual_syntax.encode(enc, layer, grid, self.cfg.window, ctx.residual_tables)
         return bytes(codes) + enc.finish(self.byte_terminated), enc.ideal_bits
+
+    def _encode_update(self, enc: SymbolEncoder, update: np.ndarray | None) -> None:
+        """The spread k (0: no update), then the values with row k - 1 (docs/bitstream.md)."""
+        if update is None:
+            enc.encode(np.zeros(1, dtype=np.int64), UPDATE_SPREAD_FREQ)
+            return
+        v = np.asarray(update, dtype=np.int64).reshape(-1)
+        if v.size != self.update_size or np.abs(v).max(initial=0) > UPDATE_MAX:
+            raise ValueError(f"a decoder update of this model is {self.update_size} integers in +-{UPDATE_MAX}")
+        k, _ = adaptation.spread_bits(v)
+        enc.encode(np.array([k]), UPDATE_SPREAD_FREQ)
+        enc.encode(v + UPDATE_MAX, np.broadcast_to(UPDATE_FREQ[k - 1], (v.size, UPDATE_FREQ.shape[1])))
+
+    def _decode_update(self, dec: SymbolDecoder, frame_index: int) -> np.ndarray | None:
+        k = int(_decode(dec, UPDATE_SPREAD_FREQ, frame_index)[0])
+        if k == 0:
+            return None
+        if not self.update_size:
+            raise CorruptPacketError(f"frame {frame_index} sends a decoder update, which this model cannot apply", frame_index)
+        rows = np.broadcast_to(UPDATE_FREQ[k - 1], (self.update_size, UPDATE_FREQ.shape[1]))
+        return _decode(dec, rows, frame_index) - UPDATE_MAX
 
     def token_params(self, ctx: EntropyContext, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The prior's (mu4, scale index) [N, L, C] of symbols ``s`` in context ``ctx``: what
@@ -165,12 +199,14 @@ class EntropyCoder:
         enc.encode(residual, freqs)
 
     def decode(self, payload: bytes, grid: tuple[int, int], ctx: EntropyContext,
-               frame_index: int) -> tuple[torch.Tensor, np.ndarray | None, torch.Tensor | None, list[np.ndarray] | None]:
+               frame_index: int) -> tuple[torch.Tensor, np.ndarray | None, torch.Tensor | None, list[np.ndarray] | None,
+                                          np.ndarray | None]:
         """The symbols [windows, L, C] (float64 CPU) of a payload (``ctx`` at the payload's quality:
         :meth:`payload_quality`, or at the highest level for a payload above it), its skip flags (bool [windows],
         ``None`` for an intra frame), its motion field (long [1, 2, bh, bw], ``None`` for an
         intra frame or a model without motion) and its enhancement layer (coefficient planes, then
-        any modes, as :meth:`encode` takes it; ``None`` at or below the highest level); CorruptPacketError if it does not decode."""
+        any modes, as :meth:`encode` takes it; ``None`` at or below the highest level) and its
+        decoder update (the integers, ``None``: none); CorruptPacketError if it does not decode."""
         cfg = self.cfg
         L, C, G = cfg.latent_tokens, cfg.token_dim, cfg.ar_groups
         per = L // G
@@ -180,8 +216,10 @@ class EntropyCoder:
             raise ValueError("decode with the context of the payload's tokens' quality (tokens_quality)")
         dec = SymbolDecoder(payload[2 if enhanced else 1:], frame_index, self.byte_terminated)
         s = torch.zeros(windows, L, C, dtype=torch.float64)
-        skip = motion = None
+        skip = motion = update = None
         coded = torch.ones(windows, dtype=torch.bool)
+        if ctx.intra and self.updates:
+            update = self._decode_update(dec, frame_index)
         if not ctx.intra and cfg.motion_block:
             shape = self.motion_shape(grid)
             m = cfg.window // cfg.motion_block
@@ -214,7 +252,7 @@ class EntropyCoder:
         s[coded] = t
         planes = residual_syntax.decode(dec, grid, cfg.window, frame_index, ctx.residual_tables,
                                         self.mode_block if self.layer_modes(ctx.intra) else 0) if enhanced else None
-        return s, skip, motion, planes
+        return s, skip, motion, planes, update
 
     @staticmethod
     def _decode_skip(dec: SymbolDecoder, grid: tuple[int, int], prev_skip: np.ndarray | None, frame_index: int) -> np.ndarray:

@@ -105,10 +105,34 @@ class ContextualDecoder(nn.Module):
             self.out.bias.zero_()
             self.out.bias[3] = 2.0  # the gate: start mostly copying
 
-    def forward(self, h: torch.Tensor, ctx: list[torch.Tensor], ref: torch.Tensor) -> torch.Tensor:
-        h = self.inp(_cl(h))
-        for i, fuse in enumerate(self.fuse):
-            h = h + fuse(F.gelu(torch.cat([h, ctx[3 - i]], dim=1)))
-            if i < len(self.up):
-                h = F.gelu(self.up[i](h))
-        return self.out(h).contiguous()
+    def layers(self) -> list[nn.Conv2d | nn.ConvTranspose2d]:
+        """Every layer in a fixed order (inp, fuse 1/16 .. 1/2, up, out): the order of a decoder
+        update's channels (:mod:`gvc1d_codec.adaptation`)."""
+        return [self.inp, *self.fuse, *self.up, self.out]
+
+    def forward(self, h: torch.Tensor, ctx: list[torch.Tensor], ref: torch.Tensor,
+                update: list[tuple[torch.Tensor, torch.Tensor]] | None = None) -> torch.Tensor:
+        """``update``: per layer of :meth:`layers`, (scale, offset) per output channel: the layer
+        runs with weight · (1 + scale) and bias + offset (a decoder adapted to the content,
+        :mod:`gvc1d_codec.adaptation`); None: the trained layers."""
+        run = self.layers()
+        if update is not None:
+            run = [_adapted(layer, *u) for layer, u in zip(run, update, strict=True)]
+        inp, fuse, up, out = run[0], run[1:5], run[5:8], run[8]
+        h = inp(_cl(h))
+        for i, f in enumerate(fuse):
+            h = h + f(F.gelu(torch.cat([h, ctx[3 - i]], dim=1)))
+            if i < len(up):
+                h = F.gelu(up[i](h))
+        return out(h).contiguous()
+
+
+def _adapted(layer: nn.Conv2d | nn.ConvTranspose2d, scale: torch.Tensor, offset: torch.Tensor):
+    """``layer`` with weight · (1 + scale) and bias + offset per output channel, as a function."""
+    transposed = isinstance(layer, nn.ConvTranspose2d)  # its weight is [in, out, k, k]
+    shape = (1, -1, 1, 1) if transposed else (-1, 1, 1, 1)
+    weight = layer.weight * (1 + scale.to(layer.weight)).view(shape)
+    bias = layer.bias + offset.to(layer.bias)
+    if transposed:
+        return lambda x: F.conv_transpose2d(x, weight, bias, layer.stride, layer.padding, layer.output_padding)
+    return lambda x: F.conv2d(x, weight, bias, layer.stride, layer.padding)

@@ -185,14 +185,36 @@ class GVC1D(nn.Module):
     def dequantise(self, s: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
         return s * interpolate(self.log_inv_gain, quality)[:, None, :].exp()
 
-    def synthesis(self, y_hat: torch.Tensor, x_prev: torch.Tensor | None, memory: torch.Tensor | None, intra: bool, rows: int, cols: int) -> torch.Tensor:
-        """y_hat [B * windows, L, C] -> x̂ [B, 3, rows * window, cols * window] (not clamped)."""
+    def synthesis(self, y_hat: torch.Tensor, x_prev: torch.Tensor | None, memory: torch.Tensor | None, intra: bool, rows: int, cols: int,
+                  update: list[tuple[torch.Tensor, torch.Tensor]] | None = None) -> torch.Tensor:
+        """y_hat [B * windows, L, C] -> x̂ [B, 3, rows * window, cols * window] (not clamped).
+        ``update``: the conv decoder adapted to the content (:mod:`gvc1d_codec.adaptation`)."""
+        features, pyramid, x_prev = self.synthesis_features(y_hat, x_prev, memory, intra, rows, cols)
+        if self.v2:
+            return self.conv_synthesis(features, pyramid, x_prev, intra, update)
+        if update is not None:
+            raise ValueError("a decoder update needs a model with the conv decoder (conv_width > 0)")
+        cfg = self.cfg
+        p, g = cfg.patch_size, cfg.window // cfg.patch_size
+        out = self.head(features)  # [n, P, p*p*4]
+        out = out.view(-1, g, g, 4, p, p).permute(0, 3, 1, 4, 2, 5).reshape(-1, 4, cfg.window, cfg.window)
+        out = from_windows(out, rows, cols)
+        residual = out[:, :3] + self.refine(out[:, :3])
+        gate = torch.sigmoid(out[:, 3:4])
+        return residual + 0.5 if intra else gate * x_prev + residual
+
+    def synthesis_features(self, y_hat: torch.Tensor, x_prev: torch.Tensor | None, memory: torch.Tensor | None,
+                           intra: bool, rows: int, cols: int) -> tuple[torch.Tensor, list[torch.Tensor] | None, torch.Tensor]:
+        """The Transformer decoder's part of :meth:`synthesis`: (v2: its patch outputs as a map
+        [B, D, H/16, W/16] and the reference's context pyramid; v1: the normalised patch outputs
+        [n, P, D] and None; the reference, zeros for an intra frame)."""
         cfg = self.cfg
         n = y_hat.shape[0]
         b = n // (rows * cols)
-        p, g = cfg.patch_size, cfg.window // cfg.patch_size
+        g = cfg.window // cfg.patch_size
         if x_prev is None:
             x_prev = torch.zeros(b, 3, rows * cfg.window, cols * cfg.window, dtype=y_hat.dtype, device=y_hat.device)
+        pyramid = None
         if self.v2:
             pyramid = self.context_pyramid(x_prev)
             ctx = to_windows(self.context_embed(pyramid[3]), g).flatten(2).transpose(1, 2)
@@ -206,22 +228,15 @@ class GVC1D(nn.Module):
         P, L = cfg.patches_per_window, cfg.latent_tokens
         wpos = window_position_embedding(rows, cols, cfg.dec_width, y_hat.device)
         seq = self.decoder(seq, b, slice(P, P + L), wpos)
-        if self.v2:
-            return self._conv_synthesis(self.dec_norm(seq[:, :P]), pyramid, x_prev, intra, rows, cols)
-        out = self.head(self.dec_norm(seq[:, :P]))  # [n, P, p*p*4]
-        out = out.view(n, g, g, 4, p, p).permute(0, 3, 1, 4, 2, 5).reshape(n, 4, cfg.window, cfg.window)
-        out = from_windows(out, rows, cols)
-        residual = out[:, :3] + self.refine(out[:, :3])
-        gate = torch.sigmoid(out[:, 3:4])
-        return residual + 0.5 if intra else gate * x_prev + residual
+        out = self.dec_norm(seq[:, :P])
+        if not self.v2:
+            return out, None, x_prev
+        return from_windows(out.transpose(1, 2).reshape(n, -1, g, g), rows, cols), pyramid, x_prev  # [B, D, H/16, W/16]
 
-    def _conv_synthesis(self, patches: torch.Tensor, pyramid: list[torch.Tensor], ref: torch.Tensor, intra: bool,
-                        rows: int, cols: int) -> torch.Tensor:
-        """v2: patch outputs [n, P, D] -> contextual conv decoder -> x̂ = g · x̄ + (1 - g) · p."""
-        g = self.cfg.window // self.cfg.patch_size
-        n, _, d = patches.shape
-        h = from_windows(patches.transpose(1, 2).reshape(n, d, g, g), rows, cols)  # [B, D, H/16, W/16]
-        out = self.conv_decoder(h, pyramid, ref)
+    def conv_synthesis(self, h: torch.Tensor, pyramid: list[torch.Tensor], ref: torch.Tensor, intra: bool,
+                       update: list[tuple[torch.Tensor, torch.Tensor]] | None = None) -> torch.Tensor:
+        """v2: the patch-output map [B, D, H/16, W/16] -> contextual conv decoder -> x̂ = g · x̄ + (1 - g) · p."""
+        out = self.conv_decoder(h, pyramid, ref, update)
         picture = out[:, :3] + 0.5
         if intra:
             return picture
