@@ -24,6 +24,7 @@ frames of the period are predicted from the better pictures and use the adapted 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -34,7 +35,16 @@ from .model.conv import scale_widths
 STEP_LOG2 = 9  # an update value v stands for v / 2^9
 FIT_LR = 1e-3  # Adam's step on the continuous values (about half a quantisation step)
 
-Update = list[tuple[torch.Tensor, torch.Tensor]]  # (scale, offset) per conv decoder layer
+Layers = list[tuple[torch.Tensor, torch.Tensor]]  # (scale, offset) per conv decoder layer
+
+
+@dataclass(frozen=True)
+class Update:
+    """A decoder update: its integers (int64, stream order) and what they stand for, (scale,
+    offset) per conv decoder layer on the model's device."""
+
+    values: np.ndarray
+    layers: Layers
 
 
 def channels(conv_width: int) -> list[int]:
@@ -52,21 +62,16 @@ def update_size(conv_width: int) -> int:
 
 
 def dequantise(values: np.ndarray, conv_width: int, device: torch.device | str = "cpu") -> Update:
-    """The integers of an update -> (scale, offset) per layer, float32 on ``device``."""
-    v = torch.as_tensor(np.asarray(values, dtype=np.int64), dtype=torch.float32) / 2**STEP_LOG2
+    """The integers of an update -> the :class:`Update`, (scale, offset) per layer float32 on ``device``."""
+    values = np.array(values, dtype=np.int64).reshape(-1)
+    v = torch.as_tensor(values, dtype=torch.float32) / 2**STEP_LOG2
     if v.numel() != update_size(conv_width):
         raise ValueError(f"a decoder update of this model has {update_size(conv_width)} values, got {v.numel()}")
     out, at = [], 0
     for c in channels(conv_width):
         out.append((v[at : at + c].to(device), v[at + c : at + 2 * c].to(device)))
         at += 2 * c
-    return out
-
-
-def integers(update: Update) -> np.ndarray:
-    """The integers an update was dequantised from (exact: v / 2^9 is exact in float32)."""
-    v = torch.cat([torch.cat([scale.cpu(), offset.cpu()]) for scale, offset in update])
-    return np.round(v.double().numpy() * 2**STEP_LOG2).astype(np.int64)
+    return Update(values, out)
 
 
 def spread_bits(values: np.ndarray) -> tuple[int, float]:

@@ -140,9 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "packet damages at most N frames); -1: only the first frame is intra (fewer bits, but one "
                         "bad packet spoils the rest of the video)")
     e.add_argument("--preset", default="medium", choices=["medium", "slow"],
-                   help="how hard the encoder searches, as x265's --preset: medium (default) or slow (the "
-                        "latents are refined against the decoder before rounding: better quality per bit, "
-                        "several times the encode time); the decoder does the same work either way")
+                   help="how hard the encoder searches, as x265's --preset: medium (default) or slow (each "
+                        "intra frame sends a decoder update fitted to the picture, used up to the next intra "
+                        "frame: better quality per bit for about a minute per intra frame at 720p); decoding "
+                        "costs the same either way")
     e.add_argument("--frames", type=int, help="stop after this many frames (rate control then plans "
                    "its budget to that end)")
     e.add_argument("-s", "--size", help="raw input: WxH")

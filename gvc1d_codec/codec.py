@@ -170,7 +170,7 @@ class _Session:
         if not values.any():
             return None
         adapted = model.conv_synthesis(features, pyramid, ref, True,
-                                       adaptation.dequantise(values, self.cfg.conv_width, self.device))
+                                       adaptation.dequantise(values, self.cfg.conv_width, self.device).layers)
         x = x[..., :h, :w]
         before = float(adaptation.distortion(out.x_hat[..., :h, :w], x, lpips))
         after = float(adaptation.distortion(adapted[..., :h, :w], x, lpips))
@@ -219,7 +219,7 @@ class _Session:
         self.state = new
         self.last_coefficients = coefficients
         # the decoder update an intra frame sent (None: none, or a P frame)
-        self.last_update = adaptation.integers(new.update) if out.context.intra and new.update is not None else None
+        self.last_update = new.update.values if out.context.intra and new.update is not None else None
         # int8 copy of the frame's symbols (|s| <= symbol_max <= 127, so exact)
         self.last_symbols = np.ascontiguousarray(out.symbols.numpy().astype(np.int8))
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from . import adaptation
 from .entropy import residual_syntax
 from .entropy.model import EntropyContext
 from .entropy.prior import ContextGraph
@@ -54,9 +55,9 @@ class CodingState:
     motion: torch.Tensor | None = None  # long [B, 2, bh, bw]: the last frame's block motion (None: none)
     # the enhancement layer's adaptive tables after the last frame that had one (None: initial)
     residual_tables: residual_syntax.Tables | None = None
-    # the intra period's decoder update (gvc1d_codec/adaptation.py): (scale, offset) per conv
-    # decoder layer, set by the intra frame that sent it, dropped at the next intra frame (None: none)
-    update: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+    # the intra period's decoder update (gvc1d_codec/adaptation.py), set by the intra frame that
+    # sent it, dropped at the next intra frame (None: none)
+    update: adaptation.Update | None = None
 
     def entropy_context(self, quality: int | torch.Tensor, intra: bool) -> EntropyContext:
         """The entropy model's context for the next frame (nothing at an intra frame)."""
@@ -98,7 +99,7 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
          detach_context: bool = False, encoder_grad: bool = True,
          motion_lambda: float | None = None, rate_noise: bool = False,
          latents: torch.Tensor | None = None,
-         update: list[tuple[torch.Tensor, torch.Tensor]] | None = None) -> tuple[StepOutput, CodingState]:
+         update: adaptation.Update | None = None) -> tuple[StepOutput, CodingState]:
     """Code one frame. Give ``x`` ([B, 3, H, W] in [0, 1], whole windows; encoder and training) or
     ``symbols`` ([N, L, C] decoded from a packet) and the ``grid`` (rows, columns) of windows of
     the frame (decoder: one frame, ``x`` not needed).
@@ -160,7 +161,8 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
     if skipped is not None and bool(skipped.all()):
         x_hat = ref  # nothing is coded: the frame is the (motion-compensated) reference
     else:
-        x_hat = model.synthesis(model.dequantise(s, q_win), ref, memory_f, intra, rows, cols, state.update)
+        x_hat = model.synthesis(model.dequantise(s, q_win), ref, memory_f, intra, rows, cols,
+                                None if state.update is None else state.update.layers)
         if skipped is not None:
             x_hat = copy_windows(x_hat, ref, skipped, rows, cols, win)
     new = advance(context_model, state, s_ctx, x_hat, memory_grad=encoder_grad)

@@ -48,10 +48,10 @@ def test_a_zero_update_is_the_trained_decoder_and_a_scale_changes_the_picture(mo
     with torch.no_grad():
         y = torch.randn(6, model.cfg.latent_tokens, model.cfg.token_dim)
         plain = model.synthesis(y, None, None, True, 2, 3)
-        zero = model.synthesis(y, None, None, True, 2, 3, adaptation.dequantise(np.zeros(n), 8))
+        zero = model.synthesis(y, None, None, True, 2, 3, adaptation.dequantise(np.zeros(n), 8).layers)
         values = np.zeros(n, dtype=np.int64)
         values[-8:-4] = 40  # the output layer's scales
-        moved = model.synthesis(y, None, None, True, 2, 3, adaptation.dequantise(values, 8))
+        moved = model.synthesis(y, None, None, True, 2, 3, adaptation.dequantise(values, 8).layers)
     assert torch.equal(plain, zero)
     assert not torch.allclose(plain, moved)
 
@@ -146,6 +146,6 @@ def test_fit_lowers_the_intra_frames_error_and_returns_bounded_integers(motion_l
     assert values.dtype == np.int64 and np.abs(values).max() <= UPDATE_MAX and values.any()
     with torch.no_grad():
         after = float(adaptation.distortion(
-            model.conv_synthesis(features, pyramid, ref, True, adaptation.dequantise(values, 8)), x))
+            model.conv_synthesis(features, pyramid, ref, True, adaptation.dequantise(values, 8).layers), x))
     assert after < before
     assert [p.requires_grad for p in model.parameters()] == flags  # the model is left as it was

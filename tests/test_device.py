@@ -41,7 +41,7 @@ def decode_symbols_with_float_model_on(device: str) -> dict[str, list[str]]:
         for packet in PacketReader(src, header):
             picture = dec.decode_rgb(packet)
             assert picture.device.type == device  # the pixels were made on that device
-            out.append(symbols_sha256(dec.last_symbols, dec.last_coefficients))
+            out.append(symbols_sha256(dec.last_symbols, dec.last_coefficients, dec.last_update))
         hashes[entry["file"]] = out
     return hashes
 

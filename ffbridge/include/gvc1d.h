@@ -162,7 +162,8 @@ typedef struct gvc1d_encoder_params {
     uint32_t sar_den;     /* 0:0 (default) = unknown */
     int chroma_location;  /* gvc1d_chroma_location, stored in the stream header (default UNSPECIFIED) */
     const char *preset;   /* how hard the encoder searches, as gvc1d-pipe --preset: "medium" (default when NULL)
-                           * or "slow"; never what the decoder must do (API version 5) */
+                           * or "slow" (a decoder update fitted to each intra frame, sent in the stream); every
+                           * decoder reads every preset's streams (API version 5) */
     int pass;             /* two-pass rate control, as gvc1d-pipe --pass (API version 6): 0 (default) = one pass;
                            * 1 = first pass: a one-pass encode (bitrate > 0) that also records what each frame
                            * costs (gvc1d_encoder_stats); 2 = second pass over the same input (bitrate > 0 and
