@@ -13,7 +13,8 @@
 #                 from the shipped gvc1d-tiny-mse (the same file)
 #
 # A run writes training/checkpoints/<preset>-<stage>.safetensors with its optimiser state
-# (.opt.safetensors; prd also .disc.safetensors) every 25 steps and at the end, and its log to
+# (.opt.safetensors; prd also .disc.safetensors, and .ema.safetensors: the weights' moving average over
+# about 100 steps, a weights file to evaluate and ship like the checkpoint) every 25 steps and at the end, and its log to
 # training/logs/<preset>-<stage>.train-log.jsonl. If the checkpoint exists the run continues it
 # (--resume: same optimiser moments, step count and log), on this machine or a new one, so commit
 # training/ to carry a run over. PROCS=2 runs two data-parallel processes (torchrun; --batch is per
@@ -49,7 +50,7 @@ case "$PRESET/$STAGE" in
     ARGS=(--stage rd --crop 256,128 --lr 4e-4 --rate-noise); BATCH=${BATCH:-$(( PROCS > 1 ? 2 : 4 ))} ;;
   gvc1d-tiny/prd)
     START=$(start_from "$CK/gvc1d-tiny-rd.safetensors" gvc1d-tiny-mse)
-    ARGS=(--stage prd --perceptual vgg --crop 128 --lr 1e-4); BATCH=${BATCH:-$(( PROCS > 1 ? 1 : 2 ))} ;;
+    ARGS=(--stage prd --perceptual vgg --crop 128 --lr 1e-4 --ema 0.99); BATCH=${BATCH:-$(( PROCS > 1 ? 1 : 2 ))} ;;
   *)
     echo "train.sh: no recipe for preset '$PRESET' stage '$STAGE' (have: gvc1d-tiny intra, gvc1d-tiny rd, gvc1d-tiny prd)" >&2
     exit 2 ;;

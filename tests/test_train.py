@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import cli_env, moving_gradient
 
@@ -279,3 +280,29 @@ def test_prior_scale_below_the_range_gets_a_gradient_back_up():
     (y * torch.tensor([-1.0, 1.0, 1.0, 1.0, -1.0])).sum().backward()
     # below the range: passes when descent raises it (grad < 0), not when it would lower it further
     assert x.grad.tolist() == [-1.0, 1.0, 1.0, 0.0, 0.0]
+
+
+def test_moving_average_of_the_weights_is_saved_beside_the_output_and_resumed(foreman, tmp_path):
+    """--ema DECAY: <out>.ema.safetensors is a weights file whose parameters are the running average
+    of the run's (lerp by 1 - DECAY per step), and a resumed run continues that average."""
+    from gvc1d_codec.weights import load_weights
+
+    start = tmp_path / "start.safetensors"
+    proc, _ = train("--out", str(start), "--config", "gvc1d-tiny-v1", "--steps", "1", *SMALL_RUN)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "w.safetensors"
+    proc, _ = train("--out", str(out), "--init", str(start), "--steps", "2", "--ema", "0.5", *SMALL_RUN)
+    assert proc.returncode == 0, proc.stderr
+    ema_path = tmp_path / "w.ema.safetensors"
+    s0, s2, e2 = _tensors(start), _tensors(out), _tensors(ema_path)
+    record = json.loads(load_weights(ema_path).metadata["training"])
+    assert record["ema_decay"] == 0.5 and record["steps"] == 2
+    moved = [k for k in s0 if not k.startswith("entropy.") and not torch.equal(s0[k], s2[k])]
+    assert moved, "training moved no weight"
+    for k in moved:  # an average of the start and the two steps, neither the start nor the end
+        assert not torch.equal(e2[k], s2[k]) and not torch.equal(e2[k], s0[k])
+    proc, _ = train("--out", str(out), "--resume", "--steps", "3", "--ema", "0.5", *SMALL_RUN)
+    assert proc.returncode == 0, proc.stderr
+    s3, e3 = _tensors(out), _tensors(ema_path)
+    k = moved[0]
+    assert torch.allclose(e3[k], 0.5 * e2[k] + 0.5 * s3[k], atol=1e-6)  # continued from the saved average

@@ -31,6 +31,7 @@ saves.
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
 import math
@@ -90,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--save-every", type=int, default=100)
+    p.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                   help="also keep an exponential moving average of the weights (decay per step, e.g. 0.99: about "
+                        "100 steps), saved beside --out as <out>.ema.safetensors, a weights file like --out; "
+                        "0 = none. Generative training moves perceptual quality by +-10-90 %% between checkpoints; "
+                        "the average is steadier")
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--log", "--train-log", dest="log", help="JSONL log file (default: <out>.log.jsonl)")
     p.add_argument("--device", default="cpu")
@@ -229,6 +235,17 @@ def _load_optimizer(opt: torch.optim.Optimizer, path: Path, stage: str | None = 
     return True
 
 
+def _moving_average(model: GVC1D, path: Path | None) -> GVC1D:
+    """The weights' moving average: a copy of ``model``, or the average saved at ``path`` (a resumed
+    run) when it is there and has the model's configuration."""
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    if path is not None and path.exists():
+        saved = load_weights(path).model
+        if saved.cfg == model.cfg:
+            ema.load_state_dict(saved.state_dict())
+    return ema
+
+
 def to_rgb_batch(planes) -> torch.Tensor:
     y, u, v = planes
     return yuv420_to_rgb(y, u, v)  # [B, T, 3, H, W]
@@ -295,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     opt_path = out.with_name(out.stem + ".opt.safetensors")
     disc_path = out.with_name(out.stem + ".disc.safetensors")
+    ema_path = out.with_name(out.stem + ".ema.safetensors")
     log_path = Path(args.log) if args.log else out.with_name(out.stem + ".log.jsonl")
     step = 0
     history: dict = {}
@@ -328,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage == "gan":
         _decoder_only(model)
     model.to(args.device)
+    ema = _moving_average(model, ema_path if args.resume else None) if args.ema else None
     opt = _optimizer(model, args.lr)
     resumed_opt = args.resume and opt_path.exists() and _load_optimizer(opt, opt_path, args.stage)
     disc = lpips = lecam = opt_d = None
@@ -376,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
         stages[args.stage] = stages.get(args.stage, 0) + (step - first_step)
         record["stages"] = stages
         save_weights(model, out, {"training": record})
+        if ema is not None:
+            save_weights(ema, ema_path, {"training": {**record, "ema_decay": args.ema}})
         _save_optimizer(opt, opt_path, step, args.stage)
         if disc is not None:
             tmp = disc_path.with_name(disc_path.name + ".tmp")
@@ -421,6 +442,10 @@ def main(argv: list[str] | None = None) -> int:
             replicas.average_gradients(trainable)
             torch.nn.utils.clip_grad_norm_(trainable, 0.5)
             opt.step()
+            if ema is not None:
+                with torch.no_grad():
+                    for e, p in zip(ema.parameters(), model.parameters()):
+                        e.lerp_(p.detach(), 1 - args.ema)
             if disc is not None:  # the discriminator's step, on this step's reconstructions
                 disc.requires_grad_(True)
                 real = frames.flatten(0, 1)
