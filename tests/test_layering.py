@@ -45,6 +45,9 @@ TOOLING_FILES = ("evaluate.py",)
 # what the runtime may import besides the standard library and its own runtime modules
 THIRD_PARTY = {"torch", "numpy", "constriction", "safetensors", "cffi"}
 THIRD_PARTY_BY_DIR = {"batch": {"ray", "tqdm"}}  # gvc1d-batch's scheduler and progress bar
+# tooling a runtime module may import, inside the one function that needs it, for one stated reason
+RUNTIME_USES = {("codec.py", "gvc1d_codec.metrics.lpips"):
+                "preset slow fits its decoder update on MSE + LPIPS-Alex (gvc1d_codec/adaptation.py)"}
 
 
 def runtime_files() -> list[Path]:
@@ -96,7 +99,7 @@ def forbidden_imports(path: Path, source: str | None = None) -> list[str]:
         top = name.split(".")[0]
         if top == "gvc1d_codec":
             sub = name.split(".")[1] if "." in name else ""
-            if sub in TOOLING_DIRS or f"{sub}.py" in TOOLING_FILES:
+            if (sub in TOOLING_DIRS or f"{sub}.py" in TOOLING_FILES) and (rel.as_posix(), name) not in RUNTIME_USES:
                 bad.append(f"{rel}:{line} imports {name} (tooling)")
         elif top == "__future__" or top in sys.stdlib_module_names:
             continue
@@ -115,7 +118,7 @@ def test_runtime_imports_nothing_but_the_runtime_anywhere():
 
 def test_the_ast_check_finds_an_import_planted_inside_a_function():
     codec = PACKAGE / "codec.py"
-    planted = codec.read_text() + "\n\ndef _planted():\n    from .metrics import lpips\n    import matplotlib\n"
+    planted = codec.read_text() + "\n\ndef _planted():\n    from .metrics import dists\n    import matplotlib\n"
     bad = forbidden_imports(codec, planted)
     assert any("gvc1d_codec.metrics" in b for b in bad) and any("matplotlib" in b for b in bad), bad
     assert not forbidden_imports(codec)

@@ -39,7 +39,7 @@ def test_weights_folders_hold_only_registered_hashed_files():
 
 def test_training_checkpoints_keep_their_optimiser_state():
     checkpoints = REPO / "training" / "checkpoints"
-    runs = [p for p in checkpoints.glob("*.safetensors") if not p.name.endswith((".opt.safetensors", ".disc.safetensors"))]
+    runs = [p for p in checkpoints.glob("*.safetensors") if not p.name.endswith((".opt.safetensors", ".disc.safetensors", ".ema.safetensors"))]
     assert runs, "no training checkpoint"
     for run in runs:
         if run.stem.endswith("-intra"):  # intra pretraining (scripts/intra_ceiling.py) keeps no optimiser
