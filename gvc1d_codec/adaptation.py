@@ -67,11 +67,16 @@ def dequantise(values: np.ndarray, conv_width: int, device: torch.device | str =
     v = torch.as_tensor(values, dtype=torch.float32) / 2**STEP_LOG2
     if v.numel() != update_size(conv_width):
         raise ValueError(f"a decoder update of this model has {update_size(conv_width)} values, got {v.numel()}")
+    return Update(values, _layers(v.to(device), conv_width))
+
+
+def _layers(v: torch.Tensor, conv_width: int) -> Layers:
+    """The update's values in stream order [update_size] -> (scale, offset) per layer."""
     out, at = [], 0
     for c in channels(conv_width):
-        out.append((v[at : at + c].to(device), v[at + c : at + 2 * c].to(device)))
+        out.append((v[at : at + c], v[at + c : at + 2 * c]))
         at += 2 * c
-    return Update(values, out)
+    return out
 
 
 def spread_bits(values: np.ndarray) -> tuple[int, float]:
@@ -106,11 +111,7 @@ def fit(model, features: torch.Tensor, pyramid: list[torch.Tensor], x: torch.Ten
             p.requires_grad_(False)
         try:
             for _ in range(steps + 1):
-                update, at = [], 0
-                for c in channels(conv_width):
-                    update.append((u[at : at + c], u[at + c : at + 2 * c]))
-                    at += 2 * c
-                x_hat = model.conv_synthesis(features, pyramid, ref, True, update)[..., :height, :width]
+                x_hat = model.conv_synthesis(features, pyramid, ref, True, _layers(u, conv_width))[..., :height, :width]
                 loss = distortion(x_hat, x, perceptual)
                 if loss.item() < best_loss:  # judged before the step: the last step's update counts too
                     best, best_loss = u.detach().clone(), loss.item()

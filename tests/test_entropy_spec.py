@@ -337,6 +337,21 @@ def spec_decode_stream(data: bytes, weights: str | Path) -> list[np.ndarray]:
     return out
 
 
+def reference_decode(data: bytes, loaded) -> tuple:
+    """The reference decoder on a whole stream: (header, then per frame its symbols, its enhancement
+    layer and the decoder update it sent)."""
+    src = io.BytesIO(data)
+    hdr = read_header(src)
+    ref = Decoder(hdr, weights=loaded)
+    syms, coefs, updates = [], [], []
+    for p in PacketReader(src, hdr):
+        ref.decode(p)
+        syms.append(ref.last_symbols)
+        coefs.append(ref.last_coefficients)
+        updates.append(ref.last_update)
+    return hdr, syms, coefs, updates
+
+
 def test_spec_decoder_matches_reference(real_frames, loaded, weights_path):
     frames = real_frames[:4]
     f0 = frames[0]
@@ -345,13 +360,7 @@ def test_spec_decoder_matches_reference(real_frames, loaded, weights_path):
     for rate, ip in (({"quality": 0}, -1), ({"quality": 3}, 2), ({"quality": 1.3}, 2), ({"target_bpp": 0.3}, 3)):
         enc = Encoder(f0.width, f0.height, Fraction(12), intra_period=ip, weights=loaded, **rate)
         data = enc.header_bytes() + b"".join(enc.encode(f) for f in frames)
-        src = io.BytesIO(data)
-        hdr = read_header(src)
-        ref = Decoder(hdr, weights=loaded)
-        ref_syms = []
-        for p in PacketReader(src, hdr):
-            ref.decode(p)
-            ref_syms.append(ref.last_symbols)
+        _, ref_syms, _, _ = reference_decode(data, loaded)
         spec = spec_decode_stream(data, weights_path)
         assert len(spec) == len(ref_syms) == len(frames)
         for a, b in zip(spec, ref_syms):
@@ -378,13 +387,7 @@ def test_spec_decoder_matches_reference_with_block_motion(real_frames, motion_we
     # so the motion search finds the pan (and the layer's modes are decoded from the text too)
     enc = Encoder(f0.width, f0.height, Fraction(12), quality=5, intra_period=-1, weights=loaded)
     data = enc.header_bytes() + b"".join(enc.encode(f) for f in frames)
-    src = io.BytesIO(data)
-    hdr = read_header(src)
-    ref = Decoder(hdr, weights=loaded)
-    ref_syms = []
-    for p in PacketReader(src, hdr):
-        ref.decode(p)
-        ref_syms.append(ref.last_symbols)
+    _, ref_syms, _, _ = reference_decode(data, loaded)
     spec = spec_decode_stream(data, motion_weights_path)
     assert len(spec) == len(ref_syms) == 4
     for a, b in zip(spec, ref_syms):
@@ -404,14 +407,7 @@ def test_spec_decoder_matches_reference_with_the_enhancement_layer(real_frames, 
         # coding points of the payloads' scale (the layer with e = 0.5 and 3), whatever quality.coding_point maps
         enc = Encoder(f0.width, f0.height, Fraction(12), point=quality, intra_period=-1, weights=loaded)
         data = enc.header_bytes() + b"".join(enc.encode(f) for f in frames)
-        src = io.BytesIO(data)
-        hdr = read_header(src)
-        ref = Decoder(hdr, weights=loaded)
-        ref_syms, ref_coefs = [], []
-        for p in PacketReader(src, hdr):
-            ref.decode(p)
-            ref_syms.append(ref.last_symbols)
-            ref_coefs.append(ref.last_coefficients)
+        hdr, ref_syms, ref_coefs, _ = reference_decode(data, loaded)
         spec = spec_decode_stream(data, motion_weights_path)
         assert hdr.entropy_model_id == 6 and data[4] == 5  # entropy model 6 in a version-5 stream
         assert all(len(c) == 4 for c in spec_decode_stream.coefficients[1:]), "P frames have prediction modes"
@@ -440,15 +436,8 @@ def test_spec_decoder_matches_reference_with_decoder_updates(real_frames, motion
     f0 = frames[0]
     enc = Encoder(f0.width, f0.height, Fraction(12), quality=1, intra_period=2, weights=loaded, preset="slow")
     data = enc.header_bytes() + b"".join(enc.encode(f) for f in frames)
-    src = io.BytesIO(data)
-    hdr = read_header(src)
+    hdr, ref_syms, _, ref_updates = reference_decode(data, loaded)
     assert hdr.entropy_model_id == 7
-    ref = Decoder(hdr, weights=loaded)
-    ref_syms, ref_updates = [], []
-    for p in PacketReader(src, hdr):
-        ref.decode(p)
-        ref_syms.append(ref.last_symbols)
-        ref_updates.append(ref.last_update)
     spec = spec_decode_stream(data, motion_weights_path)
     for a, b in zip(spec, ref_syms):
         assert np.array_equal(a, b.astype(np.int64))

@@ -69,11 +69,11 @@ MV_MAX = 63
 MV_ALPHABET = 4 * MV_MAX + 1
 
 
-def _two_sided_geometric(peak: int, num: int, den: int) -> np.ndarray:
-    """Integer frequencies f(r) = floor(f(|r| - 1) * num / den), f(0) = peak, floored at 1
-    (integer arithmetic only: the same table on every machine)."""
+def _two_sided_geometric(peak: int, num: int, den: int, reach: int = 2 * MV_MAX) -> np.ndarray:
+    """Integer frequencies f(r) = floor(f(|r| - 1) * num / den), f(0) = peak, floored at 1, for
+    r in [-reach, reach] (integer arithmetic only: the same table on every machine)."""
     half = [peak]
-    for _ in range(2 * MV_MAX):
+    for _ in range(reach):
         half.append(max(1, half[-1] * num // den))
     return np.array(half[:0:-1] + half, dtype=np.int64)
 
@@ -90,16 +90,8 @@ UPDATE_MAX = 63
 UPDATE_SPREADS = 8
 UPDATE_SPREAD_FREQ = np.ones((1, UPDATE_SPREADS + 1), dtype=np.int64)
 
-
-def _update_row(k: int) -> np.ndarray:
-    """Integer frequencies f(v) = floor(f(|v| - 1) * (2^k - 1) / 2^k), f(0) = 2^16, floored at 1."""
-    half = [1 << 16]
-    for _ in range(UPDATE_MAX):
-        half.append(max(1, half[-1] * ((1 << k) - 1) >> k))
-    return np.array(half[:0:-1] + half, dtype=np.int64)
-
-
-UPDATE_FREQ = np.stack([_update_row(k) for k in range(1, UPDATE_SPREADS + 1)])
+UPDATE_FREQ = np.stack([_two_sided_geometric(1 << 16, (1 << k) - 1, 1 << k, UPDATE_MAX)
+                        for k in range(1, UPDATE_SPREADS + 1)])
 
 
 def log2_ratio16(num: int, den: int) -> int:
