@@ -13,7 +13,7 @@ step() { echo "== $(date +%H:%M:%S) $*" >&2; }
 
 step "SHA256SUMS"
 (cd gvc1d_codec/models && sha256sum gvc1d-tiny.safetensors > SHA256SUMS)
-(cd weights && sha256sum gvc1d-tiny-mse.safetensors gvc1d-tiny-v1.safetensors gvc1d-tiny-v1-mse.safetensors > SHA256SUMS)
+(cd weights && sha256sum gvc1d-tiny-mse.safetensors gvc1d-tiny-v2.safetensors gvc1d-tiny-v1.safetensors gvc1d-tiny-v1-mse.safetensors > SHA256SUMS)
 step "conformance set"
 $PY conformance/generate.py --weights gvc1d_codec/models/gvc1d-tiny.safetensors --force
 step "held-out table"
@@ -26,6 +26,6 @@ step "tables"
 $PY scripts/update_measured_tables.py benchmarks/heldout/gvc1d-tiny.heldout.json benchmarks/speed-result.json /tmp/gvc1d-matrix.md
 step "rate-distortion against the anchors (anchors reused)"
 $PY benchmarks/rd.py --clips carphone,cisco_2people,cisco_men --reuse-anchors benchmarks/rd-result.json \
-    --extra-weights gvc1d-tiny-v1,gvc1d-tiny-mse \
+    --extra-weights gvc1d-tiny-v2,gvc1d-tiny-v1,gvc1d-tiny-mse \
     --json benchmarks/rd-result.json --plot-dir benchmarks/rd-plots --doc docs/results.md --readme docs/results.md
 step "done"

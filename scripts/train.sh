@@ -11,6 +11,9 @@
 #   gvc1d-tiny prd     joint perceptual rate-distortion: rate + lambda (MSE + LPIPS-VGG/100) + an adaptive
 #                 adversarial term, everything learning, 128 px crops; starts from gvc1d-tiny-rd, else
 #                 from the shipped gvc1d-tiny-mse (the same file)
+#   gvc1d-tiny prd-ft  prd continued at a third of the learning rate from the shipped candidate (the average of
+#                 prd's saves 10400-10500, training/candidates/), keeping prd's discriminator: prd at lr 1e-4
+#                 drifted away from the small held-out clips after step ~10500 (training/evals/README.md)
 #
 # A run writes training/checkpoints/<preset>-<stage>.safetensors with its optimiser state
 # (.opt.safetensors; prd also .disc.safetensors, and .ema.safetensors: the weights' moving average over
@@ -23,7 +26,7 @@
 # (scripts/remeasure.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ $# -lt 2 ]; then sed -n '2,21p' "$0" >&2; exit 2; fi
+if [ $# -lt 2 ]; then sed -n '2,24p' "$0" >&2; exit 2; fi
 PRESET=$1 STAGE=$2 FRAMES=${3:-2}
 shift $(( $# < 3 ? $# : 3 ))
 export PYTHONPATH=$PWD OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -51,8 +54,13 @@ case "$PRESET/$STAGE" in
   gvc1d-tiny/prd)
     START=$(start_from "$CK/gvc1d-tiny-rd.safetensors" gvc1d-tiny-mse)
     ARGS=(--stage prd --perceptual vgg --crop 128 --lr 1e-4 --ema 0.99); BATCH=${BATCH:-$(( PROCS > 1 ? 1 : 2 ))} ;;
+  gvc1d-tiny/prd-ft)
+    START=$(start_from training/candidates/gvc1d-tiny-prd-avg10400-10500.safetensors)
+    ARGS=(--stage prd --perceptual vgg --crop 128 --lr 3e-5 --ema 0.99); BATCH=${BATCH:-$(( PROCS > 1 ? 1 : 2 ))}
+    if [ "$START" != --resume ] && [ -f "$CK/gvc1d-tiny-prd.disc.safetensors" ]; then
+      ARGS+=(--disc-init "$CK/gvc1d-tiny-prd.disc.safetensors"); fi ;;
   *)
-    echo "train.sh: no recipe for preset '$PRESET' stage '$STAGE' (have: gvc1d-tiny intra, gvc1d-tiny rd, gvc1d-tiny prd)" >&2
+    echo "train.sh: no recipe for preset '$PRESET' stage '$STAGE' (have: gvc1d-tiny intra, gvc1d-tiny rd, gvc1d-tiny prd, gvc1d-tiny prd-ft)" >&2
     exit 2 ;;
 esac
 if [ "$PROCS" -gt 1 ]; then RUN=(.venv/bin/torchrun --standalone --nproc_per_node "$PROCS" -m gvc1d_codec.train)

@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     gan.add_argument("--disc-weight", type=float, default=0.1, help="scale of the adaptive adversarial weight")
     gan.add_argument("--disc-start", type=int, default=100, help="steps of discriminator-only warm-up before the adversarial term")
     gan.add_argument("--disc-lr", type=float, default=1e-4)
+    gan.add_argument("--disc-init", help="with --init: start the discriminator from this file (another run's "
+                                         ".disc.safetensors) instead of from scratch, so a run continued from a "
+                                         "candidate keeps its trained critic")
     gan.add_argument("--adaptive-every", type=int, default=8, help="recompute the adaptive weight every N steps (it costs two extra backward passes)")
     gan.add_argument("--lecam", type=float, default=0.001, help="LeCam regularisation weight")
     return p
@@ -355,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
         disc = PatchDiscriminator().to(args.device)
         if args.resume and disc_path.exists():
             disc.load_state_dict(load_file(str(disc_path)))
+        elif args.disc_init:
+            disc.load_state_dict(load_file(args.disc_init))
         opt_d = torch.optim.Adam(disc.parameters(), lr=args.disc_lr, betas=(0.5, 0.9))
         lecam = LeCam()
     if args.data:
