@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from gvc1d_codec.model import motion
 from gvc1d_codec.model.motion import estimate_motion, warp
 
 
@@ -107,3 +108,18 @@ def test_rate_distortion_motion_keeps_the_cheap_vector_unless_the_picture_pays_f
     prev[:, 1] = 1
     assert torch.equal(choose_motion_rd(x, noisy, torch.zeros_like(found), prev, 16, 64, lam=1000.0)[:, :, :, :-1],
                        prev[:, :, :, :-1])
+
+
+@pytest.mark.parametrize("h,w,block,radius", [(40, 56, 4, 4), (23, 37, 4, 6), (64, 48, 8, 3), (9, 70, 2, 5)])
+def test_the_exhaustive_search_is_the_candidate_by_candidate_search(h, w, block, radius):
+    """The coarsest level's batched search (_exhaustive) picks the vectors and costs that trying
+    every candidate around the zero field one by one picks, ties and edges included."""
+    g = torch.Generator().manual_seed(h * w + radius)
+    ref = torch.randint(0, 40, (2, h, w), generator=g, dtype=torch.int32)
+    cur = torch.roll(ref, (1, -2), (1, 2)) + torch.randint(0, 3, (2, h, w), generator=g, dtype=torch.int32)
+    cur[1, : h // 2] = ref[1, : h // 2]  # static half: ties between the zero vector and others
+    zero = torch.zeros(2, 2, -(-h // block), -(-w // block), dtype=torch.long)
+    for bias in (0, 2):
+        want = motion._search(cur, ref, zero, block, radius, bias)
+        got = motion._exhaustive(cur, ref, block, radius, bias)
+        assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])

@@ -170,6 +170,34 @@ def _search(cur: torch.Tensor, ref: torch.Tensor, base: torch.Tensor, block: int
     return best
 
 
+def _exhaustive(cur: torch.Tensor, ref: torch.Tensor, block: int, radius: int,
+                zero_bias: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_search` around the zero field (the coarsest level), the same vectors and costs:
+    a uniform displacement is a slice of the reference padded by its edge pixels, so each row of
+    candidates (one dy, every dx) is one batched difference over a strided view, with no gather
+    index per candidate. Ties go to the earlier candidate of :func:`_candidates` (``argmin``
+    returns the first minimum), as there."""
+    b, h, w = cur.shape
+    n = 2 * radius + 1
+    dev = cur.device
+    rows = (torch.arange(-radius, h + radius, device=dev)).clamp_(0, h - 1)
+    cols = (torch.arange(-radius, w + radius, device=dev)).clamp_(0, w - 1)
+    padded = ref[:, rows][:, :, cols]  # [B, H + 2r, W + 2r]: clamp to the edge, as warp does
+    ph, pw = (-h) % block, (-w) % block
+    costs = []
+    for dy in range(n):
+        shifted = padded[:, dy : dy + h].unfold(2, w, 1)  # [B, H, n (dx), W], a view
+        d = (cur[:, :, None] - shifted).abs_().transpose(1, 2)  # [B, n, H, W]
+        d = F.pad(d, (0, pw, 0, ph))
+        costs.append(d.reshape(b, n, (h + ph) // block, block, (w + pw) // block, block).sum(dim=(3, 5)))
+    costs = torch.stack(costs, 1).reshape(b, n * n, *costs[0].shape[-2:])  # candidate (dy, dx) in raster order
+    costs[:, radius * n + radius] -= zero_bias * block * block
+    offsets = _candidates(radius, dev)
+    costs = costs[:, (offsets[:, 0] + radius) * n + offsets[:, 1] + radius]  # in _candidates' order
+    choice = costs.argmin(dim=1)  # [B, bh, bw]: the first candidate of least cost
+    return offsets[choice].permute(0, 3, 1, 2).contiguous(), costs.gather(1, choice[:, None])[:, 0]
+
+
 def _neighbours(cur: torch.Tensor, ref: torch.Tensor, best: tuple[torch.Tensor, torch.Tensor], block: int,
                 zero_bias: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Try each block's four neighbours' vectors (fixes the hierarchy's local minima)."""
@@ -208,7 +236,10 @@ def estimate_motion(x: torch.Tensor, ref: torch.Tensor, block: int = 16, search:
     for level in range(levels, -1, -1):
         radius = -(-search // (1 << levels)) if level == levels else 1
         bias = zero_bias << (2 * level)  # luma at level l sums 4^l pixels
-        best = _search(cur_pyr[level], ref_pyr[level], mv, block >> level, radius, bias)
+        if level == levels:  # around the zero field
+            best = _exhaustive(cur_pyr[level], ref_pyr[level], block >> level, radius, bias)
+        else:
+            best = _search(cur_pyr[level], ref_pyr[level], mv, block >> level, radius, bias)
         for _ in range(2):
             best = _neighbours(cur_pyr[level], ref_pyr[level], best, block >> level, bias)
         mv = best[0]
