@@ -141,7 +141,8 @@ class _Session:
     @torch.inference_mode()
     def step(self, intra: bool, quality: float, x: torch.Tensor | None = None, symbols: torch.Tensor | None = None,
              skip: np.ndarray | None = None, motion: torch.Tensor | None = None,
-             latents: torch.Tensor | None = None, update: np.ndarray | None = None) -> tuple[StepOutput, CodingState]:
+             latents: torch.Tensor | None = None, update: np.ndarray | None = None,
+             reference: torch.Tensor | None = None) -> tuple[StepOutput, CodingState]:
         """Run the frame-coding step from the current state at ``quality``; the caller commits
         the new state. An encoder's motion is chosen by rate-distortion cost with the quality's lambda.
         ``update`` (intra frames): the integers of the decoder update the packet sends."""
@@ -150,7 +151,7 @@ class _Session:
             update = adaptation.dequantise(update, self.cfg.conv_width, self.device)
         out, new = step(self.model, self.context_model, self.state, intra=intra, quality=quality, x=x,
                         symbols=symbols, grid=(self.rows, self.cols), skip=skip, motion=motion, motion_lambda=lam,
-                        latents=latents, update=update)
+                        latents=latents, update=update, reference=reference)
         _check_finite(out.symbols, "analysis")
         _check_finite(out.x_hat, "synthesis")
         return out, new
@@ -512,7 +513,8 @@ class Encoder(_Coder):
         if not intra and skip is None:
             skip = s.choose_skip(x, out, tokens_quality) if self.skip else np.zeros(s.windows, dtype=bool)
             if skip.any():  # code again with those windows copied from the reference
-                out, new = s.step(intra, tokens_quality, symbols=out.symbols, skip=skip, motion=out.motion)
+                out, new = s.step(intra, tokens_quality, symbols=out.symbols, skip=skip, motion=out.motion,
+                                  reference=out.reference)
         layer = None
         if e > 0:
             # the layer aims at the picture whose 4:2:0 conversion is the source's (color.py)

@@ -99,7 +99,8 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
          detach_context: bool = False, encoder_grad: bool = True,
          motion_lambda: float | None = None, rate_noise: bool = False,
          latents: torch.Tensor | None = None,
-         update: adaptation.Update | None = None) -> tuple[StepOutput, CodingState]:
+         update: adaptation.Update | None = None,
+         reference: torch.Tensor | None = None) -> tuple[StepOutput, CodingState]:
     """Code one frame. Give ``x`` ([B, 3, H, W] in [0, 1], whole windows; encoder and training) or
     ``symbols`` ([N, L, C] decoded from a packet) and the ``grid`` (rows, columns) of windows of
     the frame (decoder: one frame, ``x`` not needed).
@@ -114,6 +115,8 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
     ``motion``): the encoder's rate control measures a frame's rates before choosing its quality.
     ``update`` (intra frames): the decoder update its packet carries (:mod:`gvc1d_codec.adaptation`);
     the synthesis of this frame and of every P frame after it, up to the next intra frame, uses it.
+    ``reference`` (with ``motion``): x̄_t as an earlier step from this state made it with that
+    motion (its ``StepOutput.reference``): the encoder's second pass reuses it.
 
     Training knobs: ``detach_context`` (stage ``recon``) lets the prior and the memory see the
     symbols without gradient, so the rate does not shape the tokens; ``encoder_grad=False`` (stage
@@ -129,7 +132,10 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
     device = model_device(model)
     cfg = model.cfg
     win = cfg.window
-    ref, mv = short_term_reference(model, state, intra, x, motion, motion_lambda)
+    if reference is not None and motion is not None and not intra:
+        ref, mv = reference, motion
+    else:
+        ref, mv = short_term_reference(model, state, intra, x, motion, motion_lambda)
     memory_f = _memory(state, device)
     encoder_ctx = torch.set_grad_enabled(torch.is_grad_enabled() and encoder_grad)
     if symbols is None:

@@ -55,6 +55,10 @@ class EntropyCoder:
         self.cm = model
         self.cfg = model.cfg
         self.table = model.freq_table  # float64, exact integers (checked at load)
+        # -log2 of each entry's probability (the encoder's ideal bits, window_bits): the same division
+        # and log per entry as computing it per symbol, once per table
+        with np.errstate(divide="ignore"):
+            self.table_bits = -np.log2(self.table / self.table.sum(axis=-1, keepdims=True))
         # the enhancement layer of a P frame has prediction modes from entropy model 5 on (models with motion)
         self.mode_block = self.cfg.motion_block if stream_id >= 5 else 0
         self.byte_terminated = stream_id >= 6  # payloads end at a byte, big-endian (entropy/coder.py)
@@ -186,10 +190,10 @@ class EntropyCoder:
         s = self.cm.symbols_in(symbols)
         mu4, idx = self.cm.params(self._context(ctx, s.shape[0]), s)
         n = s.shape[0]
-        freqs, base = self._rows(mu4.reshape(-1), idx.reshape(-1))
+        mu4 = mu4.reshape(-1).numpy().astype(np.int64)
+        base = np.floor_divide(mu4, 4)
         residual = s.reshape(-1).numpy().astype(np.int64) - base + RESIDUAL_RANGE
-        p = freqs[np.arange(residual.size), residual] / freqs.sum(axis=1)
-        return -np.log2(p).reshape(n, -1).sum(axis=1)
+        return self.table_bits[idx.reshape(-1).numpy().astype(np.int64), mu4 - 4 * base, residual].reshape(n, -1).sum(axis=1)
 
     def _encode_tokens(self, enc: SymbolEncoder, s: torch.Tensor, mu4: torch.Tensor, idx: torch.Tensor) -> None:
         if s.shape[0] == 0:
