@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from .errors import BitstreamError, GVC1DError, SettingsError
+from .presets import DEFAULT_PRESET, PRESETS
 
 PROG = "gvc1d-pipe"
 EXIT_ERROR, EXIT_USAGE, EXIT_FRAMES_LOST = 1, 2, 3
@@ -139,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"an intra frame every N frames (default {DEFAULT_INTRA_PERIOD}, so that a lost or corrupt "
                         "packet damages at most N frames); -1: only the first frame is intra (fewer bits, but one "
                         "bad packet spoils the rest of the video)")
-    e.add_argument("--preset", default="medium", choices=["medium", "slow"],
+    e.add_argument("--preset", default=DEFAULT_PRESET, choices=list(PRESETS),
                    help="how hard the encoder searches, as x265's --preset: medium (default) or slow (each "
                         "intra frame sends a decoder update fitted to the picture, used up to the next intra "
                         "frame: better quality per bit for about a minute per intra frame at 720p); decoding "

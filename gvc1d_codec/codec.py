@@ -59,6 +59,7 @@ from .config import DEFAULT_INTRA_PERIOD
 from .frame import PIX_FMTS, ColorInfo, VideoFrame
 from .limits import DEFAULT_MAX_PIXELS, check_frame_size
 from .model.gvc1d import pad_to_windows
+from .model.motion import compensate
 from .quality import coding_point, from_code, highest, level_lambda, quality_code, split_enhanced
 from .ratecontrol import PassStats, RateController, RateReport
 from .presets import DEFAULT_PRESET
@@ -137,6 +138,8 @@ class _Session:
         self.last_symbols: np.ndarray | None = None  # int8 [windows, tokens, channels] of the last frame
         self.last_coefficients: list[np.ndarray] | None = None  # its enhancement layer's integers (None: none)
         self.last_update: np.ndarray | None = None  # the decoder update it sent (None: none)
+        self.motion_effort = 1.0  # the encoder preset's motion search effort (model/motion.py: estimate_motion)
+        self.window_error: np.ndarray | None = None  # encoder, early skip: the last frame's SSE per window
 
     @torch.inference_mode()
     def step(self, intra: bool, quality: float, x: torch.Tensor | None = None, symbols: torch.Tensor | None = None,
@@ -151,6 +154,7 @@ class _Session:
             update = adaptation.dequantise(update, self.cfg.conv_width, self.device)
         out, new = step(self.model, self.context_model, self.state, intra=intra, quality=quality, x=x,
                         symbols=symbols, grid=(self.rows, self.cols), skip=skip, motion=motion, motion_lambda=lam,
+                        motion_effort=self.motion_effort,
                         latents=latents, update=update, reference=reference)
         _check_finite(out.symbols, "analysis")
         _check_finite(out.x_hat, "synthesis")
@@ -187,7 +191,8 @@ class _Session:
         no synthesis. Returns (the entropy model's ideal bits of every window's tokens plus the
         packet's overhead, per level; the analysis y; its motion) for :meth:`step`'s ``latents``."""
         cfg = self.cfg
-        y, motion = analyse(self.model, self.state, x, intra, None if intra else level_lambda(cfg.lambdas, motion_quality))
+        y, motion, _ = analyse(self.model, self.state, x, intra, None if intra else level_lambda(cfg.lambdas, motion_quality),
+                               self.motion_effort)
         bits = []
         for level in range(cfg.qualities):
             q = torch.full((y.shape[0],), level, dtype=torch.long, device=y.device)
@@ -208,6 +213,27 @@ class _Session:
         sse_skip = self._window_sse(out.reference, x)
         return lam * sse_skip <= bits + lam * sse_code
 
+    @torch.inference_mode()
+    def early_skip(self, x: torch.Tensor, quality: float, motion: torch.Tensor | None, latents: torch.Tensor | None):
+        """Preset ``fast``'s skip decision, made before the synthesis so that a P frame is
+        synthesised once: :meth:`choose_skip`'s rule with each window's coded error estimated by
+        its error in the previous frame (:attr:`window_error`). Returns (skip, motion, latents,
+        reference) for :meth:`step`."""
+        cfg = self.cfg
+        if latents is None:
+            latents, motion, reference = analyse(self.model, self.state, x, False, level_lambda(cfg.lambdas, quality),
+                                                 self.motion_effort)
+        else:
+            reference = self.state.reference
+            if cfg.motion_block:
+                reference = compensate(reference, motion.to(reference.device), cfg.motion_block, cfg.motion_overlap)
+        s = self.model.quantise(latents, window_quality(quality, 1, self.windows, self.device))
+        bits = self.entropy.window_bits(s.cpu(), self.state.entropy_context(quality, False))
+        lam = level_lambda(cfg.lambdas, quality) / 3
+        sse_code = self.window_error if self.window_error is not None else np.zeros(self.windows)
+        skip = lam * self._window_sse(reference, x) <= bits + lam * sse_code
+        return skip, motion, latents, reference
+
     def _window_sse(self, a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
         """Sum of squared errors per window over the frame's own pixels (not the padding)."""
         win = self.cfg.window
@@ -215,9 +241,12 @@ class _Session:
         d = torch.nn.functional.pad(d, (0, self.cols * win - self.width, 0, self.rows * win - self.height))
         return d.view(self.rows, win, self.cols, win).sum(dim=(1, 3)).reshape(-1).double().cpu().numpy()
 
-    def commit(self, out: StepOutput, new: CodingState, coefficients: list[np.ndarray] | None = None) -> None:
-        """Make a fully coded frame's state the current one."""
+    def commit(self, out: StepOutput, new: CodingState, coefficients: list[np.ndarray] | None = None,
+               x: torch.Tensor | None = None) -> None:
+        """Make a fully coded frame's state the current one (``x``: its source, when the encoder
+        estimates the next frame's coded error from this frame's: :meth:`early_skip`)."""
         self.state = new
+        self.window_error = None if x is None else self._window_sse(new.reference, x)
         self.last_coefficients = coefficients
         # the decoder update an intra frame sent (None: none, or a P frame)
         self.last_update = new.update.values if out.context.intra and new.update is not None else None
@@ -382,6 +411,7 @@ class Encoder(_Coder):
         self.color = color
         self._weights_sha256 = loaded.sha256
         self._s = _Session(loaded, dev, width, height, stream_id)
+        self._s.motion_effort = self.preset.motion_effort
         self.quality = None if code is None else from_code(code)  # fixed quality, or None: rate control
         # what a fixed quality codes each P frame at (the payloads' scale: tokens, then the layer)
         self.point = None if code is None else self.quality if point is not None else coding_point(self.quality, cfg.qualities)
@@ -454,11 +484,15 @@ class Encoder(_Coder):
                 tries[again] = out, new, skip, payload, ideal, planes = self._code(x, frame, intra, again, motion, latents)
             quality = self.rate.keep()
             out, new, skip, payload, ideal, planes = tries[quality]
-        s.commit(out, new, planes)
+        s.commit(out, new, planes, self._source(x))
         if self.rate is not None:
             self.rate.update(intra, quality, _packet_bits(intra, index, payload))
         self.last = FrameStats("I" if intra else "P", len(payload), ideal, 0 if skip is None else int(skip.sum()), quality)
         return Packet("I" if intra else "P", index, payload, quality_length=1 if planes is None else 2)
+
+    def _source(self, x: torch.Tensor) -> torch.Tensor | None:
+        """What :meth:`_Session.commit` keeps of a frame's source: only preset ``fast``'s early skip reads it."""
+        return x if self.preset.early_skip and self.skip else None
 
     def _check(self, frame: VideoFrame) -> None:
         """:class:`InputFormatError` unless ``frame`` has this stream's size and pixel format."""
@@ -472,10 +506,10 @@ class Encoder(_Coder):
         at the same quality, on trial: returns ((quality, the intra frame's coding), (the P frames'
         packet bits, their measured rate curves)); the session is left as it was."""
         s = self._s
-        saved = s.state, s.last_symbols, s.last_coefficients, s.last_update
+        saved = s.state, s.last_symbols, s.last_coefficients, s.last_update, s.window_error
         try:
             coded = self._code(x, frame, True, quality, motion, latents)
-            s.commit(coded[0], coded[1], coded[5])
+            s.commit(coded[0], coded[1], coded[5], self._source(x))
             bits, curves = [], []
             for f in upcoming:
                 try:
@@ -487,9 +521,9 @@ class Encoder(_Coder):
                 out, new, _, payload, _, planes = self._code(xp, f, False, quality, mot, lat)
                 bits.append(_packet_bits(False, s.state.index, payload))
                 curves.append(curve)
-                s.commit(out, new, planes)
+                s.commit(out, new, planes, self._source(xp))
         finally:
-            s.state, s.last_symbols, s.last_coefficients, s.last_update = saved
+            s.state, s.last_symbols, s.last_coefficients, s.last_update, s.window_error = saved
         return (quality, coded), (bits, curves)
 
     def _code(self, x: torch.Tensor, frame: VideoFrame, intra: bool, quality: float, motion: torch.Tensor | None,
@@ -503,6 +537,9 @@ class Encoder(_Coder):
         if LAYER_SKIPS_TOKENS and e > 0 and s.entropy.layer_modes(intra) and self.skip:
             skip = np.ones(s.windows, dtype=bool)
             out, new = s.step(intra, tokens_quality, x=x, motion=motion, latents=latents, skip=skip)
+        elif not intra and self.skip and self.preset.early_skip:  # preset fast: decided before the synthesis
+            skip, motion, latents, reference = s.early_skip(x, tokens_quality, motion, latents)
+            out, new = s.step(intra, tokens_quality, x=x, motion=motion, latents=latents, skip=skip, reference=reference)
         else:
             out, new = s.step(intra, tokens_quality, x=x, motion=motion, latents=latents)
         update = None

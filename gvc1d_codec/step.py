@@ -97,7 +97,7 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
          quality: int | torch.Tensor, x: torch.Tensor | None = None, symbols: torch.Tensor | None = None,
          grid: tuple[int, int] | None = None, skip: np.ndarray | None = None, motion: torch.Tensor | None = None,
          detach_context: bool = False, encoder_grad: bool = True,
-         motion_lambda: float | None = None, rate_noise: bool = False,
+         motion_lambda: float | None = None, motion_effort: float = 1.0, rate_noise: bool = False,
          latents: torch.Tensor | None = None,
          update: adaptation.Update | None = None,
          reference: torch.Tensor | None = None) -> tuple[StepOutput, CodingState]:
@@ -110,7 +110,8 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
     (encoder, training) unless ``motion`` is given (decoder: decoded; encoder: a second pass).
     ``skip`` (bool [N], P frames of one frame only): windows that are not coded: their symbols
     repeat the previous frame's and their pixels are x̄_t's, exactly. ``motion_lambda`` (the
-    codec's encoder): choose the estimated vectors by rate-distortion cost with this lambda.
+    codec's encoder): choose the estimated vectors by rate-distortion cost with this lambda;
+    ``motion_effort``: its preset's search effort (model/motion.py: estimate_motion).
     ``latents``: the analysis of ``x`` already made by :func:`analyse` from this state (with its
     ``motion``): the encoder's rate control measures a frame's rates before choosing its quality.
     ``update`` (intra frames): the decoder update its packet carries (:mod:`gvc1d_codec.adaptation`);
@@ -135,7 +136,7 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
     if reference is not None and motion is not None and not intra:
         ref, mv = reference, motion
     else:
-        ref, mv = short_term_reference(model, state, intra, x, motion, motion_lambda)
+        ref, mv = short_term_reference(model, state, intra, x, motion, motion_lambda, motion_effort)
     memory_f = _memory(state, device)
     encoder_ctx = torch.set_grad_enabled(torch.is_grad_enabled() and encoder_grad)
     if symbols is None:
@@ -196,7 +197,8 @@ def refine(out: StepOutput, new: CodingState, prediction: torch.Tensor, residual
 
 
 def short_term_reference(model: GVC1D, state: CodingState, intra: bool, x: torch.Tensor | None,
-                         motion: torch.Tensor | None, motion_lambda: float | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+                         motion: torch.Tensor | None, motion_lambda: float | None,
+                         motion_effort: float = 1.0) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """x̄_t and its block motion (None: none): see :func:`step`."""
     if intra:
         return None, None
@@ -210,7 +212,7 @@ def short_term_reference(model: GVC1D, state: CodingState, intra: bool, x: torch
             ref = compensate(ref, motion.to(ref.device), cfg.motion_block, cfg.motion_overlap)
         elif x is not None:
             rd = None if motion_lambda is None else (motion_lambda, state.motion)
-            ref, mv = model.motion_reference(x, ref, rd)
+            ref, mv = model.motion_reference(x, ref, rd, motion_effort)
         else:
             raise ValueError("a predicted frame of this model needs its motion field")
     return ref, mv
@@ -221,14 +223,17 @@ def _memory(state: CodingState, device: torch.device) -> torch.Tensor | None:
 
 
 def analyse(model: GVC1D, state: CodingState, x: torch.Tensor, intra: bool,
-            motion_lambda: float | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+            motion_lambda: float | None = None, motion_effort: float = 1.0
+            ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """The encoder's analysis of frame ``x`` from ``state``, before any quality is chosen:
-    (y [N, L, C], the block motion it used or None). Quantising y at a quality and coding it with
-    ``step(..., motion=that motion, latents=y)`` is exactly what ``step`` does from ``x``."""
+    (y [N, L, C], the block motion it used or None, the short-term reference x̄_t or None).
+    Quantising y at a quality and coding it with ``step(..., motion=that motion, latents=y,
+    reference=x̄_t)`` is exactly what ``step`` does from ``x``."""
     if intra:
         state = CodingState(index=state.index)
-    ref, mv = short_term_reference(model, state, intra, x, None, motion_lambda)
-    return model.analysis(x, ref, _memory(state, model_device(model)), intra), None if mv is None else mv.detach().cpu()
+    ref, mv = short_term_reference(model, state, intra, x, None, motion_lambda, motion_effort)
+    y = model.analysis(x, ref, _memory(state, model_device(model)), intra)
+    return y, None if mv is None else mv.detach().cpu(), ref
 
 
 def copy_windows(x_hat: torch.Tensor, reference: torch.Tensor, skipped: torch.Tensor, rows: int, cols: int,

@@ -110,16 +110,33 @@ def test_rate_distortion_motion_keeps_the_cheap_vector_unless_the_picture_pays_f
                        prev[:, :, :, :-1])
 
 
-@pytest.mark.parametrize("h,w,block,radius", [(40, 56, 4, 4), (23, 37, 4, 6), (64, 48, 8, 3), (9, 70, 2, 5)])
-def test_the_exhaustive_search_is_the_candidate_by_candidate_search(h, w, block, radius):
-    """The coarsest level's batched search (_exhaustive) picks the vectors and costs that trying
-    every candidate around the zero field one by one picks, ties and edges included."""
+def _one_by_one(cur, ref, base, block, radius, bias):
+    """The search as first written: every candidate warped and costed in turn, a strictly lower cost wins."""
+    best = None
+    for off in motion._candidates(radius, cur.device):
+        mv = base + off.view(1, 2, 1, 1)
+        cost = motion._block_sad(cur, warp(ref[:, None], mv, block)[:, 0], block)
+        cost = cost - (mv == 0).all(dim=1) * (bias * block * block)
+        best = (mv, cost) if best is None else motion._keep_better(best, mv, cost)
+    return best
+
+
+@pytest.mark.parametrize("h,w,block,radius", [(40, 56, 4, 4), (23, 37, 4, 6), (64, 48, 8, 3), (9, 70, 2, 5), (33, 50, 8, 1)])
+def test_the_batched_searches_are_the_candidate_by_candidate_search(h, w, block, radius):
+    """The batched searches (_search around any field, _exhaustive around zero) pick the vectors and
+    costs that trying every candidate one by one picks: ties, edges and vectors that point out of
+    the picture included."""
     g = torch.Generator().manual_seed(h * w + radius)
     ref = torch.randint(0, 40, (2, h, w), generator=g, dtype=torch.int32)
     cur = torch.roll(ref, (1, -2), (1, 2)) + torch.randint(0, 3, (2, h, w), generator=g, dtype=torch.int32)
     cur[1, : h // 2] = ref[1, : h // 2]  # static half: ties between the zero vector and others
-    zero = torch.zeros(2, 2, -(-h // block), -(-w // block), dtype=torch.long)
+    shape = (2, 2, -(-h // block), -(-w // block))
+    zero = torch.zeros(shape, dtype=torch.long)
+    base = torch.randint(-3 * radius - 2, 3 * radius + 3, shape, generator=g)
+    base[0, :, 0] = 0  # some blocks around zero
     for bias in (0, 2):
-        want = motion._search(cur, ref, zero, block, radius, bias)
-        got = motion._exhaustive(cur, ref, block, radius, bias)
+        for got in (motion._search(cur, ref, zero, block, radius, bias), motion._exhaustive(cur, ref, block, radius, bias)):
+            want = _one_by_one(cur, ref, zero, block, radius, bias)
+            assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+        got, want = motion._search(cur, ref, base, block, radius, bias), _one_by_one(cur, ref, base, block, radius, bias)
         assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])

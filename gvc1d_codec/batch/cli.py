@@ -32,6 +32,8 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..presets import DEFAULT_PRESET, PRESETS
+
 PROG = "gvc1d-batch"
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 130, 143
 DEFAULT_CHUNK_FRAMES = 64
@@ -78,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--intra-period", type=int, default=DEFAULT_INTRA_PERIOD, metavar="N",
                    help=f"an intra frame every N frames (default {DEFAULT_INTRA_PERIOD}); -1: only the first "
                         "(then a video cannot be split into chunks)")
-    p.add_argument("--preset", default="medium", choices=["medium", "slow"],
+    p.add_argument("--preset", default=DEFAULT_PRESET, choices=list(PRESETS),
                    help="encoder preset: how hard the encoder searches (slow: a decoder update fitted to each "
                         "intra frame, sent in the stream); decoding costs the same whatever the preset (default medium)")
     p.add_argument("--chunk-frames", type=int, default=DEFAULT_CHUNK_FRAMES, metavar="N",

@@ -244,16 +244,20 @@ class GVC1D(nn.Module):
         return gate * ref + (1 - gate) * picture
 
     def motion_reference(self, x: torch.Tensor, x_prev: torch.Tensor,
-                         rd: tuple[float, torch.Tensor | None] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                         rd: tuple[float, torch.Tensor | None] | None = None,
+                         motion_effort: float = 1.0) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The short-term reference of a predicted frame: x̂_{t-1} moved by integer block motion
         estimated from x (encoder side, no gradients) when the config has ``motion_block``;
         returns (reference, motion field or None). ``rd`` = (lambda, previous frame's field or
         None): the codec's encoder then chooses each vector by rate-distortion cost
-        (:func:`~gvc1d_codec.model.motion.choose_motion_rd`). See model/motion.py."""
+        (:func:`~gvc1d_codec.model.motion.choose_motion_rd`). ``motion_effort``: an encoder
+        preset's search effort (:func:`~gvc1d_codec.model.motion.estimate_motion`).
+        See model/motion.py."""
         cfg = self.cfg
         if not cfg.motion_block:
             return x_prev, None
-        mv = estimate_motion(x, x_prev, cfg.motion_block, search_range(cfg.motion_search, *x.shape[-2:]))
+        mv = estimate_motion(x, x_prev, cfg.motion_block, search_range(cfg.motion_search, *x.shape[-2:]),
+                             effort=motion_effort)
         if rd is not None:
             mv = choose_motion_rd(x, x_prev, mv, rd[1], cfg.motion_block, cfg.window, rd[0])
         return compensate(x_prev, mv, cfg.motion_block, cfg.motion_overlap), mv

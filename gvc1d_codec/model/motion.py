@@ -157,17 +157,49 @@ def _keep_better(best: tuple[torch.Tensor, torch.Tensor], mv: torch.Tensor, cost
     return torch.where(better[:, None], mv, best[0]), torch.where(better, cost, best[1])
 
 
+SEARCH_CHUNK_PIXELS = 1 << 21
+"""Candidate pictures gathered at once by :func:`_search` (2 M pixels: 16 MiB of int64 indices),
+so the search runs in bounded memory at any size; larger chunks measured slower at 720p."""
+
+
 def _search(cur: torch.Tensor, ref: torch.Tensor, base: torch.Tensor, block: int, radius: int,
             zero_bias: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Best vector per block among base + every offset within +-radius (integer SAD, zero-vector
     bias, shortest offset on ties). cur, ref: [B, H, W] int32; base: [B, 2, bh, bw] long.
-    Returns (vectors, costs)."""
-    best = None
-    for off in _candidates(radius, cur.device):
-        mv = base + off.view(1, 2, 1, 1)
-        cost = _cost(cur, ref, mv, block, zero_bias)
-        best = (mv, cost) if best is None else _keep_better(best, mv, cost)
-    return best
+    Returns (vectors, costs).
+
+    Every candidate is one gather from the reference padded by 2 ``radius`` edge pixels: with
+    i = p + base clamped to [-radius, size - 1 + radius], clamp(i + offset) to the picture is the
+    same pixel as clamp(p + base + offset), so a candidate's index is the base's plus a constant.
+    Candidates are compared at once; ``argmin`` keeps the first of equal costs, as trying them
+    one by one in :func:`_candidates`' order and keeping only a strictly lower cost would."""
+    b, h, w = cur.shape
+    dev = cur.device
+    r = radius
+    offsets = _candidates(r, dev)
+    rows = torch.arange(-2 * r, h + 2 * r, device=dev).clamp_(0, h - 1)
+    cols = torch.arange(-2 * r, w + 2 * r, device=dev).clamp_(0, w - 1)
+    padded = ref[:, rows][:, :, cols].reshape(b, 1, -1)  # [B, 1, (H + 4r)(W + 4r)]
+    pw = w + 4 * r
+    mv = _expand(base.long(), block, h, w)
+    iy = (torch.arange(h, device=dev)[:, None] + mv[:, 0]).clamp_(-r, h - 1 + r) + 2 * r
+    ix = (torch.arange(w, device=dev)[None, :] + mv[:, 1]).clamp_(-r, w - 1 + r) + 2 * r
+    index = (iy * pw + ix).view(b, 1, h * w)
+    shifts = offsets[:, 0] * pw + offsets[:, 1]
+    ph, pwb = (-h) % block, (-w) % block
+    costs = []
+    step = max(1, SEARCH_CHUNK_PIXELS // (b * h * w))
+    for i in range(0, len(offsets), step):
+        k = shifts[i:i + step]
+        pred = padded.expand(b, len(k), -1).gather(2, index + k.view(1, -1, 1)).view(b, len(k), h, w)
+        d = F.pad((cur[:, None] - pred).abs_(), (0, pwb, 0, ph))
+        costs.append(d.view(b, len(k), (h + ph) // block, block, (w + pwb) // block, block).sum(dim=(3, 5)))
+    costs = torch.cat(costs, 1)  # [B, K, bh, bw]
+    vectors = base[:, None] + offsets.view(1, -1, 2, 1, 1)  # [B, K, 2, bh, bw]
+    costs = costs - (vectors == 0).all(dim=2) * (zero_bias * block * block)
+    choice = costs.argmin(dim=1)  # [B, bh, bw]: the first candidate of least cost
+    best = vectors.gather(1, choice[:, None, None].expand(b, 1, 2, *choice.shape[1:]))[:, 0]
+    return best, costs.gather(1, choice[:, None])[:, 0]
 
 
 def _exhaustive(cur: torch.Tensor, ref: torch.Tensor, block: int, radius: int,
@@ -212,13 +244,15 @@ def _neighbours(cur: torch.Tensor, ref: torch.Tensor, best: tuple[torch.Tensor, 
 
 @torch.no_grad()
 def estimate_motion(x: torch.Tensor, ref: torch.Tensor, block: int = 16, search: int = 16,
-                    zero_bias: int = ZERO_MV_BIAS) -> torch.Tensor:
+                    zero_bias: int = ZERO_MV_BIAS, effort: float = 1.0) -> torch.Tensor:
     """Integer block motion from ``ref`` to ``x`` (both RGB [B, 3, H, W] in [0, 1]).
 
     Returns a LongTensor [B, 2, ceil(H/block), ceil(W/block)] (dy, dx) such that
     ``warp(ref, mv, block)`` approximates ``x``. Hierarchical: ``levels`` halvings while the
     search radius stays above 4 and the block above 4 px; exhaustive at the coarsest level, +-1
-    refinement at each finer one. Deterministic (integer arithmetic only).
+    refinement at each finer one. Deterministic (integer arithmetic only). ``effort`` < 1 (an
+    encoder preset): the same levels, the coarsest radius scaled by it and one pass of the
+    neighbours' vectors per level instead of two.
     """
     if x.shape != ref.shape:
         raise ValueError(f"picture {tuple(x.shape)} and reference {tuple(ref.shape)} differ")
@@ -234,13 +268,13 @@ def estimate_motion(x: torch.Tensor, ref: torch.Tensor, block: int = 16, search:
     b, _, h, w = x.shape
     mv = torch.zeros(b, 2, -(-h // block), -(-w // block), dtype=torch.long, device=x.device)
     for level in range(levels, -1, -1):
-        radius = -(-search // (1 << levels)) if level == levels else 1
+        radius = max(1, math.ceil(effort * -(-search // (1 << levels)))) if level == levels else 1
         bias = zero_bias << (2 * level)  # luma at level l sums 4^l pixels
         if level == levels:  # around the zero field
             best = _exhaustive(cur_pyr[level], ref_pyr[level], block >> level, radius, bias)
         else:
             best = _search(cur_pyr[level], ref_pyr[level], mv, block >> level, radius, bias)
-        for _ in range(2):
+        for _ in range(2 if effort >= 1 else 1):
             best = _neighbours(cur_pyr[level], ref_pyr[level], best, block >> level, bias)
         mv = best[0]
         if level:
