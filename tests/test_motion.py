@@ -140,3 +140,27 @@ def test_the_batched_searches_are_the_candidate_by_candidate_search(h, w, block,
             assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
         got, want = motion._search(cur, ref, base, block, radius, bias), _one_by_one(cur, ref, base, block, radius, bias)
         assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+
+
+def test_overlapped_compensation_is_the_sum_of_four_clamped_block_copies():
+    """warp_overlapped (a padded reference, flat offsets) is, bit for bit, the weighted sum in its
+    fixed order of the four surrounding blocks' clamped copies, vectors off the picture included."""
+    g = torch.Generator().manual_seed(3)
+    for h, w, block, reach in ((37, 53, 16, 5), (40, 24, 8, 60), (17, 9, 4, 3)):
+        ref = torch.rand(2, 3, h, w, generator=g)
+        bh, bw = -(-h // block), -(-w // block)
+        mv = torch.randint(-reach, reach + 1, (2, 2, bh, bw), generator=g)
+        mv[:, :, ::2] = 0
+        want = torch.zeros_like(ref)
+        p2y, p2x = 2 * torch.arange(h) + 1, 2 * torch.arange(w) + 1
+        ky0 = torch.div(p2y - block, 2 * block, rounding_mode="floor")
+        kx0 = torch.div(p2x - block, 2 * block, rounding_mode="floor")
+        ay, ax = (p2y - block * (2 * ky0 + 1)).float() / (2 * block), (p2x - block * (2 * kx0 + 1)).float() / (2 * block)
+        for ky, wy in ((ky0.clamp(0, bh - 1), 1 - ay), ((ky0 + 1).clamp(0, bh - 1), ay)):
+            for kx, wx in ((kx0.clamp(0, bw - 1), 1 - ax), ((kx0 + 1).clamp(0, bw - 1), ax)):
+                v = mv[:, :, ky][:, :, :, kx]
+                iy = (torch.arange(h)[:, None] + v[:, 0]).clamp(0, h - 1)
+                ix = (torch.arange(w)[None, :] + v[:, 1]).clamp(0, w - 1)
+                copy = torch.stack([ref[i][:, iy[i], ix[i]] for i in range(2)])
+                want = want + (wy[:, None] * wx[None, :]) * copy
+        assert torch.equal(motion.warp_overlapped(ref, mv, block), want)

@@ -98,15 +98,21 @@ def warp_overlapped(reference: torch.Tensor, mv: torch.Tensor, block: int) -> to
 
     y0, y1, ay = axis(h, bh)
     x0, x1, ax = axis(w, bw)
-    flat = reference.reshape(b, c, h * w)
+    # the reference padded by the longest vector's length with its edge pixels, so that a vector's
+    # pixel is base + (its flat offset), with no clamp: the same pixels as clamping to the edge
+    pad = int(mv.abs().max()) if mv.numel() else 0
+    rows = torch.arange(-pad, h + pad, device=dev).clamp_(0, h - 1)
+    cols = torch.arange(-pad, w + pad, device=dev).clamp_(0, w - 1)
+    pw = w + 2 * pad
+    flat = reference[:, :, rows][:, :, :, cols].reshape(b, c, -1)
+    base = (torch.arange(h, device=dev)[:, None] + pad) * pw + (torch.arange(w, device=dev)[None, :] + pad)
+    offset = (mv[:, 0] * pw + mv[:, 1]).reshape(b, bh * bw)  # each block's vector as a flat offset
     out = torch.zeros_like(reference)
     for ky, wy in ((y0, 1 - ay), (y1, ay)):
         for kx, wx in ((x0, 1 - ax), (x1, ax)):
-            v = mv[:, :, ky][:, :, :, kx]  # [B, 2, H, W]: this neighbour's vector at every pixel
-            iy = (torch.arange(h, device=dev)[:, None] + v[:, 0]).clamp_(0, h - 1)
-            ix = (torch.arange(w, device=dev)[None, :] + v[:, 1]).clamp_(0, w - 1)
-            index = (iy * w + ix).view(b, 1, h * w).expand(b, c, h * w)
-            out = out + (wy[:, None] * wx[None, :]) * flat.gather(2, index).view(b, c, h, w)
+            index = base + offset[:, (ky[:, None] * bw + kx[None, :]).view(-1)].view(b, h, w)  # this neighbour's vector
+            gathered = flat.gather(2, index.view(b, 1, h * w).expand(b, c, h * w)).view(b, c, h, w)
+            out = out + (wy[:, None] * wx[None, :]) * gathered
     return out
 
 
