@@ -139,7 +139,7 @@ class _Session:
         self.last_coefficients: list[np.ndarray] | None = None  # its enhancement layer's integers (None: none)
         self.last_update: np.ndarray | None = None  # the decoder update it sent (None: none)
         self.motion_effort = 1.0  # the encoder preset's motion search effort (model/motion.py: estimate_motion)
-        self.window_error: np.ndarray | None = None  # encoder, early skip: the last frame's SSE per window
+        self.window_error: np.ndarray | None = None  # encoder, early skip: each window's SSE when last coded
 
     @torch.inference_mode()
     def step(self, intra: bool, quality: float, x: torch.Tensor | None = None, symbols: torch.Tensor | None = None,
@@ -217,8 +217,9 @@ class _Session:
     def early_skip(self, x: torch.Tensor, quality: float, motion: torch.Tensor | None, latents: torch.Tensor | None):
         """Preset ``fast``'s skip decision, made before the synthesis so that a P frame is
         synthesised once: :meth:`choose_skip`'s rule with each window's coded error estimated by
-        its error in the previous frame (:attr:`window_error`). Returns (skip, motion, latents,
-        reference) for :meth:`step`."""
+        its error the last time it was coded (:attr:`window_error`: a skipped window's error is
+        the reference's, which would argue for skipping it again and again). Returns (skip,
+        motion, latents, reference) for :meth:`step`."""
         cfg = self.cfg
         if latents is None:
             latents, motion, reference = analyse(self.model, self.state, x, False, level_lambda(cfg.lambdas, quality),
@@ -244,9 +245,14 @@ class _Session:
     def commit(self, out: StepOutput, new: CodingState, coefficients: list[np.ndarray] | None = None,
                x: torch.Tensor | None = None) -> None:
         """Make a fully coded frame's state the current one (``x``: its source, when the encoder
-        estimates the next frame's coded error from this frame's: :meth:`early_skip`)."""
+        estimates a window's coded error by its error when last coded: :meth:`early_skip`)."""
         self.state = new
-        self.window_error = None if x is None else self._window_sse(new.reference, x)
+        if x is None:
+            self.window_error = None
+        else:
+            error = self._window_sse(new.reference, x)
+            kept = new.skip if new.skip is not None and self.window_error is not None else None
+            self.window_error = error if kept is None else np.where(kept, self.window_error, error)
         self.last_coefficients = coefficients
         # the decoder update an intra frame sent (None: none, or a P frame)
         self.last_update = new.update.values if out.context.intra and new.update is not None else None

@@ -135,8 +135,8 @@ def _down(luma: torch.Tensor) -> torch.Tensor:
 
 def _block_sad(cur: torch.Tensor, pred: torch.Tensor, block: int) -> torch.Tensor:
     """Integer SAD per block: [B, H, W] x2 -> [B, ceil(H/block), ceil(W/block)] (int64).
-    Edge blocks are padded with zero difference."""
-    d = (cur - pred).abs().to(torch.int64)
+    Edge blocks are padded with zero difference; the sum is int64 (torch promotes integer sums)."""
+    d = (cur - pred).abs()
     h, w = d.shape[-2:]
     d = F.pad(d, (0, (-w) % block, 0, (-h) % block))
     b, hh, ww = d.shape
@@ -297,8 +297,10 @@ _LUMA_SSE_PER_BIT = 585225
 
 
 def _block_sse(cur: torch.Tensor, pred: torch.Tensor, block: int) -> torch.Tensor:
-    """Integer SSE per block ([B, H, W] x2 -> [B, bh, bw], int64); edges padded with zero difference."""
-    d = (cur - pred).to(torch.int64).pow(2)
+    """Integer SSE per block ([B, H, W] x2 -> [B, bh, bw], int64); edges padded with zero difference.
+    Full-resolution luma differs by at most 765, so the squares fit int32; the sum is int64."""
+    d = cur - pred
+    d = d * d
     h, w = d.shape[-2:]
     d = F.pad(d, (0, (-w) % block, 0, (-h) % block))
     b, hh, ww = d.shape
