@@ -349,7 +349,7 @@ class Encoder(_Coder):
     the last intra period to the end of the clip). Default: the model's middle level. ``intra_period`` N = an intra frame every N
     frames (default :data:`~gvc1d_codec.config.DEFAULT_INTRA_PERIOD`, so a lost packet damages at
     most that many frames), -1 = only the first frame is intra. ``preset``: how hard the encoder
-    searches (:mod:`gvc1d_codec.presets`: ``medium``, ``slow``); never what the decoder does.
+    searches (:mod:`gvc1d_codec.presets`: ``fast``, ``medium``, ``slow``); never what the decoder does.
     ``point`` instead of ``quality``: every P frame at this coding point of the payloads' scale (0..Q-1:
     the tokens' level; above, the layer on level Q-2's tokens), bypassing the quality scale's map
     (benchmarks of the model's own levels; intra frames with the layer still get the boost)."""
