@@ -112,7 +112,10 @@ def warp_overlapped(reference: torch.Tensor, mv: torch.Tensor, block: int) -> to
         for kx, wx in ((x0, 1 - ax), (x1, ax)):
             index = base + offset[:, (ky[:, None] * bw + kx[None, :]).view(-1)].view(b, h, w)  # this neighbour's vector
             gathered = flat.gather(2, index.view(b, 1, h * w).expand(b, c, h * w)).view(b, c, h, w)
-            out = out + (wy[:, None] * wx[None, :]) * gathered
+            if torch.is_grad_enabled() and (reference.requires_grad or out.requires_grad):
+                out = out + (wy[:, None] * wx[None, :]) * gathered
+            else:  # the same products and sums, in place
+                out.add_(gathered.mul_(wy[:, None] * wx[None, :]))
     return out
 
 
