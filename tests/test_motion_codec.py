@@ -106,7 +106,7 @@ def test_the_encoder_chooses_vectors_by_rate_distortion_cost(real_frames, motion
     fewer non-zero vectors and fewer bytes than those vectors would cost."""
     import gvc1d_codec.model.gvc1d as gvc1d_module
 
-    def spurious(x, ref, block, search):  # the search's stand-in: a seeded field of +-1 vectors
+    def spurious(x, ref, block, search, **_):  # the search's stand-in: a seeded field of +-1 vectors
         g = torch.Generator().manual_seed(int(x.sum() * 1000) % 1000)
         return torch.randint(-1, 2, (x.shape[0], 2, -(-x.shape[-2] // block), -(-x.shape[-1] // block)), generator=g)
 
