@@ -100,7 +100,7 @@ def warp_overlapped(reference: torch.Tensor, mv: torch.Tensor, block: int) -> to
     x0, x1, ax = axis(w, bw)
     # the reference padded by the longest vector's length with its edge pixels, so that a vector's
     # pixel is base + (its flat offset), with no clamp: the same pixels as clamping to the edge
-    pad = int(mv.abs().max()) if mv.numel() else 0
+    pad = int(mv.abs().max()) if mv.numel() and mv.device.type != "meta" else 0  # meta: shapes only
     rows = torch.arange(-pad, h + pad, device=dev).clamp_(0, h - 1)
     cols = torch.arange(-pad, w + pad, device=dev).clamp_(0, w - 1)
     pw = w + 2 * pad
