@@ -365,7 +365,8 @@ class Encoder(_Coder):
         self.preset = get_preset(preset)  # before loading anything: a bad name is a bad setting
         if isinstance(width, int) and isinstance(height, int):
             check_frame_size(width, height, max_pixels)  # before loading anything
-        configure_threads(threads)  # process-wide in torch (gvc1d_codec/runtime.py)
+        # process-wide in torch (gvc1d_codec/runtime.py)
+        configure_threads(threads, width * height if isinstance(width, int) and isinstance(height, int) else None)
         dev = resolve_device(device)
         loaded = _load(weights, dev)
         cfg = loaded.config
@@ -607,7 +608,7 @@ class Decoder(_Coder):
         if isinstance(header, (bytes, bytearray)):
             header = read_header(io.BytesIO(bytes(header)))
         check_frame_size(header.width, header.height, max_pixels)  # before loading anything
-        configure_threads(threads)
+        configure_threads(threads, header.width * header.height)
         self.header = header
         dev = resolve_device(device)
         loaded = _load(weights, dev)

@@ -6,7 +6,8 @@ ffmpeg in the same pipe, a training job) those threads fight over the cores and 
 10-16x slower than on an idle machine. gvc1d's graphs are small and sequential, so:
 
 * intra-op threads: ``threads`` when given (0 or ``None``: the default) (``--threads N``, ``Encoder(threads=N)``), else
-  ``$OMP_NUM_THREADS`` when the user set it, else ``min(cores this process may run on, 4)``;
+  ``$OMP_NUM_THREADS`` when the user set it, else 1 for pictures below :data:`SMALL_PICTURE_PIXELS`
+  and ``min(cores this process may run on, 4)`` for larger ones (the first coder's picture decides);
 * inter-op threads: 1 (nothing in gvc1d runs independent ops in parallel);
 * OpenMP workers sleep instead of spinning while they wait (``OMP_WAIT_POLICY=PASSIVE``, set by
   ``import gvc1d_codec`` unless the variable is already set or torch was imported first: OpenMP
@@ -26,6 +27,10 @@ import sys
 from .errors import GVC1DError
 
 MAX_DEFAULT_THREADS = 4  # beyond this the small per-window matrices gain nothing from more threads
+SMALL_PICTURE_PIXELS = 640 * 480
+"""Below this, one intra-op thread by default: a frame's operations are too small to share. Measured
+(benchmarks/speed.py, 2 cores, 2026-12-07): at 416x240 one thread encoded 18.3 fps and decoded 53.6
+against 12.0 and 47.2 with two; at 1920x1080 two threads were 1.3x one."""
 
 _default_applied = False
 
@@ -44,17 +49,20 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def default_threads() -> int:
-    """The intra-op thread count used when none is given (see the module docstring)."""
+def default_threads(pixels: int | None = None) -> int:
+    """The intra-op thread count used when none is given, for pictures of ``pixels`` (None:
+    unknown, as large) (see the module docstring)."""
     env = os.environ.get("OMP_NUM_THREADS", "").strip()
     if env.isdigit() and int(env) > 0:
         return int(env)
+    if pixels is not None and pixels < SMALL_PICTURE_PIXELS:
+        return 1
     return max(1, min(available_cores(), MAX_DEFAULT_THREADS))
 
 
-def configure_threads(threads: int | None = None) -> int:
-    """Set torch's intra-op threads (``threads``, or the default once per process) and one inter-op
-    thread; return the intra-op thread count now in effect."""
+def configure_threads(threads: int | None = None, pixels: int | None = None) -> int:
+    """Set torch's intra-op threads (``threads``, or the default for pictures of ``pixels`` once per
+    process) and one inter-op thread; return the intra-op thread count now in effect."""
     global _default_applied
     import torch  # deferred: the package's import sets the thread defaults before torch loads
 
@@ -68,6 +76,6 @@ def configure_threads(threads: int | None = None) -> int:
             torch.set_num_interop_threads(1)
         except RuntimeError:  # torch allows it only before the first inter-op work; keep what is there
             pass
-    torch.set_num_threads(threads if threads is not None else default_threads())
+    torch.set_num_threads(threads if threads is not None else default_threads(pixels))
     _default_applied = True
     return torch.get_num_threads()

@@ -12,15 +12,15 @@ from conftest import cli_env
 from gvc1d_codec.io.atomic import atomic_path, atomic_write
 from gvc1d_codec.runtime import MAX_DEFAULT_THREADS, available_cores
 
-_PROBE = ("import torch; from gvc1d_codec import Encoder; Encoder(32, 32{args}); "
+_PROBE = ("import torch; from gvc1d_codec import Encoder; Encoder({size}{args}); "
           "print(torch.get_num_threads(), torch.get_num_interop_threads())")
 
 
-def _threads_after_encoder(args: str = "", **env: str) -> tuple[int, int]:
+def _threads_after_encoder(args: str = "", size: str = "1280, 720", **env: str) -> tuple[int, int]:
     e = cli_env()
     e.pop("OMP_NUM_THREADS", None)
     e.update(env)
-    p = subprocess.run([sys.executable, "-c", _PROBE.format(args=args)], capture_output=True, text=True, env=e,
+    p = subprocess.run([sys.executable, "-c", _PROBE.format(args=args, size=size)], capture_output=True, text=True, env=e,
                        timeout=120)
     assert p.returncode == 0, p.stderr
     intra, inter = p.stdout.split()
@@ -29,6 +29,11 @@ def _threads_after_encoder(args: str = "", **env: str) -> tuple[int, int]:
 
 def test_default_threads_are_the_available_cores_capped_with_one_interop_thread():
     assert _threads_after_encoder() == (min(available_cores(), MAX_DEFAULT_THREADS), 1)
+
+
+def test_small_pictures_default_to_one_thread():
+    assert _threads_after_encoder(size="416, 240") == (1, 1)
+    assert _threads_after_encoder(", threads=2", size="416, 240")[0] == 2  # unless asked
 
 
 def test_threads_argument_and_omp_num_threads_win_over_the_default():
