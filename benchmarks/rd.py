@@ -6,8 +6,9 @@
     python benchmarks/rd.py --reuse-anchors F --extra-weights gvc1d-tiny-mse ...  # code gvc1d only, anchors from F
 
 ``--reuse-anchors F`` takes the anchor points (rates, metrics, times, settings, commands, versions)
-from an earlier results JSON of the same clips and frame counts (refused otherwise, exit 2) and
-codes only gvc1d; F may be the ``--json`` output path (it is read in full first).
+from an earlier results JSON that has the requested clips with the same frame counts (refused
+otherwise, exit 2; its other clips are left out) and codes only gvc1d; F may be the ``--json``
+output path (it is read in full first).
 ``--extra-weights NAME=SPEC`` (repeatable or comma-separated; ``SPEC`` alone names it after the
 registry name / file stem) codes more gvc1d weights as extra curves, labelled "gvc1d (NAME)"; the
 BD-rates against the anchors stay those of the main weights, and a further table gives the BD-rate
@@ -136,8 +137,9 @@ def _qualities(spec: str | None, levels: int) -> list[float]:
 
 
 def read_reused_anchors(path: str, clips: list[str], frames_wanted: int, quick: bool, metrics: list[str]) -> dict:
-    """The earlier results JSON for ``--reuse-anchors``, read in full, after checking that it is of
-    the same clips, frame counts, mode and metrics (else a one-line error, exit 2)."""
+    """The earlier results JSON for ``--reuse-anchors``, read in full, after checking that it has
+    the requested clips (its other clips are dropped), frame counts, mode and metrics (else a
+    one-line error, exit 2)."""
     try:
         old = json.loads(Path(path).read_text())
         old_clips = {c["clip"]: c for c in old["clips"]}
@@ -145,8 +147,11 @@ def read_reused_anchors(path: str, clips: list[str], frames_wanted: int, quick: 
         old["codecs"], old["points"]
     except (OSError, ValueError, KeyError, TypeError) as e:
         refuse(f"--reuse-anchors {path}: not a readable rd.py results JSON ({type(e).__name__}: {e})")
-    if sorted(old_clips) != sorted(clips):
+    if not set(clips) <= set(old_clips):
         refuse(f"--reuse-anchors {path}: clips differ (JSON: {','.join(old_clips) or '-'}; requested: {','.join(clips)})")
+    old["clips"] = [c for c in old["clips"] if c["clip"] in clips]
+    old["points"] = [p for p in old["points"] if p["clip"] in clips]
+    old["skipped"] = [s for s in old.get("skipped", []) if s.get("clip") in clips or "clip" not in s]
     if bool(old_cond.get("quick")) != bool(quick):
         refuse(f"--reuse-anchors {path}: the JSON is {'a' if old_cond.get('quick') else 'not a'} --quick run, this run is "
                f"{'' if quick else 'not '}--quick")
