@@ -5,7 +5,7 @@ file fully describes the network it holds; its ``name`` is the architecture id a
 records. :data:`PRESETS` holds one configuration per shipped architecture, keyed by the registry
 name of its weights (gvc1d_codec/registry.py):
 
-* ``gvc1d-tiny`` (architecture ``tiny4``): the default model (also ``gvc1d-tiny-mse``). Sized to
+* ``gvc1d-tiny`` (architecture ``tiny4``): the default model (also ``gvc1d-tiny-v2``, ``gvc1d-tiny-mse``). Sized to
   train on 2 CPU cores: convolutions at the pixels (model/conv.py), 64 px windows of 16 tokens x
   64 channels, block motion.
 * ``gvc1d-tiny-v1`` (architecture ``tiny``): the first release's Transformer-only model (also
