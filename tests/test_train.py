@@ -306,3 +306,28 @@ def test_moving_average_of_the_weights_is_saved_beside_the_output_and_resumed(fo
     s3, e3 = _tensors(out), _tensors(ema_path)
     k = moved[0]
     assert torch.allclose(e3[k], 0.5 * e2[k] + 0.5 * s3[k], atol=1e-6)  # continued from the saved average
+
+
+def test_a_run_started_from_weights_can_keep_another_runs_discriminator(foreman, tmp_path):
+    """--init with --disc-init: the discriminator starts from the given .disc file (with a zero
+    learning rate it stays exactly that file); without it, from a fresh one."""
+    from gvc1d_codec.metrics import MetricWeightsUnavailable, fetch_metric_weights
+
+    try:
+        fetch_metric_weights()
+    except MetricWeightsUnavailable as e:
+        pytest.skip(f"LPIPS weights unavailable: {e}")
+    start = tmp_path / "start.safetensors"
+    proc, _ = train("--out", str(start), "--config", "gvc1d-tiny-v1", "--steps", "1", *SMALL_RUN)
+    assert proc.returncode == 0, proc.stderr
+    gan = ["--stage", "gan", "--disc-start", "1", "--adaptive-every", "1"]
+    proc, _ = train("--out", str(tmp_path / "a.safetensors"), "--init", str(start), "--steps", "2", *gan, *SMALL_RUN)
+    assert proc.returncode == 0, proc.stderr
+    critic = _tensors(tmp_path / "a.disc.safetensors")
+    for name, extra in (("kept", ["--disc-init", str(tmp_path / "a.disc.safetensors")]), ("fresh", [])):
+        proc, _ = train("--out", str(tmp_path / f"{name}.safetensors"), "--init", str(start), "--steps", "1",
+                        "--disc-lr", "0", *extra, *gan, *SMALL_RUN)
+        assert proc.returncode == 0, proc.stderr
+    kept, fresh = _tensors(tmp_path / "kept.disc.safetensors"), _tensors(tmp_path / "fresh.disc.safetensors")
+    assert all(torch_equal(critic[k], kept[k]) for k in critic)
+    assert not all(torch_equal(critic[k], fresh[k]) for k in critic)
