@@ -141,8 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "packet damages at most N frames); -1: only the first frame is intra (fewer bits, but one "
                         "bad packet spoils the rest of the video)")
     e.add_argument("--preset", default=DEFAULT_PRESET, choices=list(PRESETS),
-                   help="how hard the encoder searches, as x265's --preset: fast (a narrower motion search, each P "
-                        "frame's skip decision made before its one synthesis: quicker, a few percent more bits), "
+                   help="how hard the encoder searches, as x265's --preset: fast (each P frame's skip "
+                        "decision made before its one synthesis, fewer motion refinement passes: quicker, a few "
+                        "percent more bits), "
                         "medium (default) or slow (each "
                         "intra frame sends a decoder update fitted to the picture, used up to the next intra "
                         "frame: better quality per bit for about a minute per intra frame at 720p); decoding "

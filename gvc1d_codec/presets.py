@@ -24,7 +24,7 @@ from dataclasses import dataclass
 class Preset:
     name: str
     adapt_steps: int = 0  # decoder adaptation steps per intra frame (0: none; gvc1d_codec/adaptation.py)
-    motion_effort: float = 1.0  # < 1: a narrower coarse search, fewer refinement passes (model/motion.py: estimate_motion)
+    motion_effort: float = 1.0  # < 1: fewer refinement passes (model/motion.py: estimate_motion)
     early_skip: bool = False  # skip decided before the synthesis (codec.py: _Session.early_skip)
 
 

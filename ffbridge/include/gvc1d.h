@@ -161,8 +161,8 @@ typedef struct gvc1d_encoder_params {
     uint32_t sar_num;     /* sample (pixel) aspect ratio sar_num:sar_den, stored in the stream header; */
     uint32_t sar_den;     /* 0:0 (default) = unknown */
     int chroma_location;  /* gvc1d_chroma_location, stored in the stream header (default UNSPECIFIED) */
-    const char *preset;   /* how hard the encoder searches, as gvc1d-pipe --preset: "fast" (a narrower motion
-                           * search, the skip decision before the one synthesis of each P frame), "medium"
+    const char *preset;   /* how hard the encoder searches, as gvc1d-pipe --preset: "fast" (the skip decision
+                           * before the one synthesis of each P frame, fewer motion refinement passes), "medium"
                            * (default when NULL) or "slow" (a decoder update fitted to each intra frame, sent
                            * in the stream); every decoder reads every preset's streams (API version 5) */
     int pass;             /* two-pass rate control, as gvc1d-pipe --pass (API version 6): 0 (default) = one pass;

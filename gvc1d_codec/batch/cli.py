@@ -81,8 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"an intra frame every N frames (default {DEFAULT_INTRA_PERIOD}); -1: only the first "
                         "(then a video cannot be split into chunks)")
     p.add_argument("--preset", default=DEFAULT_PRESET, choices=list(PRESETS),
-                   help="encoder preset: how hard the encoder searches (fast: a narrower motion search and the skip "
-                        "decision before the synthesis; slow: a decoder update fitted to each intra frame, sent in "
+                   help="encoder preset: how hard the encoder searches (fast: the skip decision before the "
+                        "synthesis, fewer motion refinement passes; slow: a decoder update fitted to each intra frame, sent in "
                         "the stream); decoding costs the same whatever the preset (default medium)")
     p.add_argument("--chunk-frames", type=int, default=DEFAULT_CHUNK_FRAMES, metavar="N",
                    help=f"split Y4M inputs into chunks of about N frames, rounded up to whole intra periods, "

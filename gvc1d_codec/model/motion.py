@@ -273,8 +273,9 @@ def estimate_motion(x: torch.Tensor, ref: torch.Tensor, block: int = 16, search:
     ``warp(ref, mv, block)`` approximates ``x``. Hierarchical: ``levels`` halvings while the
     search radius stays above 4 and the block above 4 px; exhaustive at the coarsest level, +-1
     refinement at each finer one. Deterministic (integer arithmetic only). ``effort`` < 1 (an
-    encoder preset): the same levels, the coarsest radius scaled by it and one pass of the
-    neighbours' vectors per level instead of two.
+    encoder preset): one pass of the neighbours' vectors per level instead of two. (Halving the
+    coarsest radius as well saved little time and cost cockatoo 720p +7 % BD-rate under PSNR-YUV,
+    where frames move by 20 px and more.)
     """
     if x.shape != ref.shape:
         raise ValueError(f"picture {tuple(x.shape)} and reference {tuple(ref.shape)} differ")
@@ -292,7 +293,7 @@ def estimate_motion(x: torch.Tensor, ref: torch.Tensor, block: int = 16, search:
     b, _, h, w = x.shape
     mv = torch.zeros(b, 2, -(-h // block), -(-w // block), dtype=torch.long, device=x.device)
     for level in range(levels, -1, -1):
-        radius = max(1, math.ceil(effort * -(-search // (1 << levels)))) if level == levels else 1
+        radius = -(-search // (1 << levels)) if level == levels else 1
         bias = zero_bias << (2 * level)  # luma at level l sums 4^l pixels
         if level == levels:  # around the zero field
             best = _exhaustive(cur_pyr[level], ref_pyr[level], block >> level, radius, bias)
