@@ -59,13 +59,12 @@ from .config import DEFAULT_INTRA_PERIOD
 from .frame import PIX_FMTS, ColorInfo, VideoFrame
 from .limits import DEFAULT_MAX_PIXELS, check_frame_size
 from .model.gvc1d import pad_to_windows
-from .model.motion import compensate
 from .quality import coding_point, from_code, highest, level_lambda, quality_code, split_enhanced
 from .ratecontrol import PassStats, RateController, RateReport
 from .presets import DEFAULT_PRESET
 from .presets import preset as get_preset
 from .runtime import configure_threads
-from .step import CodingState, StepOutput, analyse, frame_grid, refine, step, window_quality
+from .step import CodingState, StepOutput, analyse, frame_grid, refine, short_term_reference, step, window_quality
 from .weights import LoadedWeights, load_weights
 
 ON_ERROR_MODES = ("stop", "skip", "conceal")
@@ -207,10 +206,12 @@ class _Session:
         (the training objective bpp + lambda * MSE, times the frame's pixels):
         skip when  lambda/3 * SSE(reference)  <=  bits(tokens) + lambda/3 * SSE(coded),
         with the motion-compensated reference when the model has block motion."""
-        lam = level_lambda(self.cfg.lambdas, quality) / 3
         bits = self.entropy.window_bits(out.symbols, out.context)
-        sse_code = self._window_sse(out.x_hat.clamp(0, 1), x)
-        sse_skip = self._window_sse(out.reference, x)
+        return self._skips(quality, bits, self._window_sse(out.reference, x), self._window_sse(out.x_hat.clamp(0, 1), x))
+
+    def _skips(self, quality: float, bits: np.ndarray, sse_skip: np.ndarray, sse_code: np.ndarray) -> np.ndarray:
+        """The skip rule of :meth:`choose_skip` and :meth:`early_skip`, per window."""
+        lam = level_lambda(self.cfg.lambdas, quality) / 3
         return lam * sse_skip <= bits + lam * sse_code
 
     @torch.inference_mode()
@@ -225,15 +226,11 @@ class _Session:
             latents, motion, reference = analyse(self.model, self.state, x, False, level_lambda(cfg.lambdas, quality),
                                                  self.motion_effort)
         else:
-            reference = self.state.reference
-            if cfg.motion_block:
-                reference = compensate(reference, motion.to(reference.device), cfg.motion_block, cfg.motion_overlap)
+            reference, _ = short_term_reference(self.model, self.state, False, None, motion, None)
         s = self.model.quantise(latents, window_quality(quality, 1, self.windows, self.device))
         bits = self.entropy.window_bits(s.cpu(), self.state.entropy_context(quality, False))
-        lam = level_lambda(cfg.lambdas, quality) / 3
         sse_code = self.window_error if self.window_error is not None else np.zeros(self.windows)
-        skip = lam * self._window_sse(reference, x) <= bits + lam * sse_code
-        return skip, motion, latents, reference
+        return self._skips(quality, bits, self._window_sse(reference, x), sse_code), motion, latents, reference
 
     def _window_sse(self, a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
         """Sum of squared errors per window over the frame's own pixels (not the padding)."""

@@ -67,7 +67,9 @@ def _tensors(path: Path) -> dict:
     return load_file(str(path))
 
 
-def test_generative_stage_trains_the_decoder_only_and_resumes(foreman, tmp_path):
+def _generative_start(tmp_path):
+    """The starting weights of a generative-stage test (one rd step of the first release's small
+    model); skips when the LPIPS weights cannot be had."""
     from gvc1d_codec.metrics import MetricWeightsUnavailable, fetch_metric_weights
 
     try:
@@ -77,6 +79,11 @@ def test_generative_stage_trains_the_decoder_only_and_resumes(foreman, tmp_path)
     start = tmp_path / "start.safetensors"
     proc, _ = train("--out", str(start), "--config", "gvc1d-tiny-v1", "--steps", "1", *SMALL_RUN)
     assert proc.returncode == 0, proc.stderr
+    return start
+
+
+def test_generative_stage_trains_the_decoder_only_and_resumes(foreman, tmp_path):
+    start = _generative_start(tmp_path)
     out = tmp_path / "g.safetensors"
     gan = ["--stage", "gan", "--disc-start", "1", "--adaptive-every", "1"]
     proc, _ = train("--out", str(out), "--init", str(start), "--steps", "2", *gan, *SMALL_RUN)
@@ -103,15 +110,7 @@ def test_generative_stage_trains_the_decoder_only_and_resumes(foreman, tmp_path)
 
 def test_perceptual_rd_stage_trains_encoder_prior_and_decoder(foreman, tmp_path, perceptual="alex"):
     """Stage prd (with LPIPS-Alex, the cheapest network; the default VGG is the same code path)."""
-    from gvc1d_codec.metrics import MetricWeightsUnavailable, fetch_metric_weights
-
-    try:
-        fetch_metric_weights()
-    except MetricWeightsUnavailable as e:
-        pytest.skip(f"LPIPS weights unavailable: {e}")
-    start = tmp_path / "start.safetensors"
-    proc, _ = train("--out", str(start), "--config", "gvc1d-tiny-v1", "--steps", "1", *SMALL_RUN)
-    assert proc.returncode == 0, proc.stderr
+    start = _generative_start(tmp_path)
     out = tmp_path / "p.safetensors"
     prd = ["--stage", "prd", "--perceptual", perceptual, "--disc-start", "1", "--adaptive-every", "1"]
     proc, _ = train("--out", str(out), "--init", str(start), "--steps", "2", *prd, *SMALL_RUN)
@@ -311,15 +310,7 @@ def test_moving_average_of_the_weights_is_saved_beside_the_output_and_resumed(fo
 def test_a_run_started_from_weights_can_keep_another_runs_discriminator(foreman, tmp_path):
     """--init with --disc-init: the discriminator starts from the given .disc file (with a zero
     learning rate it stays exactly that file); without it, from a fresh one."""
-    from gvc1d_codec.metrics import MetricWeightsUnavailable, fetch_metric_weights
-
-    try:
-        fetch_metric_weights()
-    except MetricWeightsUnavailable as e:
-        pytest.skip(f"LPIPS weights unavailable: {e}")
-    start = tmp_path / "start.safetensors"
-    proc, _ = train("--out", str(start), "--config", "gvc1d-tiny-v1", "--steps", "1", *SMALL_RUN)
-    assert proc.returncode == 0, proc.stderr
+    start = _generative_start(tmp_path)
     gan = ["--stage", "gan", "--disc-start", "1", "--adaptive-every", "1"]
     proc, _ = train("--out", str(tmp_path / "a.safetensors"), "--init", str(start), "--steps", "2", *gan, *SMALL_RUN)
     assert proc.returncode == 0, proc.stderr

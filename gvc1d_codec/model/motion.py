@@ -77,6 +77,15 @@ def warp(reference: torch.Tensor, mv: torch.Tensor, block: int) -> torch.Tensor:
     return reference.reshape(b, c, h * w).gather(2, index).view(b, c, h, w)
 
 
+def _edge_padded(t: torch.Tensor, pad: int) -> torch.Tensor:
+    """``t`` [..., H, W] with ``pad`` copies of its edge pixels on every side (any dtype): index
+    i of the result is pixel clamp(i - pad), as :func:`warp` clamps its indices."""
+    h, w = t.shape[-2:]
+    rows = torch.arange(-pad, h + pad, device=t.device).clamp_(0, h - 1)
+    cols = torch.arange(-pad, w + pad, device=t.device).clamp_(0, w - 1)
+    return t[..., rows, :][..., cols]
+
+
 def warp_overlapped(reference: torch.Tensor, mv: torch.Tensor, block: int) -> torch.Tensor:
     """Overlapped block motion compensation (see the module doc): ``reference`` [B, C, H, W]
     (float), ``mv`` as for :func:`warp`. Where the four surrounding blocks share a vector, this is
@@ -101,10 +110,8 @@ def warp_overlapped(reference: torch.Tensor, mv: torch.Tensor, block: int) -> to
     # the reference padded by the longest vector's length with its edge pixels, so that a vector's
     # pixel is base + (its flat offset), with no clamp: the same pixels as clamping to the edge
     pad = int(mv.abs().max()) if mv.numel() and mv.device.type != "meta" else 0  # meta: shapes only
-    rows = torch.arange(-pad, h + pad, device=dev).clamp_(0, h - 1)
-    cols = torch.arange(-pad, w + pad, device=dev).clamp_(0, w - 1)
     pw = w + 2 * pad
-    flat = reference[:, :, rows][:, :, :, cols].reshape(b, c, -1)
+    flat = _edge_padded(reference, pad).reshape(b, c, -1)
     base = (torch.arange(h, device=dev)[:, None] + pad) * pw + (torch.arange(w, device=dev)[None, :] + pad)
     offset = (mv[:, 0] * pw + mv[:, 1]).reshape(b, bh * bw)  # each block's vector as a flat offset
     out = torch.zeros_like(reference)
@@ -203,9 +210,7 @@ def _search(cur: torch.Tensor, ref: torch.Tensor, base: torch.Tensor, block: int
     dev = cur.device
     r = radius
     offsets = _candidates(r, dev)
-    rows = torch.arange(-2 * r, h + 2 * r, device=dev).clamp_(0, h - 1)
-    cols = torch.arange(-2 * r, w + 2 * r, device=dev).clamp_(0, w - 1)
-    padded = ref[:, rows][:, :, cols].reshape(b, 1, -1)  # [B, 1, (H + 4r)(W + 4r)]
+    padded = _edge_padded(ref, 2 * r).reshape(b, 1, -1)  # [B, 1, (H + 4r)(W + 4r)]
     pw = w + 4 * r
     mv = _expand(base.long(), block, h, w)
     iy = (torch.arange(h, device=dev)[:, None] + mv[:, 0]).clamp_(-r, h - 1 + r) + 2 * r
@@ -236,9 +241,7 @@ def _exhaustive(cur: torch.Tensor, ref: torch.Tensor, block: int, radius: int,
     b, h, w = cur.shape
     n = 2 * radius + 1
     dev = cur.device
-    rows = (torch.arange(-radius, h + radius, device=dev)).clamp_(0, h - 1)
-    cols = (torch.arange(-radius, w + radius, device=dev)).clamp_(0, w - 1)
-    padded = ref[:, rows][:, :, cols]  # [B, H + 2r, W + 2r]: clamp to the edge, as warp does
+    padded = _edge_padded(ref, radius)  # [B, H + 2r, W + 2r]
     costs = []
     for dy in range(n):
         shifted = padded[:, dy : dy + h].unfold(2, w, 1)  # [B, H, n (dx), W], a view
