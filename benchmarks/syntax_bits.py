@@ -4,7 +4,7 @@
 
 Codes the first frames of a clip through ``Encoder`` and counts, for every symbol the range coder
 is given, -log2 of its probability (``SymbolEncoder.encode`` is wrapped for the run; what is
-coded does not change), by syntax element: the tokens, motion vectors and skip flags
+coded does not change), by syntax element: the tokens, motion vectors (merge modes and vectors) and skip flags
 (docs/bitstream.md, "Packet payload"), and the enhancement layer's prediction modes, window flags,
 block classes, coefficients and escapes ("Enhancement layer"). A training clip by default: this is
 for deciding what to code better, not a result on the held-out clips.
@@ -25,7 +25,7 @@ from gvc1d_codec import VideoFrame  # noqa: E402
 from gvc1d_codec.codec import Encoder  # noqa: E402
 from gvc1d_codec.data.clips import load_clip  # noqa: E402
 from gvc1d_codec.entropy import coder, residual_syntax  # noqa: E402
-from gvc1d_codec.entropy.definition import MV_FREQ  # noqa: E402
+from gvc1d_codec.entropy.definition import MERGE_MODES, MV_FREQ  # noqa: E402
 
 LAYER_WIDTHS = {residual_syntax.MODES: "layer modes", 2: "layer window flags", residual_syntax.CLASSES: "layer block classes",
                 residual_syntax.ALPHABET: "layer coefficients"}
@@ -40,6 +40,8 @@ def element(filename: str, caller: str, width: int) -> str:
         return "tokens"
     if width == MV_FREQ.shape[1]:
         return "motion vectors"
+    if width == MERGE_MODES:
+        return "motion merge modes"
     return "skip flags" if width == 2 else f"{caller} ({width} symbols)"
 
 

@@ -13,7 +13,7 @@ The declared set: for every layer of the conv decoder
 **offset** per output channel: the layer runs with ``weight · (1 + scale)`` and ``bias + offset``
 (616 values for ``gvc1d-tiny``). Each is an integer ``v`` in ``[-UPDATE_MAX, UPDATE_MAX]`` standing
 for ``v / 2^STEP_LOG2``; per layer, the scales of its output channels come first, then the offsets.
-The integers are range coded with fixed integer tables (entropy model 7,
+The integers are range coded with fixed integer tables (entropy models 7 and 9,
 :mod:`gvc1d_codec.entropy.definition`); only pixels depend on them, never a probability.
 
 The encoder's fit (:func:`fit`): Adam on the intra frame's MSE through the frozen Transformer decoder

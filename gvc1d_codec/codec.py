@@ -281,7 +281,7 @@ class _Coder:
 
     @property
     def last_update(self) -> np.ndarray | None:
-        """The decoder update the last frame sent (an intra frame of entropy model 7): its integers,
+        """The decoder update the last frame sent (an intra frame of entropy model 7 or 9): its integers,
         int64 [:func:`~gvc1d_codec.adaptation.update_size`], a copy; ``None`` when it sent none.
         Conformance hashes them."""
         u = self._s.last_update

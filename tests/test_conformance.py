@@ -326,3 +326,18 @@ def test_streams_of_format_version_4_still_decode_exactly():
     p = run_cli("conformance", LEGACY_FORMAT4, "--weights", LEGACY_WEIGHTS, timeout=600)
     assert p.returncode == 0, p.stdout.decode() + p.stderr
     assert "PASS: symbols exact in 2/2 streams" in p.stdout.decode()
+
+
+LEGACY_ENTROPY7 = REPO / "conformance" / "legacy-entropy7"
+
+
+@pytest.mark.skipif(not (LEGACY_ENTROPY7 / MANIFEST_NAME).is_file(), reason="no legacy conformance streams in this checkout")
+def test_streams_of_entropy_models_6_and_7_still_decode_exactly():
+    """Entropy models 8 and 9 code the motion field with merge modes (format 4); streams of 6 and 7
+    (format 3's block deltas; the previous conformance set, the current default weights) still
+    decode to their symbols and pictures."""
+    manifest = json.loads((LEGACY_ENTROPY7 / MANIFEST_NAME).read_text())
+    assert manifest["weights"]["entropy_model_id"] == 7
+    p = run_cli("conformance", LEGACY_ENTROPY7, "--weights", "gvc1d-tiny", timeout=600)
+    assert p.returncode == 0, p.stdout.decode() + p.stderr
+    assert "PASS: symbols exact in 2/2 streams, pixels exact in 2/2" in p.stdout.decode()

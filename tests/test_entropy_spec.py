@@ -31,7 +31,7 @@ class SpecEntropyDecoder:
         raw = Path(weights).read_bytes()
         n = int.from_bytes(raw[:8], "little")
         meta = json.loads(raw[8 : 8 + n])["__metadata__"]
-        assert meta["format"] == "gvc1d-weights-v1" and meta["entropy_model_id"] in ("1", "2", "3", "4", "5", "6", "7")
+        assert meta["format"] == "gvc1d-weights-v1" and meta["entropy_model_id"] in ("1", "2", "3", "4", "5", "6", "7", "8", "9")
         self.cfg = json.loads(meta["config"])
         t = load_file(str(weights))
         self.layers = {}
@@ -54,6 +54,7 @@ class SpecEntropyDecoder:
         self.skipped: list[int] = []  # skipped windows per frame, for the test
         self.codes: list[int] = []  # quality code per frame, for the test
         self.motions: list[int] = []  # sum of |vector components| per P frame, for the test
+        self.merge_modes: set[int] = set()  # the format-4 modes decoded, for the test
 
         def g(peak, num, den):  # the spec's integer sequences, |r - 126| = 0..126
             out = [peak]
@@ -63,6 +64,12 @@ class SpecEntropyDecoder:
 
         g0, g1 = g(32768, 1, 32), g(16384, 1, 4)
         self.mv_freq = [np.array([gk[abs(r - 126)] for r in range(253)], np.float64) for gk in (g0, g1)]
+        # motion format 4 (entropy models 8, 9): the merge modes' rows and the explicit deltas' row
+        self.merge_freq = [np.array([3712, 96, 96, 192], np.float64), np.array([1536, 512, 512, 1536], np.float64)]
+        ge = [16384]
+        for _ in range(126):
+            ge.append(max(1, ge[-1] * 3 // 4))
+        self.explicit_freq = np.array([ge[abs(r - 126)] for r in range(253)], np.float64)
 
     def layer(self, name: str, a: np.ndarray, token_axis: bool = False, rows: slice = slice(None)) -> np.ndarray:
         w, b, m = self.layers[name]
@@ -94,7 +101,7 @@ class SpecEntropyDecoder:
             self.prev = self.mem = self.pskip = self.pmv = None
             self.residual_tables = None  # the enhancement layer's tables restart at each intra frame
         self.update = None
-        if intra and self.model_id >= 7:  # entropy model 7: the spread k (uniform over 0..8), then the update
+        if intra and self.model_id in (7, 9):  # entropy models 7 and 9: the spread k (uniform over 0..8), then the update
             k = int(dec.decode(self.model, np.ones((1, 9), np.float64))[0])
             if k:
                 w = self.cfg.get("conv_width", 0)
@@ -125,12 +132,38 @@ class SpecEntropyDecoder:
                         V[i, j, c] = dec.decode(self.model, self.mv_freq[k][None])[0] - 126 + P[i, j, c]
                         assert abs(V[i, j, c]) <= 63
             mv = np.zeros((bh, bw, 2), np.int64)
-            for i in range(bh):
-                for j in range(bw):
-                    k = int((pmv[i, j] != P[i // m, j // m]).any())
-                    for c in range(2):
-                        mv[i, j, c] = dec.decode(self.model, self.mv_freq[k][None])[0] - 126 + V[i // m, j // m, c]
-                        assert abs(mv[i, j, c]) <= 63
+            if self.model_id >= 8:  # format 4: every block's merge mode, then the explicit blocks' deltas
+                modes = np.zeros((bh, bw), np.int64)
+                for i in range(bh):
+                    for j in range(bw):
+                        k = int((pmv[i, j] != P[i // m, j // m]).any())
+                        modes[i, j] = dec.decode(self.model, self.merge_freq[k][None])[0]
+                self.merge_modes.update(modes.ravel().tolist())
+                explicit = {}
+                for i in range(bh):
+                    for j in range(bw):
+                        if modes[i, j] == 3:
+                            explicit[i, j] = [dec.decode(self.model, self.explicit_freq[None])[0] - 126 for _ in range(2)]
+                for i in range(bh):
+                    for j in range(bw):
+                        own = V[i // m, j // m]
+                        mode = modes[i, j]
+                        if mode == 0:
+                            mv[i, j] = own
+                        elif mode == 1:
+                            mv[i, j] = mv[i, j - 1] if j else own
+                        elif mode == 2:
+                            mv[i, j] = mv[i - 1, j] if i else own
+                        else:
+                            mv[i, j] = own + np.array(explicit[i, j])
+                        assert np.abs(mv[i, j]).max() <= 63
+            else:
+                for i in range(bh):
+                    for j in range(bw):
+                        k = int((pmv[i, j] != P[i // m, j // m]).any())
+                        for c in range(2):
+                            mv[i, j, c] = dec.decode(self.model, self.mv_freq[k][None])[0] - 126 + V[i // m, j // m, c]
+                            assert abs(mv[i, j, c]) <= 63
             self.pmv = mv
             self.motions.append(int(np.abs(mv).sum()))
         if not intra:  # skip flags, raster order
@@ -334,6 +367,7 @@ def spec_decode_stream(data: bytes, weights: str | Path) -> list[np.ndarray]:
     spec_decode_stream.skipped = dec.skipped
     spec_decode_stream.codes = dec.codes
     spec_decode_stream.motions = dec.motions
+    spec_decode_stream.merge_modes = dec.merge_modes
     return out
 
 
@@ -393,6 +427,7 @@ def test_spec_decoder_matches_reference_with_block_motion(real_frames, motion_we
     for a, b in zip(spec, ref_syms):
         assert np.array_equal(a, b.astype(np.int64))
     assert len(spec_decode_stream.motions) == 3 and sum(spec_decode_stream.motions) > 0
+    print("merge modes decoded:", spec_decode_stream.merge_modes)
 
 
 def test_spec_decoder_matches_reference_with_the_enhancement_layer(real_frames, motion_weights_path):
@@ -409,7 +444,7 @@ def test_spec_decoder_matches_reference_with_the_enhancement_layer(real_frames, 
         data = enc.header_bytes() + b"".join(enc.encode(f) for f in frames)
         hdr, ref_syms, ref_coefs, _ = reference_decode(data, loaded)
         spec = spec_decode_stream(data, motion_weights_path)
-        assert hdr.entropy_model_id == 6 and data[4] == 5  # entropy model 6 in a version-5 stream
+        assert hdr.entropy_model_id == 8 and data[4] == 5  # entropy model 8 in a version-5 stream
         assert all(len(c) == 4 for c in spec_decode_stream.coefficients[1:]), "P frames have prediction modes"
         modes = np.concatenate([c[3].ravel() for c in spec_decode_stream.coefficients[1:]])
         assert len(set(modes.tolist())) > 1, "the streams exercised one mode only"
@@ -437,7 +472,7 @@ def test_spec_decoder_matches_reference_with_decoder_updates(real_frames, motion
     enc = Encoder(f0.width, f0.height, Fraction(12), quality=1, intra_period=2, weights=loaded, preset="slow")
     data = enc.header_bytes() + b"".join(enc.encode(f) for f in frames)
     hdr, ref_syms, _, ref_updates = reference_decode(data, loaded)
-    assert hdr.entropy_model_id == 7
+    assert hdr.entropy_model_id == 9
     spec = spec_decode_stream(data, motion_weights_path)
     for a, b in zip(spec, ref_syms):
         assert np.array_equal(a, b.astype(np.int64))

@@ -1,4 +1,5 @@
 """Block motion (model/motion.py): the warp is an exact gather; estimation is integer and repeatable."""
+import numpy as np
 import pytest
 import torch
 
@@ -164,3 +165,63 @@ def test_overlapped_compensation_is_the_sum_of_four_clamped_block_copies():
                 copy = torch.stack([ref[i][:, iy[i], ix[i]] for i in range(2)])
                 want = want + (wy[:, None] * wx[None, :]) * copy
         assert torch.equal(motion.warp_overlapped(ref, mv, block), want)
+
+
+def _structured_field(bh, bw, seed, m=4):
+    """A field with every format-4 case: runs copying their left or top neighbour, a vector shared
+    by most of a window and explicit vectors, within +-MV_MAX."""
+    g = torch.Generator().manual_seed(seed)
+    f = torch.randint(-20, 21, (1, 2, bh, bw), generator=g)
+    shared = torch.randint(-20, 21, (1, 2, bh // m, bw // m), generator=g)
+    pick = torch.randint(0, 5, (bh, bw), generator=g)
+    for r in range(bh):
+        for c in range(bw):
+            if pick[r, c] >= 3:
+                f[0, :, r, c] = shared[0, :, r // m, c // m]
+            elif pick[r, c] == 1 and c:
+                f[0, :, r, c] = f[0, :, r, c - 1]
+            elif pick[r, c] == 2 and r:
+                f[0, :, r, c] = f[0, :, r - 1, c]
+    return f
+
+
+@pytest.mark.parametrize("bh,bw,m,seed", [(8, 12, 4, 0), (4, 4, 4, 1), (12, 8, 2, 2), (16, 20, 4, 3)])
+def test_merge_modes_round_trip_the_field_and_name_the_first_equal_neighbour(bh, bw, m, seed):
+    from gvc1d_codec.entropy import motion_syntax as S
+    field = _structured_field(bh, bw, seed, m)
+    prev = _structured_field(bh, bw, seed + 100, m) if seed % 2 else None
+    windows = S.choose_windows_merged(field, prev, m)
+    (r_win, k_win), (modes, k_blk), deltas = S.to_merged(field, windows, prev, m)
+    assert set(modes.tolist()) == {0, 1, 2, 3} or bh * bw <= 16
+    assert deltas.numel() == 2 * int((modes == S.MODE_EXPLICIT).sum())
+    assert torch.equal(S.merge_field(windows, modes, deltas, m), field)
+    assert torch.equal(S.merge_rows(prev, tuple(field.shape), m)[1], k_blk)
+    # the modes name the first of window, left, top that holds the vector (raster neighbours)
+    base = S.expand_windows(windows, m)
+    for r in range(bh):
+        for c in range(bw):
+            v = field[0, :, r, c]
+            left = field[0, :, r, c - 1] if c else base[0, :, r, c]
+            top = field[0, :, r - 1, c] if r else base[0, :, r, c]
+            want = 0 if torch.equal(v, base[0, :, r, c]) else 1 if torch.equal(v, left) else 2 if torch.equal(v, top) else 3
+            assert modes[r * bw + c] == want
+    # the bits the encoder counts are the coded rows' -log2 p, to 1/16 bit
+    from gvc1d_codec.entropy.definition import EXPLICIT_FREQ, MERGE_FREQ
+    exact = float(-np.log2(MERGE_FREQ[k_blk.numpy(), modes.numpy()] / MERGE_FREQ[k_blk.numpy()].sum(1)).sum()
+                  - np.log2(EXPLICIT_FREQ[0, deltas.numpy()] / EXPLICIT_FREQ.sum()).sum())
+    counted = int(S.merge_bits16(field, base, k_blk.view(1, bh, bw)).sum()) / 16
+    assert exact - counted == pytest.approx(0, abs=bh * bw / 16 + 1e-9)
+
+
+def test_merged_motion_costs_less_where_a_foreground_moves_apart_from_its_window():
+    """A window half background (the window's vector) and half a foreground with its own vector:
+    format 4 pays one explicit vector and merges for the rest, format 3 a delta per block."""
+    from gvc1d_codec.entropy import motion_syntax as S
+    field = torch.zeros(1, 2, 8, 8, dtype=torch.long)
+    field[0, 0, 2:6, 2:6], field[0, 1, 2:6, 2:6] = 7, -5
+    v3 = S.choose_windows(field, None, 4)
+    v4 = S.choose_windows_merged(field, None, 4)
+    k = torch.zeros(1, 8, 8, dtype=torch.long)
+    old = int(S.residual_bits16(field, S.expand_windows(v3, 4), k).sum())
+    new = int(S.merge_bits16(field, S.expand_windows(v4, 4), k).sum())
+    assert new < old / 3, (new, old)

@@ -38,13 +38,18 @@ from ..config import ModelConfig
 #    as before: the decoder reads modes only from streams of model 5);
 # 6: byte-terminated range coding (entropy/coder.py: payloads end at the byte they need, not at a 32-bit word)
 # 7: + a decoder update in every intra frame (gvc1d_codec/adaptation.py; a spread symbol, 0 = none)
-ENTROPY_MODEL_ID = 7
-UNADAPTED_ID = 6  # what an encoder that sends no decoder updates writes: the same streams, one symbol less per intra frame
-DECODABLE_IDS = (3, 4, 5, 6, 7)
+# 8: model 6 with merge modes in the motion field (motion format 4, entropy/motion_syntax.py: a block
+#    takes its window's, its left or its top neighbour's vector, or an explicit delta with a heavier-tailed row)
+# 9: model 7 with the same merge modes (8 and 9 differ as 6 and 7 do: the intra frames' update symbol)
+ENTROPY_MODEL_ID = 9
+UNADAPTED_ID = 8  # what an encoder that sends no decoder updates writes: the same streams, one symbol less per intra frame
+UPDATE_IDS = (7, 9)  # the entropy models whose intra frames start with a decoder update (or its absence)
+MERGE_MOTION_ID = 8  # from this entropy model on, motion fields are coded with merge modes (format 4)
+DECODABLE_IDS = (3, 4, 5, 6, 7, 8, 9)
 # Weights files exported for these ids hold integer networks and tables this definition reads
 # unchanged (model 2 only added the skip flags, whose table is a constant of this module; model 3
 # only changed what is fed to the condition input, which is a one-hot at whole levels as before).
-WEIGHTS_COMPATIBLE_IDS = (1, 2, 3, 4, 5, 6, 7)
+WEIGHTS_COMPATIBLE_IDS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
 
 # Integer networks (intnet.py): an activation ``a`` stands for ``a / 2**FRAC``.
 FRAC = 4  # fractional bits of every activation: real = int / 16
@@ -81,6 +86,17 @@ def _two_sided_geometric(peak: int, num: int, den: int, reach: int = 2 * MV_MAX)
 MV_FREQ = np.stack([_two_sided_geometric(1 << 15, 1, 32),   # row 0: nothing moved (or moved with its window)
                     _two_sided_geometric(1 << 14, 1, 4)])   # row 1: moving, most often as before
 
+# Motion format 4 (entropy model 8): each block's merge mode (window vector, left, top, explicit) with the
+# row MERGE_FREQ[k] (k as for format 3's block deltas), then each explicit block's delta against its
+# window vector, dy then dx, with the one row EXPLICIT_FREQ over [-2 MV_MAX, 2 MV_MAX]. The rows are
+# the modes' shares on training clips (foreman, mobile, bikes, zhling720p; qualities 1, 2, 4) and a
+# geometric tail of ratio 3/4: under format 3's row 0 a component of 3 or more cost about 15 bits.
+MERGE_MODES = 4
+MERGE_FREQ = np.array([[3712, 96, 96, 192],      # k = 0: the block moved with its window last frame
+                       [1536, 512, 512, 1536]],  # k = 1: it did not
+                      dtype=np.int64)
+EXPLICIT_FREQ = _two_sided_geometric(1 << 14, 3, 4)[None]
+
 
 # Decoder updates (intra frames from entropy model 7, gvc1d_codec/adaptation.py): first the spread
 # k in 0..UPDATE_SPREADS with the uniform row UPDATE_SPREAD_FREQ (0: no update), then, for k >= 1,
@@ -114,6 +130,8 @@ def log2_ratio16(num: int, den: int) -> int:
 # The cost in 1/16 bits of each motion residual under MV_FREQ[k] (the encoder's motion decision;
 # no decoder uses it): MV_BITS16[k, r] = floor(16 · log2(sum(MV_FREQ[k]) / MV_FREQ[k, r])).
 MV_BITS16 = np.array([[log2_ratio16(int(row.sum()), int(f)) for f in row] for row in MV_FREQ], dtype=np.int64)
+MERGE_BITS16 = np.array([[log2_ratio16(int(row.sum()), int(f)) for f in row] for row in MERGE_FREQ], dtype=np.int64)
+EXPLICIT_BITS16 = np.array([log2_ratio16(int(EXPLICIT_FREQ.sum()), int(f)) for f in EXPLICIT_FREQ[0]], dtype=np.int64)
 
 # Residual alphabet and frequency tables.
 RESIDUAL_RANGE = 64  # alphabet: 128 residuals; |symbol| <= 31 so |residual| <= 62 always fits

@@ -30,7 +30,7 @@ from ..errors import CorruptPacketError
 from ..quality import from_code, max_code, quality_code
 from . import motion_syntax, residual_syntax
 from .coder import SymbolDecoder, SymbolEncoder
-from .definition import (ENTROPY_MODEL_ID, MV_FREQ, MV_MAX, RESIDUAL_RANGE, SKIP_FREQ, UPDATE_FREQ, UPDATE_MAX,
+from .definition import (ENTROPY_MODEL_ID, EXPLICIT_FREQ, MERGE_FREQ, MERGE_MOTION_ID, UPDATE_IDS, MV_FREQ, MV_MAX, RESIDUAL_RANGE, SKIP_FREQ, UPDATE_FREQ, UPDATE_MAX,
                          UPDATE_SPREAD_FREQ, skip_contexts)
 from .prior import IntegerPrior
 
@@ -62,9 +62,11 @@ class EntropyCoder:
         # the enhancement layer of a P frame has prediction modes from entropy model 5 on (models with motion)
         self.mode_block = self.cfg.motion_block if stream_id >= 5 else 0
         self.byte_terminated = stream_id >= 6  # payloads end at a byte, big-endian (entropy/coder.py)
-        # intra frames start with a decoder update (or its absence) from entropy model 7 on
-        self.update_size = adaptation.update_size(self.cfg.conv_width) if stream_id >= 7 else 0
-        self.updates = stream_id >= 7
+        # intra frames start with a decoder update (or its absence) in entropy models 7 and 9
+        self.updates = stream_id in UPDATE_IDS
+        self.update_size = adaptation.update_size(self.cfg.conv_width) if self.updates else 0
+        # motion fields with merge modes (motion format 4) from entropy model 8 on
+        self.merge_motion = stream_id >= MERGE_MOTION_ID
 
     def _rows(self, mu4: torch.Tensor, idx: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         mu4 = mu4.numpy().astype(np.int64)
@@ -107,9 +109,17 @@ class EntropyCoder:
             if int(motion.abs().max()) > MV_MAX:
                 raise ValueError(f"motion vectors beyond +-{MV_MAX}")
             m = self.cfg.window // self.cfg.motion_block
-            windows = motion_syntax.choose_windows(motion, ctx.prev_motion, m)
-            residual, rows = motion_syntax.to_residuals(motion, windows, ctx.prev_motion, m)
-            enc.encode(residual.numpy(), MV_FREQ[rows.numpy()])
+            if self.merge_motion:
+                windows = motion_syntax.choose_windows_merged(motion, ctx.prev_motion, m)
+                (r_win, k_win), (modes, k_blk), deltas = motion_syntax.to_merged(motion, windows, ctx.prev_motion, m)
+                enc.encode(r_win.numpy(), MV_FREQ[k_win.numpy()])
+                enc.encode(modes.numpy(), MERGE_FREQ[k_blk.numpy()])
+                if deltas.numel():
+                    enc.encode(deltas.numpy(), np.broadcast_to(EXPLICIT_FREQ, (deltas.numel(), EXPLICIT_FREQ.shape[1])))
+            else:
+                windows = motion_syntax.choose_windows(motion, ctx.prev_motion, m)
+                residual, rows = motion_syntax.to_residuals(motion, windows, ctx.prev_motion, m)
+                enc.encode(residual.numpy(), MV_FREQ[rows.numpy()])
         if not ctx.intra:
             skip = np.zeros(s.shape[0], dtype=bool) if skip is None else np.asarray(skip, dtype=bool)
             enc.encode(skip.astype(np.int64), SKIP_FREQ[skip_contexts(skip, ctx.prev_skip, *grid)])
@@ -227,9 +237,20 @@ class EntropyCoder:
         if not ctx.intra and cfg.motion_block:
             shape = self.motion_shape(grid)
             m = cfg.window // cfg.motion_block
-            rows = motion_syntax.residual_rows(ctx.prev_motion, shape, m)
-            symbols = torch.from_numpy(_decode(dec, MV_FREQ[rows.numpy()], frame_index))
-            motion, window_mv = motion_syntax.from_residuals(symbols, ctx.prev_motion, shape, m)
+            if self.merge_motion:
+                k_win, k_blk = motion_syntax.merge_rows(ctx.prev_motion, shape, m)
+                r_win = torch.from_numpy(_decode(dec, MV_FREQ[k_win.numpy()], frame_index))
+                window_mv = r_win.long().view(shape[0], shape[2] // m, shape[3] // m, 2).permute(0, 3, 1, 2) - 2 * MV_MAX
+                window_mv = window_mv + motion_syntax.window_prediction(ctx.prev_motion, shape, m)
+                modes = torch.from_numpy(_decode(dec, MERGE_FREQ[k_blk.numpy()], frame_index))
+                n = 2 * int((modes == motion_syntax.MODE_EXPLICIT).sum())
+                deltas = torch.from_numpy(_decode(dec, np.broadcast_to(EXPLICIT_FREQ, (n, EXPLICIT_FREQ.shape[1])),
+                                                  frame_index)) if n else torch.zeros(0, dtype=torch.long)
+                motion = motion_syntax.merge_field(window_mv, modes, deltas, m)
+            else:
+                rows = motion_syntax.residual_rows(ctx.prev_motion, shape, m)
+                symbols = torch.from_numpy(_decode(dec, MV_FREQ[rows.numpy()], frame_index))
+                motion, window_mv = motion_syntax.from_residuals(symbols, ctx.prev_motion, shape, m)
             if int(motion.abs().max()) > MV_MAX or int(window_mv.abs().max()) > MV_MAX:
                 raise CorruptPacketError(f"payload of frame {frame_index} decodes to out-of-range motion vectors", frame_index)
         if not ctx.intra:

@@ -316,6 +316,12 @@ def estimate_motion(x: torch.Tensor, ref: torch.Tensor, block: int = 16, search:
 # In the integer luma of this module (R + G + B in 8-bit steps) an error e on every channel is
 # (3 · 255 · e)^2 = 585225 / 3 · (3 e^2), so J · 16 · 585225 = lambda16 · SSE_luma + 585225 · bits16.
 _LUMA_SSE_PER_BIT = 585225
+MOTION_LAMBDA_SCALE = 0.5
+"""The vectors' lambda relative to the level's (the encoder's choice). Measured on training clips
+(``python benchmarks/motion_lambda.py --scales 1,0.5``, 8-12 frames of foreman, bikes, mobile,
+zhling720p, qualities 0, 1, 2, 4): half the level's lambda costs BD-rate -1.7 / +0.3 / -0.4 / -0.1 %
+under PSNR-YUV and -5.1 / -1.2 / -7.5 / -2.3 % under LPIPS-Alex against the full one (under format 3,
+a quarter and twice the lambda were worse than half; docs/results.md, "Motion format 4")."""
 
 
 def _block_sse(cur: torch.Tensor, pred: torch.Tensor, block: int) -> torch.Tensor:
@@ -328,43 +334,59 @@ def _block_sse(cur: torch.Tensor, pred: torch.Tensor, block: int) -> torch.Tenso
 def choose_motion_rd(x: torch.Tensor, ref: torch.Tensor, mv: torch.Tensor, prev: torch.Tensor | None,
                      block: int, window: int, lam: float) -> torch.Tensor:
     """The encoder's field: per block, the vector of least rate-distortion cost
-    ``lambda16 · SSE_luma + 585225 · bits16`` (integers; bits of the coded syntax,
+    ``lambda16 · SSE_luma + 585225 · bits16`` (integers; bits of the coded syntax, motion format 4:
     :mod:`gvc1d_codec.entropy.motion_syntax`) among its window's vector, zero, the previous
     frame's vector of the block, the search's vector ``mv`` and its four neighbours'; per window,
-    the window vector (prediction, median of ``mv``, zero) whose blocks cost least in all.
-    Without it a search against a lossy reconstruction picks small non-zero vectors that buy
-    almost nothing and cost most of a P frame's bytes (tiny2, cockatoo 720p: 70-95 % of them).
-    ``prev``: [B, 2, bh, bw] or None (zero); ``window``: the window size in px."""
+    the window vector (prediction, median of ``mv``, zero) whose blocks cost least in all. Then
+    twice, per block, its left and top neighbours' vectors in that field as merge candidates
+    (a mode, no delta). Without it a search against a lossy reconstruction picks small non-zero
+    vectors that buy almost nothing and cost most of a P frame's bytes (tiny2, cockatoo 720p:
+    70-95 % of them). ``prev``: [B, 2, bh, bw] or None (zero); ``window``: the window size in px."""
     m = window // block
     dev = mv.device
     cur, rl = _luma(x), _luma(ref)
     shape = tuple(mv.shape)
     pred, k_win, k_blk = syntax.contexts(prev, shape, m)
     pred, k_win, k_blk = pred.to(dev), k_win.to(dev), k_blk.to(dev)
-    lam16 = int(round(16 * lam))
+    lam16 = int(round(16 * lam * MOTION_LAMBDA_SCALE))
     padded = F.pad(mv.float(), (1, 1, 1, 1), mode="replicate").long()  # small integers: exact
     h, w = mv.shape[-2:]
     blocks = [torch.zeros_like(mv), mv] + [padded[:, :, dy:dy + h, dx:dx + w] for dy, dx in ((0, 1), (1, 0), (1, 2), (2, 1))]
     if prev is not None:
         blocks.append(prev.to(dev, torch.long))
-    sse = [_block_sse(cur, warp(rl[:, None], v, block)[:, 0], block) for v in blocks]
-    best_field, best_total = None, None
+
+    def sse(v: torch.Tensor) -> torch.Tensor:
+        return _block_sse(cur, warp(rl[:, None], v, block)[:, 0], block)
+
+    errors = [sse(v) for v in blocks]
+    best_field, best_total, best_base = None, None, None
     for wv in syntax.window_candidates(mv, pred, m):
         base = syntax.expand_windows(wv, m)
 
-        def cost(v: torch.Tensor, err: torch.Tensor) -> torch.Tensor:
-            bits = syntax.residual_bits16(v, base, k_blk)
-            return lam16 * err + _LUMA_SSE_PER_BIT * bits
+        def cost(v: torch.Tensor, err: torch.Tensor) -> torch.Tensor:  # window vector or explicit, no merges
+            return lam16 * err + _LUMA_SSE_PER_BIT * syntax.no_merge_bits16(v, base, k_blk)
 
-        choice = (base, cost(base, _block_sse(cur, warp(rl[:, None], base, block)[:, 0], block)))
-        for v, err in zip(blocks, sse):
+        choice = (base, cost(base, sse(base)))
+        for v, err in zip(blocks, errors):
             choice = _keep_better(choice, v, cost(v, err))
         own = syntax.residual_bits16(wv, pred, k_win)
         total = _LUMA_SSE_PER_BIT * own + syntax.window_blocks(choice[1][:, None], m)[:, 0].sum(dim=-1)
         if best_field is None:
-            best_field, best_total = choice[0], total
+            best_field, best_total, best_base = choice[0], total, base
         else:
             better = syntax.expand_windows((total < best_total)[:, None], m)[:, 0]
             best_field = torch.where(better[:, None], choice[0], best_field)
+            best_base = torch.where(better[:, None], base, best_base)
             best_total = torch.minimum(total, best_total)
-    return best_field
+    field = best_field
+    for _ in range(2):  # merge candidates: the neighbours' vectors in the field so far
+        left, top = syntax.neighbours(field, best_base)
+
+        def merged_cost(v: torch.Tensor) -> torch.Tensor:
+            return lam16 * sse(v) + _LUMA_SSE_PER_BIT * syntax.merge_bits16(v, best_base, k_blk, left, top)
+
+        choice = (field, merged_cost(field))
+        for v in (left, top):
+            choice = _keep_better(choice, v, merged_cost(v))
+        field = choice[0]
+    return field
