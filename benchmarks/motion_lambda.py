@@ -1,9 +1,10 @@
 """The motion vectors' lambda: BD-rate of the encoder's motion choice at scaled lambdas, on training clips.
 
     python benchmarks/motion_lambda.py [--clips foreman:12,bikes:10,mobile:12,zhling720p:8] [--scales 1,0.5]
-                                       [--qualities 0,1,2,4] [--json F]
+                                       [--qualities 0,1,2] [--layer] [--json F]
 
-Codes each clip (intra period 32) at each quality with ``model.motion.MOTION_LAMBDA_SCALE`` set to
+Codes each clip (intra period 32) at each quality with ``quality.MOTION_LAMBDA_SCALE`` (with
+``--layer``: ``quality.LAYER_MOTION_LAMBDA_SCALE``, for qualities with the enhancement layer) set to
 each scale in turn (the encoder's choice; the decoder does not see it) and prints bpp, PSNR-YUV
 and LPIPS-Alex per point, then the BD-rates of each scale against the first. Training clips by
 default: this sets an encoder constant, so it is not measured on the held-out clips.
@@ -17,26 +18,27 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gvc1d_codec import VideoFrame, metrics  # noqa: E402
+from gvc1d_codec import VideoFrame, metrics, quality  # noqa: E402
 from gvc1d_codec.config import DEFAULT_INTRA_PERIOD  # noqa: E402
 from gvc1d_codec.data.clips import load_clip  # noqa: E402
 from gvc1d_codec.evaluate import code_clip, frame_metrics, mean_metrics  # noqa: E402
 from gvc1d_codec.metrics.bdrate import bd_rate  # noqa: E402
-from gvc1d_codec.model import motion  # noqa: E402
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--clips", default="foreman:12,bikes:10,mobile:12,zhling720p:8", help="CLIP:FRAMES,...")
     ap.add_argument("--scales", default="1,0.5", help="lambda scales; the first is the anchor")
-    ap.add_argument("--qualities", default="0,1,2,4")
+    ap.add_argument("--qualities", default="0,1,2")
+    ap.add_argument("--layer", action="store_true", help="scale the layer's motion lambda (qualities above 2)")
     ap.add_argument("--weights")
     ap.add_argument("--json")
     a = ap.parse_args()
     scales = [float(s) for s in a.scales.split(",")]
     qualities = [float(q) for q in a.qualities.split(",")]
     net = metrics.LPIPS("alex").eval()
-    chosen = motion.MOTION_LAMBDA_SCALE
+    name = "LAYER_MOTION_LAMBDA_SCALE" if a.layer else "MOTION_LAMBDA_SCALE"
+    chosen = getattr(quality, name)
     rows = []
     for spec in a.clips.split(","):
         clip, _, n = spec.partition(":")
@@ -45,7 +47,7 @@ def main() -> int:
         src = [VideoFrame("yuv420p", (y[i], u[i], v[i])) for i in range(t)]
         curves = {}
         for s in scales:
-            motion.MOTION_LAMBDA_SCALE = s
+            setattr(quality, name, s)
             try:
                 points = []
                 for q in qualities:
@@ -54,7 +56,7 @@ def main() -> int:
                     points.append({"clip": clip, "frames": t, "scale": s, "quality": q, "bpp": coded.bpp(w, h),
                                    "psnr_yuv": m["psnr_yuv"], "lpips_alex": m["lpips_alex"]})
             finally:
-                motion.MOTION_LAMBDA_SCALE = chosen
+                setattr(quality, name, chosen)
             curves[s] = points
             rows += points
             print(f"{clip} scale {s:g}: " + "  ".join(f"{p['bpp']:.4f} bpp {p['psnr_yuv']:.2f} dB {p['lpips_alex']:.4f}"

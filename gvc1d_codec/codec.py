@@ -59,7 +59,7 @@ from .config import DEFAULT_INTRA_PERIOD
 from .frame import PIX_FMTS, ColorInfo, VideoFrame
 from .limits import DEFAULT_MAX_PIXELS, check_frame_size
 from .model.gvc1d import pad_to_windows
-from .quality import coding_point, from_code, highest, level_lambda, quality_code, split_enhanced
+from .quality import coding_point, from_code, highest, level_lambda, motion_lambda, quality_code, split_enhanced
 from .ratecontrol import PassStats, RateController, RateReport
 from .presets import DEFAULT_PRESET
 from .presets import preset as get_preset
@@ -144,11 +144,12 @@ class _Session:
     def step(self, intra: bool, quality: float, x: torch.Tensor | None = None, symbols: torch.Tensor | None = None,
              skip: np.ndarray | None = None, motion: torch.Tensor | None = None,
              latents: torch.Tensor | None = None, update: np.ndarray | None = None,
-             reference: torch.Tensor | None = None) -> tuple[StepOutput, CodingState]:
+             reference: torch.Tensor | None = None, e: float = 0.0) -> tuple[StepOutput, CodingState]:
         """Run the frame-coding step from the current state at ``quality``; the caller commits
-        the new state. An encoder's motion is chosen by rate-distortion cost with the quality's lambda.
+        the new state. An encoder's motion is chosen by rate-distortion cost with the quality's
+        motion lambda (``e``: the step of the frame's enhancement layer, 0 for none).
         ``update`` (intra frames): the integers of the decoder update the packet sends."""
-        lam = level_lambda(self.cfg.lambdas, quality) if x is not None and motion is None else None
+        lam = motion_lambda(self.cfg.lambdas, quality, e) if x is not None and motion is None else None
         if update is not None:
             update = adaptation.dequantise(update, self.cfg.conv_width, self.device)
         out, new = step(self.model, self.context_model, self.state, intra=intra, quality=quality, x=x,
@@ -190,7 +191,7 @@ class _Session:
         no synthesis. Returns (the entropy model's ideal bits of every window's tokens plus the
         packet's overhead, per level; the analysis y; its motion) for :meth:`step`'s ``latents``."""
         cfg = self.cfg
-        y, motion, _ = analyse(self.model, self.state, x, intra, None if intra else level_lambda(cfg.lambdas, motion_quality),
+        y, motion, _ = analyse(self.model, self.state, x, intra, None if intra else motion_lambda(cfg.lambdas, motion_quality),
                                self.motion_effort)
         bits = []
         for level in range(cfg.qualities):
@@ -223,7 +224,7 @@ class _Session:
         motion, latents, reference) for :meth:`step`."""
         cfg = self.cfg
         if latents is None:
-            latents, motion, reference = analyse(self.model, self.state, x, False, level_lambda(cfg.lambdas, quality),
+            latents, motion, reference = analyse(self.model, self.state, x, False, motion_lambda(cfg.lambdas, quality),
                                                  self.motion_effort)
         else:
             reference, _ = short_term_reference(self.model, self.state, False, None, motion, None)
@@ -540,12 +541,12 @@ class Encoder(_Coder):
         skip = None
         if LAYER_SKIPS_TOKENS and e > 0 and s.entropy.layer_modes(intra) and self.skip:
             skip = np.ones(s.windows, dtype=bool)
-            out, new = s.step(intra, tokens_quality, x=x, motion=motion, latents=latents, skip=skip)
+            out, new = s.step(intra, tokens_quality, x=x, motion=motion, latents=latents, skip=skip, e=e)
         elif not intra and self.skip and self.preset.early_skip:  # preset fast: decided before the synthesis
             skip, motion, latents, reference = s.early_skip(x, tokens_quality, motion, latents)
             out, new = s.step(intra, tokens_quality, x=x, motion=motion, latents=latents, skip=skip, reference=reference)
         else:
-            out, new = s.step(intra, tokens_quality, x=x, motion=motion, latents=latents)
+            out, new = s.step(intra, tokens_quality, x=x, motion=motion, latents=latents, e=e)
         update = None
         if intra and self.preset.adapt_steps and s.entropy.update_size:  # preset slow: the decoder adapted
             update = s.adapt(x, out, tokens_quality, self.preset.adapt_steps)

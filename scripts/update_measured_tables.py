@@ -19,6 +19,7 @@ rows = ["| clip | quality | bpp | PSNR-YUV | PSNR-RGB | MS-SSIM | LPIPS-Alex | g
 for r in H["results"]:
     rows.append(f"| {r['clip']} {r['size']} | {r['quality']} | {r['bpp']:.4f} | {r['psnr_yuv']:.2f} | {r['psnr_rgb']:.2f} | {r['ms_ssim']:.4f} | {r['lpips_alex']:.4f} | {r.get('grid', float('nan')):.3f} | {100*r['payload_over_ideal']:+.2f}% | {100*r['payload_over_shadow']:+.2f}% |")
 card = open("weights/README.md").read()
+old = re.search(r"\| SHA-256 \| `([0-9a-f]{64})", card).group(1)  # the default's SHA-256 before this run
 card = rep(card, "heldout-table", "\n".join(rows))
 card = re.sub(r"(\| SHA-256 \| `)[0-9a-f]{64}", lambda m: m.group(1) + sha, card, count=1)  # the default model's card only
 open("weights/README.md", "w").write(card)
@@ -37,10 +38,11 @@ for z in S["sizes"]:
     g, x = z["gvc1d"], z["x265"]
     rows.append(f"| {z['size']} ({z['clip']}{' scaled up' if 'scaled up' in z['source'] else ''}, {z['frames']} frames) | {g['enc_fps']:.2f} | {g['dec_fps']:.2f} | {g['enc_peak_rss_mib']:.0f} / {g['dec_peak_rss_mib']:.0f} MiB | {x['enc_fps']:.1f} / {x['dec_fps']:.1f} | {g['payload_overhead_pct']:+.2f}% / {g['file_overhead_pct']:+.2f}% |")
 readme = rep(readme, "speed-table", "\n".join(rows))
-readme = re.sub(r"SHA-256 `[0-9a-f]{8}\.\.\.`", f"SHA-256 `{sha[:8]}...`", readme)
+readme = readme.replace(f"SHA-256 `{old[:8]}...`", f"SHA-256 `{sha[:8]}...`")  # the default's, not the kept models'
+
 open("docs/results.md", "w").write(readme)
 conf = open("docs/conformance.md").read()
 conf = rep(conf, "matrix-table", matrix)
-conf = re.sub(r"SHA-256 `[0-9a-f]{8}\.\.\.`", f"SHA-256 `{sha[:8]}...`", conf)
+conf = conf.replace(f"SHA-256 `{old[:8]}...`", f"SHA-256 `{sha[:8]}...`")
 open("docs/conformance.md", "w").write(conf)
 print("updated")

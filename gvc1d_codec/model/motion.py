@@ -316,14 +316,6 @@ def estimate_motion(x: torch.Tensor, ref: torch.Tensor, block: int = 16, search:
 # In the integer luma of this module (R + G + B in 8-bit steps) an error e on every channel is
 # (3 · 255 · e)^2 = 585225 / 3 · (3 e^2), so J · 16 · 585225 = lambda16 · SSE_luma + 585225 · bits16.
 _LUMA_SSE_PER_BIT = 585225
-MOTION_LAMBDA_SCALE = 0.5
-"""The vectors' lambda relative to the level's (the encoder's choice). Measured on training clips
-(``python benchmarks/motion_lambda.py --scales 1,0.5``, 8-12 frames of foreman, bikes, mobile,
-zhling720p, qualities 0, 1, 2, 4): half the level's lambda costs BD-rate -1.7 / +0.3 / -0.4 / -0.1 %
-under PSNR-YUV and -5.1 / -1.2 / -7.5 / -2.3 % under LPIPS-Alex against the full one (under format 3,
-a quarter and twice the lambda were worse than half; docs/results.md, "Motion format 4")."""
-
-
 def _block_sse(cur: torch.Tensor, pred: torch.Tensor, block: int) -> torch.Tensor:
     """Integer SSE per block ([B, H, W] x2 -> [B, bh, bw], int64); edges padded with zero difference.
     Summed in float64 (:func:`_block_sums`): exact below 2^53."""
@@ -348,7 +340,7 @@ def choose_motion_rd(x: torch.Tensor, ref: torch.Tensor, mv: torch.Tensor, prev:
     shape = tuple(mv.shape)
     pred, k_win, k_blk = syntax.contexts(prev, shape, m)
     pred, k_win, k_blk = pred.to(dev), k_win.to(dev), k_blk.to(dev)
-    lam16 = int(round(16 * lam * MOTION_LAMBDA_SCALE))
+    lam16 = int(round(16 * lam))
     padded = F.pad(mv.float(), (1, 1, 1, 1), mode="replicate").long()  # small integers: exact
     h, w = mv.shape[-2:]
     blocks = [torch.zeros_like(mv), mv] + [padded[:, :, dy:dy + h, dx:dx + w] for dy, dx in ((0, 1), (1, 0), (1, 2), (2, 1))]
