@@ -20,6 +20,9 @@ that ffmpeg process), and ``ffmpeg -i x.hevc -f null -`` (decode time = wall tim
 process). Process wall time includes ffmpeg start-up, which dominates for short, small inputs; the
 ffmpeg-internal ``-benchmark`` real time is reported as well.
 
+At 416x240 the same frames are also coded at the lowest and at the highest quality (the
+enhancement layer's finest step) and decoded, for P12's ratio of their decode times.
+
 Targets are printed next to the numbers; nothing is asserted.
 """
 from __future__ import annotations
@@ -54,6 +57,7 @@ SIZES = {
 }
 TARGET_RSS_MIB_1080P = 2048.0
 TARGET_ENTROPY_OVERHEAD_PCT = 1.0
+TARGET_LEVEL_RATIO = 1.5  # P12: decode time at the highest quality over the lowest, same frames
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -239,14 +243,18 @@ def child_prepare(a) -> dict:
     from gvc1d_codec.data.clips import CLIPS, clip_y4m
     from gvc1d_codec.weights import resolve, sha256_file
 
+    from gvc1d_codec.quality import highest
+    from gvc1d_codec.weights import load_weights
+
     wpath, _ = resolve(a.weights)
     if not wpath.is_file():
         return dict(error=f"weights file not found: {wpath} (pass --weights)")
+    levels = load_weights(str(wpath)).config.qualities
     clips = {}
     for name in (a.small_clip, "zhling720p"):
         spec = CLIPS[name]
         clips[name] = dict(y4m=str(clip_y4m(name)), width=spec.width, height=spec.height, frames=spec.frames)
-    return dict(weights=dict(path=str(wpath), sha256=sha256_file(wpath)), clips=clips)
+    return dict(weights=dict(path=str(wpath), sha256=sha256_file(wpath)), clips=clips, qualities=[0, highest(levels)])
 
 
 def prepare(name: str, size: dict, frames: int, clip: str, spec: dict, tmp: Path) -> tuple[Path, dict]:
@@ -441,7 +449,7 @@ def main(argv=None) -> int:
         args._tmp = tmp
         info = run_child("prepare", None, None, None, args)
         weights = info["weights"]
-        results, machine = [], None
+        results, machine, level_ratio = [], None, None
         for name in sizes:
             size = SIZES[name]
             w, h = size["width"], size["height"]
@@ -473,8 +481,24 @@ def main(argv=None) -> int:
                      enc_profile=e["profile"], dec_profile=d["profile"])
             results.append(dict(size=name, width=w, height=h, **mat, gvc1d=g, x265=x,
                                 enc_ratio=g["enc_fps"] / x["enc_fps"], dec_ratio=g["dec_fps"] / x["dec_fps"]))
+            if name == "416x240":  # decode time at the lowest and the highest quality of the same frames
+                levels, chosen = {}, args.quality
+                for q in info["qualities"]:
+                    args.quality = q
+                    print(f"[{name}] quality {q}: encoding, decoding...", file=sys.stderr, flush=True)
+                    run_child("encode", size, raw, gvc, args)
+                    levels[q] = run_child("decode", size, raw, gvc, args)["seconds"]
+                args.quality = chosen
+                lo, hi = info["qualities"]
+                level_ratio = dict(size=name, frames=n, lowest=lo, highest=hi, lowest_dec_seconds=levels[lo],
+                                   highest_dec_seconds=levels[hi], ratio=levels[hi] / levels[lo])
 
     targets = []
+    if level_ratio is not None:
+        v = level_ratio["ratio"]
+        targets.append(dict(what=f"decode time at quality {level_ratio['highest']} / quality {level_ratio['lowest']} "
+                                 f"at {level_ratio['size']}", value=f"{v:.2f}x", target=f"<= {TARGET_LEVEL_RATIO:g}x",
+                            status=_mark(v <= TARGET_LEVEL_RATIO)))
     for s in results:
         t = SIZES[s["size"]]["target_dec_fps"]
         v = s["gvc1d"]["dec_fps"]
@@ -492,7 +516,7 @@ def main(argv=None) -> int:
                                 target=f"<= {TARGET_ENTROPY_OVERHEAD_PCT:g}%",
                                 status=_mark(v <= TARGET_ENTROPY_OVERHEAD_PCT)))
     report = dict(machine=machine, weights=weights, quality=results[0]["gvc1d"]["quality"] if results else None,
-                  x265=dict(preset=X265_PRESET, crf=args.x265_crf), sizes=results, targets=targets,
+                  x265=dict(preset=X265_PRESET, crf=args.x265_crf), sizes=results, targets=targets, level_ratio=level_ratio,
                   command=" ".join([Path(sys.executable).name, *sys.argv]))
     print(render(report))
     if args.json:

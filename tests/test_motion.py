@@ -190,7 +190,7 @@ def test_merge_modes_round_trip_the_field_and_name_the_first_equal_neighbour(bh,
     from gvc1d_codec.entropy import motion_syntax as S
     field = _structured_field(bh, bw, seed, m)
     prev = _structured_field(bh, bw, seed + 100, m) if seed % 2 else None
-    windows = S.choose_windows_merged(field, prev, m)
+    windows = S.choose_windows(field, prev, m, merged=True)
     (r_win, k_win), (modes, k_blk), deltas = S.to_merged(field, windows, prev, m)
     assert set(modes.tolist()) == {0, 1, 2, 3} or bh * bw <= 16
     assert deltas.numel() == 2 * int((modes == S.MODE_EXPLICIT).sum())
@@ -220,7 +220,7 @@ def test_merged_motion_costs_less_where_a_foreground_moves_apart_from_its_window
     field = torch.zeros(1, 2, 8, 8, dtype=torch.long)
     field[0, 0, 2:6, 2:6], field[0, 1, 2:6, 2:6] = 7, -5
     v3 = S.choose_windows(field, None, 4)
-    v4 = S.choose_windows_merged(field, None, 4)
+    v4 = S.choose_windows(field, None, 4, merged=True)
     k = torch.zeros(1, 8, 8, dtype=torch.long)
     old = int(S.residual_bits16(field, S.expand_windows(v3, 4), k).sum())
     new = int(S.merge_bits16(field, S.expand_windows(v4, 4), k).sum())

@@ -110,7 +110,7 @@ class EntropyCoder:
                 raise ValueError(f"motion vectors beyond +-{MV_MAX}")
             m = self.cfg.window // self.cfg.motion_block
             if self.merge_motion:
-                windows = motion_syntax.choose_windows_merged(motion, ctx.prev_motion, m)
+                windows = motion_syntax.choose_windows(motion, ctx.prev_motion, m, merged=True)
                 (r_win, k_win), (modes, k_blk), deltas = motion_syntax.to_merged(motion, windows, ctx.prev_motion, m)
                 enc.encode(r_win.numpy(), MV_FREQ[k_win.numpy()])
                 enc.encode(modes.numpy(), MERGE_FREQ[k_blk.numpy()])

@@ -95,16 +95,18 @@ def window_candidates(mv: torch.Tensor, pred: torch.Tensor, m: int) -> list[torc
     return [pred.to(mv.device), median, torch.zeros_like(median)]
 
 
-def choose_windows(mv: torch.Tensor, prev: torch.Tensor | None, m: int) -> torch.Tensor:
+def choose_windows(mv: torch.Tensor, prev: torch.Tensor | None, m: int, merged: bool = False) -> torch.Tensor:
     """The encoder's window vectors for a block field: per window, the candidate of
-    :func:`window_candidates` that codes the window's vector and its blocks' deltas in the fewest
-    bits (the first on ties). Any choice decodes to the same field."""
+    :func:`window_candidates` that codes the window's vector and its blocks in the fewest bits
+    (the first on ties): as format 3's block deltas, or (``merged``) as format 4's merge modes and
+    explicit deltas. Any choice decodes to the same field."""
     mv = mv.long().cpu()
     pred, k_win, k_blk = contexts(prev, tuple(mv.shape), m)
+    block_bits = merge_bits16 if merged else residual_bits16
     best, best_bits = None, None
     for v in window_candidates(mv, pred, m):
         own = residual_bits16(v, pred, k_win)
-        blocks = residual_bits16(mv, expand_windows(v, m), k_blk)
+        blocks = block_bits(mv, expand_windows(v, m), k_blk)
         total = own + window_blocks(blocks[:, None], m)[:, 0].sum(dim=-1)
         if best is None:
             best, best_bits = v, total
@@ -189,23 +191,6 @@ def no_merge_bits16(mv: torch.Tensor, base: torch.Tensor, k_blk: torch.Tensor) -
     return merge_bits16(mv, base, k_blk, never, never)
 
 
-def choose_windows_merged(mv: torch.Tensor, prev: torch.Tensor | None, m: int) -> torch.Tensor:
-    """:func:`choose_windows` for format 4: per window, the candidate that codes the window's
-    vector, its blocks' modes and explicit deltas in the fewest bits (the first on ties)."""
-    mv = mv.long().cpu()
-    pred, k_win, k_blk = contexts(prev, tuple(mv.shape), m)
-    best, best_bits = None, None
-    for v in window_candidates(mv, pred, m):
-        blocks = merge_bits16(mv, expand_windows(v, m), k_blk)
-        total = residual_bits16(v, pred, k_win) + window_blocks(blocks[:, None], m)[:, 0].sum(dim=-1)
-        if best is None:
-            best, best_bits = v, total
-        else:
-            better = total < best_bits
-            best, best_bits = torch.where(better[:, None], v, best), torch.where(better, total, best_bits)
-    return best
-
-
 def to_merged(mv: torch.Tensor, windows: torch.Tensor, prev: torch.Tensor | None, m: int
               ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
     """The coded symbols of a field ``mv`` [1, 2, bh, bw] under format 4, in payload order: (window
@@ -249,6 +234,6 @@ def merge_field(windows: torch.Tensor, modes: torch.Tensor, deltas: torch.Tensor
     return field[None]
 
 
-__all__ = ["merge_modes", "merge_bits16", "no_merge_bits16", "neighbours", "choose_windows_merged", "to_merged", "merge_rows", "merge_field",
+__all__ = ["merge_modes", "merge_bits16", "no_merge_bits16", "neighbours", "to_merged", "merge_rows", "merge_field",
            "MODE_WINDOW", "MODE_LEFT", "MODE_TOP", "MODE_EXPLICIT",
            "bits16", "residual_bits16", "choose_windows", "contexts", "window_blocks", "expand_windows", "from_residuals", "residual_rows", "to_residuals", "window_candidates", "window_prediction"]
