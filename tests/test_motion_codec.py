@@ -130,3 +130,30 @@ def test_the_encoder_chooses_vectors_by_rate_distortion_cost(real_frames, motion
     assert len(calls) == 3  # the encoder asked for the RD choice at every P frame
     assert plain_moving > 0
     assert rd_moving < plain_moving and rd_bytes < plain_bytes, (rd_bytes, plain_bytes, rd_moving, plain_moving)
+
+
+def test_frames_with_the_enhancement_layer_weigh_their_vectors_with_the_layers_lambda(real_frames, motion_loaded,
+                                                                                      monkeypatch):
+    """The vectors' lambda (quality.motion_lambda): the tokens' level's times MOTION_LAMBDA_SCALE in a
+    frame of the tokens alone, times LAYER_MOTION_LAMBDA_SCALE in a frame with the enhancement layer
+    (whose sub-pel prediction starts from the vectors), at the same tokens' level."""
+    import gvc1d_codec.model.gvc1d as gvc1d_module
+    from gvc1d_codec import quality
+
+    seen = []
+    real = gvc1d_module.choose_motion_rd
+    monkeypatch.setattr(gvc1d_module, "choose_motion_rd", lambda x, ref, mv, prev, block, window, lam:
+                        seen.append(lam) or real(x, ref, mv, prev, block, window, lam))
+    frames = panning(real_frames[0], 2)
+    levels = motion_loaded.config.qualities
+    for q in (levels - 1, levels - 1 + 1.5):  # the highest level alone; the layer on its tokens
+        enc = Encoder(frames[0].width, frames[0].height, point=q, intra_period=-1, weights=motion_loaded)
+        for f in frames:
+            enc.encode_packet(f)
+    assert len(seen) == 2
+    lambdas = motion_loaded.config.lambdas
+    tokens, e = quality.split_enhanced(levels - 1 + 1.5, levels)  # the layer's tokens' level (the encoder's choice)
+    assert e > 0
+    assert seen[0] == pytest.approx(quality.level_lambda(lambdas, levels - 1) * quality.MOTION_LAMBDA_SCALE)
+    assert seen[1] == pytest.approx(quality.level_lambda(lambdas, tokens) * quality.LAYER_MOTION_LAMBDA_SCALE)
+    assert quality.LAYER_MOTION_LAMBDA_SCALE > quality.MOTION_LAMBDA_SCALE
