@@ -6,7 +6,7 @@ must be able to do (every preset's streams decode with the same decoder).
   windows); a window's coded error is estimated by its error when it was last coded
   (``codec._Session.early_skip``). Motion refinement makes one pass over the neighbouring blocks'
   vectors instead of two (``motion_effort``). Streams of entropy model 8, as ``medium``'s. Measured
-  in docs/results.md, "Encoder presets": 0.73-0.90x medium's encode CPU time, within 1.6 % BD-rate
+  in docs/results.md, "Encoder presets": 0.71-0.79x medium's encode CPU time, within 1 % BD-rate
   of it under PSNR-YUV on the held-out clips; P12's target (at least twice medium's speed within
   5 % BD-rate) is not met.
 * ``medium`` (the default): one analysis per frame, rounded; streams of entropy model 8.
