@@ -1,4 +1,4 @@
-"""A decoder adapted per intra period (preset ``slow``, entropy model 7; gvc1d_codec/adaptation.py)."""
+"""A decoder adapted per intra period (preset ``slow``, entropy models 7 and 9; gvc1d_codec/adaptation.py)."""
 from __future__ import annotations
 
 import io

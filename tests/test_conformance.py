@@ -93,7 +93,7 @@ def test_stream_matrix_covers_the_issue():
         assert max(s.frames for s in specs if s.clip == clip) >= 16
     assert set(QUICK_SUBSET) <= {s.name for s in specs}
     assert len({s.name for s in specs}) == len(specs)
-    assert any(s.preset == "slow" for s in specs)  # decoder updates (entropy model 7)
+    assert any(s.preset == "slow" for s in specs)  # decoder updates (entropy model 9)
 
 
 def test_encoder_and_decoder_expose_int8_symbols(loaded):

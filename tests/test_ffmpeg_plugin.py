@@ -641,9 +641,10 @@ def test_quality_between_levels(clip, weights_path, tmp_path):
 
 def test_preset_option_is_gvc1d_pipes(clip, weights_path, motion_weights_path, tmp_path):
     """``-preset slow`` is gvc1d-pipe's ``--preset slow``, byte for byte: with a model that has the
-    conv decoder, a stream of entropy model 7 (decoder updates), not medium's 6; an unknown preset
+    conv decoder, a stream of entropy model 9 (decoder updates), not medium's 8; an unknown preset
     is refused with the library's message."""
     from gvc1d_codec.bitstream import StreamHeader
+    from gvc1d_codec.entropy.definition import ENTROPY_MODEL_ID, UNADAPTED_ID
 
     out = tmp_path / "slow.gvc"
     p = ff("-i", clip, "-frames:v", 2, "-c:v", "libgvc1d", "-quality", 1, "-preset", "slow", "-threads", 1, "-y", out,
@@ -654,8 +655,8 @@ def test_preset_option_is_gvc1d_pipes(clip, weights_path, motion_weights_path, t
     medium = run_cli("encode", "-i", clip, "--frames", 2, "-q", 1, "--threads", 1, weights=motion_weights_path)
     assert slow.returncode == medium.returncode == 0, (slow.stderr, medium.stderr)
     assert out.read_bytes() == slow.stdout
-    assert StreamHeader.unpack(slow.stdout)[0].entropy_model_id == 7
-    assert StreamHeader.unpack(medium.stdout)[0].entropy_model_id == 6
+    assert StreamHeader.unpack(slow.stdout)[0].entropy_model_id == ENTROPY_MODEL_ID
+    assert StreamHeader.unpack(medium.stdout)[0].entropy_model_id == UNADAPTED_ID
     p = ff("-i", clip, "-frames:v", 1, "-c:v", "libgvc1d", "-preset", "turbo", "-y", tmp_path / "x.gvc",
            weights=weights_path)
     assert p.returncode != 0 and "unknown preset 'turbo'" in p.stderr
