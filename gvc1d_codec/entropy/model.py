@@ -30,8 +30,8 @@ from ..errors import CorruptPacketError
 from ..quality import from_code, max_code, quality_code
 from . import motion_syntax, residual_syntax
 from .coder import SymbolDecoder, SymbolEncoder
-from .definition import (ENTROPY_MODEL_ID, EXPLICIT_FREQ, MERGE_FREQ, MERGE_MOTION_ID, UPDATE_IDS, MV_FREQ, MV_MAX, RESIDUAL_RANGE, SKIP_FREQ, UPDATE_FREQ, UPDATE_MAX,
-                         UPDATE_SPREAD_FREQ, skip_contexts)
+from .definition import (ENTROPY_MODEL_ID, EXPLICIT_FREQ, MERGE_FREQ, MERGE_MOTION_ID, MV_FREQ, MV_MAX, RESIDUAL_RANGE,
+                         SKIP_FREQ, UPDATE_FREQ, UPDATE_IDS, UPDATE_MAX, UPDATE_SPREAD_FREQ, skip_contexts)
 from .prior import IntegerPrior
 
 
@@ -240,8 +240,7 @@ class EntropyCoder:
             if self.merge_motion:
                 k_win, k_blk = motion_syntax.merge_rows(ctx.prev_motion, shape, m)
                 r_win = torch.from_numpy(_decode(dec, MV_FREQ[k_win.numpy()], frame_index))
-                window_mv = r_win.long().view(shape[0], shape[2] // m, shape[3] // m, 2).permute(0, 3, 1, 2) - 2 * MV_MAX
-                window_mv = window_mv + motion_syntax.window_prediction(ctx.prev_motion, shape, m)
+                window_mv = motion_syntax.window_vectors(r_win, ctx.prev_motion, shape, m)
                 modes = torch.from_numpy(_decode(dec, MERGE_FREQ[k_blk.numpy()], frame_index))
                 n = 2 * int((modes == motion_syntax.MODE_EXPLICIT).sum())
                 deltas = torch.from_numpy(_decode(dec, np.broadcast_to(EXPLICIT_FREQ, (n, EXPLICIT_FREQ.shape[1])),

@@ -121,9 +121,24 @@ def to_residuals(mv: torch.Tensor, windows: torch.Tensor, prev: torch.Tensor | N
     [1, 2, rows, cols], in payload order (windows raster, then blocks raster; dy before dx),
     offset by 2 MV_MAX, and their MV_FREQ row indices."""
     pred, k_win, k_blk = contexts(prev, tuple(mv.shape), m)
-    r_win = (windows.long().cpu() - pred + 2 * MV_MAX).permute(0, 2, 3, 1).reshape(-1)
     r_blk = (mv.long().cpu() - expand_windows(windows.long().cpu(), m) + 2 * MV_MAX).permute(0, 2, 3, 1).reshape(-1)
-    return torch.cat([r_win, r_blk]), _rows(k_win, k_blk)
+    return torch.cat([_window_symbols(windows, pred), r_blk]), _rows(k_win, k_blk)
+
+
+def _window_symbols(windows: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
+    """The window vectors' coded symbols (both formats): residuals against ``pred``, offset by
+    2 MV_MAX, windows raster, dy before dx."""
+    return (windows.long().cpu() - pred + 2 * MV_MAX).permute(0, 2, 3, 1).reshape(-1)
+
+
+def window_vectors(symbols: torch.Tensor, prev: torch.Tensor | None, shape: tuple[int, int, int, int],
+                   m: int) -> torch.Tensor:
+    """Inverse of :func:`_window_symbols`: the window vectors [1, 2, rows, cols] (long) of the
+    first ``2 · rows · cols`` symbols."""
+    b, _, bh, bw = shape
+    rows, cols = bh // m, bw // m
+    s = symbols[: 2 * rows * cols].long() - 2 * MV_MAX
+    return s.view(b, rows, cols, 2).permute(0, 3, 1, 2) + window_prediction(prev, shape, m)
 
 
 def residual_rows(prev: torch.Tensor | None, shape: tuple[int, int, int, int], m: int) -> torch.Tensor:
@@ -134,7 +149,12 @@ def residual_rows(prev: torch.Tensor | None, shape: tuple[int, int, int, int], m
 
 def _rows(k_win: torch.Tensor, k_blk: torch.Tensor) -> torch.Tensor:
     """Row indices in payload order: both components of every window, then of every block."""
-    return torch.cat([k_win.repeat_interleave(2).reshape(-1), k_blk.repeat_interleave(2).reshape(-1)])
+    return torch.cat([_pairs(k_win), _pairs(k_blk)])
+
+
+def _pairs(k: torch.Tensor) -> torch.Tensor:
+    """Each row index twice (dy, dx), raster order."""
+    return k.repeat_interleave(2).reshape(-1)
 
 
 def from_residuals(symbols: torch.Tensor, prev: torch.Tensor | None, shape: tuple[int, int, int, int],
@@ -142,11 +162,8 @@ def from_residuals(symbols: torch.Tensor, prev: torch.Tensor | None, shape: tupl
     """Inverse of :func:`to_residuals`: (block field [1, 2, bh, bw], window vectors [1, 2, rows,
     cols]), long; components beyond +-MV_MAX are the caller's to refuse."""
     b, _, bh, bw = shape
-    rows, cols = bh // m, bw // m
-    pred = window_prediction(prev, shape, m)
-    s = symbols.long() - 2 * MV_MAX
-    windows = s[: 2 * rows * cols].view(b, rows, cols, 2).permute(0, 3, 1, 2) + pred
-    delta = s[2 * rows * cols:].view(b, bh, bw, 2).permute(0, 3, 1, 2)
+    windows = window_vectors(symbols, prev, shape, m)
+    delta = symbols[windows.numel():].long().view(b, bh, bw, 2).permute(0, 3, 1, 2) - 2 * MV_MAX
     return expand_windows(windows, m) + delta, windows
 
 
@@ -198,18 +215,17 @@ def to_merged(mv: torch.Tensor, windows: torch.Tensor, prev: torch.Tensor | None
     2 MV_MAX (dy, dx of each explicit block, raster order; row EXPLICIT_FREQ)."""
     mv, windows = mv.long().cpu(), windows.long().cpu()
     pred, k_win, k_blk = contexts(prev, tuple(mv.shape), m)
-    r_win = (windows - pred + 2 * MV_MAX).permute(0, 2, 3, 1).reshape(-1)
     base = expand_windows(windows, m)
     mode = merge_modes(mv, base)
     explicit = mode == MODE_EXPLICIT
     deltas = (mv - base + 2 * MV_MAX).permute(0, 2, 3, 1)[explicit].reshape(-1)
-    return (r_win, k_win.repeat_interleave(2).reshape(-1)), (mode.reshape(-1), k_blk.reshape(-1)), deltas
+    return (_window_symbols(windows, pred), _pairs(k_win)), (mode.reshape(-1), k_blk.reshape(-1)), deltas
 
 
 def merge_rows(prev: torch.Tensor | None, shape: tuple[int, int, int, int], m: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(the window residuals' MV_FREQ rows, the modes' MERGE_FREQ rows) of a format-4 field."""
     _, k_win, k_blk = contexts(prev, shape, m)
-    return k_win.repeat_interleave(2).reshape(-1), k_blk.reshape(-1)
+    return _pairs(k_win), k_blk.reshape(-1)
 
 
 def merge_field(windows: torch.Tensor, modes: torch.Tensor, deltas: torch.Tensor, m: int) -> torch.Tensor:
@@ -234,6 +250,6 @@ def merge_field(windows: torch.Tensor, modes: torch.Tensor, deltas: torch.Tensor
     return field[None]
 
 
-__all__ = ["merge_modes", "merge_bits16", "no_merge_bits16", "neighbours", "to_merged", "merge_rows", "merge_field",
+__all__ = ["merge_modes", "merge_bits16", "no_merge_bits16", "neighbours", "to_merged", "merge_rows", "merge_field", "window_vectors",
            "MODE_WINDOW", "MODE_LEFT", "MODE_TOP", "MODE_EXPLICIT",
            "bits16", "residual_bits16", "choose_windows", "contexts", "window_blocks", "expand_windows", "from_residuals", "residual_rows", "to_residuals", "window_candidates", "window_prediction"]

@@ -316,6 +316,8 @@ def estimate_motion(x: torch.Tensor, ref: torch.Tensor, block: int = 16, search:
 # In the integer luma of this module (R + G + B in 8-bit steps) an error e on every channel is
 # (3 · 255 · e)^2 = 585225 / 3 · (3 e^2), so J · 16 · 585225 = lambda16 · SSE_luma + 585225 · bits16.
 _LUMA_SSE_PER_BIT = 585225
+
+
 def _block_sse(cur: torch.Tensor, pred: torch.Tensor, block: int) -> torch.Tensor:
     """Integer SSE per block ([B, H, W] x2 -> [B, bh, bw], int64); edges padded with zero difference.
     Summed in float64 (:func:`_block_sums`): exact below 2^53."""
@@ -370,15 +372,17 @@ def choose_motion_rd(x: torch.Tensor, ref: torch.Tensor, mv: torch.Tensor, prev:
             best_field = torch.where(better[:, None], choice[0], best_field)
             best_base = torch.where(better[:, None], base, best_base)
             best_total = torch.minimum(total, best_total)
-    field = best_field
+    field, field_err = best_field, sse(best_field)
     for _ in range(2):  # merge candidates: the neighbours' vectors in the field so far
         left, top = syntax.neighbours(field, best_base)
-
-        def merged_cost(v: torch.Tensor) -> torch.Tensor:
-            return lam16 * sse(v) + _LUMA_SSE_PER_BIT * syntax.merge_bits16(v, best_base, k_blk, left, top)
-
-        choice = (field, merged_cost(field))
-        for v in (left, top):
-            choice = _keep_better(choice, v, merged_cost(v))
-        field = choice[0]
+        best = None
+        for v, err in ((field, field_err), (left, sse(left)), (top, sse(top))):
+            c = lam16 * err + _LUMA_SSE_PER_BIT * syntax.merge_bits16(v, best_base, k_blk, left, top)
+            if best is None:
+                best = (v, c, err)
+            else:  # a strictly lower cost wins, as in _keep_better; the block's error goes with it
+                better = c < best[1]
+                best = (torch.where(better[:, None], v, best[0]), torch.where(better, c, best[1]),
+                        torch.where(better, err, best[2]))
+        field, field_err = best[0], best[2]
     return field
