@@ -12,7 +12,11 @@ tokens' level (the reference encoder: Q-2, ``quality.ENHANCED_TOKENS_LEVEL``); t
     x̂'_t   = x̂_t + rgb(DCT⁻¹(q · Δ))             chroma repeated over 2x2
 
 ``x̂'_t`` is the frame's picture and the next frame's short-term reference, so what one frame
-refines the next predicts from (its copy gate and skipped windows keep it). The step
+refines the next predicts from (its copy gate and skipped windows keep it). In a stream with
+extended range (``StreamHeader.extended_range``) the layer aims at the source's samples outside the
+RGB cube too (``color.frame_to_rgb(..., extended=True)``): ``x̂'_t`` is kept unclamped within
+``color.EXTENDED_RANGE`` for the output and the next frame's sub-pel modes, and clamped to [0, 1]
+only as the tokens' reference (:func:`gvc1d_codec.step.refine`). The step
 ``Δ = 2^(6 - e)`` follows the quality above the highest level, ``e = q - (Q - 1)`` in (0, E]
 (``quality.ENHANCEMENT_LEVELS`` = 4: Δ from 61 down to 4 in 8-bit units). Only the integers ``q`` are
 entropy coded (:mod:`gvc1d_codec.entropy.residual_syntax`, integer adaptive tables); the transform
@@ -45,6 +49,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .color import EXTENDED_RANGE
 from .entropy.residual_syntax import BLOCK, MODE_TOKENS, MODES, ZIGZAG, mode_bits, mode_contexts
 
 ROUNDING = 0.2
@@ -165,10 +170,11 @@ def _filter(patch: torch.Tensor, f: int, dim: int, block: int) -> torch.Tensor:
 
 
 def subpel_blocks(previous: torch.Tensor, motion: torch.Tensor, block: int, by: np.ndarray, bx: np.ndarray,
-                  fy: np.ndarray, fx: np.ndarray) -> torch.Tensor:
+                  fy: np.ndarray, fx: np.ndarray, extended: bool = False) -> torch.Tensor:
     """Blocks (``by``, ``bx``: block rows and columns, int [n]) of the previous picture
     ``previous`` [1, C, H, W] moved by their ``motion`` vectors plus (``fy``, ``fx``) quarter pels
-    (int [n]): [n, C, block, block], clamped to [0, 1]. Sample (y, x) of a block is
+    (int [n]): [n, C, block, block], clamped to [0, 1] (``extended``: to ``color.EXTENDED_RANGE``,
+    the range of an extended-range stream's pictures). Sample (y, x) of a block is
     ``Σ_i h_ry[i] Σ_j h_rx[j] R[clamp(y + v_y + iy + i - 3), clamp(x + v_x + ix + j - 3)]``
     with ``(iy, ry) = divmod(fy, 4)`` (likewise x) and ``h`` the DCT-IF taps: reference samples
     outside the picture repeat its edge, as HEVC pads its references (float: pixels only)."""
@@ -178,7 +184,12 @@ def subpel_blocks(previous: torch.Tensor, motion: torch.Tensor, block: int, by: 
         sel = torch.from_numpy(np.nonzero((fy == a) & (fx == b))[0]).to(previous.device)
         across = _filter(patch[:, sel].narrow(2, 0, block + 8), b, 3, block)  # rows kept, columns done
         out[sel] = _filter(across, a, 2, block).permute(1, 0, 2, 3)
-    return out.clamp(0, 1)
+    return out.clamp(*_range(extended))
+
+
+def _range(extended: bool) -> tuple[float, float]:
+    """What a predicted sample is clamped to: [0, 1], or ``color.EXTENDED_RANGE``."""
+    return EXTENDED_RANGE if extended else (0.0, 1.0)
 
 
 def _blocks_view(picture: torch.Tensor, block: int) -> torch.Tensor:
@@ -188,21 +199,22 @@ def _blocks_view(picture: torch.Tensor, block: int) -> torch.Tensor:
 
 
 def predict(x_hat: torch.Tensor, previous: torch.Tensor, motion: torch.Tensor, modes: np.ndarray,
-            block: int) -> torch.Tensor:
+            block: int, extended: bool = False) -> torch.Tensor:
     """The layer's prediction p_t [1, 3, H, W] of a P frame: per block, x̂_t (``x_hat``, clamped)
     or the ``previous`` picture x̂'_{t-1} moved by the block's ``motion`` vector plus its mode's
-    fraction (``modes`` int [bh, bw], see the module doc and :func:`subpel_blocks`)."""
+    fraction (``modes`` int [bh, bw], see the module doc and :func:`subpel_blocks`; ``extended``:
+    its range)."""
     pred = x_hat.clone()
     by, bx = np.nonzero(modes != MODE_TOKENS)
     if by.size:
         fy, fx = mode_fraction(modes[by, bx])
-        moved = subpel_blocks(previous, motion, block, by, bx, fy, fx).to(pred.dtype)
+        moved = subpel_blocks(previous, motion, block, by, bx, fy, fx, extended).to(pred.dtype)
         _blocks_view(pred, block)[torch.from_numpy(by), torch.from_numpy(bx)] = moved.to(pred.device)
     return pred
 
 
 def choose_modes(x: torch.Tensor, x_hat: torch.Tensor, previous: torch.Tensor, motion: torch.Tensor, block: int,
-                 e: float, tables, grid: tuple[int, int], window: int) -> np.ndarray:
+                 e: float, tables, grid: tuple[int, int], window: int, extended: bool = False) -> np.ndarray:
     """The encoder's modes (int64 [bh, bw]): per block in coding order, the least
     ``SSE + MODE_LAMBDA · Δ² · bits`` (SSE of the prediction over RGB in 8-bit units; bits from the
     state's adaptive ``tables`` in the context the block's left and top modes give)."""
@@ -220,7 +232,7 @@ def choose_modes(x: torch.Tensor, x_hat: torch.Tensor, previous: torch.Tensor, m
     for fx in range(-SUBPEL, SUBPEL + 1):  # as subpel_blocks computes them, one horizontal pass per fx
         across = _filter(patch, fx, 3, block)
         for fy in range(-SUBPEL, SUBPEL + 1):
-            cand = _filter(across, fy, 2, block).permute(1, 0, 2, 3).clamp(0, 1)
+            cand = _filter(across, fy, 2, block).permute(1, 0, 2, 3).clamp(*_range(extended))
             costs[(fy + SUBPEL) * (2 * SUBPEL + 1) + fx + SUBPEL] = block_sse(cand.to(flat.dtype))
     sse = torch.stack(costs, -1).double().cpu().numpy()  # [bh, bw, MODES]
     lam = MODE_LAMBDA * step_size(e) ** 2

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from . import adaptation
+from .color import EXTENDED_RANGE
 from .entropy import residual_syntax
 from .entropy.model import EntropyContext
 from .entropy.prior import ContextGraph
@@ -58,6 +59,15 @@ class CodingState:
     # the intra period's decoder update (gvc1d_codec/adaptation.py), set by the intra frame that
     # sent it, dropped at the next intra frame (None: none)
     update: adaptation.Update | None = None
+    # streams with extended range (StreamHeader.extended_range): the last picture x̂'_{t-1} as the
+    # enhancement layer left it, clamped to color.EXTENDED_RANGE instead of [0, 1]; what the
+    # decoder outputs and the layer's sub-pel prediction reads (None: ``reference`` is the picture)
+    picture: torch.Tensor | None = None
+
+    @property
+    def last_picture(self) -> torch.Tensor | None:
+        """x̂'_{t-1} as decoded: :attr:`picture` where the stream keeps one, else :attr:`reference`."""
+        return self.reference if self.picture is None else self.picture
 
     def entropy_context(self, quality: int | torch.Tensor, intra: bool) -> EntropyContext:
         """The entropy model's context for the next frame (nothing at an intra frame)."""
@@ -181,19 +191,22 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
 
 
 def refine(out: StepOutput, new: CodingState, prediction: torch.Tensor, residual: torch.Tensor,
-           layer: list[np.ndarray], window: int) -> tuple[StepOutput, CodingState]:
+           layer: list[np.ndarray], window: int, extended: bool = False) -> tuple[StepOutput, CodingState]:
     """The step's output and state with the enhancement layer: its decoded ``residual`` (RGB [B, 3,
     H, W], :mod:`gvc1d_codec.enhancement`) added to its ``prediction`` (clamp(x̂_t), or per block a
     sub-pel block of x̂'_{t-1}: :func:`~gvc1d_codec.enhancement.predict`), x̂'_t = p_t + r, the
-    frame's picture and the next frame's reference; and, for a P frame, its adaptive tables
-    advanced by the frame's ``layer`` (coefficients and modes; explicit, like the long-term memory)."""
+    frame's picture and (clamped to [0, 1]) the next frame's reference; ``extended`` (streams with
+    extended range): the picture is kept apart, clamped to ``color.EXTENDED_RANGE`` only
+    (:attr:`CodingState.picture`); and, for a P frame, its adaptive tables advanced by the frame's
+    ``layer`` (coefficients and modes; explicit, like the long-term memory)."""
     x_hat = prediction.to(out.x_hat.device, out.x_hat.dtype) + residual.to(out.x_hat.device, out.x_hat.dtype)
     tables = None  # an intra frame's statistics are not a P frame's: its tables are not kept
     if not out.context.intra:
         grid = frame_grid(out.x_hat.shape[-2], out.x_hat.shape[-1], window)
         tables = residual_syntax.adapt(out.context.residual_tables, layer, grid, window)
-    return (dataclasses.replace(out, x_hat=x_hat),
-            dataclasses.replace(new, reference=x_hat.clamp(0, 1), residual_tables=tables))
+    picture = x_hat.clamp(*EXTENDED_RANGE) if extended else None
+    return (dataclasses.replace(out, x_hat=x_hat if picture is None else picture),
+            dataclasses.replace(new, reference=x_hat.clamp(0, 1), residual_tables=tables, picture=picture))
 
 
 def short_term_reference(model: GVC1D, state: CodingState, intra: bool, x: torch.Tensor | None,

@@ -341,3 +341,20 @@ def test_streams_of_entropy_models_6_and_7_still_decode_exactly():
     p = run_cli("conformance", LEGACY_ENTROPY7, "--weights", "gvc1d-tiny", timeout=600)
     assert p.returncode == 0, p.stdout.decode() + p.stderr
     assert "PASS: symbols exact in 2/2 streams" in p.stdout.decode()
+
+
+LEGACY_CLAMPED = REPO / "conformance" / "legacy-clamped"
+
+
+@pytest.mark.skipif(not (LEGACY_CLAMPED / MANIFEST_NAME).is_file(), reason="no legacy conformance streams in this checkout")
+def test_streams_without_extended_range_still_decode_exactly():
+    """Streams whose header sets extended_range keep samples outside the RGB cube; streams without
+    the flag (the previous conformance set: the enhancement layer's pictures clamped to [0, 1] RGB)
+    still decode to their symbols and pictures."""
+    manifest = json.loads((LEGACY_CLAMPED / MANIFEST_NAME).read_text())
+    for s in manifest["streams"]:
+        with open(LEGACY_CLAMPED / s["file"], "rb") as f:
+            assert read_header(f).extended_range is False
+    p = run_cli("conformance", LEGACY_CLAMPED, "--weights", "gvc1d-tiny", timeout=600)
+    assert p.returncode == 0, p.stdout.decode() + p.stderr
+    assert "PASS: symbols exact in 2/2 streams" in p.stdout.decode()

@@ -84,7 +84,8 @@ def _code(frames, weights, quality):
 def test_decoder_rebuilds_the_encoders_pictures_and_quality_rises(which, request):
     weights = str(request.getfixturevalue(which))
     frames = moving_gradient(72, 40, 3)
-    src = torch.stack([frame_to_rgb(f) for f in frames])
+    # what the layer aims at: the source's own samples, outside the RGB cube too (extended range)
+    src = torch.stack([frame_to_rgb(f, chroma="nearest", extended=True) for f in frames])
     errors = []
     for quality in (2.0, 3.0, 4.0, 5.5, 7.0):
         header, packets, pictures = _code(frames, weights, quality)
@@ -243,3 +244,24 @@ def test_a_coding_point_bypasses_the_quality_scale(loaded):
         assert packets[1].payload[0] == int(16 * point)
     with pytest.raises(SettingsError, match="coding point"):
         Encoder(32, 32, weights=loaded, point=1.0, quality=1.0)
+
+
+def test_extended_range_keeps_superwhites_and_old_streams_clamp(weights_path, monkeypatch):
+    """Samples outside the RGB cube (here luma 250 > 235, limited range) survive a stream with
+    extended range at a fine layer step; a stream without the flag clamps them, as it always did."""
+    import gvc1d_codec.codec as codec_module
+
+    frames = moving_gradient(64, 48, 2)
+    for f in frames:
+        f.planes[0][8:24, 8:40] = 250
+    decoded = {}
+    for extended in (True, False):
+        monkeypatch.setattr(codec_module, "EXTENDED_RANGE_STREAMS", extended)
+        header, packets, pictures = _code(frames, str(weights_path), 7.0)
+        dec = Decoder(header, weights=str(weights_path))
+        assert dec.header.extended_range is extended
+        decoded[extended] = [dec.decode(p) for p in packets]
+        assert float(torch.stack(pictures).max()) > 1.0 if extended else float(torch.stack(pictures).max()) <= 1.0
+    for ext, plain in zip(decoded[True], decoded[False]):
+        assert abs(int(ext.planes[0][8:24, 8:40].astype(int).mean()) - 250) <= 2
+        assert plain.planes[0][8:24, 8:40].max() <= 236

@@ -111,6 +111,9 @@ class StreamHeader:
     format_version: int = FORMAT_VERSION
     sample_aspect: tuple[int, int] = (0, 0)  # pixel aspect num:den, each 0..2**32-1; (0, 0) = unknown (version 5)
     chroma_location: str = "unspecified"  # a CHROMA_LOCATION_CODES name (version 5)
+    # the decoded picture keeps YCbCr values outside the RGB cube (superwhites, sub-blacks, colours
+    # beyond the gamut) instead of clamping it to [0, 1] RGB (version 5, flags bit 6; docs/bitstream.md)
+    extended_range: bool = False
 
     def __post_init__(self) -> None:
         if self.format_version not in READABLE_VERSIONS:
@@ -156,8 +159,10 @@ class StreamHeader:
         if (sar[0] == 0) != (sar[1] == 0):
             raise BitstreamError(f"stream header field sample_aspect={sar[0]}:{sar[1]} must be 0:0 (unknown) or positive")
         _check_choice("chroma_location", self.chroma_location, CHROMA_LOCATION_CODES)
-        if self.format_version < 5 and (sar != (0, 0) or self.chroma_location != "unspecified"):
-            raise BitstreamError("a version-4 stream header has no sample aspect ratio or chroma location")
+        if self.format_version < 5 and (sar != (0, 0) or self.chroma_location != "unspecified" or self.extended_range):
+            raise BitstreamError("a version-4 stream header has no sample aspect ratio, chroma location or extended range")
+        if not isinstance(self.extended_range, bool):
+            raise BitstreamError(f"stream header field extended_range must be a bool, got {self.extended_range!r}")
 
     @property
     def frame_rate(self) -> Fraction:
@@ -174,8 +179,8 @@ class StreamHeader:
                 v(self.width), v(self.height), v(self.fps_num), v(self.fps_den),
                 v(self.sample_aspect[0]), v(self.sample_aspect[1]),
                 bytes([PIX_FMT_CODES[self.pix_fmt] | COLOR_MATRIX_CODES[self.color_matrix] << 1
-                       | COLOR_RANGE_CODES[self.color_range] << 2 | CHROMA_LOCATION_CODES[self.chroma_location] << 3,
-                       self.quality]),
+                       | COLOR_RANGE_CODES[self.color_range] << 2 | CHROMA_LOCATION_CODES[self.chroma_location] << 3
+                       | int(self.extended_range) << 6, self.quality]),
                 v(0 if self.intra_period == -1 else self.intra_period), v(self.entropy_model_id),
                 bytes([len(config)]), config, self.weights_sha256_prefix])
             body = _PREFIX.pack(MAGIC, self.format_version, len(fields) + _CRC.size) + fields
@@ -303,7 +308,7 @@ def _parse_compact_header(body: bytes) -> StreamHeader:
     width, height, fps_num, fps_den = (varint(n) for n in ("width", "height", "fps_num", "fps_den"))
     sar = (varint("sample_aspect numerator"), varint("sample_aspect denominator"))
     flags, quality = take(2, "flags")
-    if flags >> 6:
+    if flags >> 7:
         raise BitstreamError(f"stream header flags 0x{flags:02x} set reserved bits")
     period = varint("intra_period")
     entropy_model_id = varint("entropy_model_id")
@@ -323,7 +328,8 @@ def _parse_compact_header(body: bytes) -> StreamHeader:
         color_range=_code_to_name("color_range", flags >> 2 & 1, COLOR_RANGE_CODES),
         quality=quality, intra_period=-1 if period == 0 else period, config_id=config.decode("ascii"),
         weights_sha256_prefix=weights_prefix, entropy_model_id=entropy_model_id, format_version=5,
-        sample_aspect=sar, chroma_location=_code_to_name("chroma_location", flags >> 3 & 7, CHROMA_LOCATION_CODES))
+        sample_aspect=sar, chroma_location=_code_to_name("chroma_location", flags >> 3 & 7, CHROMA_LOCATION_CODES),
+        extended_range=bool(flags >> 6 & 1))
     return header
 
 
