@@ -555,7 +555,8 @@ def cmd_info(a: argparse.Namespace) -> int:
     out.write(f"format version  {h.format_version}\n")
     out.write(f"size            {h.width}x{h.height}\n")
     out.write(f"frame rate      {h.fps_num}/{h.fps_den}\n")
-    out.write(f"source format   {h.pix_fmt} ({h.color_matrix}, {h.color_range} range)\n")
+    out.write(f"source format   {h.pix_fmt} ({h.color_matrix}, {h.color_range} range"
+              f"{', extended: samples outside the RGB cube kept' if h.extended_range else ''})\n")
     fixed = header_quality(h.quality)
     out.write(f"quality         {'variable (rate control)' if fixed is None else f'{fixed:g}'}\n")
     out.write(f"intra period    {h.intra_period}\n")

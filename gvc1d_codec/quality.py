@@ -154,7 +154,7 @@ def level_lambda(lambdas: tuple[float, ...] | list[float], quality: float) -> fl
 MOTION_LAMBDA_SCALE = 0.5
 """The motion vectors' lambda relative to the tokens' level's, in frames without the enhancement
 layer (the encoder's choice: ``model/motion.py: choose_motion_rd``). Measured on training clips
-(``python benchmarks/motion_lambda.py --scales 1,0.5``, 8-12 frames of foreman, bikes, mobile,
+(``python benchmarks/encoder_choice.py --constant quality.MOTION_LAMBDA_SCALE --values 1,0.5``, 8-12 frames of foreman, bikes, mobile,
 zhling720p, qualities 0, 1, 2): half the level's lambda costs BD-rate -1.7 / +0.3 / -0.4 / -0.1 %
 under PSNR-YUV and -5.1 / -1.2 / -7.5 / -2.3 % under LPIPS-Alex against the full one (under format 3,
 a quarter and twice the lambda were worse than half; docs/results.md, "Motion format 4")."""
@@ -162,7 +162,7 @@ LAYER_MOTION_LAMBDA_SCALE = 4.0
 """The same in frames with the enhancement layer, whose sub-pel prediction starts from the vectors:
 there half the lambda was worse than the full one (LPIPS-Alex at quality 4: foreman 0.0397 against
 0.0373, bikes 0.0951 against 0.0899), and four times it beats the full one on training clips
-(``python benchmarks/motion_lambda.py --layer --scales 1,4,16,64 --qualities 3,4,5,6 --clips
+(``python benchmarks/encoder_choice.py --constant quality.LAYER_MOTION_LAMBDA_SCALE --values 1,4,16,64 --qualities 3,4,5,6 --clips
 foreman:12,bikes:10,zhling720p:8``: BD-rate -1.1 / -3.3 / -0.3 % under PSNR-YUV and -6.6 / -7.2 /
 -5.8 % under LPIPS-Alex; 16 times: -0.7 / -5.2 / +0.7 % and -6.6 / -8.0 / -8.4 %; docs/results.md,
 "Motion format 4")."""

@@ -1,13 +1,16 @@
-"""The motion vectors' lambda: BD-rate of the encoder's motion choice at scaled lambdas, on training clips.
+"""An encoder constant's values against each other: BD-rate on training clips.
 
-    python benchmarks/motion_lambda.py [--clips foreman:12,bikes:10,mobile:12,zhling720p:8] [--scales 1,0.5]
-                                       [--qualities 0,1,2] [--layer] [--json F]
+    python benchmarks/encoder_choice.py --constant quality.MOTION_LAMBDA_SCALE --values 1,0.5
+        [--clips foreman:12,bikes:10,mobile:12,zhling720p:8] [--qualities 0,1,2] [--json F]
 
-Codes each clip (intra period 32) at each quality with ``quality.MOTION_LAMBDA_SCALE`` (with
-``--layer``: ``quality.LAYER_MOTION_LAMBDA_SCALE``, for qualities with the enhancement layer) set to
-each scale in turn (the encoder's choice; the decoder does not see it) and prints bpp, PSNR-YUV
-and LPIPS-Alex per point, then the BD-rates of each scale against the first. Training clips by
-default: this sets an encoder constant, so it is not measured on the held-out clips.
+Codes each clip (intra period 32) at each quality with the constant ``MODULE.NAME`` of
+``gvc1d_codec`` (e.g. ``quality.MOTION_LAMBDA_SCALE``, the vectors' lambda in frames of the tokens
+alone; ``quality.LAYER_MOTION_LAMBDA_SCALE`` in frames with the enhancement layer;
+``enhancement.ROUNDING``, the layer's dead zone; a switch such as ``codec.EXTENDED_RANGE_STREAMS``
+takes 0 and 1) set to each value in turn (the encoder's choice;
+the decoder does not see it) and prints bpp, PSNR-YUV and LPIPS-Alex per point, then the BD-rates
+of each value against the first. Training clips by default: this sets an encoder constant, so it is
+not measured on the held-out clips.
 """
 from __future__ import annotations
 
@@ -18,7 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gvc1d_codec import VideoFrame, metrics, quality  # noqa: E402
+import importlib  # noqa: E402
+
+from gvc1d_codec import VideoFrame, metrics  # noqa: E402
 from gvc1d_codec.config import DEFAULT_INTRA_PERIOD  # noqa: E402
 from gvc1d_codec.data.clips import load_clip  # noqa: E402
 from gvc1d_codec.evaluate import code_clip, frame_metrics, mean_metrics  # noqa: E402
@@ -28,17 +33,22 @@ from gvc1d_codec.metrics.bdrate import bd_rate  # noqa: E402
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--clips", default="foreman:12,bikes:10,mobile:12,zhling720p:8", help="CLIP:FRAMES,...")
-    ap.add_argument("--scales", default="1,0.5", help="lambda scales; the first is the anchor")
+    ap.add_argument("--constant", required=True, help="MODULE.NAME of gvc1d_codec, e.g. quality.MOTION_LAMBDA_SCALE")
+    ap.add_argument("--values", required=True, help="its values, comma separated; the first is the anchor")
     ap.add_argument("--qualities", default="0,1,2")
-    ap.add_argument("--layer", action="store_true", help="scale the layer's motion lambda (qualities above 2)")
     ap.add_argument("--weights")
     ap.add_argument("--json")
     a = ap.parse_args()
-    scales = [float(s) for s in a.scales.split(",")]
     qualities = [float(q) for q in a.qualities.split(",")]
+    module_name, _, name = a.constant.rpartition(".")
+    try:
+        module = importlib.import_module(f"gvc1d_codec.{module_name}")
+        chosen = getattr(module, name)
+    except (ImportError, AttributeError, ValueError):
+        ap.error(f"--constant {a.constant}: no such constant in gvc1d_codec")
+    # a switch (e.g. codec.EXTENDED_RANGE_STREAMS) takes 0 / 1, anything else a number
+    scales = [bool(int(s)) if isinstance(chosen, bool) else float(s) for s in a.values.split(",")]
     net = metrics.LPIPS("alex").eval()
-    name = "LAYER_MOTION_LAMBDA_SCALE" if a.layer else "MOTION_LAMBDA_SCALE"
-    chosen = getattr(quality, name)
     rows = []
     for spec in a.clips.split(","):
         clip, _, n = spec.partition(":")
@@ -47,7 +57,7 @@ def main() -> int:
         src = [VideoFrame("yuv420p", (y[i], u[i], v[i])) for i in range(t)]
         curves = {}
         for s in scales:
-            setattr(quality, name, s)
+            setattr(module, name, s)
             try:
                 points = []
                 for q in qualities:
@@ -56,10 +66,10 @@ def main() -> int:
                     points.append({"clip": clip, "frames": t, "scale": s, "quality": q, "bpp": coded.bpp(w, h),
                                    "psnr_yuv": m["psnr_yuv"], "lpips_alex": m["lpips_alex"]})
             finally:
-                setattr(quality, name, chosen)
+                setattr(module, name, chosen)
             curves[s] = points
             rows += points
-            print(f"{clip} scale {s:g}: " + "  ".join(f"{p['bpp']:.4f} bpp {p['psnr_yuv']:.2f} dB {p['lpips_alex']:.4f}"
+            print(f"{clip} {name} {s:g}: " + "  ".join(f"{p['bpp']:.4f} bpp {p['psnr_yuv']:.2f} dB {p['lpips_alex']:.4f}"
                                                       for p in points), flush=True)
         anchor = curves[scales[0]]
         for s in scales[1:]:
@@ -68,7 +78,7 @@ def main() -> int:
                            [p["bpp"] for p in test], [p["psnr_yuv"] for p in test]).percent
             lpips = bd_rate([p["bpp"] for p in anchor], [p["lpips_alex"] for p in anchor],
                             [p["bpp"] for p in test], [p["lpips_alex"] for p in test], higher_is_better=False).percent
-            print(f"  {clip}: scale {s:g} against {scales[0]:g}: BD-rate PSNR-YUV {psnr:+.1f} %, LPIPS-Alex {lpips:+.1f} %",
+            print(f"  {clip}: {name} {s:g} against {scales[0]:g}: BD-rate PSNR-YUV {psnr:+.1f} %, LPIPS-Alex {lpips:+.1f} %",
                   flush=True)
     if a.json:
         Path(a.json).write_text(json.dumps({"rows": rows}, indent=1))
