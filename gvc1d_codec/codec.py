@@ -674,13 +674,13 @@ class Decoder(_Coder):
         quality = s.entropy.payload_quality(packet.payload, index)
         tokens_quality = s.entropy.tokens_quality(packet.payload, index)
         e = quality - (s.cfg.qualities - 1)
-        symbols, skip, motion, layer, update = s.entropy.decode(packet.payload, (s.rows, s.cols),
+        symbols, skip, motion, layer, update, tables = s.entropy.decode(packet.payload, (s.rows, s.cols),
                                                                 s.state.entropy_context(tokens_quality, intra), index)
         out, new = s.step(intra, tokens_quality, symbols=symbols, skip=skip, motion=motion, update=update)
         if layer is not None:
             prediction = s.layer_prediction(out, layer[3] if len(layer) > 3 else None)
             out, new = refine(out, new, prediction, enhancement.synthesise(layer[:3], e, s.device), layer, s.cfg.window,
-                              s.extended)
+                              s.extended, tables)
             _check_finite(out.x_hat, "enhancement layer")
         s.commit(out, new, layer)
         self.last_quality = quality

@@ -191,17 +191,21 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
 
 
 def refine(out: StepOutput, new: CodingState, prediction: torch.Tensor, residual: torch.Tensor,
-           layer: list[np.ndarray], window: int, extended: bool = False) -> tuple[StepOutput, CodingState]:
+           layer: list[np.ndarray], window: int, extended: bool = False,
+           tables: residual_syntax.Tables | None = None) -> tuple[StepOutput, CodingState]:
     """The step's output and state with the enhancement layer: its decoded ``residual`` (RGB [B, 3,
     H, W], :mod:`gvc1d_codec.enhancement`) added to its ``prediction`` (clamp(x̂_t), or per block a
     sub-pel block of x̂'_{t-1}: :func:`~gvc1d_codec.enhancement.predict`), x̂'_t = p_t + r, the
     frame's picture and (clamped to [0, 1]) the next frame's reference; ``extended`` (streams with
     extended range): the picture is kept apart, clamped to ``color.EXTENDED_RANGE`` only
     (:attr:`CodingState.picture`); and, for a P frame, its adaptive tables advanced by the frame's
-    ``layer`` (coefficients and modes; explicit, like the long-term memory)."""
+    ``layer`` (coefficients and modes; explicit, like the long-term memory): ``tables`` when the
+    caller has them already (the decoder derives them while decoding the layer), else
+    :func:`~gvc1d_codec.entropy.residual_syntax.adapt`'s."""
     x_hat = prediction.to(out.x_hat.device, out.x_hat.dtype) + residual.to(out.x_hat.device, out.x_hat.dtype)
-    tables = None  # an intra frame's statistics are not a P frame's: its tables are not kept
-    if not out.context.intra:
+    if out.context.intra:
+        tables = None  # an intra frame's statistics are not a P frame's: its tables are not kept
+    elif tables is None:
         grid = frame_grid(out.x_hat.shape[-2], out.x_hat.shape[-1], window)
         tables = residual_syntax.adapt(out.context.residual_tables, layer, grid, window)
     picture = x_hat.clamp(*EXTENDED_RANGE) if extended else None

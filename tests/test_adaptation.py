@@ -68,7 +68,7 @@ def test_update_syntax_round_trips_through_the_range_coder(motion_loaded):
     ctx = CodingState().entropy_context(1, True)
     for sent in (update, None):
         payload, ideal = coder.encode(symbols, ctx, grid=(1, 2), update=sent)
-        s, _, _, _, got = coder.decode(payload, (1, 2), ctx, 0)
+        s, _, _, _, got, _ = coder.decode(payload, (1, 2), ctx, 0)
         assert torch.equal(s, symbols)
         assert (got is None) if sent is None else np.array_equal(got, sent)
     k, bits = adaptation.spread_bits(update)

@@ -42,7 +42,7 @@ def test_coefficients_round_trip_through_the_range_coder(grid, window):
     enc = SymbolEncoder()
     residual_syntax.encode(enc, planes, grid, window)
     data = enc.finish()
-    got = residual_syntax.decode(SymbolDecoder(data, 0), grid, window, 0)
+    got, _ = residual_syntax.decode(SymbolDecoder(data, 0), grid, window, 0)
     for a, b in zip(planes, got):
         np.testing.assert_array_equal(a, b)
 
@@ -164,11 +164,13 @@ def test_prediction_modes_round_trip_and_adapt_as_decoded(grid, window, block):
         tables = residual_syntax.adapt(tables, layer, grid, window)
     dec, tables = SymbolDecoder(enc.finish(), 0), None
     for layer in frames:
-        got = residual_syntax.decode(dec, grid, window, 0, tables, mode_block=block)
+        got, after = residual_syntax.decode(dec, grid, window, 0, tables, mode_block=block)
         assert len(got) == 4
         for a, b in zip(layer, got):
             np.testing.assert_array_equal(a, b)
         tables = residual_syntax.adapt(tables, got, grid, window)
+        for name in ("flag", "cls", "coef", "mode"):  # the decoder's own tables are adapt's
+            np.testing.assert_array_equal(getattr(after, name), getattr(tables, name))
     assert not np.array_equal(tables.mode, residual_syntax.MODE_INIT)
 
 

@@ -214,13 +214,15 @@ class EntropyCoder:
 
     def decode(self, payload: bytes, grid: tuple[int, int], ctx: EntropyContext,
                frame_index: int) -> tuple[torch.Tensor, np.ndarray | None, torch.Tensor | None, list[np.ndarray] | None,
-                                          np.ndarray | None]:
+                                          np.ndarray | None, residual_syntax.Tables | None]:
         """The symbols [windows, L, C] (float64 CPU) of a payload (``ctx`` at the payload's quality:
         :meth:`payload_quality`, or at the highest level for a payload above it), its skip flags (bool [windows],
         ``None`` for an intra frame), its motion field (long [1, 2, bh, bw], ``None`` for an
         intra frame or a model without motion) and its enhancement layer (coefficient planes, then
-        any modes, as :meth:`encode` takes it; ``None`` at or below the highest level) and its
-        decoder update (the integers, ``None``: none); CorruptPacketError if it does not decode."""
+        any modes, as :meth:`encode` takes it; ``None`` at or below the highest level), its
+        decoder update (the integers, ``None``: none) and the layer's adaptive tables after the
+        frame (``None`` without a layer; :func:`residual_syntax.adapt`'s result, derived while
+        decoding); CorruptPacketError if it does not decode."""
         cfg = self.cfg
         L, C, G = cfg.latent_tokens, cfg.token_dim, cfg.ar_groups
         per = L // G
@@ -274,9 +276,11 @@ class EntropyCoder:
             t[:, rows] = torch.from_numpy(values.astype(np.float64)).view(n, per, C)
             embedded[:, rows] = self.cm.embed(t[:, rows])
         s[coded] = t
-        planes = residual_syntax.decode(dec, grid, cfg.window, frame_index, ctx.residual_tables,
-                                        self.mode_block if self.layer_modes(ctx.intra) else 0) if enhanced else None
-        return s, skip, motion, planes, update
+        planes = tables = None
+        if enhanced:
+            planes, tables = residual_syntax.decode(dec, grid, cfg.window, frame_index, ctx.residual_tables,
+                                                    self.mode_block if self.layer_modes(ctx.intra) else 0)
+        return s, skip, motion, planes, update, tables
 
     @staticmethod
     def _decode_skip(dec: SymbolDecoder, grid: tuple[int, int], prev_skip: np.ndarray | None, frame_index: int) -> np.ndarray:
