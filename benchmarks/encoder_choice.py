@@ -27,7 +27,7 @@ from gvc1d_codec import VideoFrame, metrics  # noqa: E402
 from gvc1d_codec.config import DEFAULT_INTRA_PERIOD  # noqa: E402
 from gvc1d_codec.data.clips import load_clip  # noqa: E402
 from gvc1d_codec.evaluate import code_clip, frame_metrics, mean_metrics  # noqa: E402
-from gvc1d_codec.metrics.bdrate import bd_rate  # noqa: E402
+from gvc1d_codec.metrics.bdrate import BDRateUndefined, bd_rate  # noqa: E402
 
 
 def main() -> int:
@@ -74,12 +74,15 @@ def main() -> int:
         anchor = curves[scales[0]]
         for s in scales[1:]:
             test = curves[s]
-            psnr = bd_rate([p["bpp"] for p in anchor], [p["psnr_yuv"] for p in anchor],
-                           [p["bpp"] for p in test], [p["psnr_yuv"] for p in test]).percent
-            lpips = bd_rate([p["bpp"] for p in anchor], [p["lpips_alex"] for p in anchor],
-                            [p["bpp"] for p in test], [p["lpips_alex"] for p in test], higher_is_better=False).percent
-            print(f"  {clip}: {name} {s:g} against {scales[0]:g}: BD-rate PSNR-YUV {psnr:+.1f} %, LPIPS-Alex {lpips:+.1f} %",
-                  flush=True)
+            bd = []
+            for metric, higher in (("psnr_yuv", True), ("lpips_alex", False)):
+                try:
+                    r = bd_rate([p["bpp"] for p in anchor], [p[metric] for p in anchor], [p["bpp"] for p in test],
+                                [p[metric] for p in test], higher_is_better=higher).percent
+                    bd.append(f"{r:+.1f} %")
+                except BDRateUndefined as e:  # the curves do not overlap: the points above say more
+                    bd.append(f"n/a ({e})")
+            print(f"  {clip}: {name} {s:g} against {scales[0]:g}: BD-rate PSNR-YUV {bd[0]}, LPIPS-Alex {bd[1]}", flush=True)
     if a.json:
         Path(a.json).write_text(json.dumps({"rows": rows}, indent=1))
     return 0
