@@ -349,8 +349,8 @@ LEGACY_CLAMPED = REPO / "conformance" / "legacy-clamped"
 @pytest.mark.skipif(not (LEGACY_CLAMPED / MANIFEST_NAME).is_file(), reason="no legacy conformance streams in this checkout")
 def test_streams_without_extended_range_still_decode_exactly():
     """Streams whose header sets extended_range keep samples outside the RGB cube; streams without
-    the flag (the previous conformance set: the enhancement layer's pictures clamped to [0, 1] RGB)
-    still decode to their symbols and pictures."""
+    the flag (two of the previous conformance set, one with the enhancement layer, whose pictures
+    were clamped to [0, 1] RGB) still decode to their symbols and pictures."""
     manifest = json.loads((LEGACY_CLAMPED / MANIFEST_NAME).read_text())
     for s in manifest["streams"]:
         with open(LEGACY_CLAMPED / s["file"], "rb") as f:
