@@ -54,6 +54,11 @@ from .errors import InputFormatError
 EXTENDED_RANGE = (-1.5, 2.5)
 """The R'G'B' range of the extended conversions: every 8-bit Y'CbCr triple converts into it."""
 
+
+def rgb_range(extended: bool) -> tuple[float, float]:
+    """What R'G'B' is clamped to: [0, 1], or :data:`EXTENDED_RANGE`."""
+    return EXTENDED_RANGE if extended else (0.0, 1.0)
+
 _MATRIX_K = {"bt709": (0.2126, 0.0722), "bt601": (0.299, 0.114)}
 
 # (luma offset, luma scale, chroma scale); chroma is always centred on 128.
@@ -114,7 +119,7 @@ def yuv420_to_rgb(
     r = luma + 2.0 * (1.0 - kr) * pr
     b = luma + 2.0 * (1.0 - kb) * pb
     g = (luma - kr * r - kb * b) / kg
-    return torch.stack((r, g, b), dim=-3).clamp_(*(EXTENDED_RANGE if extended else (0.0, 1.0)))
+    return torch.stack((r, g, b), dim=-3).clamp_(*rgb_range(extended))
 
 
 def rgb_to_yuv420(
@@ -128,7 +133,7 @@ def rgb_to_yuv420(
     kr, kb = _MATRIX_K[color.matrix]
     kg = 1.0 - kr - kb
     y_off, y_scale, c_scale = _RANGE[color.range]
-    rgb = rgb.to(torch.float32).clamp(*(EXTENDED_RANGE if extended else (0.0, 1.0)))
+    rgb = rgb.to(torch.float32).clamp(*rgb_range(extended))
     r, g, b = rgb.unbind(dim=-3)
     luma = kr * r + kg * g + kb * b
     cb = 128.0 + c_scale * (b - luma) / (2.0 * (1.0 - kb))

@@ -49,7 +49,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .color import EXTENDED_RANGE
+from .color import rgb_range
 from .entropy.residual_syntax import BLOCK, MODE_TOKENS, MODES, ZIGZAG, mode_bits, mode_contexts
 
 ROUNDING = 0.2
@@ -184,12 +184,7 @@ def subpel_blocks(previous: torch.Tensor, motion: torch.Tensor, block: int, by: 
         sel = torch.from_numpy(np.nonzero((fy == a) & (fx == b))[0]).to(previous.device)
         across = _filter(patch[:, sel].narrow(2, 0, block + 8), b, 3, block)  # rows kept, columns done
         out[sel] = _filter(across, a, 2, block).permute(1, 0, 2, 3)
-    return out.clamp(*_range(extended))
-
-
-def _range(extended: bool) -> tuple[float, float]:
-    """What a predicted sample is clamped to: [0, 1], or ``color.EXTENDED_RANGE``."""
-    return EXTENDED_RANGE if extended else (0.0, 1.0)
+    return out.clamp(*rgb_range(extended))
 
 
 def _blocks_view(picture: torch.Tensor, block: int) -> torch.Tensor:
@@ -232,7 +227,7 @@ def choose_modes(x: torch.Tensor, x_hat: torch.Tensor, previous: torch.Tensor, m
     for fx in range(-SUBPEL, SUBPEL + 1):  # as subpel_blocks computes them, one horizontal pass per fx
         across = _filter(patch, fx, 3, block)
         for fy in range(-SUBPEL, SUBPEL + 1):
-            cand = _filter(across, fy, 2, block).permute(1, 0, 2, 3).clamp(*_range(extended))
+            cand = _filter(across, fy, 2, block).permute(1, 0, 2, 3).clamp(*rgb_range(extended))
             costs[(fy + SUBPEL) * (2 * SUBPEL + 1) + fx + SUBPEL] = block_sse(cand.to(flat.dtype))
     sse = torch.stack(costs, -1).double().cpu().numpy()  # [bh, bw, MODES]
     lam = MODE_LAMBDA * step_size(e) ** 2
