@@ -41,7 +41,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import CorruptPacketError
-from .coder import SymbolDecoder, SymbolEncoder
+from .coder import SymbolDecoder, SymbolEncoder, categorical
 
 BLOCK = 8
 CLASSES = 12
@@ -291,10 +291,13 @@ def decode(dec: SymbolDecoder, grid: tuple[int, int], window: int, frame_index: 
         for c in range(cols):
             wm = None
             if m:  # one at a time: a block's row depends on its left and top neighbours
+                models = [None] * len(t.mode)  # the rows change only between windows
                 for by in range(r * m, (r + 1) * m):
                     for bx in range(c * m, (c + 1) * m):
                         k = mode_contexts(modes, by, bx)
-                        modes[by, bx] = int(_decode(dec, t.mode[k:k + 1], frame_index)[0])
+                        if models[k] is None:
+                            models[k] = categorical(t.mode[k])
+                        modes[by, bx] = _decode_one(dec, models[k], frame_index)
                 wm = _window_modes(modes, r, c, m)
             ctx = int((flags[r, c - 1] if c else 0) + (flags[r - 1, c] if r else 0))
             flag = int(_decode(dec, t.flag[ctx:ctx + 1], frame_index)[0])
@@ -333,6 +336,13 @@ def _decode_escapes(dec: SymbolDecoder, n: int, frame_index: int) -> np.ndarray:
         at += kk
         out[j] = u - 1
     return out
+
+
+def _decode_one(dec: SymbolDecoder, model, frame_index: int) -> int:
+    try:
+        return dec.decode_one(model)
+    except Exception as e:  # constriction reports exhausted or invalid data
+        raise CorruptPacketError(f"payload of frame {frame_index} does not decode ({e})", frame_index) from None
 
 
 def _decode(dec: SymbolDecoder, freqs: np.ndarray, frame_index: int) -> np.ndarray:
