@@ -560,6 +560,7 @@ def cmd_info(a: argparse.Namespace) -> int:
     fixed = header_quality(h.quality)
     out.write(f"quality         {'variable (rate control)' if fixed is None else f'{fixed:g}'}\n")
     out.write(f"intra period    {h.intra_period}\n")
+    out.write(f"layer steps     {'wide (238 .. 4)' if h.wide_steps else 'original (61 .. 4)'}\n")
     if h.sample_aspect != (0, 0) or h.chroma_location != "unspecified":
         out.write(f"sample aspect   {h.sample_aspect[0]}:{h.sample_aspect[1]}, chroma {h.chroma_location}\n")
     out.write(f"model           {h.config_id}, weights sha256 {h.weights_sha256_prefix.hex()}..., entropy model {h.entropy_model_id}\n")

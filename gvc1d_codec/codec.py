@@ -59,7 +59,7 @@ from .config import DEFAULT_INTRA_PERIOD
 from .frame import PIX_FMTS, ColorInfo, VideoFrame
 from .limits import DEFAULT_MAX_PIXELS, check_frame_size
 from .model.gvc1d import pad_to_windows
-from .quality import coding_point, from_code, highest, level_lambda, motion_lambda, quality_code, split_enhanced
+from .quality import QUALITY_STEPS, coding_point, from_code, highest, level_lambda, motion_lambda, quality_code, split_enhanced
 from .ratecontrol import PassStats, RateController, RateReport
 from .presets import DEFAULT_PRESET
 from .presets import preset as get_preset
@@ -124,7 +124,7 @@ class _Session:
     ``state`` is replaced after every frame, never modified: a frame that fails leaves it as it was."""
 
     def __init__(self, loaded: LoadedWeights, device: torch.device, width: int, height: int,
-                 stream_id: int = ENTROPY_MODEL_ID, extended: bool = False):
+                 stream_id: int = ENTROPY_MODEL_ID, extended: bool = False, wide_steps: bool = False):
         self.model = loaded.model
         self.cfg = loaded.config
         self.device = device
@@ -134,6 +134,7 @@ class _Session:
         self.windows = self.rows * self.cols
         self.width, self.height = width, height
         self.extended = extended  # the stream's pictures keep extended range (StreamHeader.extended_range)
+        self.wide_steps = wide_steps  # the stream's layer steps (StreamHeader.wide_steps)
         self.state = CodingState()
         self.last_symbols: np.ndarray | None = None  # int8 [windows, tokens, channels] of the last frame
         self.last_coefficients: list[np.ndarray] | None = None  # its enhancement layer's integers (None: none)
@@ -263,6 +264,10 @@ class _Session:
         ``color.EXTENDED_RANGE``)."""
         return self.state.last_picture[0, :, : self.height, : self.width]
 
+    def layer_step(self, e: float) -> float:
+        """The enhancement layer's luma step Δ at ``e`` levels above the highest, in this stream."""
+        return enhancement.step_size(e, self.wide_steps)
+
     def layer_prediction(self, out: StepOutput, modes: np.ndarray | None) -> torch.Tensor:
         """The enhancement layer's prediction p_t of a frame coded as ``out``: clamp(x̂_t), and in
         a P frame with ``modes`` the sub-pel blocks of the last picture (enhancement.predict)."""
@@ -308,8 +313,9 @@ class _Coder:
 
 
 INTRA_ENHANCEMENT_BOOST = 0.5
-"""The encoder codes an intra frame with an enhancement layer this many qualities above the quality
-asked for (a quantiser step 2^-0.5 = 0.71 times as large, about x265's ipratio of 1.4): the P frames
+"""The encoder codes an intra frame with an enhancement layer at a quantiser step 2^-0.5 = 0.71
+times the P frames' (about x265's ipratio of 1.4): this many qualities above the quality asked for
+in a stream of the original steps, a third of it (to 1/16) with wide steps. The P frames
 that follow copy its detail. Measured on carphone, 32 frames, intra period -1, quality 4: boosts of
 0, 0.5, 1, 1.5, 2 save 0, 5, 8, 9.5, 9.7 % of the bits at equal PSNR-YUV; but with an intra frame
 every 32 frames a boost of 1 made the picture jump by 2.6 dB PSNR-YUV at each intra frame
@@ -343,12 +349,21 @@ cisco_2people 3.5 % / 1 % / 0.3 % fewer at 4 / 5 / 6, and changed nothing on cis
 where the skip decision already skipped every window; and the encoder runs no synthesis for them."""
 
 
-def intra_boost(quality: float, levels: int) -> float:
+WIDE_STEP_STREAMS = True
+"""The encoder's streams use the enhancement layer's wide steps (StreamHeader.wide_steps,
+enhancement.step_size): Δ from 238 down to 4 instead of 61 down to 4 over the same qualities.
+Measured on training clips (docs/results.md, "Wide layer steps")."""
+
+
+def intra_boost(quality: float, levels: int, wide_steps: bool = False) -> float:
     """The quality the encoder codes an intra frame at, for a fixed ``quality`` (see
-    :data:`INTRA_ENHANCEMENT_BOOST`): unchanged at or below the highest level."""
+    :data:`INTRA_ENHANCEMENT_BOOST`) in a stream with or without ``wide_steps``: unchanged at or
+    below the highest level."""
     if quality <= levels - 1:
         return quality
-    return min(quality + INTRA_ENHANCEMENT_BOOST, float(highest(levels)))
+    slope = enhancement.STEPS[wide_steps][1]
+    boost = math.floor(INTRA_ENHANCEMENT_BOOST / slope * QUALITY_STEPS + 0.5) / QUALITY_STEPS
+    return min(quality + boost, float(highest(levels)))
 
 
 def _packet_bits(intra: bool, index: int, payload: bytes) -> int:
@@ -430,12 +445,12 @@ class Encoder(_Coder):
                 quality=QUALITY_VARIABLE if code is None else code,
                 config_id=cfg.name, weights_sha256_prefix=bytes.fromhex(loaded.sha256)[:16], entropy_model_id=stream_id,
                 sample_aspect=tuple(sample_aspect), chroma_location=color.chroma_location,
-                extended_range=EXTENDED_RANGE_STREAMS)
+                extended_range=EXTENDED_RANGE_STREAMS, wide_steps=WIDE_STEP_STREAMS)
         except GVC1DError as e:
             raise InputFormatError(str(e)) from None
         self.color = color
         self._weights_sha256 = loaded.sha256
-        self._s = _Session(loaded, dev, width, height, stream_id, self.header.extended_range)
+        self._s = _Session(loaded, dev, width, height, stream_id, self.header.extended_range, self.header.wide_steps)
         self._s.motion_effort = self.preset.motion_effort
         self.quality = None if code is None else from_code(code)  # fixed quality, or None: rate control
         # what a fixed quality codes each P frame at (the payloads' scale: tokens, then the layer)
@@ -480,7 +495,7 @@ class Encoder(_Coder):
         x = pad_to_windows(frame_to_rgb(frame, self.color, s.device)[None], s.cfg.window)
         latents = motion = None
         if self.rate is None:
-            quality = intra_boost(self.point, s.cfg.qualities) if intra else self.point
+            quality = intra_boost(self.point, s.cfg.qualities, s.wide_steps) if intra else self.point
         else:
             curve, latents, motion = s.rate_curve(x, intra, self.rate.last_quality or 0.0)
             try:
@@ -585,12 +600,12 @@ class Encoder(_Coder):
             modes = None
             if s.entropy.layer_modes(intra):
                 modes = enhancement.choose_modes(target, out.x_hat.clamp(0, 1), s.state.last_picture, out.motion,
-                                                 s.cfg.motion_block, e, out.context.residual_tables, (s.rows, s.cols),
+                                                 s.cfg.motion_block, s.layer_step(e), out.context.residual_tables, (s.rows, s.cols),
                                                  s.cfg.window, s.extended)
             prediction = s.layer_prediction(out, modes)
-            layer = enhancement.analyse(target, prediction, s.height, s.width, e) + ([] if modes is None else [modes])
-            out, new = refine(out, new, prediction, enhancement.synthesise(layer[:3], e, s.device), layer, s.cfg.window,
-                              s.extended)
+            layer = enhancement.analyse(target, prediction, s.height, s.width, s.layer_step(e)) + ([] if modes is None else [modes])
+            out, new = refine(out, new, prediction, enhancement.synthesise(layer[:3], s.layer_step(e), s.device), layer,
+                              s.cfg.window, s.extended)
         payload, ideal = s.entropy.encode(out.symbols, out.context, skip, (s.rows, s.cols), out.motion,
                                           enhancement=None if layer is None else (e, layer), update=update)
         return out, new, skip, payload, ideal, layer
@@ -644,7 +659,8 @@ class Decoder(_Coder):
         if self.pix_fmt not in PIX_FMTS:
             raise SettingsError(f"unsupported output pixel format {self.pix_fmt!r} (need one of {', '.join(PIX_FMTS)})")
         self.color = ColorInfo(header.color_matrix, header.color_range, header.chroma_location)
-        self._s = _Session(loaded, dev, header.width, header.height, header.entropy_model_id, header.extended_range)
+        self._s = _Session(loaded, dev, header.width, header.height, header.entropy_model_id, header.extended_range,
+                           header.wide_steps)
         self.last_quality: float | None = None  # the quality of the last frame decoded
         self.frames_lost = 0  # frames skipped or concealed by decode_stream
         self.lost_frame_indices: list[int] = []  # the first LOST_INDICES_KEPT of them
@@ -679,8 +695,8 @@ class Decoder(_Coder):
         out, new = s.step(intra, tokens_quality, symbols=symbols, skip=skip, motion=motion, update=update)
         if layer is not None:
             prediction = s.layer_prediction(out, layer[3] if len(layer) > 3 else None)
-            out, new = refine(out, new, prediction, enhancement.synthesise(layer[:3], e, s.device), layer, s.cfg.window,
-                              s.extended, tables)
+            out, new = refine(out, new, prediction, enhancement.synthesise(layer[:3], s.layer_step(e), s.device), layer,
+                              s.cfg.window, s.extended, tables)
             _check_finite(out.x_hat, "enhancement layer")
         s.commit(out, new, layer)
         self.last_quality = quality

@@ -18,7 +18,10 @@ RGB cube too (``color.frame_to_rgb(..., extended=True)``): ``x̂'_t`` is kept un
 ``color.EXTENDED_RANGE`` for the output and the next frame's sub-pel modes, and clamped to [0, 1]
 only as the tokens' reference (:func:`gvc1d_codec.step.refine`). The step
 ``Δ = 2^(6 - e)`` follows the quality above the highest level, ``e = q - (Q - 1)`` in (0, E]
-(``quality.ENHANCEMENT_LEVELS`` = 4: Δ from 61 down to 4 in 8-bit units). Only the integers ``q`` are
+(``quality.ENHANCEMENT_LEVELS`` = 4: Δ from 61 down to 4 in 8-bit units); in a stream with wide
+steps (``StreamHeader.wide_steps``, what the encoder writes) ``Δ = 2^(8 - 1.5 e)``, from 238 down
+to the same 4: the layer's coarse end, whose P frames are mostly sub-pel prediction with a few
+coefficients, beats the tokens' own higher levels (docs/results.md, "Wide layer steps"). Only the integers ``q`` are
 entropy coded (:mod:`gvc1d_codec.entropy.residual_syntax`, integer adaptive tables); the transform
 and Δ are float and touch pixels only (docs/determinism.md). The rounding offset 0.2 (a dead zone;
 x264's is 1/3 intra, 1/6 inter; 0.2 measured best here) is the encoder's choice, not part of the format.
@@ -75,9 +78,15 @@ def _dct_matrix(n: int = BLOCK) -> torch.Tensor:
 _DCT = _dct_matrix()
 
 
-def step_size(e: float) -> float:
-    """Δ in 8-bit units at ``e`` levels above the model's highest (0 < e <= ENHANCEMENT_LEVELS)."""
-    return 2.0 ** (6 - e)
+STEPS = {False: (6.0, 1.0), True: (8.0, 1.5)}
+"""log2 Δ = a - b · e: (a, b) of streams without and with wide steps (``StreamHeader.wide_steps``)."""
+
+
+def step_size(e: float, wide: bool = False) -> float:
+    """Δ in 8-bit units at ``e`` levels above the model's highest (0 < e <= ENHANCEMENT_LEVELS):
+    ``2^(6 - e)`` (61 .. 4), or in a stream with wide steps ``2^(8 - 1.5 e)`` (238 .. 4)."""
+    a, b = STEPS[wide]
+    return 2.0 ** (a - b * e)
 
 
 def _blocks(plane: torch.Tensor) -> torch.Tensor:
@@ -104,11 +113,11 @@ def _idct(coefs: torch.Tensor) -> torch.Tensor:
     return _unblocks(b.reshape(by, bx, 64))
 
 
-def analyse(x: torch.Tensor, x_hat: torch.Tensor, height: int, width: int, e: float) -> list[np.ndarray]:
+def analyse(x: torch.Tensor, x_hat: torch.Tensor, height: int, width: int, delta: float) -> list[np.ndarray]:
     """The quantised coefficients (Y, Cb, Cr: int64 [blocks y, blocks x, 64], zig-zag order) of
     the residual x - x̂ ([1, 3, H, W] in [0, 1], padded to whole windows; only the top-left
-    ``height`` x ``width`` pixels are the picture's, the residual is zero outside them)."""
-    delta = step_size(e)
+    ``height`` x ``width`` pixels are the picture's, the residual is zero outside them), at the
+    luma step ``delta`` (:func:`step_size`)."""
     r = (x - x_hat)[0].double().cpu()
     r[:, height:, :] = 0
     r[:, :, width:] = 0
@@ -121,9 +130,9 @@ def analyse(x: torch.Tensor, x_hat: torch.Tensor, height: int, width: int, e: fl
     return out
 
 
-def synthesise(planes: list[np.ndarray], e: float, device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """The RGB residual [1, 3, H, W] (0..1 units) that decoded coefficients stand for."""
-    delta = step_size(e)
+def synthesise(planes: list[np.ndarray], delta: float, device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """The RGB residual [1, 3, H, W] (0..1 units) that decoded coefficients stand for, at the luma
+    step ``delta``."""
     y, cb, cr = (_idct(torch.from_numpy(p).double() * d)
                  for p, d in zip(planes, (delta, CHROMA_STEP * delta, CHROMA_STEP * delta)))
     chroma = torch.stack([cb, cr]).repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)
@@ -209,9 +218,9 @@ def predict(x_hat: torch.Tensor, previous: torch.Tensor, motion: torch.Tensor, m
 
 
 def choose_modes(x: torch.Tensor, x_hat: torch.Tensor, previous: torch.Tensor, motion: torch.Tensor, block: int,
-                 e: float, tables, grid: tuple[int, int], window: int, extended: bool = False) -> np.ndarray:
+                 delta: float, tables, grid: tuple[int, int], window: int, extended: bool = False) -> np.ndarray:
     """The encoder's modes (int64 [bh, bw]): per block in coding order, the least
-    ``SSE + MODE_LAMBDA · Δ² · bits`` (SSE of the prediction over RGB in 8-bit units; bits from the
+    ``SSE + MODE_LAMBDA · Δ² · bits`` (Δ = ``delta``, the layer's luma step; SSE of the prediction over RGB in 8-bit units; bits from the
     state's adaptive ``tables`` in the context the block's left and top modes give)."""
     target = _blocks_view(x, block)  # [bh, bw, C, b, b]
     bh, bw = target.shape[:2]
@@ -230,7 +239,7 @@ def choose_modes(x: torch.Tensor, x_hat: torch.Tensor, previous: torch.Tensor, m
             cand = _filter(across, fy, 2, block).permute(1, 0, 2, 3).clamp(*rgb_range(extended))
             costs[(fy + SUBPEL) * (2 * SUBPEL + 1) + fx + SUBPEL] = block_sse(cand.to(flat.dtype))
     sse = torch.stack(costs, -1).double().cpu().numpy()  # [bh, bw, MODES]
-    lam = MODE_LAMBDA * step_size(e) ** 2
+    lam = MODE_LAMBDA * delta ** 2
     bits = mode_bits(tables)  # [contexts, MODES]
     modes = np.full(sse.shape[:2], MODE_TOKENS, dtype=np.int64)
     m = window // block

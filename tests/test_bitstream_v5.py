@@ -106,7 +106,6 @@ def _patched(raw: bytes, offset: int, value: bytes) -> bytes:
 @pytest.mark.parametrize("offset, value, what", [
     (7, b"\x00", "width"),
     (7, b"\x80\x80\x80\x80\x80", "width"),  # a varint longer than 5 bytes
-    (16, b"\x80", "reserved"),  # flags bit 7
     (16, b"\x38", "chroma_location"),  # chroma location 7
     (20, b"\x00", "config_id"),  # length 0
     (21, b"t\x7f", "config_id"),
@@ -130,13 +129,16 @@ def test_header_crc_and_field_checks():
         make_header(format_version=4, extended_range=True)
 
 
-def test_header_extended_range_is_flags_bit_6():
-    plain, extended = make_header().pack(), make_header(extended_range=True).pack()
-    assert len(plain) == len(extended)
-    diff = [i for i, (a, b) in enumerate(zip(plain[:-4], extended[:-4])) if a != b]
-    assert diff == [16] and extended[16] == plain[16] | 0x40
-    assert read_header(io.BytesIO(extended)).extended_range is True
-    assert read_header(io.BytesIO(plain)).extended_range is False
+@pytest.mark.parametrize("field, bit", [("extended_range", 0x40), ("wide_steps", 0x80)])
+def test_header_flags_bits_6_and_7(field, bit):
+    plain, flagged = make_header().pack(), make_header(**{field: True}).pack()
+    assert len(plain) == len(flagged)
+    diff = [i for i, (a, b) in enumerate(zip(plain[:-4], flagged[:-4])) if a != b]
+    assert diff == [16] and flagged[16] == plain[16] | bit
+    assert getattr(read_header(io.BytesIO(flagged)), field) is True
+    assert getattr(read_header(io.BytesIO(plain)), field) is False
+    with pytest.raises(BitstreamError, match="version-4"):
+        make_header(format_version=4, **{field: True})
 
 
 def test_crc_check_values_of_the_spec():

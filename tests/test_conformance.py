@@ -358,3 +358,21 @@ def test_streams_without_extended_range_still_decode_exactly():
     p = run_cli("conformance", LEGACY_CLAMPED, "--weights", "gvc1d-tiny", timeout=600)
     assert p.returncode == 0, p.stdout.decode() + p.stderr
     assert "PASS: symbols exact in 2/2 streams" in p.stdout.decode()
+
+
+LEGACY_NARROW = REPO / "conformance" / "legacy-narrow"
+
+
+@pytest.mark.skipif(not (LEGACY_NARROW / MANIFEST_NAME).is_file(), reason="no legacy conformance streams in this checkout")
+def test_streams_without_wide_steps_still_decode_exactly():
+    """Streams whose header sets wide_steps quantise the enhancement layer with 2^(8 - 1.5 e);
+    streams without the flag (two streams of the previous conformance set with extended range, one
+    with the layer) still decode to their symbols and pictures with 2^(6 - e)."""
+    manifest = json.loads((LEGACY_NARROW / MANIFEST_NAME).read_text())
+    for s in manifest["streams"]:
+        with open(LEGACY_NARROW / s["file"], "rb") as f:
+            h = read_header(f)
+            assert h.wide_steps is False and h.extended_range is True
+    p = run_cli("conformance", LEGACY_NARROW, "--weights", "gvc1d-tiny", timeout=600)
+    assert p.returncode == 0, p.stdout.decode() + p.stderr
+    assert "PASS: symbols exact in 2/2 streams" in p.stdout.decode()

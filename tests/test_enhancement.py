@@ -62,9 +62,10 @@ def test_transform_inverts_up_to_the_quantiser():
     x = torch.rand(1, 3, 64, 64, generator=g)
     smooth = torch.nn.functional.interpolate(torch.randn(1, 3, 8, 8, generator=g), size=(64, 64), mode="bilinear")
     x_hat = (x + 0.05 * smooth).clamp(0, 1)
-    e = ENHANCEMENT_LEVELS
-    planes = enhancement.analyse(x, x_hat, 64, 64, e)
-    r = enhancement.synthesise(planes, e, torch.device("cpu"))
+    delta = enhancement.step_size(ENHANCEMENT_LEVELS, wide=True)
+    assert delta == enhancement.step_size(ENHANCEMENT_LEVELS) == 4  # both kinds of stream end at the same step
+    planes = enhancement.analyse(x, x_hat, 64, 64, delta)
+    r = enhancement.synthesise(planes, delta, torch.device("cpu"))
     before = float((x - x_hat).pow(2).mean())
     after = float((x - x_hat - r).pow(2).mean())
     assert after < before / 10
@@ -94,13 +95,13 @@ def test_decoder_rebuilds_the_encoders_pictures_and_quality_rises(which, request
         for p, pic in zip(packets, pictures):
             torch.testing.assert_close(dec.decode_rgb(p), pic, rtol=0, atol=0)
             # an intra frame with the layer is coded higher (codec.intra_boost)
-            assert dec.last_quality == (intra_boost(point, 4) if p.frame_type == "I" else point)
+            assert dec.last_quality == (intra_boost(point, 4, dec.header.wide_steps) if p.frame_type == "I" else point)
         errors.append(float((torch.stack(pictures) - src).pow(2).mean()))
         if quality == 2.0:
             assert point == 2.0 and all(p.quality_length == 1 for p in packets)  # the tokens alone
             continue
         assert all(p.payload[0] == int(16 * dec_q) and p.payload[1] == 32
-                   for p, dec_q in zip(packets, [min(point + 0.5, 7.0)] + [point] * (len(packets) - 1)))
+                   for p, dec_q in zip(packets, [intra_boost(point, 4, True)] + [point] * (len(packets) - 1)))
         assert all(p.quality_length == 2 for p in packets)  # two quality bytes, then a byte-terminated payload
     assert errors == sorted(errors, reverse=True) and errors[-1] < errors[0] / 4
 
@@ -118,9 +119,20 @@ def test_enhanced_payloads_are_checked(loaded):
             dec.decode(dataclasses.replace(p0, payload=payload))
     dec.decode(p0)  # the state was kept
     point = coding_point(5.0, loaded.config.qualities)
-    assert dec.last_quality == point + 0.5  # the intra frame, half a quality higher
+    # the intra frame a third of INTRA_ENHANCEMENT_BOOST higher (wide steps: the same 0.71 x step)
+    assert dec.header.wide_steps and dec.last_quality == point + 0.3125
     dec.decode(packets[1])
     assert dec.last_quality == point
+
+
+def test_intra_boost_keeps_the_step_ratio_of_either_kind_of_stream():
+    """The intra frame's step is 2^-0.5 times the P frames' (to 1/16 of a quality) in streams with
+    and without wide steps; below the layer and at the top nothing changes."""
+    for wide in (False, True):
+        a, b = enhancement.step_size(1.0, wide), enhancement.step_size(intra_boost(4.0, 4, wide) - 3, wide)
+        assert abs(b / a - 2 ** -0.5) < 0.03
+        assert intra_boost(2.0, 4, wide) == 2.0 and intra_boost(7.0, 4, wide) == 7.0
+    assert intra_boost(4.0, 4) == 4.5 and intra_boost(4.0, 4, True) == 4.3125
 
 
 @pytest.mark.parametrize("levels", [1, 2, 4, 6])

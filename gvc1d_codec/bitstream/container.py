@@ -114,6 +114,9 @@ class StreamHeader:
     # the decoded picture keeps YCbCr values outside the RGB cube (superwhites, sub-blacks, colours
     # beyond the gamut) instead of clamping it to [0, 1] RGB (version 5, flags bit 6; docs/bitstream.md)
     extended_range: bool = False
+    # the enhancement layer's quantiser steps span 2^8 .. 2^2 instead of 2^6 .. 2^2 (version 5,
+    # flags bit 7; gvc1d_codec/enhancement.py: step_size; docs/bitstream.md)
+    wide_steps: bool = False
 
     def __post_init__(self) -> None:
         if self.format_version not in READABLE_VERSIONS:
@@ -159,10 +162,13 @@ class StreamHeader:
         if (sar[0] == 0) != (sar[1] == 0):
             raise BitstreamError(f"stream header field sample_aspect={sar[0]}:{sar[1]} must be 0:0 (unknown) or positive")
         _check_choice("chroma_location", self.chroma_location, CHROMA_LOCATION_CODES)
-        if self.format_version < 5 and (sar != (0, 0) or self.chroma_location != "unspecified" or self.extended_range):
-            raise BitstreamError("a version-4 stream header has no sample aspect ratio, chroma location or extended range")
-        if not isinstance(self.extended_range, bool):
-            raise BitstreamError(f"stream header field extended_range must be a bool, got {self.extended_range!r}")
+        if self.format_version < 5 and (sar != (0, 0) or self.chroma_location != "unspecified" or self.extended_range
+                                        or self.wide_steps):
+            raise BitstreamError("a version-4 stream header has no sample aspect ratio, chroma location, extended range "
+                                 "or wide steps")
+        for name in ("extended_range", "wide_steps"):
+            if not isinstance(getattr(self, name), bool):
+                raise BitstreamError(f"stream header field {name} must be a bool, got {getattr(self, name)!r}")
 
     @property
     def frame_rate(self) -> Fraction:
@@ -180,7 +186,7 @@ class StreamHeader:
                 v(self.sample_aspect[0]), v(self.sample_aspect[1]),
                 bytes([PIX_FMT_CODES[self.pix_fmt] | COLOR_MATRIX_CODES[self.color_matrix] << 1
                        | COLOR_RANGE_CODES[self.color_range] << 2 | CHROMA_LOCATION_CODES[self.chroma_location] << 3
-                       | int(self.extended_range) << 6, self.quality]),
+                       | int(self.extended_range) << 6 | int(self.wide_steps) << 7, self.quality]),
                 v(0 if self.intra_period == -1 else self.intra_period), v(self.entropy_model_id),
                 bytes([len(config)]), config, self.weights_sha256_prefix])
             body = _PREFIX.pack(MAGIC, self.format_version, len(fields) + _CRC.size) + fields
@@ -308,8 +314,6 @@ def _parse_compact_header(body: bytes) -> StreamHeader:
     width, height, fps_num, fps_den = (varint(n) for n in ("width", "height", "fps_num", "fps_den"))
     sar = (varint("sample_aspect numerator"), varint("sample_aspect denominator"))
     flags, quality = take(2, "flags")
-    if flags >> 7:
-        raise BitstreamError(f"stream header flags 0x{flags:02x} set reserved bits")
     period = varint("intra_period")
     entropy_model_id = varint("entropy_model_id")
     (config_len,) = take(1, "config_id length")
@@ -329,7 +333,7 @@ def _parse_compact_header(body: bytes) -> StreamHeader:
         quality=quality, intra_period=-1 if period == 0 else period, config_id=config.decode("ascii"),
         weights_sha256_prefix=weights_prefix, entropy_model_id=entropy_model_id, format_version=5,
         sample_aspect=sar, chroma_location=_code_to_name("chroma_location", flags >> 3 & 7, CHROMA_LOCATION_CODES),
-        extended_range=bool(flags >> 6 & 1))
+        extended_range=bool(flags >> 6 & 1), wide_steps=bool(flags >> 7))
     return header
 
 
