@@ -110,6 +110,7 @@ def test_info_describes_the_stream_and_its_bits_per_pixel(clip_gvc):
     assert "size            320x192" in text
     assert "frame rate      12/1" in text
     assert "source format   yuv420p (bt709, limited range, extended: samples outside the RGB cube kept)" in text
+    assert "layer steps     wide (238 .. 4)" in text
     size = clip_gvc.stat().st_size
     last = text.strip().splitlines()[-1]
     header = int(next(line for line in text.splitlines() if line.startswith("header ")).split()[1])
