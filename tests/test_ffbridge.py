@@ -312,7 +312,7 @@ def test_ffpipe_decodes_version_4_streams(built, weights_path):
     frames = moving_gradient(24, 16, 3)
     enc = Encoder(24, 16, weights=weights_path)
     packets = [enc.encode_packet(f) for f in frames]
-    v4 = dataclasses.replace(enc.header, format_version=4, extended_range=False).pack() + b"".join(pack_packet(p, 4) for p in packets)
+    v4 = dataclasses.replace(enc.header, format_version=4, extended_range=False, wide_steps=False).pack() + b"".join(pack_packet(p, 4) for p in packets)
     assert v4[4] == 4 and len(v4) == 82 + sum(14 + len(p.payload) for p in packets)
     ours = run([FFPIPE, "decode"], input=v4, weights=weights_path)
     assert ours.returncode == 0 and ours.stderr == "", ours.stderr

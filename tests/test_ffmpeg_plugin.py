@@ -140,7 +140,7 @@ def version_4(stream: bytes) -> bytes:
 
     header, _used = StreamHeader.unpack(stream)
     v4 = dataclasses.replace(header, format_version=4, sample_aspect=(0, 0), chroma_location="unspecified",
-                             extended_range=False)
+                             extended_range=False, wide_steps=False)
     return v4.pack() + b"".join(
         pack_packet(p, 4) for p, _size in read_packets(stream))
 

@@ -83,7 +83,7 @@ def streams(loaded) -> dict[str, Stream]:
     out = {}
     for name, (w, h, n, q, ip) in {"a": (48, 40, 3, 1, -1), "b": (150, 40, 4, 0, 2)}.items():
         enc = Encoder(w, h, quality=q, intra_period=ip, weights=loaded)
-        header = dataclasses.replace(enc.header, format_version=4, extended_range=False)
+        header = dataclasses.replace(enc.header, format_version=4, extended_range=False, wide_steps=False)
         data = header.pack() + b"".join(pack_packet(enc.encode_packet(f), 4) for f in moving_gradient(w, h, n))
         frames: list[bytes] = []
         assert gs.decode_all(data, weights=loaded, on_frame=lambda i, f, out=frames: out.append(_frame_bytes(f))) == n
