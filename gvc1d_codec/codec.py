@@ -597,14 +597,14 @@ class Encoder(_Coder):
             # the layer aims at the picture whose 4:2:0 conversion is the source's (color.py)
             target = pad_to_windows(frame_to_rgb(frame, self.color, s.device, chroma="nearest", extended=s.extended)[None],
                                     s.cfg.window)
-            modes = None
+            modes, delta = None, s.layer_step(e)
             if s.entropy.layer_modes(intra):
                 modes = enhancement.choose_modes(target, out.x_hat.clamp(0, 1), s.state.last_picture, out.motion,
-                                                 s.cfg.motion_block, s.layer_step(e), out.context.residual_tables, (s.rows, s.cols),
+                                                 s.cfg.motion_block, delta, out.context.residual_tables, (s.rows, s.cols),
                                                  s.cfg.window, s.extended)
             prediction = s.layer_prediction(out, modes)
-            layer = enhancement.analyse(target, prediction, s.height, s.width, s.layer_step(e)) + ([] if modes is None else [modes])
-            out, new = refine(out, new, prediction, enhancement.synthesise(layer[:3], s.layer_step(e), s.device), layer,
+            layer = enhancement.analyse(target, prediction, s.height, s.width, delta) + ([] if modes is None else [modes])
+            out, new = refine(out, new, prediction, enhancement.synthesise(layer[:3], delta, s.device), layer,
                               s.cfg.window, s.extended)
         payload, ideal = s.entropy.encode(out.symbols, out.context, skip, (s.rows, s.cols), out.motion,
                                           enhancement=None if layer is None else (e, layer), update=update)

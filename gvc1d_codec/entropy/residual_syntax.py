@@ -339,14 +339,16 @@ def _decode_escapes(dec: SymbolDecoder, n: int, frame_index: int) -> np.ndarray:
 
 
 def _decode_one(dec: SymbolDecoder, model, frame_index: int) -> int:
-    try:
-        return dec.decode_one(model)
-    except Exception as e:  # constriction reports exhausted or invalid data
-        raise CorruptPacketError(f"payload of frame {frame_index} does not decode ({e})", frame_index) from None
+    return _checked(dec.decode_one, model, frame_index)
 
 
 def _decode(dec: SymbolDecoder, freqs: np.ndarray, frame_index: int) -> np.ndarray:
+    return _checked(dec.decode, freqs, frame_index)
+
+
+def _checked(decode, arg, frame_index: int):
+    """``decode(arg)``, with constriction's report of exhausted or invalid data as CorruptPacketError."""
     try:
-        return dec.decode(freqs)
-    except Exception as e:  # constriction reports exhausted or invalid data
+        return decode(arg)
+    except Exception as e:
         raise CorruptPacketError(f"payload of frame {frame_index} does not decode ({e})", frame_index) from None
