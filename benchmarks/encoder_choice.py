@@ -7,7 +7,8 @@ Codes each clip (intra period 32) at each quality with the constant ``MODULE.NAM
 ``gvc1d_codec`` (e.g. ``quality.MOTION_LAMBDA_SCALE``, the vectors' lambda in frames of the tokens
 alone; ``quality.LAYER_MOTION_LAMBDA_SCALE`` in frames with the enhancement layer;
 ``enhancement.ROUNDING``, the layer's dead zone; a switch such as ``codec.EXTENDED_RANGE_STREAMS``
-takes 0 and 1) set to each value in turn (the encoder's choice;
+takes 0 and 1; ``codec.UNADAPTED_ID``, the entropy model the default preset writes, takes 8 or 10,
+which the header names for the decoder) set to each value in turn (otherwise the encoder's choice;
 the decoder does not see it) and prints bpp, PSNR-YUV and LPIPS-Alex per point, then the BD-rates
 of each value against the first. Training clips by default: this sets an encoder constant, so it is
 not measured on the held-out clips.
@@ -47,7 +48,9 @@ def main() -> int:
     except (ImportError, AttributeError, ValueError):
         ap.error(f"--constant {a.constant}: no such constant in gvc1d_codec")
     # a switch (e.g. codec.EXTENDED_RANGE_STREAMS) takes 0 / 1, anything else a number
-    scales = [bool(int(s)) if isinstance(chosen, bool) else float(s) for s in a.values.split(",")]
+    # an entropy model id (e.g. codec.UNADAPTED_ID: 8 against 10) takes integers
+    scales = [bool(int(s)) if isinstance(chosen, bool) else int(s) if isinstance(chosen, int) else float(s)
+              for s in a.values.split(",")]
     net = metrics.LPIPS("alex").eval()
     rows = []
     for spec in a.clips.split(","):

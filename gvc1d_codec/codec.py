@@ -605,7 +605,7 @@ class Encoder(_Coder):
             prediction = s.layer_prediction(out, modes)
             layer = enhancement.analyse(target, prediction, s.height, s.width, delta) + ([] if modes is None else [modes])
             out, new = refine(out, new, prediction, enhancement.synthesise(layer[:3], delta, s.device), layer,
-                              s.cfg.window, s.extended)
+                              s.cfg.window, s.extended, initial=s.entropy.residual_tables(None))
         payload, ideal = s.entropy.encode(out.symbols, out.context, skip, (s.rows, s.cols), out.motion,
                                           enhancement=None if layer is None else (e, layer), update=update)
         return out, new, skip, payload, ideal, layer

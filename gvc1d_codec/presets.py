@@ -5,16 +5,16 @@ must be able to do (every preset's streams decode with the same decoder).
   synthesised once (``medium`` synthesises it, decides, and synthesises it again when it skips
   windows); a window's coded error is estimated by its error when it was last coded
   (``codec._Session.early_skip``). Motion refinement makes one pass over the neighbouring blocks'
-  vectors instead of two (``motion_effort``). Streams of entropy model 8, as ``medium``'s. Measured
+  vectors instead of two (``motion_effort``). Streams of entropy model 10, as ``medium``'s. Measured
   in docs/results.md, "Encoder presets": 0.71-0.79x medium's encode CPU time, within 1 % BD-rate
   of it under PSNR-YUV on the held-out clips; P12's target (at least twice medium's speed within
   5 % BD-rate) is not met.
-* ``medium`` (the default): one analysis per frame, rounded; streams of entropy model 8.
+* ``medium`` (the default): one analysis per frame, rounded; streams of entropy model 10.
 * ``slow``: at every intra frame the encoder fits a decoder update to the picture (a scale and an
   offset per channel of every conv decoder layer, :mod:`gvc1d_codec.adaptation`, issue P16):
   ``adapt_steps`` Adam steps on MSE + LPIPS-Alex / 100 through the frozen Transformer decoder, then
   sends it in the intra packet where it pays for its bits; the decoder applies it up to the next
-  intra frame. Streams of entropy model 9. Measured in docs/results.md, "Encoder presets": on the
+  intra frame. Streams of entropy model 11. Measured in docs/results.md, "Encoder presets": on the
   held-out 720p clip -18 % BD-rate under LPIPS-Alex and -8 % under PSNR-YUV against ``medium``, at
   4x its encode time for 16 frames, the same decode time. Under rate control an intra frame that is
   coded at several qualities (look-ahead, re-coding) is fitted at each. It needs

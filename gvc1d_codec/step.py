@@ -192,7 +192,8 @@ def step(model: GVC1D, context_model: ContextGraph, state: CodingState, *, intra
 
 def refine(out: StepOutput, new: CodingState, prediction: torch.Tensor, residual: torch.Tensor,
            layer: list[np.ndarray], window: int, extended: bool = False,
-           tables: residual_syntax.Tables | None = None) -> tuple[StepOutput, CodingState]:
+           tables: residual_syntax.Tables | None = None,
+           initial: residual_syntax.Tables | None = None) -> tuple[StepOutput, CodingState]:
     """The step's output and state with the enhancement layer: its decoded ``residual`` (RGB [B, 3,
     H, W], :mod:`gvc1d_codec.enhancement`) added to its ``prediction`` (clamp(x̂_t), or per block a
     sub-pel block of x̂'_{t-1}: :func:`~gvc1d_codec.enhancement.predict`), x̂'_t = p_t + r, the
@@ -201,13 +202,14 @@ def refine(out: StepOutput, new: CodingState, prediction: torch.Tensor, residual
     (:attr:`CodingState.picture`); and, for a P frame, its adaptive tables advanced by the frame's
     ``layer`` (coefficients and modes; explicit, like the long-term memory): ``tables`` when the
     caller has them already (the decoder derives them while decoding the layer), else
-    :func:`~gvc1d_codec.entropy.residual_syntax.adapt`'s."""
+    :func:`~gvc1d_codec.entropy.residual_syntax.adapt`'s from the state's tables, or ``initial``
+    (the stream's initial tables, :meth:`EntropyCoder.residual_tables`) when the state has none."""
     x_hat = prediction.to(out.x_hat.device, out.x_hat.dtype) + residual.to(out.x_hat.device, out.x_hat.dtype)
     if out.context.intra:
         tables = None  # an intra frame's statistics are not a P frame's: its tables are not kept
     elif tables is None:
         grid = frame_grid(out.x_hat.shape[-2], out.x_hat.shape[-1], window)
-        tables = residual_syntax.adapt(out.context.residual_tables, layer, grid, window)
+        tables = residual_syntax.adapt(out.context.residual_tables or initial, layer, grid, window)
     picture = x_hat.clamp(*EXTENDED_RANGE) if extended else None
     return (dataclasses.replace(out, x_hat=x_hat if picture is None else picture),
             dataclasses.replace(new, reference=x_hat.clamp(0, 1), residual_tables=tables, picture=picture))

@@ -376,3 +376,23 @@ def test_streams_without_wide_steps_still_decode_exactly():
     p = run_cli("conformance", LEGACY_NARROW, "--weights", "gvc1d-tiny", timeout=600)
     assert p.returncode == 0, p.stdout.decode() + p.stderr
     assert "PASS: symbols exact in 2/2 streams" in p.stdout.decode()
+
+
+LEGACY_ENTROPY9 = REPO / "conformance" / "legacy-entropy9"
+
+
+@pytest.mark.skipif(not (LEGACY_ENTROPY9 / MANIFEST_NAME).is_file(), reason="no legacy conformance streams in this checkout")
+def test_streams_of_entropy_models_8_and_9_still_decode_exactly():
+    """Entropy models 10 and 11 code the enhancement layer's block classes by their neighbours;
+    streams of models 8 and 9 (two of the previous conformance set: the layer in I and P frames, and
+    a decoder update in each intra frame) still decode to their symbols and pictures with one class
+    row per plane kind."""
+    manifest = json.loads((LEGACY_ENTROPY9 / MANIFEST_NAME).read_text())
+    ids = set()
+    for s in manifest["streams"]:
+        with open(LEGACY_ENTROPY9 / s["file"], "rb") as f:
+            ids.add(read_header(f).entropy_model_id)
+    assert ids == {8, 9}
+    p = run_cli("conformance", LEGACY_ENTROPY9, "--weights", "gvc1d-tiny", timeout=600)
+    assert p.returncode == 0, p.stdout.decode() + p.stderr
+    assert "PASS: symbols exact in 2/2 streams" in p.stdout.decode()

@@ -159,10 +159,12 @@ def test_quality_range_includes_the_enhancement_levels(loaded):
         Encoder(32, 32, weights=loaded, quality=q - 1 + ENHANCEMENT_LEVELS + 0.5)
 
 
+@pytest.mark.parametrize("neighbour", [False, True])
 @pytest.mark.parametrize("grid,window,block", [((1, 1), 64, 16), ((2, 3), 64, 16), ((2, 2), 128, 32)])
-def test_prediction_modes_round_trip_and_adapt_as_decoded(grid, window, block):
+def test_prediction_modes_round_trip_and_adapt_as_decoded(grid, window, block, neighbour):
     """Entropy model 5: a P frame's modes come before each window's coefficients; the tables the
-    decoder ends with are the ones :func:`adapt` replays, so a second frame decodes from them."""
+    decoder ends with are the ones :func:`adapt` replays, so a second frame decodes from them.
+    ``neighbour``: entropy model 10's classes, coded in rows their neighbours choose."""
     rng = np.random.default_rng(sum(grid) + block)
     m = window // block
     frames = []
@@ -170,11 +172,13 @@ def test_prediction_modes_round_trip_and_adapt_as_decoded(grid, window, block):
         modes = np.where(rng.random((grid[0] * m, grid[1] * m)) < 0.5, residual_syntax.MODE_TOKENS,
                          rng.integers(0, residual_syntax.MODES, size=(grid[0] * m, grid[1] * m)))
         frames.append(_planes(rng, grid, window) + [modes])
-    enc, tables = SymbolEncoder(), None
+    frames[1][0][:1] = 0  # the top row of luma blocks without coefficients
+    initial = residual_syntax.Tables(neighbour_classes=neighbour)
+    enc, tables = SymbolEncoder(), initial
     for layer in frames:
         residual_syntax.encode(enc, layer, grid, window, tables)
         tables = residual_syntax.adapt(tables, layer, grid, window)
-    dec, tables = SymbolDecoder(enc.finish(), 0), None
+    dec, tables = SymbolDecoder(enc.finish(), 0), initial
     for layer in frames:
         got, after = residual_syntax.decode(dec, grid, window, 0, tables, mode_block=block)
         assert len(got) == 4
@@ -184,6 +188,29 @@ def test_prediction_modes_round_trip_and_adapt_as_decoded(grid, window, block):
         for name in ("flag", "cls", "coef", "mode"):  # the decoder's own tables are adapt's
             np.testing.assert_array_equal(getattr(after, name), getattr(tables, name))
     assert not np.array_equal(tables.mode, residual_syntax.MODE_INIT)
+    assert tables.cls.shape[0] == (7 + 49 if neighbour else 2)
+    if neighbour and grid != (1, 1):  # more than one row per plane kind learned something (grid (1, 1): its one window is empty)
+        learned = (tables.cls != residual_syntax.NEIGHBOUR_CLASS_INIT).any(axis=1)
+        assert learned[:7].sum() >= 2 and learned[7:].sum() >= 2
+
+
+def test_neighbour_class_rows_follow_the_definition():
+    """Entropy model 10's class rows: luma by the bucket of left + top, chroma 7 + 7 · that bucket +
+    the bucket of twice the largest class of the 2x2 luma blocks it covers (0 outside the frame)."""
+    luma = np.array([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11], [0, 0, 0, 11]])
+    ys, xs = (a.reshape(-1) for a in np.indices((4, 4)))
+    rows = residual_syntax.class_rows(0, luma, luma, ys, xs)
+    bucket = {0: 0, 1: 1, 2: 1, 3: 2, 4: 2, 5: 3, 7: 3, 8: 4, 11: 4, 12: 5, 15: 5, 16: 6, 22: 6}
+    for y, x, row in zip(ys, xs, rows):
+        n = (luma[y, x - 1] if x else 0) + (luma[y - 1, x] if y else 0)
+        assert row == bucket.get(int(n), residual_syntax.class_bucket(int(n)))
+        assert row == residual_syntax._class_row(0, luma, luma, int(y), int(x))
+    chroma = np.array([[3, 0], [1, 2]])
+    rows = residual_syntax.class_rows(1, chroma, luma, np.array([0, 1, 1]), np.array([1, 0, 1]))
+    # (0, 1): left 3, top none -> bucket 2; luma max of rows 0-1, cols 2-3 = 7 -> 2 · 7 = 14 -> 5
+    # (1, 0): top 3 -> 2; luma max 9 -> 18 -> 6.  (1, 1): 1 + 0 -> 1; luma max 11 -> 22 -> 6
+    assert rows.tolist() == [7 + 7 * 2 + 5, 7 + 7 * 2 + 6, 7 + 7 * 1 + 6]
+    assert [residual_syntax._class_row(1, chroma, luma, y, x) for y, x in ((0, 1), (1, 0), (1, 1))] == rows.tolist()
 
 
 def _full_picture_reference(picture: torch.Tensor, mv: torch.Tensor, block: int, fy: int, fx: int) -> torch.Tensor:

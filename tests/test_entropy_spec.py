@@ -31,7 +31,7 @@ class SpecEntropyDecoder:
         raw = Path(weights).read_bytes()
         n = int.from_bytes(raw[:8], "little")
         meta = json.loads(raw[8 : 8 + n])["__metadata__"]
-        assert meta["format"] == "gvc1d-weights-v1" and meta["entropy_model_id"] in ("1", "2", "3", "4", "5", "6", "7", "8", "9")
+        assert meta["format"] == "gvc1d-weights-v1" and meta["entropy_model_id"] in tuple(str(i) for i in range(1, 12))
         self.cfg = json.loads(meta["config"])
         t = load_file(str(weights))
         self.layers = {}
@@ -101,7 +101,7 @@ class SpecEntropyDecoder:
             self.prev = self.mem = self.pskip = self.pmv = None
             self.residual_tables = None  # the enhancement layer's tables restart at each intra frame
         self.update = None
-        if intra and self.model_id in (7, 9):  # entropy models 7 and 9: the spread k (uniform over 0..8), then the update
+        if intra and self.model_id in (7, 9, 11):  # entropy models 7, 9, 11: the spread k (uniform over 0..8), then the update
             k = int(dec.decode(self.model, np.ones((1, 9), np.float64))[0])
             if k:
                 w = self.cfg.get("conv_width", 0)
@@ -235,7 +235,8 @@ class SpecEntropyDecoder:
     def decode_enhancement(self, dec, rows: int, cols: int, predicted: bool) -> list[np.ndarray]:
         window = self.cfg["window"]
         coef = [self._coef_init_row(c, b) for kind in range(2) for c in range(1, 12) for b in range(8)]
-        cls = [self._scaled([2 ** (12 - k) for k in range(12)])] * 2
+        neighbours = self.stream_id >= 10  # entropy model 10: a class's row from its neighbours' classes
+        cls = [self._scaled([2 ** (12 - k) for k in range(12)])] * (7 + 49 if neighbours else 2)
         mode = [[w] * 25 + [t] for w, t in ((8, 64), (10, 32), (10, 16))]
         for row in mode:
             row[12] += 16
@@ -254,6 +255,11 @@ class SpecEntropyDecoder:
         def one(row):
             return int(dec.decode(self.model, np.array([row], np.float64))[0])
 
+        def bucket(n):  # 0, 1-2, 3-4, 5-7, 8-11, 12-15, 16+
+            return sum(n >= t for t in (1, 3, 5, 8, 12, 16))
+
+        cmap = [np.zeros((rows * p, cols * p), np.int64) for p in pers]  # classes decoded so far
+
         for r in range(rows):
             for c in range(cols):
                 used = []  # (table, row index, symbol) coded in this window
@@ -270,8 +276,21 @@ class SpecEntropyDecoder:
                     classes = []
                     for i, p in enumerate(pers):
                         kind = min(i, 1)
-                        cl = [one(tables["class"][kind]) for _ in range(p * p)]
-                        used += [("class", kind, x) for x in cl]
+                        cl = []
+                        for blk in range(p * p):
+                            y, x = r * p + blk // p, c * p + blk % p
+                            row = kind
+                            if neighbours:
+                                left = cmap[i][y, x - 1] if x > 0 else 0
+                                top = cmap[i][y - 1, x] if y > 0 else 0
+                                row = bucket(left + top)
+                                if i > 0:
+                                    luma = max(cmap[0][2 * y + a, 2 * x + b] for a in (0, 1) for b in (0, 1))
+                                    row = 7 + 7 * row + bucket(2 * luma)
+                            v = one(tables["class"][row])
+                            cmap[i][y, x] = v
+                            used.append(("class", row, v))
+                            cl.append(v)
                         classes.append(cl)
                     syms = []  # (plane, block, zig-zag index, symbol)
                     for i, (p, cl) in enumerate(zip(pers, classes)):
@@ -444,7 +463,7 @@ def test_spec_decoder_matches_reference_with_the_enhancement_layer(real_frames, 
         data = enc.header_bytes() + b"".join(enc.encode(f) for f in frames)
         hdr, ref_syms, ref_coefs, _ = reference_decode(data, loaded)
         spec = spec_decode_stream(data, motion_weights_path)
-        assert hdr.entropy_model_id == 8 and data[4] == 5  # entropy model 8 in a version-5 stream
+        assert hdr.entropy_model_id == 10 and data[4] == 5  # entropy model 10 in a version-5 stream
         assert all(len(c) == 4 for c in spec_decode_stream.coefficients[1:]), "P frames have prediction modes"
         modes = np.concatenate([c[3].ravel() for c in spec_decode_stream.coefficients[1:]])
         assert len(set(modes.tolist())) > 1, "the streams exercised one mode only"
@@ -474,7 +493,7 @@ def test_spec_decoder_matches_reference_with_decoder_updates(real_frames, motion
     enc = Encoder(f0.width, f0.height, Fraction(12), quality=1, intra_period=2, weights=loaded, preset="slow")
     data = enc.header_bytes() + b"".join(enc.encode(f) for f in frames)
     hdr, ref_syms, _, ref_updates = reference_decode(data, loaded)
-    assert hdr.entropy_model_id == 9
+    assert hdr.entropy_model_id == 11
     spec = spec_decode_stream(data, motion_weights_path)
     for a, b in zip(spec, ref_syms):
         assert np.array_equal(a, b.astype(np.int64))

@@ -41,15 +41,19 @@ from ..config import ModelConfig
 # 8: model 6 with merge modes in the motion field (motion format 4, entropy/motion_syntax.py: a block
 #    takes its window's, its left or its top neighbour's vector, or an explicit delta with a heavier-tailed row)
 # 9: model 7 with the same merge modes (8 and 9 differ as 6 and 7 do: the intra frames' update symbol)
-ENTROPY_MODEL_ID = 9
-UNADAPTED_ID = 8  # what an encoder that sends no decoder updates writes: the same streams, one symbol less per intra frame
-UPDATE_IDS = (7, 9)  # the entropy models whose intra frames start with a decoder update (or its absence)
+# 10: model 8 with neighbour classes in the enhancement layer (entropy/residual_syntax.py: a block's
+#     class is coded in the row its left and top neighbours' classes choose, chroma's also by luma's)
+# 11: model 9 with the same neighbour classes (10 and 11 differ as 8 and 9 do)
+ENTROPY_MODEL_ID = 11
+UNADAPTED_ID = 10  # what an encoder that sends no decoder updates writes: the same streams, one symbol less per intra frame
+UPDATE_IDS = (7, 9, 11)  # the entropy models whose intra frames start with a decoder update (or its absence)
 MERGE_MOTION_ID = 8  # from this entropy model on, motion fields are coded with merge modes (format 4)
-DECODABLE_IDS = (3, 4, 5, 6, 7, 8, 9)
+NEIGHBOUR_CLASSES_ID = 10  # from this entropy model on, the layer's classes are coded by their neighbours
+DECODABLE_IDS = (3, 4, 5, 6, 7, 8, 9, 10, 11)
 # Weights files exported for these ids hold integer networks and tables this definition reads
 # unchanged (model 2 only added the skip flags, whose table is a constant of this module; model 3
 # only changed what is fed to the condition input, which is a one-hot at whole levels as before).
-WEIGHTS_COMPATIBLE_IDS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
+WEIGHTS_COMPATIBLE_IDS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
 
 # Integer networks (intnet.py): an activation ``a`` stands for ``a / 2**FRAC``.
 FRAC = 4  # fractional bits of every activation: real = int / 16

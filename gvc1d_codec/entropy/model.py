@@ -30,7 +30,8 @@ from ..errors import CorruptPacketError
 from ..quality import from_code, max_code, quality_code
 from . import motion_syntax, residual_syntax
 from .coder import SymbolDecoder, SymbolEncoder
-from .definition import (ENTROPY_MODEL_ID, EXPLICIT_FREQ, MERGE_FREQ, MERGE_MOTION_ID, MV_FREQ, MV_MAX, RESIDUAL_RANGE,
+from .definition import (ENTROPY_MODEL_ID, EXPLICIT_FREQ, MERGE_FREQ, MERGE_MOTION_ID, MV_FREQ, MV_MAX,
+                         NEIGHBOUR_CLASSES_ID, RESIDUAL_RANGE,
                          SKIP_FREQ, UPDATE_FREQ, UPDATE_IDS, UPDATE_MAX, UPDATE_SPREAD_FREQ, skip_contexts)
 from .prior import IntegerPrior
 
@@ -62,11 +63,18 @@ class EntropyCoder:
         # the enhancement layer of a P frame has prediction modes from entropy model 5 on (models with motion)
         self.mode_block = self.cfg.motion_block if stream_id >= 5 else 0
         self.byte_terminated = stream_id >= 6  # payloads end at a byte, big-endian (entropy/coder.py)
-        # intra frames start with a decoder update (or its absence) in entropy models 7 and 9
+        # intra frames start with a decoder update (or its absence) in entropy models 7, 9 and 11
         self.updates = stream_id in UPDATE_IDS
         self.update_size = adaptation.update_size(self.cfg.conv_width) if self.updates else 0
         # motion fields with merge modes (motion format 4) from entropy model 8 on
         self.merge_motion = stream_id >= MERGE_MOTION_ID
+        # the enhancement layer's classes coded by their neighbours from entropy model 10 on
+        self.neighbour_classes = stream_id >= NEIGHBOUR_CLASSES_ID
+
+    def residual_tables(self, tables: residual_syntax.Tables | None) -> residual_syntax.Tables:
+        """The enhancement layer's tables a frame starts from: the state's, else (after an intra
+        frame) this stream's initial tables."""
+        return residual_syntax.Tables(neighbour_classes=self.neighbour_classes) if tables is None else tables
 
     def _rows(self, mu4: torch.Tensor, idx: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         mu4 = mu4.numpy().astype(np.int64)
@@ -137,7 +145,7 @@ class EntropyCoder:
             if code <= max_code(self.cfg.qualities):
                 raise ValueError("an enhancement layer needs e >= 1/16")
             codes.insert(0, code)  # the frame's code, then the tokens'
-            residual_syntax.encode(enc, layer, grid, self.cfg.window, ctx.residual_tables)
+            residual_syntax.encode(enc, layer, grid, self.cfg.window, self.residual_tables(ctx.residual_tables))
         return bytes(codes) + enc.finish(self.byte_terminated), enc.ideal_bits
 
     def _encode_update(self, enc: SymbolEncoder, update: np.ndarray | None) -> None:
@@ -278,7 +286,7 @@ class EntropyCoder:
         s[coded] = t
         planes = tables = None
         if enhanced:
-            planes, tables = residual_syntax.decode(dec, grid, cfg.window, frame_index, ctx.residual_tables,
+            planes, tables = residual_syntax.decode(dec, grid, cfg.window, frame_index, self.residual_tables(ctx.residual_tables),
                                                     self.mode_block if self.layer_modes(ctx.intra) else 0)
         return s, skip, motion, planes, update, tables
 
