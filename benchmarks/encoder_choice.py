@@ -1,9 +1,9 @@
 """An encoder constant's values against each other: BD-rate on training clips.
 
     python benchmarks/encoder_choice.py --constant quality.MOTION_LAMBDA_SCALE --values 1,0.5
-        [--clips foreman:12,bikes:10,mobile:12,zhling720p:8] [--qualities 0,1,2] [--json F]
+        [--clips foreman:12,bikes:10,mobile:12,zhling720p:8] [--qualities 0,1,2] [--intra-period 32] [--json F]
 
-Codes each clip (intra period 32) at each quality with the constant ``MODULE.NAME`` of
+Codes each clip (intra period 32 unless ``--intra-period``) at each quality with the constant ``MODULE.NAME`` of
 ``gvc1d_codec`` (e.g. ``quality.MOTION_LAMBDA_SCALE``, the vectors' lambda in frames of the tokens
 alone; ``quality.LAYER_MOTION_LAMBDA_SCALE`` in frames with the enhancement layer;
 ``enhancement.ROUNDING``, the layer's dead zone; a switch such as ``codec.EXTENDED_RANGE_STREAMS``
@@ -38,6 +38,8 @@ def main() -> int:
     ap.add_argument("--values", required=True, help="its values, comma separated; the first is the anchor")
     ap.add_argument("--qualities", default="0,1,2")
     ap.add_argument("--weights")
+    ap.add_argument("--intra-period", type=int, default=DEFAULT_INTRA_PERIOD,
+                    help=f"an intra frame every N frames (default {DEFAULT_INTRA_PERIOD}; -1: only the first, as benchmarks/rd.py)")
     ap.add_argument("--json")
     a = ap.parse_args()
     qualities = [float(q) for q in a.qualities.split(",")]
@@ -64,7 +66,7 @@ def main() -> int:
             try:
                 points = []
                 for q in qualities:
-                    coded = code_clip(src, q, weights=a.weights, intra_period=DEFAULT_INTRA_PERIOD)
+                    coded = code_clip(src, q, weights=a.weights, intra_period=a.intra_period)
                     m = mean_metrics([frame_metrics(x, d, lpips_net=net) for x, d in zip(src, coded.decoded)])
                     points.append({"clip": clip, "frames": t, "scale": s, "quality": q, "bpp": coded.bpp(w, h),
                                    "psnr_yuv": m["psnr_yuv"], "lpips_alex": m["lpips_alex"]})

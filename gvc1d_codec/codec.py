@@ -319,7 +319,15 @@ in a stream of the original steps, a third of it (to 1/16) with wide steps. The 
 that follow copy its detail. Measured on carphone, 32 frames, intra period -1, quality 4: boosts of
 0, 0.5, 1, 1.5, 2 save 0, 5, 8, 9.5, 9.7 % of the bits at equal PSNR-YUV; but with an intra frame
 every 32 frames a boost of 1 made the picture jump by 2.6 dB PSNR-YUV at each intra frame
-(benchmarks/period.py), so it is kept at 0.5."""
+(benchmarks/period.py), so it is kept at 0.5 where later intra frames come."""
+
+SINGLE_INTRA_BOOST = 1.5
+"""The boost (as :data:`INTRA_ENHANCEMENT_BOOST`) of a stream whose only intra frame is its first
+(``intra_period`` -1): no later intra frame can pop, and every P frame copies its detail. Measured
+with one intra frame (``python benchmarks/encoder_choice.py --constant codec.INTRA_ENHANCEMENT_BOOST
+--values 0.5,1,1.5 --qualities 3,4,5,6 --clips bikes:32,mobile:30 --intra-period -1``, and vtest 32
+and foreman 32 frames), BD-rate of 1.5 against 0.5: PSNR-YUV -5.3 / -4.5 / -12.7 / -2.1 %,
+LPIPS-Alex -14.5 / -13.4 / -26.7 / +2.0 % (bikes / mobile / vtest / foreman); 1 was between."""
 
 
 LOOKAHEAD_MAX = 8
@@ -355,14 +363,16 @@ enhancement.step_size): Δ from 238 down to 4 instead of 61 down to 4 over the s
 Measured on training clips (docs/results.md, "Wide layer steps")."""
 
 
-def intra_boost(quality: float, levels: int, wide_steps: bool = False) -> float:
+def intra_boost(quality: float, levels: int, wide_steps: bool = False, single: bool = False) -> float:
     """The quality the encoder codes an intra frame at, for a fixed ``quality`` (see
-    :data:`INTRA_ENHANCEMENT_BOOST`) in a stream with or without ``wide_steps``: unchanged at or
-    below the highest level."""
+    :data:`INTRA_ENHANCEMENT_BOOST`; ``single``: the stream's only intra frame,
+    :data:`SINGLE_INTRA_BOOST`) in a stream with or without ``wide_steps``: unchanged at or below
+    the highest level."""
     if quality <= levels - 1:
         return quality
     slope = enhancement.STEPS[wide_steps][1]
-    boost = math.floor(INTRA_ENHANCEMENT_BOOST / slope * QUALITY_STEPS + 0.5) / QUALITY_STEPS
+    boost = SINGLE_INTRA_BOOST if single else INTRA_ENHANCEMENT_BOOST
+    boost = math.floor(boost / slope * QUALITY_STEPS + 0.5) / QUALITY_STEPS
     return min(quality + boost, float(highest(levels)))
 
 
@@ -495,7 +505,7 @@ class Encoder(_Coder):
         x = pad_to_windows(frame_to_rgb(frame, self.color, s.device)[None], s.cfg.window)
         latents = motion = None
         if self.rate is None:
-            quality = intra_boost(self.point, s.cfg.qualities, s.wide_steps) if intra else self.point
+            quality = intra_boost(self.point, s.cfg.qualities, s.wide_steps, self.header.intra_period == -1) if intra else self.point
         else:
             curve, latents, motion = s.rate_curve(x, intra, self.rate.last_quality or 0.0)
             try:

@@ -94,14 +94,15 @@ def test_decoder_rebuilds_the_encoders_pictures_and_quality_rises(which, request
         dec = Decoder(header, weights=weights)
         for p, pic in zip(packets, pictures):
             torch.testing.assert_close(dec.decode_rgb(p), pic, rtol=0, atol=0)
-            # an intra frame with the layer is coded higher (codec.intra_boost)
-            assert dec.last_quality == (intra_boost(point, 4, dec.header.wide_steps) if p.frame_type == "I" else point)
+            # an intra frame with the layer is coded higher (codec.intra_boost; intra period -1: the only one)
+            assert dec.last_quality == (intra_boost(point, 4, dec.header.wide_steps, single=True)
+                                        if p.frame_type == "I" else point)
         errors.append(float((torch.stack(pictures) - src).pow(2).mean()))
         if quality == 2.0:
             assert point == 2.0 and all(p.quality_length == 1 for p in packets)  # the tokens alone
             continue
         assert all(p.payload[0] == int(16 * dec_q) and p.payload[1] == 32
-                   for p, dec_q in zip(packets, [intra_boost(point, 4, True)] + [point] * (len(packets) - 1)))
+                   for p, dec_q in zip(packets, [intra_boost(point, 4, True, True)] + [point] * (len(packets) - 1)))
         assert all(p.quality_length == 2 for p in packets)  # two quality bytes, then a byte-terminated payload
     assert errors == sorted(errors, reverse=True) and errors[-1] < errors[0] / 4
 
@@ -119,8 +120,8 @@ def test_enhanced_payloads_are_checked(loaded):
             dec.decode(dataclasses.replace(p0, payload=payload))
     dec.decode(p0)  # the state was kept
     point = coding_point(5.0, loaded.config.qualities)
-    # the intra frame a third of INTRA_ENHANCEMENT_BOOST higher (wide steps: the same 0.71 x step)
-    assert dec.header.wide_steps and dec.last_quality == point + 0.3125
+    # the stream's only intra frame (intra period -1) a third of SINGLE_INTRA_BOOST higher (wide steps)
+    assert dec.header.wide_steps and dec.last_quality == point + 1.0
     dec.decode(packets[1])
     assert dec.last_quality == point
 
@@ -133,6 +134,27 @@ def test_intra_boost_keeps_the_step_ratio_of_either_kind_of_stream():
         assert abs(b / a - 2 ** -0.5) < 0.03
         assert intra_boost(2.0, 4, wide) == 2.0 and intra_boost(7.0, 4, wide) == 7.0
     assert intra_boost(4.0, 4) == 4.5 and intra_boost(4.0, 4, True) == 4.3125
+    # a stream's only intra frame (intra period -1): 2^-1.5 = 0.35 x the P frames' step
+    for wide in (False, True):
+        a, b = enhancement.step_size(1.0, wide), enhancement.step_size(intra_boost(4.0, 4, wide, single=True) - 3, wide)
+        assert abs(b / a - 2 ** -1.5) < 0.03
+    assert intra_boost(4.0, 4, True, single=True) == 5.0 and intra_boost(6.5, 4, True, single=True) == 7.0
+
+
+def test_only_a_streams_single_intra_frame_gets_the_larger_boost():
+    """With intra period -1 the first frame is coded SINGLE_INTRA_BOOST higher; with intra frames
+    to come, INTRA_ENHANCEMENT_BOOST (a larger boost there pops at every intra frame)."""
+    frames = moving_gradient(32, 32, 3)
+    for period, boost in ((-1, 1.0), (2, 0.3125)):
+        enc = Encoder(32, 32, quality=4.0, intra_period=period, weights="gvc1d-tiny")
+        qualities = []
+        for f in frames:
+            enc.encode_packet(f)
+            qualities.append(enc.last.quality)
+        point = coding_point(4.0, 4)
+        intra = [0] if period == -1 else [0, 2]
+        assert [q - point for k, q in enumerate(qualities) if k in intra] == [boost] * len(intra)
+        assert all(q == point for k, q in enumerate(qualities) if k not in intra)
 
 
 @pytest.mark.parametrize("levels", [1, 2, 4, 6])

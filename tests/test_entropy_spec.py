@@ -467,9 +467,9 @@ def test_spec_decoder_matches_reference_with_the_enhancement_layer(real_frames, 
         assert all(len(c) == 4 for c in spec_decode_stream.coefficients[1:]), "P frames have prediction modes"
         modes = np.concatenate([c[3].ravel() for c in spec_decode_stream.coefficients[1:]])
         assert len(set(modes.tolist())) > 1, "the streams exercised one mode only"
-        # the intra frame higher (codec.intra_boost: the encoder's streams have wide layer steps)
+        # the intra frame higher (codec.intra_boost: wide layer steps, and intra period -1: its only intra frame)
         assert hdr.wide_steps
-        assert spec_decode_stream.codes == [int(16 * intra_boost(quality, 4, True))] + [int(16 * quality)] * 2
+        assert spec_decode_stream.codes == [int(16 * intra_boost(quality, 4, True, single=True))] + [int(16 * quality)] * 2
         for a, b in zip(spec, ref_syms):
             assert np.array_equal(a, b.astype(np.int64))
         for a, b in zip(spec_decode_stream.coefficients, ref_coefs):
