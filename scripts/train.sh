@@ -17,6 +17,9 @@
 #   gvc1d-tiny prd2    prd continued at its own learning rate (1e-4) from the shipped candidate, with prd's
 #                 discriminator: prd-ft's lower rate moved towards PSNR and away from LPIPS; saves are
 #                 averaged (scripts/average_weights.py) and measured against the shipped model
+#   gvc1d-tiny prd3    prd2 continued (from its checkpoint and discriminator) with DISTS as the perceptual
+#                 distance instead of LPIPS-VGG: prd2 lost to the shipped model under DISTS on carphone at
+#                 every measured step (training/evals/README.md)
 #
 # A run writes training/checkpoints/<preset>-<stage>.safetensors with its optimiser state
 # (.opt.safetensors; prd also .disc.safetensors, and .ema.safetensors: the weights' moving average over
@@ -29,7 +32,7 @@
 # (scripts/remeasure.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ $# -lt 2 ]; then sed -n '2,27p' "$0" >&2; exit 2; fi
+if [ $# -lt 2 ]; then sed -n '2,32p' "$0" >&2; exit 2; fi
 PRESET=$1 STAGE=$2 FRAMES=${3:-2}
 shift $(( $# < 3 ? $# : 3 ))
 export PYTHONPATH=$PWD OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -67,8 +70,13 @@ case "$PRESET/$STAGE" in
     ARGS=(--stage prd --perceptual vgg --crop 128 --lr 1e-4 --ema 0.99); BATCH=${BATCH:-$(( PROCS > 1 ? 1 : 2 ))}
     if [ "$START" != --resume ] && [ -f "$CK/gvc1d-tiny-prd.disc.safetensors" ]; then
       ARGS+=(--disc-init "$CK/gvc1d-tiny-prd.disc.safetensors"); fi ;;
+  gvc1d-tiny/prd3)
+    START=$(start_from "$CK/gvc1d-tiny-prd2.safetensors")
+    ARGS=(--stage prd --perceptual dists --crop 128 --lr 1e-4 --ema 0.99); BATCH=${BATCH:-$(( PROCS > 1 ? 1 : 2 ))}
+    if [ "$START" != --resume ] && [ -f "$CK/gvc1d-tiny-prd2.disc.safetensors" ]; then
+      ARGS+=(--disc-init "$CK/gvc1d-tiny-prd2.disc.safetensors"); fi ;;
   *)
-    echo "train.sh: no recipe for preset '$PRESET' stage '$STAGE' (have: gvc1d-tiny intra, gvc1d-tiny rd, gvc1d-tiny prd, gvc1d-tiny prd-ft, gvc1d-tiny prd2)" >&2
+    echo "train.sh: no recipe for preset '$PRESET' stage '$STAGE' (have: gvc1d-tiny intra, gvc1d-tiny rd, gvc1d-tiny prd, gvc1d-tiny prd-ft, gvc1d-tiny prd2, gvc1d-tiny prd3)" >&2
     exit 2 ;;
 esac
 if [ "$PROCS" -gt 1 ]; then RUN=(.venv/bin/torchrun --standalone --nproc_per_node "$PROCS" -m gvc1d_codec.train)
