@@ -35,13 +35,13 @@ adds ``INCREMENT`` to its count; a row whose total exceeds ``COUNT_LIMIT`` is ha
 (``(n + 1) // 2``, so no count drops below 1). Every intra frame starts from the initial tables
 and so does the first P frame after it; then the tables carry over from each P frame with an
 enhancement layer to the next (:func:`adapt`, part of the decoding state like the long-term
-memory). Neighbour classes make whole streams 0.1-4.7 % smaller at the same pictures (foreman,
-zhling720p, vtest and bikes at qualities 3-6, intra period 32: mean -2.4 %; docs/results.md,
-"Neighbour classes"). Measured at qualities 4 and 5 (9 frames): carried over between P frames they save 9 %
+memory). Measured at qualities 4 and 5 (9 frames): carried over between P frames they save 9 %
 of carphone's bits and 0.5-0.7 % of cisco_men's against tables reset at every frame; carried out
 of the intra frame too, they cost cisco_men 2-3.5 % more than reset tables (an intra frame's
 statistics mislead the P frames). Integers only: encoder and decoder hold the same
-tables, so the probabilities never depend on a float (docs/determinism.md).
+tables, so the probabilities never depend on a float (docs/determinism.md). Neighbour classes make
+whole streams 0.1-4.7 % smaller at the same pictures (foreman, zhling720p, vtest and bikes at
+qualities 3-6, intra period 32: mean -2.4 %; docs/results.md, "Neighbour classes").
 """
 from __future__ import annotations
 
