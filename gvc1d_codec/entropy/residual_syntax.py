@@ -394,21 +394,14 @@ def _decode_neighbour_classes(dec: SymbolDecoder, t: Tables, maps: list[np.ndarr
     classes, rows = [], []
     models: dict[int, object] = {}  # the rows change only between windows
     for i, per in enumerate(pers):
-        m = maps[i]
-        y0, x0 = r * per, c * per
-        if i:  # chroma: the bucket of twice the largest of the 2x2 luma blocks, decoded already
-            luma = maps[0][2 * y0:2 * (y0 + per), 2 * x0:2 * (x0 + per)]
-            base = (CLASS_BUCKETS + class_bucket(2 * luma.reshape(per, 2, per, 2).max(axis=(1, 3)))).reshape(-1).tolist()
         cl, rw = np.empty(per * per, dtype=np.int64), np.empty(per * per, dtype=np.int64)
         for k in range(per * per):
-            y, x = y0 + k // per, x0 + k % per
-            row = bisect.bisect_right(_STARTS, (int(m[y, x - 1]) if x else 0) + (int(m[y - 1, x]) if y else 0))
-            if i:
-                row = base[k] + CLASS_BUCKETS * row
+            y, x = r * per + k // per, c * per + k % per
+            row = _class_row(i, maps[i], maps[0], y, x)
             model = models.get(row)
             if model is None:
                 model = models[row] = categorical(t.cls[row])
-            cl[k] = m[y, x] = _decode_one(dec, model, frame_index)
+            cl[k] = maps[i][y, x] = _decode_one(dec, model, frame_index)
             rw[k] = row
         classes.append(cl)
         rows.append(rw)
