@@ -49,6 +49,50 @@ def test_bad_thread_count_is_an_error():
         configure_threads(-2)
 
 
+_MALLOC_PROBE = """
+import gvc1d_codec.runtime as r
+
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096 >> 20
+
+tuned = r.keep_freed_memory()
+before = rss()
+blocks = [bytearray(b"x" * (24 << 20)) for _ in range(4)]  # 96 MiB in blocks below the mmap threshold
+del blocks
+print(tuned, rss() - before)
+"""
+
+
+def _malloc_probe(**env: str) -> tuple[str, int]:
+    e = cli_env()
+    for k in [k for k in e if k.startswith("MALLOC_") or k == "GVC1D_MALLOC"]:
+        del e[k]
+    e.update(env)
+    p = subprocess.run([sys.executable, "-c", _MALLOC_PROBE], capture_output=True, text=True, env=e, timeout=120)
+    assert p.returncode == 0, p.stderr
+    tuned, kept = p.stdout.split()
+    return tuned, int(kept)
+
+
+def _glibc() -> bool:
+    try:
+        return sys.platform.startswith("linux") and os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc")
+    except (ValueError, OSError, AttributeError):
+        return False
+
+
+@pytest.mark.skipif(not _glibc(), reason="glibc's malloc only")
+def test_freed_memory_is_kept_for_the_next_frame_unless_the_user_chose():
+    """With the tuning, large freed blocks stay in the process for reuse (no fresh pages, no page
+    faults, next frame); with ``GVC1D_MALLOC=default`` or the user's own malloc settings
+    glibc's behaviour is left alone and they go back to the kernel."""
+    tuned, kept = _malloc_probe()
+    assert tuned == "True" and kept >= 64, kept
+    for env in ({"GVC1D_MALLOC": "default"}, {"MALLOC_TRIM_THRESHOLD_": "131072"}, {"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=131072"}):
+        tuned, kept = _malloc_probe(**env)
+        assert tuned == "False" and kept < 32, (env, kept)
+
+
 def test_atomic_write_replaces_the_target_whole(tmp_path):
     target = tmp_path / "a.bin"
     target.write_bytes(b"old")
