@@ -18,8 +18,9 @@ from pathlib import Path
 PACKAGE_MODELS = Path(str(resources.files(__package__) / "models"))
 WEIGHTS_DIR = Path(os.environ.get("GVC1D_WEIGHTS_DIR") or Path(__file__).resolve().parent.parent / "weights")
 REGISTRY = {
-    "gvc1d-tiny": "gvc1d-tiny.safetensors",  # the default: preset gvc1d-tiny after joint perceptual RD (stage prd; the average of saves 10400-10500)
+    "gvc1d-tiny": "gvc1d-tiny.safetensors",  # the default: preset gvc1d-tiny after joint perceptual RD (stage prd3, DISTS: its moving average at step 1000 averaged 1:4 with gvc1d-tiny-v3)
     "gvc1d-tiny-mse": "gvc1d-tiny-mse.safetensors",  # the same model before stage prd (MSE only)
+    "gvc1d-tiny-v3": "gvc1d-tiny-v3.safetensors",  # the previous default (stage prd; the average of saves 10400-10500), for comparison
     "gvc1d-tiny-v2": "gvc1d-tiny-v2.safetensors",  # the previous default (stage prd at step 4,838), for comparison
     "gvc1d-tiny-v1": "gvc1d-tiny-v1.safetensors",  # the first release's default, for comparison
     "gvc1d-tiny-v1-mse": "gvc1d-tiny-v1-mse.safetensors",  # the first release's MSE model

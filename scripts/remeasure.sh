@@ -13,7 +13,7 @@ step() { echo "== $(date +%H:%M:%S) $*" >&2; }
 
 step "SHA256SUMS"
 (cd gvc1d_codec/models && sha256sum gvc1d-tiny.safetensors > SHA256SUMS)
-(cd weights && sha256sum gvc1d-tiny-mse.safetensors gvc1d-tiny-v2.safetensors gvc1d-tiny-v1.safetensors gvc1d-tiny-v1-mse.safetensors > SHA256SUMS)
+(cd weights && sha256sum gvc1d-tiny-mse.safetensors gvc1d-tiny-v3.safetensors gvc1d-tiny-v2.safetensors gvc1d-tiny-v1.safetensors gvc1d-tiny-v1-mse.safetensors > SHA256SUMS)
 step "conformance set"
 $PY conformance/generate.py --weights gvc1d_codec/models/gvc1d-tiny.safetensors --force
 step "held-out table"

@@ -20,6 +20,10 @@
 #   gvc1d-tiny prd3    prd2 continued (from its checkpoint and discriminator) with DISTS as the perceptual
 #                 distance instead of LPIPS-VGG: prd2 lost to the shipped model under DISTS on carphone at
 #                 every measured step (training/evals/README.md)
+#   gvc1d-tiny prd4    prd3's recipe (DISTS) at a third of its learning rate (3e-5), from the shipped default
+#                 of 2026-12 (the 1:4 average of prd3's moving average at step 1000 and the model before it;
+#                 training/candidates/gvc1d-tiny-mix80.safetensors) with prd3's discriminator: prd3 at 1e-4
+#                 drifted away from cisco_men after step ~1000 (training/evals/README.md)
 #
 # A run writes training/checkpoints/<preset>-<stage>.safetensors with its optimiser state
 # (.opt.safetensors; prd also .disc.safetensors, and .ema.safetensors: the weights' moving average over
@@ -32,7 +36,7 @@
 # (scripts/remeasure.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ $# -lt 2 ]; then sed -n '2,32p' "$0" >&2; exit 2; fi
+if [ $# -lt 2 ]; then sed -n '2,36p' "$0" >&2; exit 2; fi
 PRESET=$1 STAGE=$2 FRAMES=${3:-2}
 shift $(( $# < 3 ? $# : 3 ))
 export PYTHONPATH=$PWD OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -75,8 +79,13 @@ case "$PRESET/$STAGE" in
     ARGS=(--stage prd --perceptual dists --crop 128 --lr 1e-4 --ema 0.99); BATCH=${BATCH:-$(( PROCS > 1 ? 1 : 2 ))}
     if [ "$START" != --resume ] && [ -f "$CK/gvc1d-tiny-prd2.disc.safetensors" ]; then
       ARGS+=(--disc-init "$CK/gvc1d-tiny-prd2.disc.safetensors"); fi ;;
+  gvc1d-tiny/prd4)
+    START=$(start_from training/candidates/gvc1d-tiny-mix80.safetensors)
+    ARGS=(--stage prd --perceptual dists --crop 128 --lr 3e-5 --ema 0.99); BATCH=${BATCH:-$(( PROCS > 1 ? 1 : 2 ))}
+    if [ "$START" != --resume ] && [ -f "$CK/gvc1d-tiny-prd3.disc.safetensors" ]; then
+      ARGS+=(--disc-init "$CK/gvc1d-tiny-prd3.disc.safetensors"); fi ;;
   *)
-    echo "train.sh: no recipe for preset '$PRESET' stage '$STAGE' (have: gvc1d-tiny intra, gvc1d-tiny rd, gvc1d-tiny prd, gvc1d-tiny prd-ft, gvc1d-tiny prd2, gvc1d-tiny prd3)" >&2
+    echo "train.sh: no recipe for preset '$PRESET' stage '$STAGE' (have: gvc1d-tiny intra, gvc1d-tiny rd, gvc1d-tiny prd, gvc1d-tiny prd-ft, gvc1d-tiny prd2, gvc1d-tiny prd3, gvc1d-tiny prd4)" >&2
     exit 2 ;;
 esac
 if [ "$PROCS" -gt 1 ]; then RUN=(.venv/bin/torchrun --standalone --nproc_per_node "$PROCS" -m gvc1d_codec.train)

@@ -300,6 +300,7 @@ LEGACY = REPO / "conformance" / "legacy-entropy4"
 
 
 LEGACY_WEIGHTS = "gvc1d-tiny-v2"  # the default the legacy sets were made with (kept by name when it was replaced)
+LEGACY_WEIGHTS_V3 = "gvc1d-tiny-v3"  # the default the later legacy sets (entropy7, clamped, narrow, entropy9) were made with
 
 
 @pytest.mark.skipif(not (LEGACY / MANIFEST_NAME).is_file(), reason="no legacy conformance streams in this checkout")
@@ -338,7 +339,7 @@ def test_streams_of_entropy_models_6_and_7_still_decode_exactly():
     decode to their symbols and pictures."""
     manifest = json.loads((LEGACY_ENTROPY7 / MANIFEST_NAME).read_text())
     assert manifest["weights"]["entropy_model_id"] == 7
-    p = run_cli("conformance", LEGACY_ENTROPY7, "--weights", "gvc1d-tiny", timeout=600)
+    p = run_cli("conformance", LEGACY_ENTROPY7, "--weights", LEGACY_WEIGHTS_V3, timeout=600)
     assert p.returncode == 0, p.stdout.decode() + p.stderr
     assert "PASS: symbols exact in 2/2 streams" in p.stdout.decode()
 
@@ -355,7 +356,7 @@ def test_streams_without_extended_range_still_decode_exactly():
     for s in manifest["streams"]:
         with open(LEGACY_CLAMPED / s["file"], "rb") as f:
             assert read_header(f).extended_range is False
-    p = run_cli("conformance", LEGACY_CLAMPED, "--weights", "gvc1d-tiny", timeout=600)
+    p = run_cli("conformance", LEGACY_CLAMPED, "--weights", LEGACY_WEIGHTS_V3, timeout=600)
     assert p.returncode == 0, p.stdout.decode() + p.stderr
     assert "PASS: symbols exact in 2/2 streams" in p.stdout.decode()
 
@@ -373,7 +374,7 @@ def test_streams_without_wide_steps_still_decode_exactly():
         with open(LEGACY_NARROW / s["file"], "rb") as f:
             h = read_header(f)
             assert h.wide_steps is False and h.extended_range is True
-    p = run_cli("conformance", LEGACY_NARROW, "--weights", "gvc1d-tiny", timeout=600)
+    p = run_cli("conformance", LEGACY_NARROW, "--weights", LEGACY_WEIGHTS_V3, timeout=600)
     assert p.returncode == 0, p.stdout.decode() + p.stderr
     assert "PASS: symbols exact in 2/2 streams" in p.stdout.decode()
 
@@ -393,6 +394,6 @@ def test_streams_of_entropy_models_8_and_9_still_decode_exactly():
         with open(LEGACY_ENTROPY9 / s["file"], "rb") as f:
             ids.add(read_header(f).entropy_model_id)
     assert ids == {8, 9}
-    p = run_cli("conformance", LEGACY_ENTROPY9, "--weights", "gvc1d-tiny", timeout=600)
+    p = run_cli("conformance", LEGACY_ENTROPY9, "--weights", LEGACY_WEIGHTS_V3, timeout=600)
     assert p.returncode == 0, p.stdout.decode() + p.stderr
     assert "PASS: symbols exact in 2/2 streams" in p.stdout.decode()
